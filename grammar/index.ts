@@ -1,0 +1,42 @@
+/** Public face of the grammar: argv or dump text in, AST or syntax problems out (never exceptions). */
+import { createTokenInstance, type IToken } from 'chevrotain';
+import type { ArgNode, DumpLineAst, SyntaxProblem } from '../src/ast';
+import { iptablesLexer } from './lexer';
+import { iptablesParser, setCurrentLine } from './parser';
+import { classifyArgvElement } from './tokens';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: SyntaxProblem[] };
+
+/** Parses argv elements (as a shell split them): each element is one token, never re-split. */
+export function parseCommandLine(argv: readonly string[]): Parsed<ArgNode[]> {
+  const tokens: IToken[] = argv.map((value, i) => {
+    const t = createTokenInstance(classifyArgvElement(value), value, i, i + value.length, 1, 1, i + 1, i + 1);
+    t.payload = { value, quoted: false };
+    return t;
+  });
+  setCurrentLine(1);
+  iptablesParser.input = tokens;
+  const args = iptablesParser.commandLine();
+  if (iptablesParser.errors.length > 0) {
+    return { ok: false, problems: iptablesParser.errors.map((e) => ({ message: e.message, loc: { line: 1, column: e.token.startOffset + 1 } })) };
+  }
+  return { ok: true, value: args };
+}
+
+/** Parses one line of a dump. `lineNo` is 1-based. Comment and blank lines are recognised before lexing. */
+export function parseDumpLine(text: string, lineNo: number): Parsed<DumpLineAst> {
+  const loc = { line: lineNo, column: 1 };
+  if (text === '' || text === '\n') return { ok: true, value: { kind: 'empty', loc } };
+  if (text.startsWith('#')) return { ok: true, value: { kind: 'comment', text, loc } };
+  const lexed = iptablesLexer.tokenize(text);
+  if (lexed.errors.length > 0) {
+    return { ok: false, problems: lexed.errors.map((e) => ({ message: e.message, loc: { line: lineNo, column: e.offset + 1 } })) };
+  }
+  setCurrentLine(lineNo);
+  iptablesParser.input = lexed.tokens;
+  const ast = iptablesParser.dumpLine();
+  if (iptablesParser.errors.length > 0) {
+    return { ok: false, problems: iptablesParser.errors.map((e) => ({ message: e.message, loc: { line: lineNo, column: e.token.startOffset + 1 } })) };
+  }
+  return { ok: true, value: ast };
+}

@@ -1,0 +1,212 @@
+/**
+ * The command-line edge: the only place that prints and exits. `main(program, argv)` is what bin/ calls.
+ */
+import { readFileSync } from 'node:fs';
+import { parseCommandLine } from '../../grammar/index';
+import { EarlyExitSignal, parseCommand, type ParsedCommand } from '../compile/command';
+import { execute } from '../exec/commands';
+import { Exit, IptablesError, VERSION_STRING, paramProblem } from '../messages';
+import { loadState, statePath, withLock, writeState } from '../io/state';
+import { restore, RestoreError } from '../io/restore';
+import { saveRuleset, saveTable } from '../format/save';
+import { isTableName } from '../model/tables';
+import { Ruleset } from '../model/ruleset';
+import { formatError } from './output';
+import { mainHelp } from './help';
+import { Getopt } from '../compile/getopt';
+import { PACKAGE_VERSION } from './version';
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  status: number;
+}
+
+const MUTATING = new Set<ParsedCommand['command']>([
+  'append',
+  'delete',
+  'delete-num',
+  'insert',
+  'replace',
+  'flush',
+  'zero',
+  'zero-num',
+  'new-chain',
+  'delete-chain',
+  'set-policy',
+  'rename-chain',
+]);
+
+/** `tsiptables ARGS`: returns what to print instead of printing, so tests can run it in-process. */
+export async function runIptables(program: string, argv: readonly string[]): Promise<RunResult> {
+  let stderr = '';
+  const warn = (l: string): void => {
+    stderr += l + '\n';
+  };
+  try {
+    const parsed = parseCommandLine(argv);
+    if (!parsed.ok) throw paramProblem(parsed.problems[0]!.message);
+    const cmd = parseCommand(parsed.value, { table: 'filter', restore: false, programName: program, warn });
+    const path = statePath();
+    const mutating = MUTATING.has(cmd.command) || cmd.alsoZero;
+    const run = (): string => {
+      const rs = loadState(path);
+      const res = execute(rs, cmd);
+      if (res.changed) writeState(path, rs);
+      return res.stdout;
+    };
+    const stdout = mutating ? await withLock(path, cmd.wait, run) : run();
+    return { stdout, stderr, status: 0 };
+  } catch (e) {
+    if (e instanceof EarlyExitSignal) {
+      if (e.exit.kind === 'version') {
+        const text = e.exit.inverted ? `Not ${VERSION_STRING.slice(1)} ;-)\n` : `${program} ${VERSION_STRING}\ntsiptables ${PACKAGE_VERSION}\n`;
+        return { stdout: text, stderr, status: 0 };
+      }
+      return { stdout: mainHelp(program, e.exit.matches, e.exit.target), stderr, status: 0 };
+    }
+    if (e instanceof IptablesError) return { stdout: '', stderr: stderr + formatError(e, program), status: e.status };
+    throw e;
+  }
+}
+
+function getoptError(program: string, r: { kind: string; shown?: string }): RunResult {
+  const shown = r.shown ?? '';
+  const text = shown.startsWith('--')
+    ? `${program}: unrecognized option '${shown}'\n`
+    : `${program}: invalid option -- '${shown.slice(1)}'\n`;
+  return { stdout: '', stderr: `${text}Try \`${program} -h' for more information.\n`, status: 1 };
+}
+
+/** `tsiptables-save [-c] [-t table] [-M cmd] [-f file]` */
+export function runSave(program: string, argv: readonly string[], now = new Date()): RunResult {
+  const g = new Getopt<string>(argv, 'bcdt:M:f:V');
+  const longs = [
+    { name: 'counters', hasArg: 0 as const, key: 'c' },
+    { name: 'dump', hasArg: 0 as const, key: 'd' },
+    { name: 'table', hasArg: 1 as const, key: 't' },
+    { name: 'modprobe', hasArg: 1 as const, key: 'M' },
+    { name: 'file', hasArg: 1 as const, key: 'f' },
+    { name: 'version', hasArg: 0 as const, key: 'V' },
+  ];
+  let counters = false;
+  let table: string | undefined;
+  for (;;) {
+    const r = g.next(longs);
+    if (r.kind === 'end') break;
+    if (r.kind === 'unknown' || r.kind === 'missing') return getoptError(program, r);
+    const k = r.kind === 'short' ? r.letter : r.kind === 'long' ? r.option.key : '';
+    const arg = r.kind === 'short' || r.kind === 'long' ? r.arg : undefined;
+    if (k === 'c') counters = true;
+    else if (k === 't') table = arg;
+    else if (k === 'V') return { stdout: `${program} ${VERSION_STRING}\n`, stderr: '', status: 0 };
+  }
+  const rs = loadState(statePath());
+  if (table !== undefined) {
+    if (!isTableName(table)) return { stdout: '', stderr: `Table \`${table}' does not exist\n`, status: 1 };
+    const t = rs.table(table) ?? new Ruleset().ensureTable(table);
+    return { stdout: saveTable(t, counters, program, now), stderr: '', status: 0 };
+  }
+  return { stdout: saveRuleset(rs, counters, program, now), stderr: '', status: 0 };
+}
+
+/** `tsiptables-restore [-c] [-n] [-t] [-v] [-T table] [-w] [file]` */
+export async function runRestore(program: string, argv: readonly string[], stdin: () => string): Promise<RunResult> {
+  const g = new Getopt<string>(argv, 'bcvVthnwW:M:T:');
+  const longs = [
+    { name: 'counters', hasArg: 0 as const, key: 'c' },
+    { name: 'verbose', hasArg: 0 as const, key: 'v' },
+    { name: 'version', hasArg: 0 as const, key: 'V' },
+    { name: 'test', hasArg: 0 as const, key: 't' },
+    { name: 'help', hasArg: 0 as const, key: 'h' },
+    { name: 'noflush', hasArg: 0 as const, key: 'n' },
+    { name: 'modprobe', hasArg: 1 as const, key: 'M' },
+    { name: 'table', hasArg: 1 as const, key: 'T' },
+    { name: 'ipv4', hasArg: 0 as const, key: '4' },
+    { name: 'ipv6', hasArg: 0 as const, key: '6' },
+    { name: 'wait', hasArg: 2 as const, key: 'w' },
+    { name: 'wait-interval', hasArg: 1 as const, key: 'W' },
+  ];
+  const opts = { counters: false, noflush: false, test: false, verbose: false, onlyTable: undefined as string | undefined };
+  let wait: number | undefined;
+  const files: string[] = [];
+  for (;;) {
+    const r = g.next(longs);
+    if (r.kind === 'end') break;
+    if (r.kind === 'unknown' || r.kind === 'missing') return getoptError(program, r);
+    if (r.kind === 'word') {
+      files.push(r.arg);
+      continue;
+    }
+    const k = r.kind === 'short' ? r.letter : r.option.key;
+    const arg = r.arg;
+    if (k === 'c') opts.counters = true;
+    else if (k === 'n') opts.noflush = true;
+    else if (k === 't') opts.test = true;
+    else if (k === 'v') opts.verbose = true;
+    else if (k === 'T') opts.onlyTable = arg;
+    else if (k === 'w') wait = arg !== undefined ? Number(arg) : -1;
+    else if (k === 'V') return { stdout: `${program} ${VERSION_STRING}\n`, stderr: '', status: 0 };
+    else if (k === 'h') {
+      return {
+        stdout: `Usage: ${program} [-c] [-v] [-V] [-t] [-h] [-n] [-T table] [-M command] [-4] [-6] [-w secs] [-W usecs] [file]\n`,
+        stderr: '',
+        status: 0,
+      };
+    }
+  }
+  if (files.length > 1) return { stdout: '', stderr: 'Unknown arguments found on commandline\n', status: 1 };
+  let text: string;
+  if (files.length === 1) {
+    try {
+      text = readFileSync(files[0]!, 'utf8');
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const reason = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : String(code);
+      return { stdout: '', stderr: `Can't open ${files[0]}: ${reason}\n`, status: 1 };
+    }
+  } else text = stdin();
+  let stderr = '';
+  const warn = (l: string): void => {
+    stderr += l + '\n';
+  };
+  const path = statePath();
+  const work = (): string => {
+    const base = loadState(path);
+    const res = restore(text, base, { ...opts, programName: program, warn });
+    if (!opts.test) writeState(path, res.ruleset);
+    return res.stdout;
+  };
+  try {
+    const stdout = opts.test ? work() : await withLock(path, wait, work);
+    return { stdout, stderr, status: 0 };
+  } catch (e) {
+    if (e instanceof RestoreError) {
+      const err = e.error;
+      const line = err.framing === 'param' || err.framing === 'bad-argument' ? e.line : undefined;
+      return { stdout: '', stderr: stderr + formatError(err, program, line), status: err.status };
+    }
+    if (e instanceof IptablesError) return { stdout: '', stderr: stderr + formatError(e, program), status: e.status };
+    throw e;
+  }
+}
+
+/** bin/ entry point. */
+export function main(program: string, argv: string[]): void {
+  const done = (r: RunResult): void => {
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    process.exitCode = r.status;
+  };
+  const crash = (e: unknown): void => {
+    process.stderr.write(`${program}: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = Exit.Other;
+  };
+  try {
+    if (program === 'tsiptables-save') done(runSave(program, argv));
+    else if (program === 'tsiptables-restore') runRestore(program, argv, () => readFileSync(0, 'utf8')).then(done, crash);
+    else runIptables(program, argv).then(done, crash);
+  } catch (e) {
+    crash(e);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * GNU getopt_long() as iptables drives it: optstring "-:..." (non-options come back in order as value 1,
+ * a missing argument comes back as ':'), short clusters ("-nvL", "-tnat"), long options with unique-prefix
+ * abbreviation and `--opt=value`. The option list grows while parsing (each -m/-j adds its extension's
+ * options in front of older ones), so the caller passes the current list on every call.
+ */
+
+export type HasArg = 0 | 1 | 2;
+
+export interface LongOption<K> {
+  name: string;
+  hasArg: HasArg;
+  /** Identity of the option (getopt's `val`): equal keys are the same option for ambiguity. */
+  key: K;
+}
+
+export type GetoptResult<K> =
+  | { kind: 'end' }
+  /** A non-option word (getopt value 1). */
+  | { kind: 'word'; arg: string }
+  | { kind: 'short'; letter: string; arg: string | undefined }
+  | { kind: 'long'; option: LongOption<K>; arg: string | undefined }
+  /** '?': unknown or ambiguous option; `shown` is what iptables prints ("-q" or the whole argv word). */
+  | { kind: 'unknown'; shown: string }
+  /** ':': a required argument is missing; `shown` is argv[optind-1]. */
+  | { kind: 'missing'; shown: string };
+
+export class Getopt<K> {
+  optind = 0;
+  private nextchar = '';
+  /** Short options: letter -> has_arg. */
+  private readonly shorts = new Map<string, HasArg>();
+
+  constructor(
+    readonly argv: readonly string[],
+    optstring: string,
+  ) {
+    const spec = optstring.replace(/^[-+]?:?/, '');
+    for (let i = 0; i < spec.length; i++) {
+      const c = spec[i]!;
+      let has: HasArg = 0;
+      if (spec[i + 1] === ':') {
+        has = spec[i + 2] === ':' ? 2 : 1;
+        i += has;
+      }
+      this.shorts.set(c, has);
+    }
+  }
+
+  /** Steps back one argv element (iptables' `optind--` before re-running getopt after loading an extension). */
+  unread(): void {
+    this.optind--;
+    this.nextchar = '';
+  }
+
+  next(longopts: readonly LongOption<K>[]): GetoptResult<K> {
+    if (this.nextchar === '') {
+      if (this.optind >= this.argv.length) return { kind: 'end' };
+      const arg = this.argv[this.optind]!;
+      if (arg === '--') {
+        this.optind++;
+        return { kind: 'end' };
+      }
+      if (arg[0] !== '-' || arg.length === 1) {
+        this.optind++;
+        return { kind: 'word', arg };
+      }
+      if (arg.startsWith('--')) return this.long(arg, longopts);
+      this.nextchar = arg.slice(1);
+      this.optind++;
+    }
+    const c = this.nextchar[0]!;
+    this.nextchar = this.nextchar.slice(1);
+    const has = this.shorts.get(c);
+    if (has === undefined || c === ':' || c === '-') {
+      return { kind: 'unknown', shown: `-${c}` };
+    }
+    if (has === 0) return { kind: 'short', letter: c, arg: undefined };
+    if (this.nextchar !== '') {
+      const v = this.nextchar;
+      this.nextchar = '';
+      return { kind: 'short', letter: c, arg: v };
+    }
+    if (has === 2) return { kind: 'short', letter: c, arg: undefined };
+    if (this.optind < this.argv.length) return { kind: 'short', letter: c, arg: this.argv[this.optind++]! };
+    return { kind: 'missing', shown: `-${c}` };
+  }
+
+  private long(word: string, longopts: readonly LongOption<K>[]): GetoptResult<K> {
+    this.optind++;
+    const body = word.slice(2);
+    const eq = body.indexOf('=');
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    let found = longopts.find((o) => o.name === name);
+    if (!found) {
+      const candidates = longopts.filter((o) => o.name.startsWith(name));
+      if (candidates.length === 0) return { kind: 'unknown', shown: word };
+      const first = candidates[0]!;
+      const ambiguous = candidates.some((o) => o.key !== first.key || o.hasArg !== first.hasArg);
+      if (ambiguous) return { kind: 'unknown', shown: word };
+      found = first;
+    }
+    if (eq >= 0) {
+      if (found.hasArg === 0) return { kind: 'unknown', shown: word };
+      return { kind: 'long', option: found, arg: body.slice(eq + 1) };
+    }
+    if (found.hasArg === 1) {
+      if (this.optind < this.argv.length) return { kind: 'long', option: found, arg: this.argv[this.optind++]! };
+      return { kind: 'missing', shown: word };
+    }
+    return { kind: 'long', option: found, arg: undefined };
+  }
+
+  /** iptables' xs_has_arg(): the next element exists and starts with neither '-' nor '!'. */
+  hasArg(): boolean {
+    const a = this.argv[this.optind];
+    return a !== undefined && a[0] !== '-' && a[0] !== '!';
+  }
+
+  take(): string {
+    return this.argv[this.optind++]!;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Carries out one parsed iptables command on a ruleset, as the nf_tables variant of iptables 1.8.9 does:
+ * which commands create a table, what each refuses and with which text. Returns what goes to stdout; errors
+ * are thrown as IptablesError. Kernel-side checks (hook limits, loops) live in validate.ts.
+ */
+import { buildRules } from '../compile/rule';
+import type { ParsedCommand } from '../compile/command';
+import { IptablesError, NFT_STRERROR, nftError, kernelRefused, Exit } from '../messages';
+import { type Chain, type Rule, Ruleset, type Table, chainsInSaveOrder, referenceCount, zeroCounters } from '../model/ruleset';
+import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
+import { chainTitle, columnHeader, ruleRow, type ListFormat } from '../format/list';
+import { listRulesChainHeader, listRulesRule } from '../format/save';
+import { checkRuleAllowed, checkJumpTargets } from './validate';
+import { findTarget } from '../extensions/registry';
+
+export interface ExecResult {
+  stdout: string;
+  /** Whether the ruleset was changed (and must be written back). */
+  changed: boolean;
+}
+
+function tableOf(cmd: ParsedCommand): TableName {
+  if (!isTableName(cmd.table)) {
+    throw new IptablesError(`table '${cmd.table}' does not exist\nPerhaps iptables or your kernel needs to be upgraded.`, Exit.Version, 'prefixed');
+  }
+  return cmd.table;
+}
+
+/** A table as listing sees it: the real one, or the empty built-in chains the nft variant shows for a table never used. */
+function viewTable(rs: Ruleset, name: TableName): Table {
+  return rs.table(name) ?? new Ruleset().ensureTable(name);
+}
+
+function sameRule(a: Rule, b: Rule): boolean {
+  return a.text === b.text && a.targetText === b.targetText;
+}
+
+export function execute(rs: Ruleset, cmd: ParsedCommand): ExecResult {
+  const tname = tableOf(cmd);
+  const chainName = cmd.chain;
+  switch (cmd.command) {
+    case 'append':
+    case 'insert':
+    case 'replace':
+    case 'check':
+    case 'delete': {
+      const rules = buildRules(cmd.rule);
+      if (cmd.command === 'replace' && rules.length !== 1) {
+        throw new IptablesError('Replacement rule does not specify a unique address', Exit.Parameter, 'param');
+      }
+      if (cmd.command === 'check' || cmd.command === 'delete') {
+        const t = rs.table(tname);
+        const c = t?.chains.get(chainName!);
+        for (const r of rules) {
+          const idx = c ? c.rules.findIndex((x) => sameRule(x, r)) : -1;
+          if (idx < 0) throw nftError(NFT_STRERROR.badRule);
+          if (cmd.command === 'delete') c!.rules.splice(idx, 1);
+        }
+        return { stdout: '', changed: cmd.command === 'delete' };
+      }
+      const t = rs.ensureTable(tname);
+      const c = t.chains.get(chainName!);
+      if (!c) throw nftError(NFT_STRERROR.noChain);
+      for (const r of rules) {
+        checkJumpTargets(t, c, r);
+        checkRuleAllowed(t, c, r, cmd.command === 'replace' ? 'RULE_REPLACE' : cmd.command === 'insert' ? 'RULE_INSERT' : 'RULE_APPEND');
+      }
+      if (cmd.command === 'append') c.rules.push(...rules);
+      else if (cmd.command === 'insert') {
+        const at = (cmd.rulenum ?? 1) - 1;
+        if (at > c.rules.length) throw nftError(NFT_STRERROR.insertTooBig);
+        c.rules.splice(at, 0, ...rules);
+      } else {
+        const at = cmd.rulenum! - 1;
+        if (at >= c.rules.length) throw nftError(NFT_STRERROR.replaceTooBig);
+        c.rules[at] = rules[0]!;
+      }
+      return { stdout: '', changed: true };
+    }
+    case 'delete-num': {
+      const c = rs.table(tname)?.chains.get(chainName!);
+      if (!c) throw nftError(NFT_STRERROR.noChain);
+      const at = cmd.rulenum! - 1;
+      if (at < 0 || at >= c.rules.length) throw nftError(NFT_STRERROR.deleteTooBig);
+      c.rules.splice(at, 1);
+      return { stdout: '', changed: true };
+    }
+    case 'list':
+    case 'list-rules': {
+      const t = viewTable(rs, tname);
+      const chains = chainsForListing(t, chainName);
+      let out = '';
+      if (cmd.command === 'list') {
+        const f: ListFormat = { numeric: cmd.numeric, verbose: cmd.verbose > 0, exact: cmd.exact, lineNumbers: cmd.lineNumbers };
+        chains.forEach((c, i) => {
+          if (i > 0) out += '\n';
+          if (cmd.rulenum === undefined) out += chainTitle(c, referenceCount(t, c.name), f) + columnHeader(f);
+          c.rules.forEach((r, n) => {
+            if (cmd.rulenum === undefined || cmd.rulenum === n + 1) out += ruleRow(r, n + 1, f);
+          });
+        });
+      } else {
+        const verbose = cmd.verbose > 0;
+        if (cmd.rulenum === undefined) for (const c of chains) out += listRulesChainHeader(c, verbose);
+        for (const c of chains) {
+          c.rules.forEach((r, n) => {
+            if (cmd.rulenum === undefined || cmd.rulenum === n + 1) out += listRulesRule(c.name, r, verbose);
+          });
+        }
+      }
+      let changed = false;
+      if (cmd.alsoZero && rs.table(tname)) {
+        zero(rs.table(tname)!, chainName, cmd.rulenum);
+        changed = true;
+      }
+      return { stdout: out, changed };
+    }
+    case 'flush': {
+      const t = rs.table(tname);
+      if (chainName !== undefined) {
+        const c = t?.chains.get(chainName);
+        if (!c) throw nftError(NFT_STRERROR.noChain);
+        c.rules = [];
+      } else if (t) for (const c of t.chains.values()) c.rules = [];
+      return { stdout: '', changed: true };
+    }
+    case 'zero':
+    case 'zero-num': {
+      const t = rs.table(tname);
+      if (chainName !== undefined && !t?.chains.get(chainName)) throw nftError(NFT_STRERROR.noChain);
+      if (t) zero(t, chainName, cmd.command === 'zero-num' ? cmd.rulenum : undefined);
+      return { stdout: '', changed: true };
+    }
+    case 'new-chain': {
+      const t = rs.ensureTable(tname);
+      if (t.chains.has(chainName!)) throw nftError(NFT_STRERROR.chainExists);
+      t.chains.set(chainName!, { name: chainName!, hook: undefined, policy: undefined, counters: zeroCounters(), rules: [] });
+      return { stdout: '', changed: true };
+    }
+    case 'delete-chain': {
+      const t = rs.table(tname);
+      const targets: Chain[] = [];
+      if (chainName !== undefined) {
+        const c = t?.chains.get(chainName);
+        if (!c || c.hook) throw nftError(NFT_STRERROR.noChain);
+        targets.push(c);
+      } else if (t) {
+        for (const c of chainsInSaveOrder(t)) if (!c.hook) targets.push(c);
+      }
+      for (const c of targets) {
+        if (referenceCount(t!, c.name) > 0 || c.rules.length > 0) throw kernelRefused('CHAIN_DEL', 'Device or resource busy', `chain ${c.name}`);
+      }
+      for (const c of targets) t!.chains.delete(c.name);
+      return { stdout: '', changed: true };
+    }
+    case 'set-policy': {
+      if (!isBuiltinChain(tname, chainName!)) throw nftError(NFT_STRERROR.badBuiltin);
+      if (cmd.policy !== 'ACCEPT' && cmd.policy !== 'DROP') throw nftError(NFT_STRERROR.badPolicy);
+      const c = rs.ensureTable(tname).chains.get(chainName!)!;
+      c.policy = cmd.policy;
+      if (cmd.rule.counters) c.counters = { ...cmd.rule.counters };
+      return { stdout: '', changed: true };
+    }
+    case 'rename-chain': {
+      const t = rs.table(tname);
+      const c = t?.chains.get(chainName!);
+      if (!t || !c || c.hook) throw nftError(NFT_STRERROR.noChain);
+      if (t.chains.has(cmd.newName!)) throw nftError(NFT_STRERROR.fileExists);
+      renameChain(t, c, cmd.newName!);
+      return { stdout: '', changed: true };
+    }
+  }
+}
+
+function chainsForListing(t: Table, chainName: string | undefined): Chain[] {
+  if (chainName === undefined) return chainsInSaveOrder(t);
+  const c = t.chains.get(chainName);
+  if (!c) {
+    throw new IptablesError(`chain \`${chainName}' in table \`${t.name}' is incompatible, use 'nft' tool.`, Exit.Other, 'prefixed');
+  }
+  return [c];
+}
+
+function zero(t: Table, chainName: string | undefined, rulenum: number | undefined): void {
+  const chains = chainName === undefined ? [...t.chains.values()] : [t.chains.get(chainName)!];
+  for (const c of chains) {
+    if (rulenum === undefined) {
+      c.counters = zeroCounters();
+      for (const r of c.rules) r.counters = zeroCounters();
+    } else {
+      const r = c.rules[rulenum - 1];
+      if (r) r.counters = zeroCounters();
+    }
+  }
+}
+
+function renameChain(t: Table, c: Chain, newName: string): void {
+  const entries = [...t.chains.entries()].map(([k, v]) => (k === c.name ? ([newName, v] as const) : ([k, v] as const)));
+  const old = c.name;
+  c.name = newName;
+  t.chains.clear();
+  for (const [k, v] of entries) t.chains.set(k, v);
+  for (const ch of t.chains.values()) {
+    ch.rules = ch.rules.map((r) => {
+      if ((r.verdict.kind === 'jump' || r.verdict.kind === 'goto') && r.verdict.chain === old) {
+        const verdict = { kind: r.verdict.kind, chain: newName };
+        return { ...r, verdict, targetText: ` -${r.verdict.kind === 'goto' ? 'g' : 'j'} ${newName}` };
+      }
+      return r;
+    });
+  }
+}
+
+/** Names that a `-j` may use without being a chain: the extension targets. */
+export function isTargetName(name: string): boolean {
+  return findTarget(name) !== undefined;
+}
+
+export { TABLES };

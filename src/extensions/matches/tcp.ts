@@ -1,0 +1,179 @@
+/**
+ * tcp match (iptables-extensions: "tcp"). Loaded by `-m tcp` or implicitly by `-p tcp` when a tcp option
+ * follows. Old-style option handling: its own "Only one ..." messages, `!` accepted before every option.
+ */
+import { defineMatch } from '../spec';
+import { paramProblem } from '../../messages';
+import { parseUint } from '../../model/cnum';
+import { parsePortRange, portToService } from '../option-types';
+
+export interface TcpState {
+  spts: [number, number];
+  dpts: [number, number];
+  option: number;
+  flagMask: number;
+  flagCmp: number;
+  invSport: boolean;
+  invDport: boolean;
+  invOption: boolean;
+  invFlags: boolean;
+  /** Which options were given (old-style flags). */
+  given: Set<'sport' | 'dport' | 'flags' | 'option'>;
+}
+
+const FLAG_NAMES: ReadonlyArray<readonly [string, number]> = [
+  ['FIN', 0x01],
+  ['SYN', 0x02],
+  ['RST', 0x04],
+  ['PSH', 0x08],
+  ['ACK', 0x10],
+  ['URG', 0x20],
+  ['ALL', 0x3f],
+  ['NONE', 0],
+];
+
+function parseFlags(list: string): number {
+  let v = 0;
+  for (const part of list.split(',').filter((p) => p !== '')) {
+    const f = FLAG_NAMES.find(([n]) => n.toLowerCase() === part.toLowerCase());
+    if (!f) throw paramProblem(`Unknown TCP flag \`${part}'`);
+    v |= f[1];
+  }
+  return v;
+}
+
+/** print_tcpf(): FIN,SYN,... lowest bit first, or NONE. */
+export function flagsText(flags: number): string {
+  const out: string[] = [];
+  let f = flags;
+  while (f) {
+    const entry = FLAG_NAMES.find(([, bit]) => (f & bit) !== 0)!;
+    out.push(entry[0]);
+    f &= ~entry[1];
+  }
+  return out.length ? out.join(',') : 'NONE';
+}
+
+/** The port printing shared by tcp and udp -L output. */
+export function printPorts(name: string, range: readonly [number, number], inv: boolean, numeric: boolean, proto: string): string {
+  const [min, max] = range;
+  if (min === 0 && max === 65535 && !inv) return '';
+  const p = (port: number): string => (numeric ? String(port) : (portToService(port, proto) ?? String(port)));
+  const i = inv ? '!' : '';
+  return min === max ? ` ${name}:${i}${p(min)}` : ` ${name}s:${i}${p(min)}:${p(max)}`;
+}
+
+/** The port save text shared by tcp and udp. */
+export function savePorts(opt: string, range: readonly [number, number], inv: boolean): string {
+  const [min, max] = range;
+  if (min === 0 && max === 65535 && !inv) return '';
+  return `${inv ? ' !' : ''} --${opt} ${min === max ? min : `${min}:${max}`}`;
+}
+
+/** parse_tcp_ports()/parse_udp_ports(): "invalid portrange (min > max)" for reversed ranges. */
+export function parsePorts(spec: string, proto: string): [number, number] {
+  const r = parsePortRange(spec, proto);
+  if (r[0] > r[1]) throw paramProblem('invalid portrange (min > max)');
+  return r;
+}
+
+export default defineMatch<TcpState>({
+  kind: 'match',
+  name: 'tcp',
+  manSection: 'tcp',
+  style: 'old',
+  requiresProtocol: 6,
+  help: `tcp match options:
+[!] --tcp-flags mask comp	match when TCP flags & mask == comp
+				(Flags: SYN ACK FIN RST URG PSH ALL NONE)
+[!] --syn			match when only SYN flag set
+				(equivalent to --tcp-flags SYN,RST,ACK,FIN SYN)
+[!] --source-port port[:port]
+ --sport ...
+				match source port(s)
+[!] --destination-port port[:port]
+ --dport ...
+				match destination port(s)
+[!] --tcp-option number        match if TCP option set
+`,
+  options: [
+    { name: 'source-port', arg: 'required' },
+    { name: 'sport', arg: 'required' },
+    { name: 'destination-port', arg: 'required' },
+    { name: 'dport', arg: 'required' },
+    { name: 'syn', arg: 'none' },
+    { name: 'tcp-flags', arg: 'required' },
+    { name: 'tcp-option', arg: 'required' },
+  ],
+  init: () => ({
+    spts: [0, 65535],
+    dpts: [0, 65535],
+    option: 0,
+    flagMask: 0,
+    flagCmp: 0,
+    invSport: false,
+    invDport: false,
+    invOption: false,
+    invFlags: false,
+    given: new Set(),
+  }),
+  parse(s, use, ctx) {
+    switch (use.name) {
+      case 'source-port':
+      case 'sport':
+        if (s.given.has('sport')) throw paramProblem("Only one `--source-port' allowed");
+        s.spts = parsePorts(use.value!, 'tcp');
+        s.invSport = use.inverted;
+        s.given.add('sport');
+        return;
+      case 'destination-port':
+      case 'dport':
+        if (s.given.has('dport')) throw paramProblem("Only one `--destination-port' allowed");
+        s.dpts = parsePorts(use.value!, 'tcp');
+        s.invDport = use.inverted;
+        s.given.add('dport');
+        return;
+      case 'syn':
+      case 'tcp-flags': {
+        if (s.given.has('flags')) throw paramProblem("Only one of `--syn' or `--tcp-flags'  allowed");
+        let mask = 'SYN,RST,ACK,FIN';
+        let cmp = 'SYN';
+        if (use.name === 'tcp-flags') {
+          const second = ctx.nextArg();
+          if (second === undefined) throw paramProblem('--tcp-flags requires two args.');
+          mask = use.value!;
+          cmp = second;
+        }
+        s.flagMask = parseFlags(mask);
+        s.flagCmp = parseFlags(cmp);
+        s.invFlags = use.inverted;
+        s.given.add('flags');
+        return;
+      }
+      case 'tcp-option': {
+        if (s.given.has('option')) throw paramProblem("Only one `--tcp-option' allowed");
+        const v = parseUint(use.value!, 1, 255);
+        if (v === null) throw paramProblem(`Bad TCP option "${use.value!}"`);
+        s.option = v;
+        s.invOption = use.inverted;
+        s.given.add('option');
+        return;
+      }
+    }
+  },
+  save(s) {
+    let out = savePorts('sport', s.spts, s.invSport) + savePorts('dport', s.dpts, s.invDport);
+    if (s.option || s.invOption) out += `${s.invOption ? ' !' : ''} --tcp-option ${s.option}`;
+    if (s.flagMask || s.invFlags) out += `${s.invFlags ? ' !' : ''} --tcp-flags ${flagsText(s.flagMask)} ${flagsText(s.flagCmp)}`;
+    return out;
+  },
+  print(s, numeric) {
+    let out = ' tcp' + printPorts('spt', s.spts, s.invSport, numeric, 'tcp') + printPorts('dpt', s.dpts, s.invDport, numeric, 'tcp');
+    if (s.option || s.invOption) out += ` option=${s.invOption ? '!' : ''}${s.option}`;
+    if (s.flagMask || s.invFlags) {
+      const hex2 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(2, '0')}`;
+      out += ` flags:${s.invFlags ? '!' : ''}${numeric ? `${hex2(s.flagMask)}/${hex2(s.flagCmp)}` : `${flagsText(s.flagMask)}/${flagsText(s.flagCmp)}`}`;
+    }
+    return out;
+  },
+});

@@ -1,0 +1,123 @@
+/**
+ * What one extension is: its option table, parse, final check, canonical save text and `-L` text (later its
+ * packet semantics), in one file, as netfilter's libxt_*.c are. The command-line compiler routes options to
+ * extensions generically; adding `-m foo` means adding matches/foo.ts and one line in registry.ts.
+ */
+import type { IptablesError } from '../messages';
+
+/** getopt_long's has_arg: no value, a required value, or one only given as `--opt=value`. */
+export type ArgKind = 'none' | 'required' | 'optional';
+
+export interface OptionDef {
+  /** Long name without the dashes, e.g. "dport". */
+  name: string;
+  arg: ArgKind;
+  /** `!` may stand before it (XTOPT_INVERT); otherwise `!` is refused with libxtables' message. */
+  invert?: boolean;
+  /** Must be given at least once (XTOPT_MAND): "option \"--x\" must be specified". */
+  mandatory?: boolean;
+  /** May be given more than once (XTOPT_MULTI); otherwise "option \"--x\" can only be used once.". */
+  multi?: boolean;
+  /** Options that cannot be combined with this one (x6 `excl`). */
+  excludes?: string[];
+  /** Requires these options too (x6 `also`): "option \"--x\" also requires \"--y\"". */
+  also?: string[];
+}
+
+/** One option occurrence as getopt delivered it. */
+export interface OptionUse {
+  /** The canonical long name of the option (aliases resolved). */
+  name: string;
+  /** The option's value, undefined for 'none' options (or an absent optional value). */
+  value: string | undefined;
+  inverted: boolean;
+}
+
+/** Where the rule is going and what the base rule already says; extensions may consult it. */
+export interface ParseContext {
+  table: string;
+  chain: string;
+  /** IP protocol number from `-p` (0 when not given or `all`). */
+  protocol: number;
+  protocolInverted: boolean;
+  /** Takes the next argv element when it exists and does not start with '-' or '!' (old-style 2-arg options). */
+  nextArg(): string | undefined;
+  /** Emits a warning line on stderr as iptables does (e.g. deprecation notices). */
+  warn(line: string): void;
+}
+
+export interface ExtensionCommon<S> {
+  /** The name given to -m / -j. */
+  name: string;
+  /** Other names that load this same extension (e.g. NOTRACK as CT --notrack is a separate file; keep real aliases only). */
+  aliases?: readonly string[];
+  /** Man page section of iptables-extensions this file implements (for the curious reader). */
+  manSection?: string;
+  /** The `--help` text block iptables prints for this extension. */
+  help: string;
+  options: readonly OptionDef[];
+  /**
+   * 'x6': libxtables checks the option table (once, invert, mandatory, excludes, also) with its generic
+   * messages before/after parse. 'old': the extension's parse does every check itself (old-style API).
+   */
+  style: 'x6' | 'old';
+  init(): S;
+  /** Applies one option; throws IptablesError for bad values. `seen` counts options given before this one. */
+  parse(state: S, use: OptionUse, ctx: ParseContext): void;
+  /** After all options: mandatory/combination checks beyond the generic ones. */
+  finalCheck?(state: S, ctx: ParseContext, given: ReadonlySet<string>): void;
+  /** Canonical save text after ` -m NAME` / ` -j NAME`: starts with a space, or is empty. */
+  save(state: S): string;
+  /** The `-L` options-column text (leading space included), numeric when -n. */
+  print(state: S, numeric: boolean): string;
+  /** The name iptables-save prints after -m/-j, when it differs from `name` (e.g. state -> state). */
+  saveName?(state: S): string;
+  /** Key for rule comparison (-D/-C by spec). Defaults to save(state). */
+  compareKey?(state: S): string;
+}
+
+/** A match (-m NAME, or implicit through -p). */
+export interface MatchDef<S> extends ExtensionCommon<S> {
+  kind: 'match';
+  /** Hooks the kernel accepts the match in (xt_match.hooks); undefined = any. */
+  hooks?: readonly Hook[];
+  /** Tables the kernel accepts it in (xt_match.table); undefined = any. */
+  tables?: readonly string[];
+  /** The protocol the kernel demands (xt_match.proto), with its refusal text when absent. */
+  requiresProtocol?: number;
+}
+
+/** A target (-j NAME). Standard verdicts are targets too. */
+export interface TargetDef<S> extends ExtensionCommon<S> {
+  kind: 'target';
+  hooks?: readonly Hook[];
+  tables?: readonly string[];
+  /** ACCEPT/DROP/RETURN/QUEUE: a verdict rather than an xt target; saved as plain `-j NAME`. */
+  standard?: boolean;
+  /** Userspace check run once the whole rule is known (e.g. TCPMSS needs -p tcp). */
+  ruleCheck?(state: S, ctx: ParseContext, matchNames: readonly string[]): IptablesError | undefined;
+}
+
+export type Hook = 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT' | 'POSTROUTING';
+
+/** Erases the state type so heterogeneous extensions can share one registry (state stays opaque outside). */
+export type AnyMatch = MatchDef<unknown>;
+export type AnyTarget = TargetDef<unknown>;
+
+export function defineMatch<S>(def: MatchDef<S>): AnyMatch {
+  return def as unknown as AnyMatch;
+}
+
+export function defineTarget<S>(def: TargetDef<S>): AnyTarget {
+  return def as unknown as AnyTarget;
+}
+
+/** An extension bound to a rule: the definition and its parsed state. */
+export interface MatchUse {
+  def: AnyMatch;
+  state: unknown;
+}
+export interface TargetUse {
+  def: AnyTarget;
+  state: unknown;
+}

@@ -1,0 +1,27 @@
+/**
+ * The standard target: the verdicts ACCEPT, DROP, RETURN and QUEUE (iptables(8) "TARGETS"). They carry no
+ * options; iptables-save prints them as `-j NAME`, and `-L` shows only the name in the target column.
+ */
+import { defineTarget, type AnyTarget } from '../spec';
+
+function verdict(name: string): AnyTarget {
+  return defineTarget<Record<string, never>>({
+    kind: 'target',
+    name,
+    standard: true,
+    style: 'x6',
+    help: `standard match options:
+(If target is DROP, ACCEPT, RETURN or nothing)
+`,
+    options: [],
+    init: () => ({}),
+    parse: () => undefined,
+    save: () => '',
+    print: () => '',
+  });
+}
+
+export const ACCEPT = verdict('ACCEPT');
+export const DROP = verdict('DROP');
+export const RETURN = verdict('RETURN');
+export const QUEUE = verdict('QUEUE');

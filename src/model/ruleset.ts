@@ -1,0 +1,118 @@
+/**
+ * The in-memory ruleset: tables (in the order they came into being, as the kernel lists them), chains (built-in
+ * ones with policy and counters, user ones) and rules (base IPv4 match, extension matches, target).
+ */
+import type { Hook, MatchUse, TargetUse } from '../extensions/spec';
+import type { AddrMask } from './ip';
+import { TABLES, type TableName } from './tables';
+
+export interface Counters {
+  packets: bigint;
+  bytes: bigint;
+}
+
+export const zeroCounters = (): Counters => ({ packets: 0n, bytes: 0n });
+
+/** The IPv4 part every rule has (struct ipt_ip): addresses pre-masked, interface names, protocol, fragment. */
+export interface IpMatch {
+  src: AddrMask;
+  dst: AddrMask;
+  inIface: string;
+  outIface: string;
+  proto: number;
+  fragment: boolean;
+  inv: { src: boolean; dst: boolean; inIface: boolean; outIface: boolean; proto: boolean; fragment: boolean };
+}
+
+/** What a rule does when it matches. */
+export type Verdict =
+  | { kind: 'none' }
+  | { kind: 'target'; target: TargetUse }
+  | { kind: 'jump'; chain: string }
+  | { kind: 'goto'; chain: string };
+
+export interface Rule {
+  ip: IpMatch;
+  matches: MatchUse[];
+  verdict: Verdict;
+  counters: Counters;
+  /**
+   * The canonical save text of the rule after `-A CHAIN` up to the target (starts with a space or is empty),
+   * and the target part (` -j X ...`). Computed once when the rule is built; used for save, -S, and rule
+   * comparison (-C, -D by spec). `-S -v` puts ` -c P B` between the two.
+   */
+  text: string;
+  targetText: string;
+}
+
+export interface Chain {
+  name: string;
+  /** Set for built-in chains. */
+  hook: Hook | undefined;
+  policy: 'ACCEPT' | 'DROP' | undefined;
+  counters: Counters;
+  rules: Rule[];
+}
+
+export interface Table {
+  name: TableName;
+  /** Chains in creation order; built-in ones first (they are created with the table). */
+  chains: Map<string, Chain>;
+}
+
+export class Ruleset {
+  /** Tables in the order they were created. */
+  readonly tables = new Map<TableName, Table>();
+
+  table(name: TableName): Table | undefined {
+    return this.tables.get(name);
+  }
+
+  /** Creates the table with all its built-in chains (ACCEPT, zero counters) if it does not exist yet. */
+  ensureTable(name: TableName): Table {
+    let t = this.tables.get(name);
+    if (!t) {
+      t = { name, chains: new Map() };
+      for (const hook of TABLES[name].chains) {
+        t.chains.set(hook, { name: hook, hook, policy: 'ACCEPT', counters: zeroCounters(), rules: [] });
+      }
+      this.tables.set(name, t);
+    }
+    return t;
+  }
+
+  /** A deep copy (rule matches share their immutable parsed state). */
+  clone(): Ruleset {
+    const r = new Ruleset();
+    for (const [name, t] of this.tables) {
+      const chains = new Map<string, Chain>();
+      for (const [cn, c] of t.chains) {
+        chains.set(cn, { ...c, counters: { ...c.counters }, rules: c.rules.map((rule) => ({ ...rule, counters: { ...rule.counters } })) });
+      }
+      r.tables.set(name, { name, chains });
+    }
+    return r;
+  }
+}
+
+/** Built-in chains first in hook order, then user chains sorted by name (strcmp), as iptables-save prints them. */
+export function chainsInSaveOrder(t: Table): Chain[] {
+  const builtin: Chain[] = [];
+  const user: Chain[] = [];
+  for (const c of t.chains.values()) (c.hook ? builtin : user).push(c);
+  const order = TABLES[t.name].chains;
+  builtin.sort((a, b) => order.indexOf(a.hook!) - order.indexOf(b.hook!));
+  user.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...builtin, ...user];
+}
+
+/** How many rules in the table jump or go to `chain` (the `(N references)` of -L). */
+export function referenceCount(t: Table, chain: string): number {
+  let n = 0;
+  for (const c of t.chains.values()) {
+    for (const r of c.rules) {
+      if ((r.verdict.kind === 'jump' || r.verdict.kind === 'goto') && r.verdict.chain === chain) n++;
+    }
+  }
+  return n;
+}
