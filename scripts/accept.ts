@@ -8,12 +8,22 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { caseId, expectedText, recordings, replayCase } from '../test/support/replay';
 
 const BASE = 'test/baselines/agreeing.json';
+// --only PREFIX: replay only recordings whose name starts with PREFIX; --dry-run: write nothing;
+// --show N: print the first N disagreements.
+const argAfter = (flag: string): string | undefined => {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const only = argAfter('--only');
+const dry = process.argv.includes('--dry-run');
+const show = Number(argAfter('--show') ?? '0');
 const before = new Set<string>(JSON.parse(readFileSync(BASE, 'utf8')) as string[]);
 const agree: string[] = [];
 const report: string[] = [];
 let total = 0;
 const perFile = new Map<string, [number, number]>();
 for (const [file, rec] of recordings()) {
+  if (only !== undefined && !file.startsWith(only)) continue;
   for (const c of rec.cases) {
     total++;
     const id = caseId(file, c);
@@ -32,6 +42,12 @@ for (const [file, rec] of recordings()) {
     }
     perFile.set(file, pf);
   }
+}
+if (show > 0) console.log(report.slice(0, show).join('\n'));
+if (dry || only !== undefined) {
+  for (const [f, [a, t]] of perFile) console.log(`${f.padEnd(28)} ${String(a).padStart(4)} / ${t}`);
+  console.log(`agreeing: ${agree.length} / ${total} cases (dry run: baseline not written)`);
+  process.exit(0);
 }
 const lost = [...before].filter((id) => !agree.includes(id));
 if (lost.length && !process.argv.includes('--allow-regressions')) {

@@ -1,19 +1,30 @@
 /**
- * The one table of extensions: name -> definition. Matches and targets live in separate namespaces, as in
- * iptables (mark/MARK, tos/TOS, ... differ only in case). Add an extension: write its file, add one line here.
+ * The one table of extensions: name -> definition, built from every file of matches/ and targets/ (see
+ * index.generated.ts). Matches and targets live in separate namespaces, as in iptables (mark/MARK, tos/TOS
+ * differ only in case). Adding `-m foo` is adding matches/foo.ts; nothing here changes.
  */
 import type { AnyMatch, AnyTarget } from './spec';
-import comment from './matches/comment';
-import tcp from './matches/tcp';
-import { ACCEPT, DROP, QUEUE, RETURN } from './targets/standard';
+import { MATCH_MODULES, TARGET_MODULES } from './index.generated';
 
-const MATCHES: readonly AnyMatch[] = [comment, tcp];
+function collect<T extends AnyMatch | AnyTarget>(modules: readonly Record<string, unknown>[], kind: T['kind']): T[] {
+  const out: T[] = [];
+  for (const mod of modules) {
+    for (const value of Object.values(mod)) {
+      if (value && typeof value === 'object' && (value as { kind?: unknown }).kind === kind && !out.includes(value as T)) {
+        out.push(value as T);
+      }
+    }
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
 
-const TARGETS: readonly AnyTarget[] = [ACCEPT, DROP, QUEUE, RETURN];
+const MATCHES = collect<AnyMatch>(MATCH_MODULES, 'match');
+const TARGETS = collect<AnyTarget>(TARGET_MODULES, 'target');
 
 function index<T extends { name: string; aliases?: readonly string[] }>(list: readonly T[]): Map<string, T> {
   const m = new Map<string, T>();
   for (const e of list) {
+    if (m.has(e.name)) throw new Error(`extension ${e.name} is defined twice`);
     m.set(e.name, e);
     for (const a of e.aliases ?? []) m.set(a, e);
   }
