@@ -1,0 +1,147 @@
+/**
+ * u32 match (iptables-extensions: "u32"): tests on 32-bit words fetched at computed packet offsets.
+ * x6 style: one mandatory, invertible `--u32 tests`, parsed by libxt_u32's state machine (its messages quote
+ * byte offsets into the argument); saved and listed in canonical hex form.
+ */
+import { defineMatch } from '../spec';
+import { paramProblem } from '../../messages';
+import { cStrtoul } from '../values/cstrtoul';
+
+/** XT_U32_MAXSIZE: at most this many tests, locations per test and values per test (plus one slot). */
+const MAXSIZE = 10;
+
+type Op = '&' | '<<' | '>>' | '@';
+
+export interface U32Test {
+  /** location[0] has no operator; each later entry is applied with its `op`. */
+  location: Array<{ op: Op | undefined; number: number }>;
+  values: Array<[number, number]>;
+}
+
+export interface U32State {
+  tests: U32Test[];
+  invert: boolean;
+}
+
+function isSpace(c: string | undefined): boolean {
+  return c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
+}
+
+/** parse_number(): xtables_strtoui(s, &end, 0, UINT32_MAX) reading from `pos`. */
+function parseNumber(s: string, pos: number): [number, number] {
+  let p = pos;
+  while (isSpace(s[p])) p++;
+  const bad = (): never => {
+    throw paramProblem(`u32: at char ${pos}: not a number or out of range`);
+  };
+  if (s[p] === '-') bad();
+  const r = cStrtoul(s, pos, 0);
+  if (r.end === pos || r.overflow || r.value > 0xffffffffn) bad();
+  return [Number(r.value), r.end];
+}
+
+/** u32_parse(): the argument as C sees it (bytes), so `at char N` counts bytes. */
+export function parseU32(text: string): U32Test[] {
+  const s = Buffer.from(text, 'utf8').toString('latin1');
+  const tests: U32Test[] = [];
+  let ct: U32Test = { location: [], values: [] };
+  let state = 0;
+  let i = 0;
+  const err = (msg: string): never => {
+    throw paramProblem(`u32: ${msg}`);
+  };
+  for (;;) {
+    while (isSpace(s[i])) i++;
+    if (i >= s.length) {
+      if (state === 0) err('abrupt end of input after location specifier');
+      if (ct.values.length === 0) err('test ended with no value specified');
+      tests.push(ct);
+      if (tests.length > MAXSIZE) err(`at char ${i}: too many "&&"s`);
+      return tests;
+    }
+    if (state === 0) {
+      if (s[i] === '=') {
+        if (ct.location.length === 0) err(`at char ${i}: location spec missing`);
+        i++;
+        state = 1;
+        continue;
+      }
+      let op: Op | undefined;
+      if (ct.location.length !== 0) {
+        const c = s[i];
+        if (c === '&') op = '&';
+        else if (c === '<' || c === '>') {
+          i++;
+          if (s[i] !== c) err(`at char ${i}: a second '${c}' was expected`);
+          op = c === '<' ? '<<' : '>>';
+        } else if (c === '@') op = '@';
+        else err(`at char ${i}: operator expected`);
+        i++;
+      }
+      const [n, end] = parseNumber(s, i);
+      i = end;
+      ct.location.push({ op, number: n });
+      if (ct.location.length > MAXSIZE) err(`at char ${i}: too many operators`);
+    } else if (s[i] === '&') {
+      i++;
+      if (s[i] !== '&') err(`at char ${i}: a second '&' was expected`);
+      if (ct.values.length === 0) err(`at char ${i}: value spec missing`);
+      tests.push(ct);
+      ct = { location: [], values: [] };
+      if (tests.length > MAXSIZE) err(`at char ${i}: too many "&&"s`);
+      i++;
+      state = 0;
+    } else {
+      if (ct.values.length > 0) {
+        if (s[i] !== ',') err(`at char ${i}: expected "," or "&&"`);
+        i++;
+      }
+      const [min, end] = parseNumber(s, i);
+      i = end;
+      while (isSpace(s[i])) i++;
+      let max = min;
+      if (s[i] === ':') {
+        i++;
+        [max, i] = parseNumber(s, i);
+      }
+      ct.values.push([min, max]);
+      if (ct.values.length > MAXSIZE) err(`at char ${i}: too many ","s`);
+    }
+  }
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** u32_dump(): ` "..."` in canonical hex form. */
+function dump(tests: readonly U32Test[]): string {
+  const t = tests.map(
+    (ct) =>
+      ct.location.map((l) => `${l.op ?? ''}${hex(l.number)}`).join('') +
+      '=' +
+      ct.values.map(([a, b]) => (a === b ? hex(a) : `${hex(a)}:${hex(b)}`)).join(','),
+  );
+  return ` "${t.join('&&')}"`;
+}
+
+export default defineMatch<U32State>({
+  kind: 'match',
+  name: 'u32',
+  manSection: 'u32',
+  style: 'x6',
+  help: `u32 match options:
+[!] --u32 tests
+		tests := location "=" value | tests "&&" location "=" value
+		value := range | value "," range
+		range := number | number ":" number
+		location := number | location operator number
+		operator := "&" | "<<" | ">>" | "@"
+`,
+  options: [{ name: 'u32', arg: 'required', mandatory: true, invert: true }],
+  init: () => ({ tests: [], invert: false }),
+  parse(s, use) {
+    s.invert = use.inverted;
+    s.tests = parseU32(use.value!);
+  },
+  save: (s) => `${s.invert ? ' !' : ''} --u32${dump(s.tests)}`,
+  print: (s) => ` u32${s.invert ? ' !' : ''}${dump(s.tests)}`,
+});
