@@ -6,6 +6,7 @@
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
+import { x6Fcheck, type X6Entry } from '../values/x6check';
 
 /** XT_STRING_MAX_PATTERN_SIZE, XT_STRING_MAX_ALGO_NAME_SIZE. */
 const MAX_PATTERN = 128;
@@ -84,6 +85,16 @@ function patternText(p: readonly number[]): string {
   return ` "${p.map((c) => (c === 0x22 || c === 0x5c ? '\\' : '') + String.fromCharCode(c)).join('')}"`;
 }
 
+/** string_opts[] constraints, checked after string_check() as libxtables does. */
+const FCHECK: readonly X6Entry[] = [
+  { name: 'from', id: 0 },
+  { name: 'to', id: 1 },
+  { name: 'algo', id: 2, mandatory: true },
+  { name: 'string', id: 4, excl: ['hex-string'] },
+  { name: 'hex-string', id: 5, excl: ['string'] },
+  { name: 'icase', id: 3 },
+];
+
 export default defineMatch<StringState>({
   kind: 'match',
   name: 'string',
@@ -98,7 +109,7 @@ export default defineMatch<StringState>({
 [!] --hex-string string      Match a hex string in a packet
 `,
   // --algo is mandatory and --string/--hex-string exclude each other, but libxtables checks that only after
-  // string_check() (xtables_option_mfcall); finalCheck below does both in that order.
+  // string_check() (xtables_option_mfcall): finalCheck does both, in that order (see FCHECK).
   options: [
     { name: 'from', arg: 'required' },
     { name: 'to', arg: 'required' },
@@ -139,10 +150,7 @@ export default defineMatch<StringState>({
     if (!given.has('string') && !given.has('hex-string')) {
       throw paramProblem("STRING match: You must specify `--string' or `--hex-string'");
     }
-    if (!given.has('algo')) throw paramProblem('string: option "--algo" must be specified\n');
-    if (given.has('string') && given.has('hex-string')) {
-      throw paramProblem('string: option "--string" cannot be used together with "--hex-string".\n');
-    }
+    x6Fcheck('string', FCHECK, given);
   },
   save(s) {
     let out = `${s.invert ? ' !' : ''} --${isHex(s.pattern) ? 'hex-string' : 'string'}${patternText(s.pattern)} --algo ${s.algo}`;
