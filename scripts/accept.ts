@@ -5,7 +5,7 @@
  *   npx tsx scripts/accept.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { caseId, expectedText, recordings, replayCase } from '../test/support/replay';
+import { caseId, expectedStdout, expectedText, recordings, replayCase } from '../test/support/replay';
 
 const BASE = 'test/baselines/agreeing.json';
 // --only PREFIX: replay only recordings whose name starts with PREFIX; --dry-run: write nothing;
@@ -37,7 +37,7 @@ for (const [file, rec] of recordings()) {
     } else {
       const bad = outcomes[outcomes.length - 1]!;
       report.push(
-        `## ${id}\n$ ${bad.step.cmd}\n--- expected (exit ${bad.step.exit})\n${expectedText(bad.step.stdout)}${expectedText(bad.step.stderr)}--- actual (exit ${bad.actual.status})\n${bad.actual.stdout}${bad.actual.stderr}`,
+        `## ${id}\n$ ${bad.step.cmd}\n--- expected (exit ${bad.step.exit})\n${expectedStdout(bad.step)}${expectedText(bad.step.stderr)}--- actual (exit ${bad.actual.status})\n${bad.actual.stdout}${bad.actual.stderr}`,
       );
     }
     perFile.set(file, pf);

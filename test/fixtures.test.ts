@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { caseId, expectedText, recordings, replayCase } from './support/replay';
+import { caseId, expectedStdout, expectedText, recordings, replayCase } from './support/replay';
 
 const BASELINE = join(process.cwd(), 'test', 'baselines', 'agreeing.json');
 const agreeing = new Set<string>(JSON.parse(readFileSync(BASELINE, 'utf8')) as string[]);
@@ -21,7 +21,7 @@ for (const [file, rec] of recordings()) {
         for (const o of outcomes) {
           expect({ cmd: o.step.cmd, stdout: o.actual.stdout, stderr: o.actual.stderr, exit: o.actual.status }).toEqual({
             cmd: o.step.cmd,
-            stdout: expectedText(o.step.stdout),
+            stdout: expectedStdout(o.step),
             stderr: expectedText(o.step.stderr),
             exit: o.step.exit,
           });

@@ -1,7 +1,7 @@
 /**
  * The command-line edge: the only place that prints and exits. `main(program, argv)` is what bin/ calls.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseCommandLine } from '../../grammar/index';
 import { EarlyExitSignal, parseCommand, type ParsedCommand } from '../compile/command';
 import { execute } from '../exec/commands';
@@ -91,6 +91,7 @@ export function runSave(program: string, argv: readonly string[], now = new Date
   ];
   let counters = false;
   let table: string | undefined;
+  let file: string | undefined;
   for (;;) {
     const r = g.next(longs);
     if (r.kind === 'end') break;
@@ -99,15 +100,24 @@ export function runSave(program: string, argv: readonly string[], now = new Date
     const arg = r.kind === 'short' || r.kind === 'long' ? r.arg : undefined;
     if (k === 'c') counters = true;
     else if (k === 't') table = arg;
+    else if (k === 'f') file = arg;
     else if (k === 'V') return { stdout: `${program} ${VERSION_STRING}\n`, stderr: '', status: 0 };
   }
   const rs = loadState(statePath());
+  let text: string;
   if (table !== undefined) {
     if (!isTableName(table)) return { stdout: '', stderr: `Table \`${table}' does not exist\n`, status: 1 };
-    const t = rs.table(table) ?? new Ruleset().ensureTable(table);
-    return { stdout: saveTable(t, counters, program, now), stderr: '', status: 0 };
+    text = saveTable(rs.table(table) ?? new Ruleset().ensureTable(table), counters, program, now);
+  } else text = saveRuleset(rs, counters, program, now);
+  if (file !== undefined) {
+    try {
+      writeFileSync(file, text);
+    } catch (e) {
+      return { stdout: '', stderr: `Failed to open file, error: ${(e as Error).message}\n`, status: 1 };
+    }
+    return { stdout: '', stderr: '', status: 0 };
   }
-  return { stdout: saveRuleset(rs, counters, program, now), stderr: '', status: 0 };
+  return { stdout: text, stderr: '', status: 0 };
 }
 
 /** `tsiptables-restore [-c] [-n] [-t] [-v] [-T table] [-w] [file]` */
@@ -145,12 +155,19 @@ export async function runRestore(program: string, argv: readonly string[], stdin
     else if (k === 't') opts.test = true;
     else if (k === 'v') opts.verbose = true;
     else if (k === 'T') opts.onlyTable = arg;
-    else if (k === 'w') wait = arg !== undefined ? Number(arg) : -1;
+    else if (k === 'w') {
+      // parse_wait_time(): an attached value, or the next argument when it does not look like an option.
+      const text = arg ?? (g.hasArg() ? g.take() : undefined);
+      wait = text !== undefined ? Number.parseInt(text, 10) : -1;
+    }
     else if (k === 'V') return { stdout: `${program} ${VERSION_STRING}\n`, stderr: '', status: 0 };
     else if (k === 'h') {
+      const usage = ['--counters', '--verbose', '--version', '--test', '--help', '--noflush', '--table=<TABLE>', '--modprobe=<command>', '--ipv4', '--ipv6']
+        .map((o) => `\t   [ ${o}${o === '--version' ? '' : ' '}]\n`)
+        .join('');
       return {
-        stdout: `Usage: ${program} [-c] [-v] [-V] [-t] [-h] [-n] [-T table] [-M command] [-4] [-6] [-w secs] [-W usecs] [file]\n`,
-        stderr: '',
+        stdout: '',
+        stderr: `Usage: ${program} [-c] [-v] [-V] [-t] [-h] [-n] [-T table] [-M command] [-4] [-6] [file]\n${usage}`,
         status: 0,
       };
     }
@@ -182,6 +199,8 @@ export async function runRestore(program: string, argv: readonly string[], stdin
     return { stdout, stderr, status: 0 };
   } catch (e) {
     if (e instanceof RestoreError) {
+      // Tables committed before the failure stay (the nft variant applied them).
+      if (!opts.test && e.committed) await withLock(path, wait, () => writeState(path, e.committed!));
       const err = e.error;
       const line = err.framing === 'param' || err.framing === 'bad-argument' ? e.line : undefined;
       return { stdout: '', stderr: stderr + formatError(err, program, line), status: err.status };

@@ -61,19 +61,20 @@ const OPT = {
   COUNTERS: 1 << 10,
   FRAGMENT: 1 << 11,
 } as const;
+/** 1.8.9 names options by their letter in messages (opt2char): `-j`, `-s`, `-0` for --line-numbers. */
 const OPT_NAMES: Record<number, string> = {
-  [OPT.NUMERIC]: '--numeric',
-  [OPT.SOURCE]: '--source',
-  [OPT.DESTINATION]: '--destination',
-  [OPT.PROTOCOL]: '--protocol',
-  [OPT.JUMP]: '--jump',
-  [OPT.VERBOSE]: '--verbose',
-  [OPT.EXPANDED]: '--exact',
-  [OPT.VIANAMEIN]: '--in-interface',
-  [OPT.VIANAMEOUT]: '--out-interface',
-  [OPT.LINENUMBERS]: '--line-numbers',
-  [OPT.COUNTERS]: '--set-counters',
-  [OPT.FRAGMENT]: '--fragments',
+  [OPT.NUMERIC]: '-n',
+  [OPT.SOURCE]: '-s',
+  [OPT.DESTINATION]: '-d',
+  [OPT.PROTOCOL]: '-p',
+  [OPT.JUMP]: '-j',
+  [OPT.VERBOSE]: '-v',
+  [OPT.EXPANDED]: '-x',
+  [OPT.VIANAMEIN]: '-i',
+  [OPT.VIANAMEOUT]: '-o',
+  [OPT.LINENUMBERS]: '-0',
+  [OPT.COUNTERS]: '-c',
+  [OPT.FRAGMENT]: '-f',
 };
 const INVERTIBLE = OPT.SOURCE | OPT.DESTINATION | OPT.PROTOCOL | OPT.VIANAMEIN | OPT.VIANAMEOUT | OPT.FRAGMENT;
 const IDRAC = CMD.INSERT | CMD.DELETE | CMD.REPLACE | CMD.APPEND | CMD.CHECK;
@@ -175,6 +176,8 @@ export interface RuleSpec {
 }
 
 export interface ParsedCommand {
+  /** The program name to print in messages (tsiptables, tsiptables-restore). */
+  program: string;
   command: CommandName;
   /** -L/-S combined with -Z. */
   alsoZero: boolean;
@@ -212,7 +215,7 @@ const MAX_NAME = 28; // XT_EXTENSION_MAXNAMELEN (29) - 1
 
 /** parse_interface() */
 function parseInterface(arg: string, warn: (l: string) => void): string {
-  if (arg.length >= 16) throw paramProblem(`interface name \`${arg}' must be shorter than 16 characters`);
+  if (arg.length >= 16) throw paramProblem(`interface name \`${arg}' must be shorter than IFNAMSIZ (15)`);
   if (arg.includes('/') || arg.includes(' ')) {
     warn(`Warning: weird character in interface \`${arg}' ('/' and ' ' are not allowed by the kernel).`);
   }
@@ -227,18 +230,25 @@ function parseRulenum(s: string): number {
 }
 
 export function assertValidChainName(name: string): void {
+  if (name === '') throw paramProblem('chain name may not clash with target name');
   if (name.length >= MAX_NAME + 1) throw paramProblem(`chain name \`${name}' too long (must be under ${MAX_NAME + 1} chars)`);
   if (name[0] === '-' || name[0] === '!') throw paramProblem(`chain name not allowed to start with \`${name[0]}'`);
   if (findTarget(name)) throw paramProblem('chain name may not clash with target name');
   if (/\s/.test(name)) throw paramProblem(`Invalid chain name \`${name}'`);
 }
 
-/** C's sscanf("%llu"): leading blanks, optional sign, decimal digits; the rest is ignored. */
-function scanU64(s: string): bigint | null {
+const U64_MAX = (1n << 64n) - 1n;
+
+/**
+ * C's sscanf("%llu") (strtoull): leading blanks, optional sign, decimal digits, the rest ignored; too large
+ * saturates at 2^64-1, a minus sign negates modulo 2^64 (`-c -1 5` stores 18446744073709551615).
+ */
+export function scanU64(s: string): bigint | null {
   const m = /^\s*([+-]?)(\d+)/.exec(s);
   if (!m) return null;
   const v = BigInt(m[2]!);
-  return m[1] === '-' ? (1n << 64n) - v : v & ((1n << 64n) - 1n);
+  if (v > U64_MAX) return U64_MAX;
+  return m[1] === '-' ? ((1n << 64n) - v) & U64_MAX : v;
 }
 
 /** C's sscanf("%i") for -w: decimal, 0x hex or 0 octal; null when nothing numeric. */
@@ -328,7 +338,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   };
 
   const setOption = (option: number): void => {
-    if (options & option) throw paramProblem(`multiple ${OPT_NAMES[option]} options not allowed`);
+    if (options & option) throw paramProblem(`multiple ${OPT_NAMES[option]} flags not allowed`);
     options |= option;
     if (invert) {
       if (!(INVERTIBLE & option)) throw paramProblem(`cannot have ! before ${OPT_NAMES[option]}`);
@@ -347,10 +357,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   };
 
   const jump = (name: string): void => {
-    if (name.length < 1) throw paramProblem('Invalid target name (too short)');
-    if (name.length > MAX_NAME) throw paramProblem(`Invalid target name \`${name}' (${MAX_NAME} chars max)`);
-    if (/\s/.test(name)) throw paramProblem(`Invalid target name \`${name}'`);
-    rule.jumpTo = name;
+    rule.jumpTo = checkTargetName(name);
     const def = findTarget(name);
     if (def) targetLoaded = load('target', def);
   };
@@ -371,9 +378,12 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
     if (r.kind === 'end') break;
     let letter: string | undefined;
     let arg: string | undefined;
+    /** 1.8.9 reads -s/-d/-p/-i/-o/-j values as argv[optind-1]: `-ptcp` is protocol "-ptcp". */
+    let raw = '';
     if (r.kind === 'short') {
       letter = r.letter;
       arg = r.arg;
+      raw = r.raw;
     } else if (r.kind === 'long') {
       if (r.option.key.kind === 'ext') {
         extensionOption(r.option.key.owner, r.option.key.option, r.arg);
@@ -382,6 +392,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
       }
       letter = r.option.key.letter;
       arg = r.arg;
+      raw = r.raw;
     } else if (r.kind === 'word') {
       if (r.arg === '!') {
         if (invert) throw paramProblem('multiple consecutive ! not allowed');
@@ -469,7 +480,6 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
         chain = arg;
         if (g.hasArg()) newName = g.take();
         else throw paramProblem('-E requires old-chain-name and new-chain-name');
-        assertValidChainName(newName);
         break;
       case 'P':
         addCommand(CMD.SET_POLICY, 0);
@@ -488,7 +498,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
       }
       case 'p': {
         setOption(OPT.PROTOCOL);
-        protocolText = arg!.toLowerCase();
+        protocolText = raw.toLowerCase();
         rule.protocol = parseProtocol(protocolText);
         rule.protocolGiven = true;
         if (rule.protocol === 0 && rule.inv.proto) throw paramProblem('rule would never match protocol');
@@ -496,30 +506,31 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
       }
       case 's':
         setOption(OPT.SOURCE);
-        rule.source = arg;
+        rule.source = raw;
         break;
       case 'd':
         setOption(OPT.DESTINATION);
-        rule.destination = arg;
+        rule.destination = raw;
         break;
       case 'g':
+        // -g names a chain: no target extension is loaded, so `-g ACCEPT` is a jump to a chain "ACCEPT".
         setOption(OPT.JUMP);
         rule.goto = true;
-        jump(arg!);
+        rule.jumpTo = checkTargetName(arg!);
         break;
       case 'j':
         setOption(OPT.JUMP);
-        if (arg !== 'CONTINUE') jump(arg!);
+        if (raw !== 'CONTINUE') jump(raw);
         break;
       case 'i':
-        if (arg === '') throw paramProblem('Empty interface is likely to be undesired');
+        if (raw === '') throw paramProblem('Empty interface is likely to be undesired');
         setOption(OPT.VIANAMEIN);
-        rule.inIface = parseInterface(arg!, opts.warn);
+        rule.inIface = parseInterface(raw, opts.warn);
         break;
       case 'o':
-        if (arg === '') throw paramProblem('Empty interface is likely to be undesired');
+        if (raw === '') throw paramProblem('Empty interface is likely to be undesired');
         setOption(OPT.VIANAMEOUT);
-        rule.outIface = parseInterface(arg!, opts.warn);
+        rule.outIface = parseInterface(raw, opts.warn);
         break;
       case 'f':
         setOption(OPT.FRAGMENT);
@@ -583,11 +594,11 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
         const comma = pc.indexOf(',');
         if (comma >= 0) bc = pc.slice(comma + 1);
         if (bc === undefined && g.hasArg()) bc = g.take();
-        if (bc === undefined) throw paramProblem('--set-counters requires packet and byte counter');
+        if (bc === undefined) throw paramProblem('-c requires packet and byte counter');
         const p = scanU64(pc);
-        if (p === null) throw paramProblem('--set-counters packet counter not numeric');
+        if (p === null) throw paramProblem('-c packet counter not numeric');
         const b = scanU64(bc);
-        if (b === null) throw paramProblem('--set-counters byte counter not numeric');
+        if (b === null) throw paramProblem('-c byte counter not numeric');
         rule.counters = { packets: p, bytes: b };
         break;
       }
@@ -615,15 +626,16 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   if (!command) throw paramProblem('no command specified');
   if (invert) throw paramProblem('nothing appropriate following !');
 
+  // 1.8.9's generic_opt_check(): an option is legal if it is legal with any of the commands given (-L -Z -n).
   for (const [opt, cmds] of OPTION_COMMANDS) {
-    if (options & opt && (cmds & command) !== command) throw paramProblem(`Illegal option \`${OPT_NAMES[opt]}' with this command`);
+    if (options & opt && (cmds & command) === 0) throw paramProblem(`Illegal option \`${OPT_NAMES[opt]}' with this command`);
   }
   if (chain !== undefined && chain.length > MAX_NAME) {
     throw paramProblem(`chain name \`${chain}' too long (must be under ${MAX_NAME + 1} chars)`);
   }
   if (command & (CMD.APPEND | CMD.DELETE | CMD.CHECK | CMD.INSERT | CMD.REPLACE)) {
-    if ((chain === 'PREROUTING' || chain === 'INPUT') && options & OPT.VIANAMEOUT) throw paramProblem(`Can't use --out-interface with ${chain}`);
-    if ((chain === 'POSTROUTING' || chain === 'OUTPUT') && options & OPT.VIANAMEIN) throw paramProblem(`Can't use --in-interface with ${chain}`);
+    if ((chain === 'PREROUTING' || chain === 'INPUT') && options & OPT.VIANAMEOUT) throw paramProblem(`Can't use -o with ${chain}\n`);
+    if ((chain === 'POSTROUTING' || chain === 'OUTPUT') && options & OPT.VIANAMEIN) throw paramProblem(`Can't use -i with ${chain}\n`);
   }
 
   for (const l of loaded) {
@@ -632,6 +644,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   }
 
   return {
+    program: opts.programName,
     command: commandName(command),
     alsoZero: (command & (CMD.LIST | CMD.LIST_RULES)) !== 0 && (command & (CMD.ZERO | CMD.ZERO_NUM)) !== 0,
     table,
@@ -646,6 +659,14 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
     lineNumbers: (options & OPT.LINENUMBERS) !== 0,
     wait,
   };
+}
+
+/** xt_parse_target() */
+function checkTargetName(name: string): string {
+  if (name.length < 1) throw paramProblem('Invalid target name (too short)');
+  if (name.length > MAX_NAME) throw paramProblem(`Invalid target name \`${name}' (${MAX_NAME} chars max)`);
+  if (/\s/.test(name)) throw paramProblem(`Invalid target name \`${name}'`);
+  return name;
 }
 
 function x6FinalCheck(l: Loaded): void {
@@ -663,7 +684,7 @@ function x6FinalCheck(l: Loaded): void {
 }
 
 function matchNotFound(name: string): IptablesError {
-  return new IptablesError(`Couldn't load match \`${name}':No such file or directory`, 2, 'param');
+  return new IptablesError(`Couldn't load match \`${name}':No such file or directory\n`, 2, 'param');
 }
 
 function parseRuleRange(s: string): number {

@@ -18,8 +18,9 @@ export type GetoptResult<K> =
   | { kind: 'end' }
   /** A non-option word (getopt value 1). */
   | { kind: 'word'; arg: string }
-  | { kind: 'short'; letter: string; arg: string | undefined }
-  | { kind: 'long'; option: LongOption<K>; arg: string | undefined }
+  /** `raw` is argv[optind-1] after the option: what iptables 1.8.9 reads for -s/-d/-p/-i/-o/-j. */
+  | { kind: 'short'; letter: string; arg: string | undefined; raw: string }
+  | { kind: 'long'; option: LongOption<K>; arg: string | undefined; raw: string }
   /** '?': unknown or ambiguous option; `shown` is what iptables prints ("-q" or the whole argv word). */
   | { kind: 'unknown'; shown: string }
   /** ':': a required argument is missing; `shown` is argv[optind-1]. */
@@ -75,14 +76,17 @@ export class Getopt<K> {
     if (has === undefined || c === ':' || c === '-') {
       return { kind: 'unknown', shown: `-${c}` };
     }
-    if (has === 0) return { kind: 'short', letter: c, arg: undefined };
+    if (has === 0) return { kind: 'short', letter: c, arg: undefined, raw: this.raw() };
     if (this.nextchar !== '') {
       const v = this.nextchar;
       this.nextchar = '';
-      return { kind: 'short', letter: c, arg: v };
+      return { kind: 'short', letter: c, arg: v, raw: this.raw() };
     }
-    if (has === 2) return { kind: 'short', letter: c, arg: undefined };
-    if (this.optind < this.argv.length) return { kind: 'short', letter: c, arg: this.argv[this.optind++]! };
+    if (has === 2) return { kind: 'short', letter: c, arg: undefined, raw: this.raw() };
+    if (this.optind < this.argv.length) {
+      const v = this.argv[this.optind++]!;
+      return { kind: 'short', letter: c, arg: v, raw: v };
+    }
     return { kind: 'missing', shown: `-${c}` };
   }
 
@@ -102,13 +106,20 @@ export class Getopt<K> {
     }
     if (eq >= 0) {
       if (found.hasArg === 0) return { kind: 'unknown', shown: word };
-      return { kind: 'long', option: found, arg: body.slice(eq + 1) };
+      return { kind: 'long', option: found, arg: body.slice(eq + 1), raw: word };
     }
     if (found.hasArg === 1) {
-      if (this.optind < this.argv.length) return { kind: 'long', option: found, arg: this.argv[this.optind++]! };
+      if (this.optind < this.argv.length) {
+        const v = this.argv[this.optind++]!;
+        return { kind: 'long', option: found, arg: v, raw: v };
+      }
       return { kind: 'missing', shown: word };
     }
-    return { kind: 'long', option: found, arg: undefined };
+    return { kind: 'long', option: found, arg: undefined, raw: word };
+  }
+
+  private raw(): string {
+    return this.argv[this.optind - 1] ?? '';
   }
 
   /** iptables' xs_has_arg(): the next element exists and starts with neither '-' nor '!'. */

@@ -8,7 +8,7 @@ import type { ParsedCommand } from '../compile/command';
 import { IptablesError, NFT_STRERROR, nftError, kernelRefused, Exit } from '../messages';
 import { type Chain, type Rule, Ruleset, type Table, chainsInSaveOrder, referenceCount, zeroCounters } from '../model/ruleset';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
-import { chainTitle, columnHeader, ruleRow, type ListFormat } from '../format/list';
+import { chainTitle, columnHeader, ruleRow, verboseRuleLine, type ListFormat } from '../format/list';
 import { listRulesChainHeader, listRulesRule } from '../format/save';
 import { checkRuleAllowed, checkJumpTargets } from './validate';
 import { findTarget } from '../extensions/registry';
@@ -21,7 +21,7 @@ export interface ExecResult {
 
 function tableOf(cmd: ParsedCommand): TableName {
   if (!isTableName(cmd.table)) {
-    throw new IptablesError(`table '${cmd.table}' does not exist\nPerhaps iptables or your kernel needs to be upgraded.`, Exit.Version, 'prefixed');
+    throw new IptablesError(`table '${cmd.table}' does not exist\nPerhaps ${cmd.program} or your kernel needs to be upgraded.`, Exit.Version, 'prefixed');
   }
   return cmd.table;
 }
@@ -56,30 +56,34 @@ export function execute(rs: Ruleset, cmd: ParsedCommand): ExecResult {
           if (idx < 0) throw nftError(NFT_STRERROR.badRule);
           if (cmd.command === 'delete') c!.rules.splice(idx, 1);
         }
-        return { stdout: '', changed: cmd.command === 'delete' };
+        return { stdout: cmd.verbose ? rules.map(verboseRuleLine).join('') : '', changed: cmd.command === 'delete' };
       }
       const t = rs.ensureTable(tname);
       const c = t.chains.get(chainName!);
       if (!c) throw nftError(NFT_STRERROR.noChain);
+      if (cmd.command === 'replace' && c.hook && !c.registered) throw nftError(NFT_STRERROR.noChain);
+      const op = cmd.command === 'replace' ? 'RULE_REPLACE' : cmd.command === 'insert' ? 'RULE_INSERT' : 'RULE_APPEND';
       for (const r of rules) {
-        checkJumpTargets(t, c, r);
-        checkRuleAllowed(t, c, r, cmd.command === 'replace' ? 'RULE_REPLACE' : cmd.command === 'insert' ? 'RULE_INSERT' : 'RULE_APPEND');
+        checkJumpTargets(t, c, r, op);
+        checkRuleAllowed(t, c, r, op);
       }
+      if (c.hook) c.registered = true;
       if (cmd.command === 'append') c.rules.push(...rules);
       else if (cmd.command === 'insert') {
         const at = (cmd.rulenum ?? 1) - 1;
         if (at > c.rules.length) throw nftError(NFT_STRERROR.insertTooBig);
-        c.rules.splice(at, 0, ...rules);
+        // One insert per address pair, each at the same position: `-I X -s a,b` leaves b before a.
+        for (const r of rules) c.rules.splice(at, 0, r);
       } else {
         const at = cmd.rulenum! - 1;
         if (at >= c.rules.length) throw nftError(NFT_STRERROR.replaceTooBig);
         c.rules[at] = rules[0]!;
       }
-      return { stdout: '', changed: true };
+      return { stdout: cmd.verbose ? rules.map(verboseRuleLine).join('') : '', changed: true };
     }
     case 'delete-num': {
       const c = rs.table(tname)?.chains.get(chainName!);
-      if (!c) throw nftError(NFT_STRERROR.noChain);
+      if (!c || (c.hook && !c.registered)) throw nftError(NFT_STRERROR.noChain);
       const at = cmd.rulenum! - 1;
       if (at < 0 || at >= c.rules.length) throw nftError(NFT_STRERROR.deleteTooBig);
       c.rules.splice(at, 1);
@@ -109,9 +113,9 @@ export function execute(rs: Ruleset, cmd: ParsedCommand): ExecResult {
         }
       }
       let changed = false;
-      if (cmd.alsoZero && rs.table(tname)) {
-        zero(rs.table(tname)!, chainName, cmd.rulenum);
-        changed = true;
+      if (cmd.alsoZero) {
+        out += zero(t, chainName, cmd.rulenum, cmd.verbose > 0);
+        changed = rs.table(tname) !== undefined;
       }
       return { stdout: out, changed };
     }
@@ -128,13 +132,13 @@ export function execute(rs: Ruleset, cmd: ParsedCommand): ExecResult {
     case 'zero-num': {
       const t = rs.table(tname);
       if (chainName !== undefined && !t?.chains.get(chainName)) throw nftError(NFT_STRERROR.noChain);
-      if (t) zero(t, chainName, cmd.command === 'zero-num' ? cmd.rulenum : undefined);
-      return { stdout: '', changed: true };
+      const out = zero(t ?? viewTable(rs, tname), chainName, cmd.command === 'zero-num' ? cmd.rulenum : undefined, cmd.verbose > 0);
+      return { stdout: out, changed: t !== undefined };
     }
     case 'new-chain': {
       const t = rs.ensureTable(tname);
       if (t.chains.has(chainName!)) throw nftError(NFT_STRERROR.chainExists);
-      t.chains.set(chainName!, { name: chainName!, hook: undefined, policy: undefined, counters: zeroCounters(), rules: [] });
+      t.chains.set(chainName!, { name: chainName!, hook: undefined, registered: true, policy: undefined, counters: zeroCounters(), rules: [] });
       return { stdout: '', changed: true };
     }
     case 'delete-chain': {
@@ -156,9 +160,10 @@ export function execute(rs: Ruleset, cmd: ParsedCommand): ExecResult {
     case 'set-policy': {
       if (!isBuiltinChain(tname, chainName!)) throw nftError(NFT_STRERROR.badBuiltin);
       if (cmd.policy !== 'ACCEPT' && cmd.policy !== 'DROP') throw nftError(NFT_STRERROR.badPolicy);
+      // `-P CHAIN POLICY -c P B` is accepted and its counters ignored (recorded in cli-commands).
       const c = rs.ensureTable(tname).chains.get(chainName!)!;
       c.policy = cmd.policy;
-      if (cmd.rule.counters) c.counters = { ...cmd.rule.counters };
+      c.registered = true;
       return { stdout: '', changed: true };
     }
     case 'rename-chain': {
@@ -181,9 +186,12 @@ function chainsForListing(t: Table, chainName: string | undefined): Chain[] {
   return [c];
 }
 
-function zero(t: Table, chainName: string | undefined, rulenum: number | undefined): void {
-  const chains = chainName === undefined ? [...t.chains.values()] : [t.chains.get(chainName)!];
+/** Zeroes counters; with -v the nft variant says "Zeroing chain `X'" for each chain. */
+function zero(t: Table, chainName: string | undefined, rulenum: number | undefined, verbose: boolean): string {
+  const chains = chainName === undefined ? chainsInSaveOrder(t) : [t.chains.get(chainName)!];
+  let out = '';
   for (const c of chains) {
+    if (verbose && rulenum === undefined) out += `Zeroing chain \`${c.name}'\n`;
     if (rulenum === undefined) {
       c.counters = zeroCounters();
       for (const r of c.rules) r.counters = zeroCounters();
@@ -192,6 +200,7 @@ function zero(t: Table, chainName: string | undefined, rulenum: number | undefin
       if (r) r.counters = zeroCounters();
     }
   }
+  return out;
 }
 
 function renameChain(t: Table, c: Chain, newName: string): void {

@@ -7,12 +7,22 @@ import type { Hook } from '../extensions/spec';
 import { IptablesError, Exit, kernelRefused } from '../messages';
 import type { Chain, Rule, Table } from '../model/ruleset';
 
-/** `-j X`/`-g X` must name an existing chain (built-in jumps are refused by the kernel too). */
-export function checkJumpTargets(t: Table, _c: Chain, r: Rule): void {
+/**
+ * `-j X`/`-g X` must name an existing chain. A jump to a built-in chain is refused by the kernel: with
+ * ENOENT when that base chain is not registered yet, EOPNOTSUPP when it is (recorded in cli-options).
+ * Targets the running kernel lacks (QUEUE) are refused with ENOENT too.
+ */
+export function checkJumpTargets(t: Table, c: Chain, r: Rule, op: string): void {
+  const what = `rule in chain ${c.name}`;
+  if (r.verdict.kind === 'target' && r.verdict.target.def.kernelMissing) throw kernelRefused(op, 'No such file or directory', what);
   if (r.verdict.kind !== 'jump' && r.verdict.kind !== 'goto') return;
   const target = t.chains.get(r.verdict.chain);
   if (!target) {
     throw new IptablesError(`Chain '${r.verdict.chain}' does not exist`, Exit.Parameter, 'param');
+  }
+  if (target.hook) {
+    const registered = target.registered || target === c;
+    throw kernelRefused(op, registered ? 'Operation not supported' : 'No such file or directory', what);
   }
 }
 

@@ -94,6 +94,8 @@ export interface TargetDef<S> extends ExtensionCommon<S> {
   tables?: readonly string[];
   /** ACCEPT/DROP/RETURN/QUEUE: a verdict rather than an xt target; saved as plain `-j NAME`. */
   standard?: boolean;
+  /** The kernel the fixtures were recorded on has no such target (QUEUE): adding the rule fails with ENOENT. */
+  kernelMissing?: boolean;
   /** Userspace check run once the whole rule is known (e.g. TCPMSS needs -p tcp). */
   ruleCheck?(state: S, ctx: ParseContext, matchNames: readonly string[]): IptablesError | undefined;
 }

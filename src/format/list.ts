@@ -1,5 +1,5 @@
 /** `iptables -L` text (print_header, print_rule_details, print_firewall of xshared.c / nft-ipv4.c). */
-import { addrToString, maskToListString, type AddrMask } from '../model/ip';
+import { addrToAnyName, addrToString, maskToListString, type AddrMask } from '../model/ip';
 import type { Chain, Rule } from '../model/ruleset';
 import { protoToName } from '../extensions/option-types';
 import { ruleTargetName } from './rule-text';
@@ -12,14 +12,16 @@ export interface ListFormat {
   lineNumbers: boolean;
 }
 
-/** xtables_print_num() in table layout. */
+const U64 = (1n << 64n) - 1n;
+
+/** xtables_print_num() in table layout; `n + 500` wraps at 2^64 as the C code does (huge counters show 0K). */
 export function formatNum(n: bigint, f: ListFormat, notable = false): string {
   if (f.exact) return notable ? `${n} ` : `${String(n).padStart(8)} `;
   if (n <= 99999n) return notable ? `${n} ` : `${String(n).padStart(5)} `;
-  let v = (n + 500n) / 1000n;
+  let v = ((n + 500n) & U64) / 1000n;
   for (const unit of ['K', 'M', 'G']) {
     if (v <= 9999n) return notable ? `${v}${unit} ` : `${String(v).padStart(4)}${unit} `;
-    v = (v + 500n) / 1000n;
+    v = ((v + 500n) & U64) / 1000n;
   }
   return notable ? `${v}T ` : `${String(v).padStart(4)}T `;
 }
@@ -50,18 +52,16 @@ export function columnHeader(f: ListFormat): string {
   return out + '\n';
 }
 
+/** ipv4_addr_to_string() */
 function addrText(a: AddrMask, numeric: boolean): string {
   if (a.mask === 0 && !numeric) return 'anywhere';
-  return addrToString(a.addr) + maskToListString(a.mask);
+  return (numeric ? addrToString(a.addr) : addrToAnyName(a.addr)) + maskToListString(a.mask);
 }
 
 export function ruleRow(r: Rule, num: number, f: ListFormat): string {
   let out = '';
   if (f.lineNumbers) out += `${String(num).padEnd(4)} `;
-  if (f.verbose) {
-    if (f.exact) out += `${String(r.counters.packets).padStart(8)} ${String(r.counters.bytes).padStart(10)} `;
-    else out += formatNum(r.counters.packets, f) + formatNum(r.counters.bytes, f);
-  }
+  if (f.verbose) out += formatNum(r.counters.packets, f) + formatNum(r.counters.bytes, f);
   out += `${ruleTargetName(r).padEnd(9)} `;
   const ip = r.ip;
   out += ip.inv.proto ? '!' : ' ';
@@ -78,5 +78,26 @@ export function ruleRow(r: Rule, num: number, f: ListFormat): string {
   if (r.verdict.kind === 'goto') out += '[goto] ';
   for (const m of r.matches) out += m.def.print(m.state, f.numeric);
   if (r.verdict.kind === 'target') out += r.verdict.target.def.print(r.verdict.target.state, f.numeric);
+  return out + '\n';
+}
+
+/**
+ * The line `-v` prints for -A/-I/-D/-C/-R (print_firewall_line: FMT_PRINT_RULE = no counters, options, via,
+ * numeric, no table layout): `ACCEPT  all opt -- in * out *  0.0.0.0/0  -> 0.0.0.0/0  `.
+ */
+export function verboseRuleLine(r: Rule): string {
+  const ip = r.ip;
+  let out = `${ruleTargetName(r)} `;
+  out += ip.inv.proto ? '!' : ' ';
+  out += `${protoToName(ip.proto, true) ?? String(ip.proto)} `;
+  out += `opt ${ip.inv.fragment ? '!' : '-'}${ip.fragment ? 'f' : '-'} `;
+  out += `in ${(ip.inv.inIface ? '!' : '') + (ip.inIface || '*')} `;
+  out += `out ${(ip.inv.outIface ? '!' : '') + (ip.outIface || '*')} `;
+  out += (ip.inv.src ? '!' : ' ') + `${addrText(ip.src, true)} `;
+  out += (ip.inv.dst ? '!' : ' ') + `-> ${addrText(ip.dst, true)}`;
+  out += '  ';
+  if (r.verdict.kind === 'goto') out += '[goto] ';
+  for (const m of r.matches) out += m.def.print(m.state, true);
+  if (r.verdict.kind === 'target') out += r.verdict.target.def.print(r.verdict.target.state, true);
   return out + '\n';
 }

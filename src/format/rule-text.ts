@@ -18,7 +18,7 @@ export function ruleMatchText(r: Rule): string {
   let out = saveAddr('s', ip.src, ip.inv.src) + saveAddr('d', ip.dst, ip.inv.dst);
   out += saveIface('i', ip.inIface, ip.inv.inIface) + saveIface('o', ip.outIface, ip.inv.outIface);
   if (ip.proto > 0) {
-    out += `${ip.inv.proto ? ' !' : ''} -p ${protoToName(ip.proto, true) ?? String(ip.proto)}`;
+    out += `${ip.inv.proto ? ' !' : ''} -p ${protoToName(ip.proto, false) ?? String(ip.proto)}`;
   }
   if (ip.fragment) out += `${ip.inv.fragment ? ' !' : ''} -f`;
   for (const m of r.matches) {
@@ -49,4 +49,15 @@ export function ruleTargetName(r: Rule): string {
   if (v.kind === 'target') return v.target.def.name;
   if (v.kind === 'jump' || v.kind === 'goto') return v.chain;
   return '';
+}
+
+/**
+ * The rule text for our state file: iptables-save prints interface names bare, so `-i 'a b'` (accepted with a
+ * warning) would not read back; here such names are quoted the way iptables-restore unquotes them.
+ */
+export function restorableText(r: Rule): string {
+  const { inIface, outIface } = r.ip;
+  if (!/[\s"\\]/.test(inIface + outIface)) return r.text;
+  const q = (s: string): string => (/[\s"\\]/.test(s) ? `"${s.replace(/(["\\])/g, '\\$1')}"` : s);
+  return ruleMatchText({ ...r, ip: { ...r.ip, inIface: q(inIface), outIface: q(outIface) } });
 }

@@ -5,11 +5,14 @@
 import { parseDumpLine } from '../../grammar/index';
 import type { ArgNode } from '../ast';
 import { parseCommand } from '../compile/command';
-import { assertValidChainName } from '../compile/command';
+import { assertValidChainName, scanU64 } from '../compile/command';
 import { execute } from '../exec/commands';
-import { Exit, IptablesError, nftError, NFT_STRERROR, paramProblem } from '../messages';
+import { Exit, IptablesError, kernelRefused, nftError, paramProblem } from '../messages';
 import { Ruleset, zeroCounters } from '../model/ruleset';
-import { isBuiltinChain, isTableName, type TableName } from '../model/tables';
+import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
+
+/** Written by io/state.ts after `*table` (a comment to iptables-restore). */
+export const REGISTERED_MARK = '# tsiptables: registered';
 
 export interface RestoreOptions {
   counters: boolean;
@@ -20,10 +23,14 @@ export interface RestoreOptions {
   verbose: boolean;
   programName: string;
   warn(line: string): void;
+  /** Loading our own state file: chain names were checked when created (`-E` allows names `-N` refuses). */
+  trusted?: boolean;
 }
 
 /** An error with the line it belongs to; `atCommit` errors are reported as iptables-restore does at COMMIT. */
 export class RestoreError extends Error {
+  /** What had been committed before the failure (the nft variant keeps it). */
+  committed: Ruleset | undefined;
   constructor(
     readonly error: IptablesError,
     readonly line: number,
@@ -31,6 +38,9 @@ export class RestoreError extends Error {
     super(error.message);
   }
 }
+
+/** The `-6` that ends parsing of a line in iptables-restore: the line is ignored (do_parse returns early). */
+class SkipLine extends Error {}
 
 export interface RestoreResult {
   ruleset: Ruleset;
@@ -40,10 +50,17 @@ export interface RestoreResult {
 /** Runs a dump against `base` (not modified) and returns the new ruleset. Throws RestoreError. */
 export function restore(text: string, base: Ruleset, opts: RestoreOptions): RestoreResult {
   let committed = base.clone();
+  /**
+   * A COMMITted table is applied when the next `*table` line comes or the input ends: a fatal error before that
+   * loses it (recorded: a stray second COMMIT leaves nothing), a failure in a later table keeps it.
+   */
+  let pending: Ruleset | undefined;
   let staged: Ruleset | undefined;
   let table: TableName | undefined;
   let skipping = false;
   let deferred: IptablesError | undefined;
+  /** User chains created since the current `*table` line. */
+  const createdHere = new Set<string>();
   let stdout = '';
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
@@ -51,93 +68,155 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   for (const raw of lines) {
     lineNo++;
     const fail = (e: IptablesError): never => {
-      throw new RestoreError(e, lineNo);
+      const err = new RestoreError(e, lineNo);
+      err.committed = committed;
+      throw err;
     };
     if (raw === '') continue;
+    if (table !== undefined && raw.startsWith(REGISTERED_MARK) && staged) {
+      // State files only: which built-in chains the nf_tables variant has registered (see model/ruleset.ts).
+      const t = staged.ensureTable(table);
+      for (const c of t.chains.values()) if (c.hook) c.registered = false;
+      for (const name of raw.slice(REGISTERED_MARK.length).split(' ').filter((n) => n !== '')) {
+        const c = t.chains.get(name);
+        if (c?.hook) c.registered = true;
+      }
+      continue;
+    }
     if (raw.startsWith('#')) {
       if (opts.verbose) stdout += raw + '\n';
       continue;
     }
     if (table !== undefined && /^COMMIT$/.test(raw)) {
       if (deferred) fail(deferred);
-      if (!skipping && !opts.test) committed = staged!;
+      if (!skipping && !opts.test) pending = staged!;
       table = undefined;
       staged = undefined;
       continue;
     }
     if (raw.startsWith('*') && table === undefined) {
+      if (pending) {
+        committed = pending;
+        pending = undefined;
+      }
       const name = raw.slice(1).split(/[ \t]/).find((w) => w !== '');
       if (!name) fail(paramProblem(`${opts.programName}: line ${lineNo} table name invalid`));
       if (!isTableName(name!)) fail(paramProblem(`${opts.programName}: line ${lineNo} table name '${name}' invalid`));
       table = name as TableName;
       skipping = opts.onlyTable !== undefined && opts.onlyTable !== table;
-      staged = committed.clone();
-      if (!opts.noflush) {
+      staged = (pending ?? committed).clone();
+      createdHere.clear();
+      if (!opts.noflush && !skipping) {
+        // The nft variant flushes by deleting the table; chain lines and rules bring it back.
+        if (opts.verbose && !opts.test) for (const hook of TABLES[table].chains) stdout += `Flushing chain \`${hook}'\n`;
         staged.tables.delete(table);
       }
-      staged.ensureTable(table);
       continue;
     }
     if (table === undefined) fail(new IptablesError(`${opts.programName}: line ${lineNo} failed`, Exit.Other, 'plain'));
-    const parsed = parseDumpLine(raw, lineNo);
-    if (!parsed.ok) fail(paramProblem(parsed.problems[0]!.message));
-    const ast = parsed.ok ? parsed.value : undefined;
-    if (!ast || skipping) continue;
-    const t = staged!.ensureTable(table!);
-    if (ast.kind === 'chain') {
-      const name = raw.slice(1).split(/[ \t]/)[0];
-      if (!name) fail(paramProblem(`${opts.programName}: line ${lineNo} chain name invalid`));
+    if (skipping) continue;
+    if (raw.startsWith(':')) {
+      // A chain line, split as xtables-restore does it (strtok on blanks), not by the rule grammar.
+      const [name, policy, ctrs] = raw.slice(1).split(/[ \t]+/).filter((w) => w !== '');
+      if (!name || raw[1] === ' ' || raw[1] === '\t') fail(paramProblem(`${opts.programName}: line ${lineNo} chain name invalid`));
       try {
-        assertValidChainName(name!);
+        if (!opts.trusted) assertValidChainName(name!);
       } catch (e) {
         fail(e as IptablesError);
       }
-      if (ast.policy === undefined) fail(paramProblem(`${opts.programName}: line ${lineNo} policy invalid`));
+      if (policy === undefined) fail(paramProblem(`${opts.programName}: line ${lineNo} policy invalid`));
+      const t = staged!.ensureTable(table!);
       if (isBuiltinChain(table!, name!)) {
         let counters = zeroCounters();
-        const m = ast.counters !== undefined ? /^\[(\d+):(\d+)\]$/.exec(ast.counters) : null;
-        if ((ast.counters === undefined && opts.counters) || (ast.counters !== undefined && !m)) {
+        // parse_counters(): sscanf("[%llu:%llu]"), so the closing bracket is not checked.
+        const m = ctrs !== undefined ? /^\[\s*([+-]?\d+):\s*([+-]?\d+)/.exec(ctrs) : null;
+        if ((ctrs === undefined && opts.counters) || (ctrs !== undefined && opts.counters && !m)) {
           fail(paramProblem(`invalid policy counters for chain '${name}'`));
         }
-        if (m) counters = { packets: BigInt(m[1]!), bytes: BigInt(m[2]!) };
-        if (ast.policy !== 'ACCEPT' && ast.policy !== 'DROP') {
-          fail(new IptablesError(`${opts.programName}: line ${lineNo} failed: ${NFT_STRERROR.badPolicy.replace(" Run `dmesg' for more information.", '')}`, Exit.Other, 'plain'));
-        }
+        if (m) counters = { packets: scanU64(m[1]!)!, bytes: scanU64(m[2]!)! };
         const c = t.chains.get(name!)!;
-        c.policy = ast.policy as 'ACCEPT' | 'DROP';
+        if (policy !== '-') {
+          if (policy !== 'ACCEPT' && policy !== 'DROP') {
+            fail(new IptablesError(`${opts.programName}: line ${lineNo} failed: Bad policy name.`, Exit.Other, 'plain'));
+          }
+          c.policy = policy as 'ACCEPT' | 'DROP';
+        }
+        c.registered = true;
         if (opts.counters) c.counters = counters;
       } else {
         const existing = t.chains.get(name!);
         if (existing) existing.rules = [];
-        else t.chains.set(name!, { name: name!, hook: undefined, policy: undefined, counters: zeroCounters(), rules: [] });
+        else {
+          t.chains.set(name!, { name: name!, hook: undefined, registered: true, policy: undefined, counters: zeroCounters(), rules: [] });
+          createdHere.add(name!);
+        }
       }
       continue;
     }
-    if (ast.kind === 'table' || ast.kind === 'commit' || ast.kind === 'rule') {
+    // A rule line may start with counters: tokenize_rule_counters() reads "[pcnt:bcnt]" loosely.
+    let body = raw;
+    let lineCounters: [string, string] | undefined;
+    if (raw.startsWith('[')) {
+      const close = raw.indexOf(']');
+      if (close < 0) fail(paramProblem(`Bad line ${lineNo}: need ]`));
+      const inner = raw.slice(1);
+      const colon = inner.indexOf(':');
+      if (colon < 0 || colon > close - 1) {
+        if (colon < 0) fail(paramProblem(`Bad line ${lineNo}: need ]`));
+      }
+      const pcnt = inner.slice(0, colon);
+      const rest = inner.slice(colon + 1);
+      const end = rest.indexOf(']');
+      if (end < 0) fail(paramProblem(`Bad line ${lineNo}: need ]`));
+      lineCounters = [pcnt, rest.slice(0, end)];
+      body = ' '.repeat(colon + end + 3) + rest.slice(end + 1);
+    }
+    // fgets() keeps the newline: an unbalanced quote swallows it into the value (recorded in cli-restore).
+    const parsed = parseDumpLine(body + '\n', lineNo);
+    if (!parsed.ok) fail(paramProblem(parsed.problems[0]!.message));
+    const ast = parsed.ok ? parsed.value : undefined;
+    if (!ast) continue;
+    if (ast.kind === 'rule' && ast.counters && lineCounters) {
+      fail(new IptablesError(`Bad argument \`[${ast.counters.packets}:${ast.counters.bytes}]'`, Exit.Parameter, 'bad-argument'));
+    }
+    if (ast.kind === 'table' || ast.kind === 'commit' || ast.kind === 'rule' || ast.kind === 'chain') {
       const args: ArgNode[] = ast.kind === 'rule' ? ast.args : [{ kind: 'word', text: raw.trim(), quoted: false, loc: ast.loc }];
       const prefix: ArgNode[] = [
         { kind: 'short', text: '-t', quoted: false, loc: ast.loc },
         { kind: 'word', text: table!, quoted: false, loc: ast.loc },
       ];
-      if (ast.kind === 'rule' && opts.counters && ast.counters) {
+      if (opts.counters && lineCounters) {
         prefix.push(
-          { kind: 'long', text: '--set-counters', quoted: false, loc: ast.loc },
-          { kind: 'word', text: String(ast.counters.packets), quoted: false, loc: ast.loc },
-          { kind: 'word', text: String(ast.counters.bytes), quoted: false, loc: ast.loc },
+          { kind: 'short', text: '-c', quoted: false, loc: ast.loc },
+          { kind: 'word', text: lineCounters[0], quoted: false, loc: ast.loc },
+          { kind: 'word', text: lineCounters[1], quoted: false, loc: ast.loc },
         );
       }
+      // iptables-restore passes -v to every rule command when verbose and flushing.
+      if (opts.verbose && !opts.noflush) prefix.push({ kind: 'short', text: '-v', quoted: false, loc: ast.loc });
       try {
+        if (args.some((a) => a.text === '-6' && a.kind === 'short')) throw new SkipLine();
+        // add_argv(): iptables-restore's argv holds at most MAX_ARGC (255) - 1 words.
+        if (1 + prefix.length + args.length >= 255) throw paramProblem('Parser cannot handle more arguments');
         const cmd = parseCommand([...prefix, ...args], { table: table!, restore: true, programName: opts.programName, warn: opts.warn });
-        execute(staged!, cmd);
+        if (cmd.command === 'rename-chain' && createdHere.has(cmd.chain!)) {
+          // Renaming a chain created in the same transaction fails in the nf_tables batch (cli-restore).
+          throw kernelRefused('CHAIN_RENAME', 'No such file or directory', `chain ${cmd.newName}`);
+        }
+        const res = execute(staged!, cmd);
+        if (!opts.test) stdout += res.stdout;
+        if (cmd.command === 'new-chain') createdHere.add(cmd.chain!);
       } catch (e) {
+        if (e instanceof SkipLine) continue;
         if (!(e instanceof IptablesError)) throw e;
         // Kernel-side refusals surface at COMMIT in the nft variant; so does a jump to a missing chain.
+        // --test does not ask the kernel, so it sees neither.
         if (e.status === Exit.Resource) {
-          deferred ??= new IptablesError(`\nline ${lineNo}:${e.message}`, Exit.Resource, 'prefixed');
+          if (!opts.test) deferred ??= new IptablesError(`\nline ${lineNo}:${e.message}`, Exit.Resource, 'prefixed');
           continue;
         }
         if (/^Chain '.*' does not exist$/.test(e.message)) {
-          deferred ??= e;
+          if (!opts.test) deferred ??= e;
           continue;
         }
         if (e.framing === 'nft') fail(new IptablesError(`${opts.programName}: line ${lineNo} failed: ${e.message}`, Exit.Other, 'plain'));
@@ -146,9 +225,11 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
     }
   }
   if (table !== undefined) {
-    throw new RestoreError(new IptablesError(`${opts.programName}: COMMIT expected at line ${lineNo + 1}`, Exit.Other, 'plain'), lineNo + 1);
+    const err = new RestoreError(new IptablesError(`${opts.programName}: COMMIT expected at line ${lineNo + 1}`, Exit.Other, 'plain'), lineNo + 1);
+    err.committed = committed;
+    throw err;
   }
-  return { ruleset: committed, stdout };
+  return { ruleset: pending ?? committed, stdout };
 }
 
 export { nftError };

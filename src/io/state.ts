@@ -11,7 +11,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { Exit, IptablesError } from '../messages';
 import { Ruleset } from '../model/ruleset';
 import { saveTableBody } from '../format/save';
-import { restore } from './restore';
+import { REGISTERED_MARK, restore } from './restore';
 
 export const STATE_HEADER = '# tsiptables state v1: iptables-save -c format, readable by iptables-restore -c\n';
 
@@ -22,9 +22,16 @@ export function statePath(): string {
   return join(base, 'tsiptables', 'rules.v4');
 }
 
+
 export function serialize(rs: Ruleset): string {
   let out = STATE_HEADER;
-  for (const t of rs.tables.values()) out += saveTableBody(t, true);
+  for (const t of rs.tables.values()) {
+    const body = saveTableBody(t, true, true);
+    const reg = [...t.chains.values()].filter((c) => c.hook && c.registered).map((c) => c.name);
+    // Just before COMMIT, so that it overrides what the `:CHAIN` lines imply.
+    const at = body.length - 'COMMIT\n'.length;
+    out += body.slice(0, at) + `${REGISTERED_MARK}${reg.map((n) => ` ${n}`).join('')}\n` + body.slice(at);
+  }
   return out;
 }
 
@@ -40,6 +47,7 @@ export function loadState(path: string): Ruleset {
       verbose: false,
       programName: 'tsiptables-restore',
       warn: () => undefined,
+      trusted: true,
     }).ruleset;
   } catch (e) {
     const line = (e as { line?: number }).line;

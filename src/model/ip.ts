@@ -4,7 +4,7 @@
  * iptables' own rules (per-byte strtoul in base 0, "10.1" completing to 10.1.0.0, masks in CIDR or dotted
  * form, host names through the resolver) match no IP library, so the handful of lines live here.
  */
-import { readFileSync } from 'node:fs';
+import { HOSTS, NETWORKS } from '../data/netdb';
 import { parseUint } from './cnum';
 import { paramProblem } from '../messages';
 
@@ -79,40 +79,25 @@ function parseMask(mask: string | undefined): number {
   return cidrToMask(bits);
 }
 
-let hostsCache: Map<string, number[]> | undefined;
-
-/** Names from /etc/hosts, the only resolver a firewall-free simulator may consult (no DNS traffic). */
-function hostsFile(): Map<string, number[]> {
-  if (hostsCache) return hostsCache;
-  hostsCache = new Map();
-  let text = '';
-  try {
-    text = readFileSync('/etc/hosts', 'utf8');
-  } catch {
-    text = '127.0.0.1 localhost\n';
-  }
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*/, '').trim();
-    if (!line) continue;
-    const [ip, ...names] = line.split(/\s+/);
-    if (!ip || ip.includes(':')) continue;
-    const a = numericToAddr(ip, false);
-    if (a === null) continue;
-    for (const n of names) {
-      const list = hostsCache.get(n) ?? [];
-      if (!list.includes(a)) list.push(a);
-      hostsCache.set(n, list);
-    }
-  }
-  return hostsCache;
-}
-
+/** getaddrinfo(name) for IPv4 without DNS: every /etc/hosts line naming it (bundled netdb). */
 function hostToAddrs(name: string): number[] {
   const n = numericToAddr(name, false);
   if (n !== null) return [n];
-  const h = hostsFile().get(name);
-  if (h && h.length > 0) return h;
+  const net = NETWORKS.find(([nn]) => nn === name);
+  if (net) return [net[1]];
+  const found: number[] = [];
+  for (const [addr, ...names] of HOSTS) if (names.includes(name) && !found.includes(addr)) found.push(addr);
+  if (found.length > 0) return found;
   throw paramProblem(`host/network \`${name}' not found`);
+}
+
+/** xtables_ipaddr_to_anyname(): a host name (gethostbyaddr), else a network name (getnetbyaddr), else dotted. */
+export function addrToAnyName(a: number): string {
+  const host = HOSTS.find(([addr]) => addr === a);
+  if (host) return host[1];
+  const net = NETWORKS.find(([, addr]) => addr === a);
+  if (net) return net[0];
+  return addrToString(a);
 }
 
 /** xtables_ipparse_multiple(): "a[/m][,b[/m]...]" into address/mask pairs, addresses already masked. */

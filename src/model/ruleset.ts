@@ -6,6 +6,9 @@ import type { Hook, MatchUse, TargetUse } from '../extensions/spec';
 import type { AddrMask } from './ip';
 import { TABLES, type TableName } from './tables';
 
+/** The nf_tables variant's builtin table order (enum nft_table_type), which iptables-save follows. */
+export const SAVE_ORDER: readonly TableName[] = ['mangle', 'security', 'raw', 'filter', 'nat'];
+
 export interface Counters {
   packets: bigint;
   bytes: bigint;
@@ -49,6 +52,12 @@ export interface Chain {
   name: string;
   /** Set for built-in chains. */
   hook: Hook | undefined;
+  /**
+   * Built-in chains only: whether the nf_tables variant has registered the base chain with the kernel yet.
+   * `-A INPUT` registers INPUT alone, though iptables-save prints every built-in chain; `-D OUTPUT 1` on an
+   * unregistered OUTPUT says "No chain/target/match by that name." (recorded in cli-errors).
+   */
+  registered: boolean;
   policy: 'ACCEPT' | 'DROP' | undefined;
   counters: Counters;
   rules: Rule[];
@@ -61,8 +70,13 @@ export interface Table {
 }
 
 export class Ruleset {
-  /** Tables in the order they were created. */
+  /** Tables in the order they were created (iptables-save prints them in SAVE_ORDER instead). */
   readonly tables = new Map<TableName, Table>();
+
+  /** Existing tables in the order iptables-save prints them. */
+  tablesInSaveOrder(): Table[] {
+    return SAVE_ORDER.map((n) => this.tables.get(n)).filter((t): t is Table => t !== undefined);
+  }
 
   table(name: TableName): Table | undefined {
     return this.tables.get(name);
@@ -74,7 +88,7 @@ export class Ruleset {
     if (!t) {
       t = { name, chains: new Map() };
       for (const hook of TABLES[name].chains) {
-        t.chains.set(hook, { name: hook, hook, policy: 'ACCEPT', counters: zeroCounters(), rules: [] });
+        t.chains.set(hook, { name: hook, hook, registered: false, policy: 'ACCEPT', counters: zeroCounters(), rules: [] });
       }
       this.tables.set(name, t);
     }

@@ -4,11 +4,12 @@
  */
 import { defineTarget, type AnyTarget } from '../spec';
 
-function verdict(name: string): AnyTarget {
+function verdict(name: string, kernelMissing = false): AnyTarget {
   return defineTarget<Record<string, never>>({
     kind: 'target',
     name,
     standard: true,
+    kernelMissing,
     style: 'x6',
     help: `standard match options:
 (If target is DROP, ACCEPT, RETURN or nothing)
@@ -24,4 +25,5 @@ function verdict(name: string): AnyTarget {
 export const ACCEPT = verdict('ACCEPT');
 export const DROP = verdict('DROP');
 export const RETURN = verdict('RETURN');
-export const QUEUE = verdict('QUEUE');
+/** Current kernels have no QUEUE target (NFQUEUE replaced it): `-j QUEUE` fails with ENOENT (cli-commands). */
+export const QUEUE = verdict('QUEUE', true);
