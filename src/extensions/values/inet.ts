@@ -1,0 +1,100 @@
+/**
+ * The C library calls libxtables' x6 parsers lean on, as glibc answers them on the recording host:
+ * getaddrinfo() for an IPv4 host (inet_aton_exact, then /etc/hosts, then a DNS that never answers in a fresh
+ * namespace), getaddrinfo() for a service (xtables_getportbyname), atoi()/atoll().
+ */
+import { HOSTS } from '../../data/netdb';
+import { paramProblem } from '../../messages';
+import { serviceToPort } from '../option-types';
+import { cStrtoul } from './cstrtoul';
+
+/**
+ * glibc's __inet_aton_exact(): "a", "a.b", "a.b.c" or "a.b.c.d", each part a C number (0x hex, leading-0 octal)
+ * starting with a digit; the last part fills the remaining bytes. Nothing may follow. Host-order uint32 or null.
+ */
+export function inetAtonExact(s: string): number | null {
+  const parts: number[] = [];
+  let i = 0;
+  for (;;) {
+    if (!/[0-9]/.test(s[i] ?? '')) return null;
+    const r = cStrtoul(s, i, 0);
+    if (r.overflow || r.value > 0xffffffffn) return null;
+    const val = Number(r.value);
+    i = r.end;
+    if (s[i] === '.') {
+      if (parts.length > 2 || val > 0xff) return null;
+      parts.push(val);
+      i++;
+      continue;
+    }
+    if (i !== s.length) return null;
+    const max = [0xffffffff, 0xffffff, 0xffff, 0xff][parts.length]!;
+    if (val > max) return null;
+    let v = val;
+    for (let k = 0; k < parts.length; k++) v += parts[k]! * 2 ** (8 * (3 - k));
+    return v >>> 0;
+  }
+}
+
+/** getaddrinfo(name, NULL, {AF_INET}) as xtopt_parse_host() uses it: the addresses found, or the gai error text. */
+export function getaddrinfoV4(name: string): number[] | string {
+  const n = inetAtonExact(name);
+  if (n !== null) return [n];
+  const found: number[] = [];
+  const lower = name.toLowerCase();
+  for (const [addr, ...names] of HOSTS) {
+    if (names.some((h) => h.toLowerCase() === lower) && !found.includes(addr)) found.push(addr);
+  }
+  // No network in the namespace: the DNS lookup fails as "unknown name".
+  return found.length > 0 ? found : 'Name or service not known';
+}
+
+/** xtopt_parse_host(): one IPv4 address from a name or dotted quad (XTTYPE_HOST). */
+export function parseX6Host(arg: string): number {
+  const r = getaddrinfoV4(arg);
+  if (typeof r === 'string') throw paramProblem(`getaddrinfo: ${r}\n`);
+  if (r.length > 1) throw paramProblem(`${arg} resolves to more than one address\n`);
+  return r[0]!;
+}
+
+/** glibc strtol/strtoll(s, NULL, 10) clamped to the signed 64-bit range: what atoi()/atoll() start from. */
+function strtoll10(s: string): bigint {
+  const m = /^[ \t\n\v\f\r]*([+-]?)([0-9]*)/.exec(s)!;
+  if (m[2] === '') return 0n;
+  let v = BigInt(m[2]!);
+  if (m[1] === '-') v = -v;
+  const max = (1n << 63n) - 1n;
+  if (v > max) return max;
+  if (v < -max - 1n) return -max - 1n;
+  return v;
+}
+
+/** atoll() seen as the uint64_t the extensions store it in. */
+export function atollU64(s: string): bigint {
+  return BigInt.asUintN(64, strtoll10(s));
+}
+
+/** atoi(): (int)strtol(), i.e. the low 32 bits, signed. */
+export function atoi(s: string): number {
+  return Number(BigInt.asIntN(32, strtoll10(s)));
+}
+
+/**
+ * xtables_getportbyname(): getaddrinfo(NULL, service) takes a decimal number (strtoul base 10, truncated to 16
+ * bits by htons) or a service name of tcp, udp, dccp, udplite or sctp, in that order. -1 when nothing resolves.
+ */
+export function getPortByName(name: string): number {
+  if (name === '') return -1;
+  const r = cStrtoul(name, 0, 10);
+  if (r.end === name.length && r.end > 0) {
+    // glibc keeps the number in an int: a value that reads as negative is looked up as a name (and fails).
+    const asInt = Number(BigInt.asIntN(32, r.value));
+    if (asInt < 0) return -1;
+    return asInt & 0xffff;
+  }
+  for (const proto of ['tcp', 'udp', 'dccp', 'udplite', 'sctp']) {
+    const p = serviceToPort(name, proto);
+    if (p !== undefined) return p;
+  }
+  return -1;
+}
