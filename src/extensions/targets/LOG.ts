@@ -6,6 +6,7 @@ import { paramProblem } from '../../messages';
 import { parseUint } from '../../model/cnum';
 import { defineTarget } from '../spec';
 import { saveString } from '../option-types';
+import { truncateBytes } from '../values/cstring';
 
 const FLAGS: ReadonlyArray<readonly [opt: string, bit: number, shown: string]> = [
   ['log-tcp-sequence', 0x01, 'tcp-sequence'],
@@ -45,12 +46,6 @@ const PRIORITY_NAMES: ReadonlyArray<readonly [string, number]> = [
   ['warn', 4],
   ['warning', 4],
 ];
-
-/** strncpy into a char[N] field: at most N-1 bytes survive. */
-export function truncateBytes(s: string, max: number): string {
-  const b = Buffer.from(s);
-  return b.length <= max ? s : b.subarray(0, max).toString();
-}
 
 interface LogState {
   level: number;
