@@ -1,0 +1,38 @@
+/**
+ * mark match (iptables-extensions: "mark"), revision 1: [!] --mark value[/mask] against the packet's nfmark.
+ * Saved and listed in hex; the mask only when it is not 0xffffffff (xtables_print_mark_mask).
+ */
+import { defineMatch } from '../spec';
+import { hex } from '../option-types';
+import { parseX6MarkMask } from '../values/x6';
+
+export interface MarkState {
+  mark: number;
+  mask: number;
+  inverted: boolean;
+}
+
+/** xtables_print_mark_mask(): " 0xMARK" or " 0xMARK/0xMASK". */
+export function markMaskText(mark: number, mask: number): string {
+  return mask === 0xffffffff ? ` ${hex(mark)}` : ` ${hex(mark)}/${hex(mask)}`;
+}
+
+export default defineMatch<MarkState>({
+  kind: 'match',
+  name: 'mark',
+  manSection: 'mark',
+  style: 'x6',
+  help: `mark match options:
+[!] --mark value[/mask]    Match nfmark value with optional mask
+`,
+  options: [{ name: 'mark', arg: 'required', invert: true, mandatory: true }],
+  init: () => ({ mark: 0, mask: 0xffffffff, inverted: false }),
+  parse(s, use) {
+    const { value, mask } = parseX6MarkMask('mark', 'mark', use.value!);
+    s.mark = value;
+    s.mask = mask;
+    s.inverted = use.inverted;
+  },
+  save: (s) => `${s.inverted ? ' !' : ''} --mark${markMaskText(s.mark, s.mask)}`,
+  print: (s) => ` mark match${s.inverted ? ' !' : ''}${markMaskText(s.mark, s.mask)}`,
+});
