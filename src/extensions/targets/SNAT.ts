@@ -1,0 +1,36 @@
+/**
+ * SNAT target (iptables-extensions: "SNAT"), revision 0 (nf_nat_ipv4_multi_range_compat): only in the nat
+ * table's POSTROUTING and INPUT hooks. That struct has no room for a port base: `ports/base` keeps its flag
+ * and shows as `/0`.
+ */
+import { defineTarget } from '../spec';
+import { emptyRange, natFlag, natText, parseTo, portsAllowed, type NatRange } from '../values/nat';
+
+export default defineTarget<NatRange>({
+  kind: 'target',
+  name: 'SNAT',
+  manSection: 'SNAT',
+  style: 'x6',
+  tables: ['nat'],
+  hooks: ['POSTROUTING', 'INPUT'],
+  help: `SNAT target options:
+ --to-source [<ipaddr>[-<ipaddr>]][:port[-port]]
+				Address to map source to.
+[--random] [--random-fully] [--persistent]
+`,
+  options: [
+    { name: 'to-source', arg: 'required', mandatory: true },
+    { name: 'random', arg: 'none' },
+    { name: 'random-fully', arg: 'none' },
+    { name: 'persistent', arg: 'none' },
+  ],
+  init: emptyRange,
+  parse(r, use, ctx) {
+    if (use.name === 'to-source') {
+      parseTo(use.value!, portsAllowed(ctx.protocol), r);
+      r.basePort = 0;
+    } else r.flags |= natFlag(use.name);
+  },
+  save: (r) => natText(r, '--to-source ', '--', false),
+  print: (r) => natText(r, 'to:', '', false),
+});
