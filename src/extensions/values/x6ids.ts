@@ -14,6 +14,8 @@ export interface X6Entry {
   excl?: number;
   /** Bit mask of ids this option requires (x6 `also`). */
   also?: number;
+  /** XTOPT_INVERT. Only consulted by `use()`; the flags of the first entry of an id count. */
+  invert?: boolean;
 }
 
 export class X6Table {
@@ -44,6 +46,17 @@ export class X6Table {
     const id = this.id(name);
     if (flags & (1 << id)) throw paramProblem(`${this.ext}: option "--${this.primary(id)}" can only be used once.\n`);
     return flags | (1 << id);
+  }
+
+  /**
+   * once() then the `!` test, in xtables_option_parse()'s order, for tables whose options are all declared
+   * invertible to the core (so that the core's name-based `!` test stays out of it).
+   */
+  use(flags: number, name: string, inverted: boolean): number {
+    const out = this.once(flags, name);
+    const first = this.primary(this.id(name));
+    if (inverted && !this.entry(first).invert) throw paramProblem(`${this.ext}: option "--${first}" cannot be inverted.\n`);
+    return out;
   }
 
   /** xtables_options_fcheck(): in table order, each given option's `also` and `excl` by ascending id. */
