@@ -1,0 +1,187 @@
+/**
+ * recent match (iptables-extensions: "recent"), revision 1: one of [!] --set/--rcheck/--update/--remove, with
+ * --seconds, --reap, --hitcount, --rttl, --name (default DEFAULT), --rsource/--rdest and --mask. The save text
+ * always names the list, its mask and side; seconds and hit counts print as C `%d`.
+ */
+import { defineMatch } from '../spec';
+import { paramProblem } from '../../messages';
+import { addrToString } from '../../model/ip';
+import { parseX6Uint } from '../option-types';
+import { parseX6Host } from '../values/inet';
+import { givenIds, x6Fcheck, type X6Entry } from '../values/x6';
+
+const CHECK = { SET: 1, CHECK: 2, UPDATE: 4, REMOVE: 8, TTL: 16, REAP: 32 } as const;
+const NAME_LEN = 200; // XT_RECENT_NAME_LEN
+const MAX_NSTAMPS = 65536; // the kernel refuses a hit count from here on (measured)
+
+const O = { SET: 0, RCHECK: 1, UPDATE: 2, REMOVE: 3, SECONDS: 4, REAP: 5, HITCOUNT: 6, RTTL: 7, NAME: 8, RSOURCE: 9, RDEST: 10, MASK: 11 } as const;
+const ANY_OP = [O.SET, O.RCHECK, O.UPDATE, O.REMOVE];
+const TABLE: readonly X6Entry[] = [
+  { name: 'set', id: O.SET, excl: ANY_OP },
+  { name: 'rcheck', id: O.RCHECK, excl: ANY_OP },
+  { name: 'update', id: O.UPDATE, excl: ANY_OP },
+  { name: 'remove', id: O.REMOVE, excl: ANY_OP },
+  { name: 'seconds', id: O.SECONDS },
+  { name: 'reap', id: O.REAP, also: [O.SECONDS] },
+  { name: 'hitcount', id: O.HITCOUNT },
+  { name: 'rttl', id: O.RTTL, excl: [O.SET, O.REMOVE] },
+  { name: 'name', id: O.NAME },
+  { name: 'rsource', id: O.RSOURCE },
+  { name: 'rdest', id: O.RDEST },
+  { name: 'mask', id: O.MASK },
+];
+
+export interface RecentState {
+  checkSet: number;
+  inverted: boolean;
+  seconds: number;
+  hitCount: number;
+  name: string;
+  dest: boolean;
+  mask: number;
+  /**
+   * --mask was given: the 16-byte mask field then holds the address and zeroes, where the default is all 0xff
+   * bytes. The kernel compares the whole field, so `-C` without --mask does not find a rule made with one.
+   */
+  maskGiven: boolean;
+}
+
+const signed = (n: number): number => n | 0;
+
+function render(s: RecentState, save: boolean): string {
+  let out = s.inverted ? ' !' : '';
+  if (save) {
+    if (s.checkSet & CHECK.SET) out += ' --set';
+    if (s.checkSet & CHECK.CHECK) out += ' --rcheck';
+    if (s.checkSet & CHECK.UPDATE) out += ' --update';
+    if (s.checkSet & CHECK.REMOVE) out += ' --remove';
+    if (s.seconds) out += ` --seconds ${signed(s.seconds)}`;
+    if (s.checkSet & CHECK.REAP) out += ' --reap';
+    if (s.hitCount) out += ` --hitcount ${signed(s.hitCount)}`;
+    if (s.checkSet & CHECK.TTL) out += ' --rttl';
+    return `${out} --name ${s.name} --mask ${addrToString(s.mask)} ${s.dest ? '--rdest' : '--rsource'}`;
+  }
+  out += ' recent:';
+  if (s.checkSet & CHECK.SET) out += ' SET';
+  if (s.checkSet & CHECK.CHECK) out += ' CHECK';
+  if (s.checkSet & CHECK.UPDATE) out += ' UPDATE';
+  if (s.checkSet & CHECK.REMOVE) out += ' REMOVE';
+  if (s.seconds) out += ` seconds: ${signed(s.seconds)}`;
+  if (s.checkSet & CHECK.REAP) out += ' reap';
+  if (s.hitCount) out += ` hit_count: ${signed(s.hitCount)}`;
+  if (s.checkSet & CHECK.TTL) out += ' TTL-Match';
+  return `${out} name: ${s.name} side: ${s.dest ? 'dest' : 'source'} mask: ${addrToString(s.mask)}`;
+}
+
+export default defineMatch<RecentState>({
+  kind: 'match',
+  name: 'recent',
+  manSection: 'recent',
+  style: 'x6',
+  help: `recent match options:
+[!] --set                       Add source address to list, always matches.
+[!] --rcheck                    Match if source address in list.
+[!] --update                    Match if source address in list, also update last-seen time.
+[!] --remove                    Match if source address in list, also removes that address from list.
+    --seconds seconds           For check and update commands above.
+                                Specifies that the match will only occur if source address last seen within
+                                the last 'seconds' seconds.
+    --reap                      Purge entries older then 'seconds'.
+                                Can only be used in conjunction with the seconds option.
+    --hitcount hits             For check and update commands above.
+                                Specifies that the match will only occur if source address seen hits times.
+                                May be used in conjunction with the seconds option.
+    --rttl                      For check and update commands above.
+                                Specifies that the match will only occur if the source address and the TTL
+                                match between this packet and the one which was set.
+                                Useful if you have problems with people spoofing their source address in order
+                                to DoS you via this module.
+    --name name                 Name of the recent list to be used.  DEFAULT used if none given.
+    --rsource                   Match/Save the source address of each packet in the recent list table (default).
+    --rdest                     Match/Save the destination address of each packet in the recent list table.
+    --mask netmask              Netmask that will be applied to this recent list.
+xt_recent by: Stephen Frost <sfrost@snowman.net>.
+`,
+  options: [
+    { name: 'set', arg: 'none', invert: true },
+    { name: 'rcheck', arg: 'none', invert: true },
+    { name: 'update', arg: 'none', invert: true },
+    { name: 'remove', arg: 'none', invert: true },
+    { name: 'seconds', arg: 'required' },
+    { name: 'reap', arg: 'none' },
+    { name: 'hitcount', arg: 'required' },
+    { name: 'rttl', arg: 'none' },
+    { name: 'name', arg: 'required' },
+    { name: 'rsource', arg: 'none' },
+    { name: 'rdest', arg: 'none' },
+    { name: 'mask', arg: 'required' },
+  ],
+  init: () => ({
+    checkSet: 0,
+    inverted: false,
+    seconds: 0,
+    hitCount: 0,
+    name: 'DEFAULT',
+    dest: false,
+    mask: 0xffffffff,
+    maskGiven: false,
+  }),
+  parse(s, use) {
+    const v = use.value ?? '';
+    switch (use.name) {
+      case 'set':
+      case 'rcheck':
+      case 'update':
+      case 'remove':
+        s.checkSet |= { set: CHECK.SET, rcheck: CHECK.CHECK, update: CHECK.UPDATE, remove: CHECK.REMOVE }[use.name];
+        if (use.inverted) s.inverted = true;
+        break;
+      case 'seconds':
+        s.seconds = parseX6Uint('recent', 'seconds', v, 1, 0xffffffff);
+        break;
+      case 'reap':
+        s.checkSet |= CHECK.REAP;
+        break;
+      case 'hitcount':
+        s.hitCount = parseX6Uint('recent', 'hitcount', v, 0, 0xffffffff);
+        break;
+      case 'rttl':
+        s.checkSet |= CHECK.TTL;
+        break;
+      case 'name':
+        s.name = v.slice(0, NAME_LEN - 1);
+        break;
+      case 'rsource':
+        s.dest = false;
+        break;
+      case 'rdest':
+        s.dest = true;
+        break;
+      case 'mask':
+        s.mask = parseX6Host(v);
+        s.maskGiven = true;
+        break;
+    }
+  },
+  finalCheck(_s, _ctx, given) {
+    // recent_check() first, then libxtables' generic exclusions (xtables_option_mfcall order).
+    const ids = givenIds(TABLE, given);
+    if (!ANY_OP.some((id) => ids.has(id))) {
+      throw paramProblem("recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'");
+    }
+    x6Fcheck('recent', TABLE, ids);
+  },
+  save: (s) => render(s, true),
+  print: (s) => render(s, false),
+  compareKey: (s) => `${render(s, true)}${s.maskGiven ? '' : ' (default mask)'}`,
+  kernelCheck(s) {
+    // recent_mt_check(): --set/--remove take no modifiers; list names must be usable as /proc file names.
+    if (s.checkSet & (CHECK.SET | CHECK.REMOVE) && (s.seconds || s.hitCount || s.checkSet & (CHECK.TTL | CHECK.REAP))) {
+      return 'Invalid argument';
+    }
+    if (s.checkSet & CHECK.REAP && !s.seconds) return 'Invalid argument';
+    if (s.hitCount >= MAX_NSTAMPS) return 'Invalid argument';
+    if (s.name === '' || s.name === '.' || s.name === '..' || s.name.includes('/')) return 'Invalid argument';
+    return undefined;
+  },
+});
