@@ -2,8 +2,8 @@
  * addrtype match (iptables-extensions: "addrtype", revision 1): [!] --src-type type[,...],
  * [!] --dst-type type[,...], --limit-iface-in, --limit-iface-out. Type names are the kernel's route types,
  * matched case-insensitively by prefix. The kernel refuses --limit-iface-in in POSTROUTING/OUTPUT and
- * --limit-iface-out in PREROUTING/INPUT (a check on the base chain the rule is added to; see the report on
- * the missing core hook for it).
+ * --limit-iface-out in PREROUTING/INPUT (addrtype_mt_checkentry_v1, run on the hook of the base chain the
+ * rule is added to; a rule in a user chain is not checked, not even when a base chain jumps to it later).
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
@@ -100,6 +100,11 @@ ${RTN_NAMES.map((n) => `                                ${n}\n`).join('')}`,
     if (!given.has('src-type') && !given.has('dst-type')) {
       throw paramProblem('addrtype: you must specify --src-type or --dst-type');
     }
+  },
+  kernelCheck(s, view) {
+    if (s.limitIn && (view.hooks.has('POSTROUTING') || view.hooks.has('OUTPUT'))) return 'Invalid argument';
+    if (s.limitOut && (view.hooks.has('PREROUTING') || view.hooks.has('INPUT'))) return 'Invalid argument';
+    return undefined;
   },
   save(s) {
     let out = '';

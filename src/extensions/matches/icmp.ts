@@ -116,7 +116,6 @@ export default defineMatch<IcmpState>({
   name: 'icmp',
   manSection: 'icmp',
   style: 'x6',
-  requiresProtocol: 1,
   help: `icmp match options:
 [!] --icmp-type typename	match icmp type
 [!] --icmp-type type[/code]	(or numeric type or type/code)
@@ -142,6 +141,10 @@ Valid ICMP Types:${typesHelp()}`,
     if (s.codeMin === s.codeMax) out += ` code ${s.codeMin}`;
     else if (s.codeMin !== 0 || s.codeMax !== 0xff) out += ` codes ${s.codeMin}-${s.codeMax}`;
     return out;
+  },
+  kernelCheck(_s, view) {
+    // xt_match.proto: the kernel wants `-p icmp`, not inverted.
+    return view.protocol !== 1 || view.protocolInverted ? 'Invalid argument' : undefined;
   },
   // The save text shows only the low code of a range: compare the whole match.
   compareKey: (s) => `${s.inverted ? '!' : ''}${s.type}/${s.codeMin}:${s.codeMax}`,

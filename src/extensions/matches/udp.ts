@@ -72,7 +72,6 @@ export default defineMatch<UdpState>({
   name: 'udp',
   manSection: 'udp',
   style: 'x6',
-  requiresProtocol: 17,
   help: `udp match options:
 [!] --source-port port[:port]
  --sport ...
@@ -104,6 +103,11 @@ export default defineMatch<UdpState>({
   finalCheck(s, ctx) {
     // nft.c add_nft_udp(): ports become payload matches, which need the l4 protocol of the rule.
     if (!allZero(s) && ctx.protocol !== 17) throw paramProblem("UDP match requires '-p udp'");
+  },
+  kernelCheck(s, view) {
+    // A bare `-m udp` stays an xt match: the kernel wants `-p udp` (xt_match.proto), not inverted.
+    if (allZero(s) && (view.protocol !== 17 || view.protocolInverted)) return 'Invalid argument';
+    return undefined;
   },
   save: (s) => savePorts('sport', s.spts, s.invSport) + savePorts('dport', s.dpts, s.invDport),
   print: (s, numeric) =>
