@@ -48,7 +48,6 @@ const HELPERS: Readonly<Record<string, readonly number[]>> = {
   amanda: [17],
   RAS: [17],
   'Q.931': [6],
-  'H.245': [6],
   'netbios-ns': [17],
   pptp: [6],
   sane: [6],

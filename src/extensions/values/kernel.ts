@@ -17,7 +17,12 @@ export interface KernelView {
   protocol: number;
   /** `! -p PROTO`. */
   protocolInverted: boolean;
-  /** Every hook from which the rule's chain can be reached (empty for an unreferenced user chain). */
+  /**
+   * The hook mask checkentry is called with: the rule's own chain's hook when it is a built-in chain, EMPTY in
+   * a user chain whatever jumps to it (nft_compat: nft_target_set_tgchk_param() passes hook_mask 0 for a
+   * non-base chain, and a later jump only re-validates the static hooks/table, not checkentry). Recorded with
+   * the real kernel: `-N U; -A PREROUTING -j U; -A U -p tcp -j TCPMSS --clamp-mss-to-pmtu` is accepted.
+   */
   hooks: ReadonlySet<Hook>;
 }
 
