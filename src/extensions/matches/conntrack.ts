@@ -198,9 +198,8 @@ export default defineMatch<ConntrackState>({
         s.stateMask = parseStates(v);
         break;
       case 'ctproto':
+        // 1.8.9 takes 0 either way (its "never match" test looks at a flag not yet set; 1.8.11 refuses 0).
         s.l4proto = parseProtocol(v);
-        // 1.8.9 refuses only `! --ctproto 0` (1.8.11 refuses 0 either way).
-        if (s.l4proto === 0 && use.inverted) throw paramProblem('conntrack: rule would never match protocol');
         break;
       case 'ctorigsrc':
       case 'ctorigdst':
