@@ -44,7 +44,7 @@ function toArg(tok: IToken): ArgNode {
   const p = payloadOf(tok);
   const t = tok.tokenType;
   const kind = t === Bang ? 'bang' : t === LongOption ? 'long' : t === ShortOption ? 'short' : 'word';
-  return { kind, text: p.value, quoted: p.quoted, loc: locOf(tok) };
+  return { kind, text: p.value, quoted: p.quoted, line: currentLine, column: tok.startOffset + 1 };
 }
 
 function toCounters(tok: IToken): CountersNode {

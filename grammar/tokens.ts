@@ -30,7 +30,12 @@ export function scanWord(text: string, offset: number): { end: number; payload: 
       quoted = true;
       i++;
       while (i < text.length && text[i] !== '"') {
-        if (text[i] === '\\' && i + 1 < text.length) i++;
+        if (text[i] === '\\') {
+          // An escaped character is taken as it is; a backslash at the very end is dropped.
+          if (i + 1 < text.length) value += text[i + 1];
+          i += 2;
+          continue;
+        }
         value += text[i];
         i++;
       }
@@ -47,7 +52,7 @@ export function scanWord(text: string, offset: number): { end: number; payload: 
 
 // Regex patterns (not custom matchers) so that Chevrotain can dispatch on the first character: lexing a
 // 150,000-line dump is on the hot path. `(?![^\s])` makes a shape match only a whole word.
-const END = '(?![^\\s])';
+const END = '(?![^ \\t\\r\\n])';
 const shape = (re: string): RegExp => new RegExp(re + END);
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
@@ -56,16 +61,16 @@ export const Word = createToken({ name: 'Word', pattern: Lexer.NA });
 /** A word with a double-quoted part: the closing quote ends it. Also catches words the shapes below miss. */
 export const PlainWord = createToken({
   name: 'PlainWord',
-  pattern: /[^\s"]*"(?:[^"\\]|\\.)*"?|[^\s"]+/,
+  pattern: /[^ \t\r\n"]*"(?:[^"\\]|\\[\s\S])*(?:"|\\)?|[^ \t\r\n"]+/,
   categories: [Word],
 
 });
 export const Counters = createToken({ name: 'Counters', pattern: shape('\\[\\d+:\\d+\\]'), categories: [Word], longer_alt: PlainWord, start_chars_hint: ['['] });
 export const Bang = createToken({ name: 'Bang', pattern: shape('!'), categories: [Word], longer_alt: PlainWord, start_chars_hint: ['!'] });
-export const LongOption = createToken({ name: 'LongOption', pattern: shape('--[^\\s"]+'), categories: [Word], longer_alt: PlainWord, start_chars_hint: ['-'] });
-export const ShortOption = createToken({ name: 'ShortOption', pattern: shape('-[^\\s"-][^\\s"]*'), categories: [Word], longer_alt: PlainWord, start_chars_hint: ['-'] });
-export const TableHeader = createToken({ name: 'TableHeader', pattern: shape('\\*[^\\s"]*'), categories: [Word], longer_alt: PlainWord, start_chars_hint: ['*'] });
-export const ChainHeader = createToken({ name: 'ChainHeader', pattern: shape(':[^\\s"]+'), categories: [Word], longer_alt: PlainWord, start_chars_hint: [':'] });
+export const LongOption = createToken({ name: 'LongOption', pattern: shape('--[^ \\t\\r\\n"]+'), categories: [Word], longer_alt: PlainWord, start_chars_hint: ['-'] });
+export const ShortOption = createToken({ name: 'ShortOption', pattern: shape('-[^ \\t\\r\\n"-][^ \\t\\r\\n"]*'), categories: [Word], longer_alt: PlainWord, start_chars_hint: ['-'] });
+export const TableHeader = createToken({ name: 'TableHeader', pattern: shape('\\*[^ \\t\\r\\n"]*'), categories: [Word], longer_alt: PlainWord, start_chars_hint: ['*'] });
+export const ChainHeader = createToken({ name: 'ChainHeader', pattern: shape(':[^ \\t\\r\\n"]+'), categories: [Word], longer_alt: PlainWord, start_chars_hint: [':'] });
 export const Commit = createToken({ name: 'Commit', pattern: shape('COMMIT'), categories: [Word], longer_alt: PlainWord, start_chars_hint: ['C'] });
 
 /** Order matters: the first matching shape wins, PlainWord takes whatever is left. */

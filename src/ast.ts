@@ -6,13 +6,17 @@ export interface Loc {
   column: number;
 }
 
-/** One argument as iptables' getopt loop will see it. Options keep their spelling ("-nvL", "--dport=22"). */
+/**
+ * One argument as iptables' getopt loop will see it. Options keep their spelling ("-nvL", "--dport=22").
+ * Line and column are flat fields (not a Loc object): a 150,000-line dump has millions of arguments.
+ */
 export interface ArgNode {
   kind: 'bang' | 'long' | 'short' | 'word';
   text: string;
   /** Whether a part of it was in double quotes (iptables-restore treats quoted words as plain values). */
   quoted: boolean;
-  loc: Loc;
+  line: number;
+  column: number;
 }
 
 export interface CountersNode {

@@ -45,7 +45,7 @@ Either long or short options are allowed.
 
 Options:
     --ipv4	-4		Nothing (line is ignored by ip6tables-restore)
-    --ipv6	-6		Error (line is ignored by iptables-restore)
+    --ipv6	-6		Error (line is ignored by tsiptables-restore)
 [!] --protocol	-p proto	protocol: by number or name, eg. \`tcp'
 [!] --source	-s address[/mask][...]
 				source specification

@@ -80,6 +80,15 @@ function getoptError(program: string, r: { kind: string; shown?: string }): RunR
 
 /** `tsiptables-save [-c] [-t table] [-M cmd] [-f file]` */
 export function runSave(program: string, argv: readonly string[], now = new Date()): RunResult {
+  try {
+    return save(program, argv, now);
+  } catch (e) {
+    if (e instanceof IptablesError) return { stdout: '', stderr: formatError(e, program), status: e.status };
+    throw e;
+  }
+}
+
+function save(program: string, argv: readonly string[], now: Date): RunResult {
   const g = new Getopt<string>(argv, 'bcdt:M:f:V');
   const longs = [
     { name: 'counters', hasArg: 0 as const, key: 'c' },

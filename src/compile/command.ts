@@ -153,6 +153,8 @@ interface Loaded {
   def: AnyMatch | AnyTarget;
   state: unknown;
   given: Set<string>;
+  /** x6 option ids given (aliases share one). */
+  givenIds: Set<number>;
   longopts: LongOption<Key>[];
 }
 
@@ -209,6 +211,8 @@ export interface ParseOptions {
   restore: boolean;
   programName: string;
   warn(line: string): void;
+  /** Loading tsiptables' own state file (see ParseContext.trusted). */
+  trusted?: boolean;
 }
 
 const MAX_NAME = 28; // XT_EXTENSION_MAXNAMELEN (29) - 1
@@ -294,32 +298,40 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   };
   let targetLoaded: Loaded | undefined;
 
-  const ctx: ParseContext = {
-    get table() {
-      return table;
-    },
-    get chain() {
-      return chain ?? '';
-    },
-    get protocol() {
-      return rule.protocol;
-    },
-    get protocolInverted() {
-      return rule.inv.proto;
-    },
+  // A plain object kept in step with the parse (an object literal with getters costs microseconds per command:
+  // too much for a 150,000-line restore).
+  const ctx: { -readonly [K in keyof ParseContext]: ParseContext[K] } = {
+    table,
+    chain: '',
+    protocol: 0,
+    protocolInverted: false,
     nextArg: () => (g.hasArg() ? g.take() : undefined),
     warn: opts.warn,
+    trusted: opts.trusted === true,
+  };
+  const syncCtx = (): ParseContext => {
+    ctx.table = table;
+    ctx.chain = chain ?? '';
+    ctx.protocol = rule.protocol;
+    ctx.protocolInverted = rule.inv.proto;
+    return ctx;
   };
 
+  // Newest extension first after the core options, as xtables_options_xfrm() merges them; rebuilt only when
+  // an extension is loaded.
+  let merged: LongOption<Key>[] = CORE_OPTIONS;
+  let mergedFor = 0;
   const longopts = (): LongOption<Key>[] => {
-    // Newest extension first after the core options, as xtables_options_xfrm() merges them.
-    const out = [...CORE_OPTIONS];
-    for (let i = loaded.length - 1; i >= 0; i--) out.push(...loaded[i]!.longopts);
-    return out;
+    if (mergedFor !== loaded.length) {
+      merged = [...CORE_OPTIONS];
+      for (let i = loaded.length - 1; i >= 0; i--) merged.push(...loaded[i]!.longopts);
+      mergedFor = loaded.length;
+    }
+    return merged;
   };
 
   const load = (kind: 'match' | 'target', def: AnyMatch | AnyTarget): Loaded => {
-    const l: Loaded = { kind, def, state: def.init(), given: new Set(), longopts: [] };
+    const l: Loaded = { kind, def, state: def.init(), given: new Set(), givenIds: new Set(), longopts: [] };
     l.longopts = def.options.map((o) => ({
       name: o.name,
       hasArg: o.arg === 'none' ? 0 : o.arg === 'required' ? 1 : 2,
@@ -365,11 +377,16 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   const extensionOption = (l: Loaded, o: OptionDef, arg: string | undefined): void => {
     const def = l.def;
     if (def.style === 'x6') {
-      if (!o.multi && l.given.has(o.name)) throw paramProblem(`${def.name}: option "--${o.name}" can only be used once.\n`);
-      if (invert && !o.invert) throw paramProblem(`${def.name}: option "--${o.name}" cannot be inverted.\n`);
-      if (o.arg !== 'none' && arg === undefined) throw paramProblem(`${def.name}: option "--${o.name}" requires an argument.\n`);
+      // xtables_option_parse(): checks by id, with the flags and name of the first entry of that id.
+      const id = optionId(def.options, o);
+      const primary = primaryOf(def.options, id);
+      const once = !primary.multi || (primary.excludes ?? []).some((n) => n === primary.name);
+      if (once && l.givenIds.has(id)) throw paramProblem(`${def.name}: option "--${primary.name}" can only be used once.\n`);
+      if (invert && !primary.invert) throw paramProblem(`${def.name}: option "--${primary.name}" cannot be inverted.\n`);
+      if (primary.arg !== 'none' && arg === undefined) throw paramProblem(`${def.name}: option "--${primary.name}" requires an argument.\n`);
+      l.givenIds.add(id);
     }
-    def.parse(l.state, { name: o.name, value: arg, inverted: invert }, ctx);
+    def.parse(l.state, { name: o.name, value: arg, inverted: invert }, syncCtx());
     l.given.add(o.name);
   };
 
@@ -617,12 +634,15 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   }
   if (wait === undefined && waitIntervalSet) throw paramProblem('--wait-interval only makes sense with --wait\n');
 
-  // Final checks of every extension, in the order they were loaded (xtables_option_mfcall/tfcall).
+  // Final checks of every extension, in the order they were loaded (xtables_option_mfcall/tfcall): the
+  // extension's own x6_fcheck first, then libxtables' generic table check.
+  syncCtx();
   for (const l of loaded) {
-    if (l.def.style === 'x6') x6FinalCheck(l);
     l.def.finalCheck?.(l.state, ctx, l.given);
+    if (l.def.style === 'x6') x6FinalCheck(l);
   }
   if (g.optind < argv.length) throw paramProblem('unknown arguments found on commandline');
+
   if (!command) throw paramProblem('no command specified');
   if (invert) throw paramProblem('nothing appropriate following !');
 
@@ -669,16 +689,42 @@ function checkTargetName(name: string): string {
   return name;
 }
 
+function optionId(options: readonly OptionDef[], o: OptionDef): number {
+  return o.id ?? options.indexOf(o);
+}
+
+/** xtables_option_lookup(): the first entry carrying an id. */
+function primaryOf(options: readonly OptionDef[], id: number): OptionDef {
+  return options.find((x) => optionId(options, x) === id)!;
+}
+
+/**
+ * xtables_options_fcheck(): for each entry in table order, "must be specified", then, if given, its also/excl
+ * against every other id in id order (xtables_option_fcheck2), naming the first entry of that id.
+ */
 function x6FinalCheck(l: Loaded): void {
   const name = l.def.name;
-  for (const o of l.def.options) {
-    if (o.mandatory && !l.given.has(o.name)) throw paramProblem(`${name}: option "--${o.name}" must be specified\n`);
-    if (!l.given.has(o.name)) continue;
-    for (const other of o.also ?? []) {
-      if (!l.given.has(other)) throw paramProblem(`${name}: option "--${o.name}" also requires "--${other}".\n`);
-    }
-    for (const other of o.excludes ?? []) {
-      if (l.given.has(other)) throw paramProblem(`${name}: option "--${o.name}" cannot be used together with "--${other}".\n`);
+  const options = l.def.options;
+  const ids = [...new Set(options.map((o) => optionId(options, o)))].sort((a, b) => a - b);
+  const idOfName = (n: string): number | undefined => {
+    const o = options.find((x) => x.name === n);
+    return o ? optionId(options, o) : undefined;
+  };
+  for (const o of options) {
+    const id = optionId(options, o);
+    if (o.mandatory && !l.givenIds.has(id)) throw paramProblem(`${name}: option "--${o.name}" must be specified\n`);
+    if (!l.givenIds.has(id)) continue;
+    const also = new Set((o.also ?? []).map(idOfName));
+    const excl = new Set((o.excludes ?? []).map(idOfName));
+    for (const other of ids) {
+      if (other === id) continue;
+      const otherName = primaryOf(options, other).name;
+      if (also.has(other) && !l.givenIds.has(other)) {
+        throw paramProblem(`${name}: option "--${o.name}" also requires "--${otherName}".\n`);
+      }
+      if (excl.has(other) && l.givenIds.has(other)) {
+        throw paramProblem(`${name}: option "--${o.name}" cannot be used together with "--${otherName}".\n`);
+      }
     }
   }
 }

@@ -26,26 +26,38 @@ export type GetoptResult<K> =
   /** ':': a required argument is missing; `shown` is argv[optind-1]. */
   | { kind: 'missing'; shown: string };
 
+/** Parsed optstrings, shared by every Getopt (one per command line: thousands in a restore). */
+const shortTables = new Map<string, Map<string, HasArg>>();
+
+function shortTable(optstring: string): Map<string, HasArg> {
+  let t = shortTables.get(optstring);
+  if (t) return t;
+  t = new Map();
+  const spec = optstring.replace(/^[-+]?:?/, '');
+  for (let i = 0; i < spec.length; i++) {
+    const c = spec[i]!;
+    let has: HasArg = 0;
+    if (spec[i + 1] === ':') {
+      has = spec[i + 2] === ':' ? 2 : 1;
+      i += has;
+    }
+    t.set(c, has);
+  }
+  shortTables.set(optstring, t);
+  return t;
+}
+
 export class Getopt<K> {
   optind = 0;
   private nextchar = '';
   /** Short options: letter -> has_arg. */
-  private readonly shorts = new Map<string, HasArg>();
+  private readonly shorts: Map<string, HasArg>;
 
   constructor(
     readonly argv: readonly string[],
     optstring: string,
   ) {
-    const spec = optstring.replace(/^[-+]?:?/, '');
-    for (let i = 0; i < spec.length; i++) {
-      const c = spec[i]!;
-      let has: HasArg = 0;
-      if (spec[i + 1] === ':') {
-        has = spec[i + 2] === ':' ? 2 : 1;
-        i += has;
-      }
-      this.shorts.set(c, has);
-    }
+    this.shorts = shortTable(optstring);
   }
 
   /** Steps back one argv element (iptables' `optind--` before re-running getopt after loading an extension). */
@@ -95,7 +107,13 @@ export class Getopt<K> {
     const body = word.slice(2);
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
-    let found = longopts.find((o) => o.name === name);
+    let found: LongOption<K> | undefined;
+    for (const o of longopts) {
+      if (o.name === name) {
+        found = o;
+        break;
+      }
+    }
     if (!found) {
       const candidates = longopts.filter((o) => o.name.startsWith(name));
       if (candidates.length === 0) return { kind: 'unknown', shown: word };

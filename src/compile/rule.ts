@@ -6,7 +6,7 @@ import { type AddrMask, ANY, parseAddressList } from '../model/ip';
 import type { Rule, Verdict } from '../model/ruleset';
 import { paramProblem } from '../messages';
 import type { RuleSpec } from './command';
-import { ruleMatchText, ruleTargetText } from '../format/rule-text';
+import { ruleMatchText, ruleTargetText, stateTextOf } from '../format/rule-text';
 
 export function buildRules(spec: RuleSpec): Rule[] {
   const srcs: AddrMask[] = spec.source === undefined ? [ANY] : parseAddressList(spec.source);
@@ -43,6 +43,8 @@ export function buildRules(spec: RuleSpec): Rule[] {
       };
       rule.text = ruleMatchText(rule);
       rule.targetText = ruleTargetText(rule);
+      const st = stateTextOf(rule);
+      if (st !== undefined) rule.stateText = st;
       out.push(rule);
     }
   }

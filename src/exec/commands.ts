@@ -6,11 +6,11 @@
 import { buildRules } from '../compile/rule';
 import type { ParsedCommand } from '../compile/command';
 import { IptablesError, NFT_STRERROR, nftError, kernelRefused, Exit } from '../messages';
-import { type Chain, type Rule, Ruleset, type Table, chainsInSaveOrder, referenceCount, zeroCounters } from '../model/ruleset';
+import { type Chain, type Rule, Ruleset, type Table, chainsInSaveOrder, referenceCounts, zeroCounters } from '../model/ruleset';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
 import { chainTitle, columnHeader, ruleRow, verboseRuleLine, type ListFormat } from '../format/list';
 import { listRulesChainHeader, listRulesRule } from '../format/save';
-import { checkRuleAllowed, checkJumpTargets } from './validate';
+import { checkRuleAllowed, checkRuleAlone, checkJumpTargets } from './validate';
 import { findTarget } from '../extensions/registry';
 
 export interface ExecResult {
@@ -31,11 +31,28 @@ function viewTable(rs: Ruleset, name: TableName): Table {
   return rs.table(name) ?? new Ruleset().ensureTable(name);
 }
 
-function sameRule(a: Rule, b: Rule): boolean {
-  return a.text === b.text && a.targetText === b.targetText;
+/** What -C/-D compare: the save text, refined by an extension's compareKey where save text loses a difference. */
+function ruleKey(r: Rule): string {
+  const uses = [...r.matches, ...(r.verdict.kind === 'target' ? [r.verdict.target] : [])];
+  if (!uses.some((u) => u.def.compareKey)) return r.text + r.targetText;
+  return uses.map((u) => `${u.def.name}:${u.def.compareKey ? u.def.compareKey(u.state) : u.def.save(u.state)}`).join('|') + `|${r.text}${r.targetText}`;
 }
 
-export function execute(rs: Ruleset, cmd: ParsedCommand): ExecResult {
+function sameRule(a: Rule, b: Rule): boolean {
+  if (a.text !== b.text || a.targetText !== b.targetText) return false;
+  return ruleKey(a) === ruleKey(b);
+}
+
+export interface ExecOptions {
+  /**
+   * What the kernel checks when a rule is added: 'full' (the CLI: per-rule checks and the jump graph),
+   * 'per-rule' (iptables-restore: the jump graph is checked once at COMMIT by validateTable, as the kernel
+   * does when the batch arrives), 'none' (`iptables-restore --test` asks no kernel).
+   */
+  kernel?: 'full' | 'per-rule' | 'none';
+}
+
+export function execute(rs: Ruleset, cmd: ParsedCommand, opts: ExecOptions = {}): ExecResult {
   const tname = tableOf(cmd);
   const chainName = cmd.chain;
   switch (cmd.command) {
@@ -63,9 +80,13 @@ export function execute(rs: Ruleset, cmd: ParsedCommand): ExecResult {
       if (!c) throw nftError(NFT_STRERROR.noChain);
       if (cmd.command === 'replace' && c.hook && !c.registered) throw nftError(NFT_STRERROR.noChain);
       const op = cmd.command === 'replace' ? 'RULE_REPLACE' : cmd.command === 'insert' ? 'RULE_INSERT' : 'RULE_APPEND';
-      for (const r of rules) {
-        checkJumpTargets(t, c, r, op);
-        checkRuleAllowed(t, c, r, op);
+      const kernel = opts.kernel ?? 'full';
+      if (kernel !== 'none') {
+        for (const r of rules) {
+          checkJumpTargets(t, c, r, op);
+          if (kernel === 'per-rule') checkRuleAlone(t, c, r, op);
+          else checkRuleAllowed(t, c, r, op);
+        }
       }
       if (c.hook) c.registered = true;
       if (cmd.command === 'append') c.rules.push(...rules);
@@ -96,9 +117,10 @@ export function execute(rs: Ruleset, cmd: ParsedCommand): ExecResult {
       let out = '';
       if (cmd.command === 'list') {
         const f: ListFormat = { numeric: cmd.numeric, verbose: cmd.verbose > 0, exact: cmd.exact, lineNumbers: cmd.lineNumbers };
+        const refs = referenceCounts(t);
         chains.forEach((c, i) => {
           if (i > 0) out += '\n';
-          if (cmd.rulenum === undefined) out += chainTitle(c, referenceCount(t, c.name), f) + columnHeader(f);
+          if (cmd.rulenum === undefined) out += chainTitle(c, refs.get(c.name) ?? 0, f) + columnHeader(f);
           c.rules.forEach((r, n) => {
             if (cmd.rulenum === undefined || cmd.rulenum === n + 1) out += ruleRow(r, n + 1, f);
           });
@@ -151,8 +173,9 @@ export function execute(rs: Ruleset, cmd: ParsedCommand): ExecResult {
       } else if (t) {
         for (const c of chainsInSaveOrder(t)) if (!c.hook) targets.push(c);
       }
+      const refs = t ? referenceCounts(t) : new Map<string, number>();
       for (const c of targets) {
-        if (referenceCount(t!, c.name) > 0 || c.rules.length > 0) throw kernelRefused('CHAIN_DEL', 'Device or resource busy', `chain ${c.name}`);
+        if ((refs.get(c.name) ?? 0) > 0 || c.rules.length > 0) throw kernelRefused('CHAIN_DEL', 'Device or resource busy', `chain ${c.name}`);
       }
       for (const c of targets) t!.chains.delete(c.name);
       return { stdout: '', changed: true };

@@ -3,7 +3,7 @@
  * loop, and every match/target may run in the hooks that reach the chain (a user chain inherits the hooks of
  * every built-in chain that jumps to it, directly or not).
  */
-import type { Hook } from '../extensions/spec';
+import type { Hook, KernelView } from '../extensions/spec';
 import { IptablesError, Exit, kernelRefused } from '../messages';
 import type { Chain, Rule, Table } from '../model/ruleset';
 
@@ -52,17 +52,31 @@ export function reachingHooks(t: Table, chain: string): Set<Hook> {
   return hooks;
 }
 
-function allowedIn(r: Rule, table: string, hooks: Set<Hook>): boolean {
-  for (const m of r.matches) {
-    if (m.def.tables && !m.def.tables.includes(table)) return false;
-    if (m.def.hooks) for (const h of hooks) if (!m.def.hooks.includes(h)) return false;
+/**
+ * Why the kernel refuses the rule in `table` reached from `hooks` (an errno text), or undefined. The fixed
+ * lists (tables, hooks, protocol) are checked against every hook that reaches the chain; checkentry
+ * (kernelCheck) only when the rule itself is added, with its own chain's hook (`ownHook`).
+ */
+function refusal(r: Rule, table: string, hooks: Set<Hook>, ownHook: Hook | undefined | null): string | undefined {
+  const uses = [...r.matches, ...(r.verdict.kind === 'target' ? [r.verdict.target] : [])];
+  for (const u of uses) {
+    const d = u.def;
+    if (d.tables && !d.tables.includes(table)) return 'Invalid argument';
+    const proto = d.kind === 'match' ? d.requiresProtocol : undefined;
+    if (proto !== undefined && (r.ip.proto !== proto || r.ip.inv.proto)) return 'Invalid argument';
+    if (d.hooks) for (const h of hooks) if (!d.hooks.includes(h)) return 'Invalid argument';
+    if (ownHook !== null && d.kernelCheck) {
+      const view: KernelView = {
+        table,
+        protocol: r.ip.proto,
+        protocolInverted: r.ip.inv.proto,
+        hooks: new Set(ownHook ? [ownHook] : []),
+      };
+      const why = d.kernelCheck(u.state, view);
+      if (why !== undefined) return why;
+    }
   }
-  if (r.verdict.kind === 'target') {
-    const d = r.verdict.target.def;
-    if (d.tables && !d.tables.includes(table)) return false;
-    if (d.hooks) for (const h of hooks) if (!d.hooks.includes(h)) return false;
-  }
-  return true;
+  return undefined;
 }
 
 /** Every chain reachable from `chain` (itself included), or null if that walk meets `chain` again (a loop). */
@@ -89,7 +103,8 @@ function reachableFrom(t: Table, start: string, extra?: Rule): string[] | null {
 export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string): void {
   const hooks = reachingHooks(t, c.name);
   const what = `rule in chain ${c.name}`;
-  if (!allowedIn(r, t.name, hooks)) throw kernelRefused(op, 'Invalid argument', what);
+  const own = refusal(r, t.name, hooks, c.hook);
+  if (own !== undefined) throw kernelRefused(op, own, what);
   if (r.verdict.kind === 'jump' || r.verdict.kind === 'goto') {
     const reach = reachableFrom(t, c.name, r);
     if (reach === null) {
@@ -99,8 +114,72 @@ export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string): void 
     if (hooks.size === 0) return;
     for (const name of reach) {
       for (const rule of t.chains.get(name)?.rules ?? []) {
-        if (!allowedIn(rule, t.name, hooks)) throw kernelRefused(op, 'Invalid argument', what);
+        const why = refusal(rule, t.name, hooks, null);
+        if (why !== undefined) throw kernelRefused(op, why, what);
       }
     }
   }
+}
+
+/** The checks that need no jump graph: tables, protocol, checkentry with the chain's own hook. */
+export function checkRuleAlone(t: Table, c: Chain, r: Rule, op: string): void {
+  const hooks = new Set<Hook>(c.hook ? [c.hook] : []);
+  const why = refusal(r, t.name, hooks, c.hook);
+  if (why !== undefined) throw kernelRefused(op, why, `rule in chain ${c.name}`);
+}
+
+/**
+ * The whole-table check the kernel makes when a batch is committed, in one pass: the hooks reaching every
+ * chain (from the built-in chains through jumps and gotos), no loop reachable from a built-in chain, and every
+ * rule allowed in the hooks that reach it. Returns the reason of the first problem found, or undefined.
+ */
+export function validateTable(t: Table): string | undefined {
+  const hooks = new Map<string, Set<Hook>>();
+  let loop = false;
+  // Iterative DFS from each built-in chain, marking hooks and finding back edges (loops).
+  for (const root of t.chains.values()) {
+    if (!root.hook) continue;
+    const hook = root.hook;
+    const seen = new Set<string>();
+    const stack: Array<{ name: string; i: number }> = [{ name: root.name, i: 0 }];
+    const onPath = new Set<string>([root.name]);
+    seen.add(root.name);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const c = t.chains.get(top.name);
+      let set = hooks.get(top.name);
+      if (!set) hooks.set(top.name, (set = new Set()));
+      set.add(hook);
+      const rules = c?.rules ?? [];
+      let pushed = false;
+      while (top.i < rules.length) {
+        const v = rules[top.i++]!.verdict;
+        if (v.kind !== 'jump' && v.kind !== 'goto') continue;
+        if (onPath.has(v.chain)) {
+          loop = true;
+          continue;
+        }
+        if (seen.has(v.chain)) continue;
+        seen.add(v.chain);
+        onPath.add(v.chain);
+        stack.push({ name: v.chain, i: 0 });
+        pushed = true;
+        break;
+      }
+      if (!pushed) {
+        onPath.delete(top.name);
+        stack.pop();
+      }
+    }
+  }
+  if (loop) return 'Too many links';
+  for (const c of t.chains.values()) {
+    const set = hooks.get(c.name);
+    if (!set || set.size === 0) continue;
+    for (const r of c.rules) {
+      const why = refusal(r, t.name, set, null);
+      if (why !== undefined) return why;
+    }
+  }
+  return undefined;
 }

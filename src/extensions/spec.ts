@@ -11,6 +11,13 @@ export type ArgKind = 'none' | 'required' | 'optional';
 export interface OptionDef {
   /** Long name without the dashes, e.g. "dport". */
   name: string;
+  /**
+   * The option's id in the C enum (defaults to its index in the table). Aliases share an id
+   * (--sport/--source-port): libxtables then names the FIRST entry with that id in every message, checks
+   * "once", `!` and "requires an argument" by id with that entry's flags, and visits other options in id
+   * order in its final check.
+   */
+  id?: number;
   arg: ArgKind;
   /** `!` may stand before it (XTOPT_INVERT); otherwise `!` is refused with libxtables' message. */
   invert?: boolean;
@@ -18,7 +25,7 @@ export interface OptionDef {
   mandatory?: boolean;
   /** May be given more than once (XTOPT_MULTI); otherwise "option \"--x\" can only be used once.". */
   multi?: boolean;
-  /** Options that cannot be combined with this one (x6 `excl`). */
+  /** Options (by name) that cannot be combined with this one (x6 `excl`); its own name means "once" even if multi. */
   excludes?: string[];
   /** Requires these options too (x6 `also`): "option \"--x\" also requires \"--y\"". */
   also?: string[];
@@ -35,15 +42,20 @@ export interface OptionUse {
 
 /** Where the rule is going and what the base rule already says; extensions may consult it. */
 export interface ParseContext {
-  table: string;
-  chain: string;
+  readonly table: string;
+  readonly chain: string;
   /** IP protocol number from `-p` (0 when not given or `all`). */
-  protocol: number;
-  protocolInverted: boolean;
+  readonly protocol: number;
+  readonly protocolInverted: boolean;
   /** Takes the next argv element when it exists and does not start with '-' or '!' (old-style 2-arg options). */
   nextArg(): string | undefined;
   /** Emits a warning line on stderr as iptables does (e.g. deprecation notices). */
   warn(line: string): void;
+  /**
+   * True only while loading tsiptables' own state file: the text there may use an extension's stateText()
+   * spellings (values iptables-save prints lossily, e.g. `--seconds -1`), which are accepted nowhere else.
+   */
+  trusted: boolean;
 }
 
 export interface ExtensionCommon<S> {
@@ -72,8 +84,33 @@ export interface ExtensionCommon<S> {
   print(state: S, numeric: boolean): string;
   /** The name iptables-save prints after -m/-j, when it differs from `name` (e.g. state -> state). */
   saveName?(state: S): string;
-  /** Key for rule comparison (-D/-C by spec). Defaults to save(state). */
+  /** Key for rule comparison (-D/-C by spec) where save text loses a difference the kernel sees. */
   compareKey?(state: S): string;
+  /**
+   * The state file's text for this extension when save() is lossy or does not parse back (iptables-save
+   * prints `--seconds -1`, `0b/s`, only the low icmp code); parse() must accept it when ctx.trusted.
+   * Return undefined (or omit) when save() already round-trips.
+   */
+  stateText?(state: S): string | undefined;
+  /**
+   * What the kernel's checkentry refuses beyond fixed hooks/tables (e.g. REJECT --reject-with tcp-reset
+   * without `-p tcp`): the errno text of `RULE_APPEND failed (<text>)`, or undefined when accepted.
+   */
+  kernelCheck?(state: S, view: KernelView): string | undefined;
+}
+
+/** The part of a rule the kernel's checkentry sees (struct xt_mtchk_param / xt_tgchk_param). */
+export interface KernelView {
+  table: string;
+  /** IP protocol number of the rule (0 = any). */
+  protocol: number;
+  /** `! -p PROTO`. */
+  protocolInverted: boolean;
+  /**
+   * The hook of the rule's own built-in chain, or none in a user chain: the kernel runs checkentry once, when
+   * the rule is added, with that hook mask (a later jump re-checks only the fixed hooks/tables lists).
+   */
+  hooks: ReadonlySet<Hook>;
 }
 
 /** A match (-m NAME, or implicit through -p). */
@@ -83,7 +120,7 @@ export interface MatchDef<S> extends ExtensionCommon<S> {
   hooks?: readonly Hook[];
   /** Tables the kernel accepts it in (xt_match.table); undefined = any. */
   tables?: readonly string[];
-  /** The protocol the kernel demands (xt_match.proto), with its refusal text when absent. */
+  /** The protocol the kernel demands (xt_match.proto): without `-p` of it (not inverted), EINVAL. */
   requiresProtocol?: number;
 }
 
@@ -96,6 +133,8 @@ export interface TargetDef<S> extends ExtensionCommon<S> {
   standard?: boolean;
   /** The kernel the fixtures were recorded on has no such target (QUEUE): adding the rule fails with ENOENT. */
   kernelMissing?: boolean;
+  /** xtables' real_name: the kernel's name of an alias target, shown in the target column of -L. */
+  realName?: string;
   /** Userspace check run once the whole rule is known (e.g. TCPMSS needs -p tcp). */
   ruleCheck?(state: S, ctx: ParseContext, matchNames: readonly string[]): IptablesError | undefined;
 }

@@ -13,7 +13,8 @@ function saveIface(letter: string, iface: string, inv: boolean): string {
   return '';
 }
 
-export function ruleMatchText(r: Rule): string {
+/** The save text of the rule up to its target; `forState` uses the extensions' lossless stateText(). */
+export function ruleMatchText(r: Rule, forState = false): string {
   const ip = r.ip;
   let out = saveAddr('s', ip.src, ip.inv.src) + saveAddr('d', ip.dst, ip.inv.dst);
   out += saveIface('i', ip.inIface, ip.inv.inIface) + saveIface('o', ip.outIface, ip.inv.outIface);
@@ -22,19 +23,21 @@ export function ruleMatchText(r: Rule): string {
   }
   if (ip.fragment) out += `${ip.inv.fragment ? ' !' : ''} -f`;
   for (const m of r.matches) {
-    out += ` -m ${m.def.saveName ? m.def.saveName(m.state) : m.def.name}${m.def.save(m.state)}`;
+    const text = (forState ? m.def.stateText?.(m.state) : undefined) ?? m.def.save(m.state);
+    out += ` -m ${m.def.saveName ? m.def.saveName(m.state) : m.def.name}${text}`;
   }
   return out;
 }
 
-export function ruleTargetText(r: Rule): string {
+export function ruleTargetText(r: Rule, forState = false): string {
   const v = r.verdict;
   switch (v.kind) {
     case 'none':
       return '';
     case 'target': {
       const d = v.target.def;
-      return ` -j ${d.saveName ? d.saveName(v.target.state) : d.name}${d.save(v.target.state)}`;
+      const text = (forState ? d.stateText?.(v.target.state) : undefined) ?? d.save(v.target.state);
+      return ` -j ${d.saveName ? d.saveName(v.target.state) : d.name}${text}`;
     }
     case 'jump':
       return ` -j ${v.chain}`;
@@ -46,18 +49,25 @@ export function ruleTargetText(r: Rule): string {
 /** The target column of -L: the extension's name, the chain jumped to, or nothing. */
 export function ruleTargetName(r: Rule): string {
   const v = r.verdict;
-  if (v.kind === 'target') return v.target.def.name;
+  if (v.kind === 'target') return v.target.def.realName ?? v.target.def.name;
   if (v.kind === 'jump' || v.kind === 'goto') return v.chain;
   return '';
 }
 
 /**
- * The rule text for our state file: iptables-save prints interface names bare, so `-i 'a b'` (accepted with a
- * warning) would not read back; here such names are quoted the way iptables-restore unquotes them.
+ * The text the state file needs for this rule when the save text would not read back to the same rule, else
+ * undefined. iptables-save prints interface names bare (`-i 'a b'` is accepted with a warning) and some
+ * extension values lossily; here interface names are quoted the way iptables-restore unquotes them and the
+ * extensions' stateText() is used.
  */
-export function restorableText(r: Rule): string {
+export function stateTextOf(r: Rule): string | undefined {
+  const needsQuotes = (s: string): boolean => s === '' || /[\s"\\]/.test(s);
   const { inIface, outIface } = r.ip;
-  if (!/[\s"\\]/.test(inIface + outIface)) return r.text;
-  const q = (s: string): string => (/[\s"\\]/.test(s) ? `"${s.replace(/(["\\])/g, '\\$1')}"` : s);
-  return ruleMatchText({ ...r, ip: { ...r.ip, inIface: q(inIface), outIface: q(outIface) } });
+  const odd = (inIface !== '' && needsQuotes(inIface)) || (outIface !== '' && needsQuotes(outIface));
+  const uses = [...r.matches, ...(r.verdict.kind === 'target' ? [r.verdict.target] : [])];
+  const lossy = uses.some((u) => u.def.stateText?.(u.state) !== undefined);
+  if (!odd && !lossy) return undefined;
+  const q = (s: string): string => (s !== '' && needsQuotes(s) ? `"${s.replace(/(["\\])/g, '\\$1')}"` : s);
+  const quoted: Rule = odd ? { ...r, ip: { ...r.ip, inIface: q(inIface), outIface: q(outIface) } } : r;
+  return ruleMatchText(quoted, true) + ruleTargetText(quoted, true);
 }

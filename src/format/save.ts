@@ -1,7 +1,6 @@
 /** iptables-save and `iptables -S` text (xtables-save.c, nft_rule_save, list_rules). */
 import { chainsInSaveOrder, type Chain, type Rule, type Ruleset, type Table } from '../model/ruleset';
 import { VERSION_STRING } from '../messages';
-import { restorableText } from './rule-text';
 
 /** ctime(3): "Tue Nov 24 21:38:36 2026\n" in local time. */
 export function ctime(d: Date): string {
@@ -11,9 +10,9 @@ export function ctime(d: Date): string {
   return `${days[d.getDay()]} ${months[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${d.getFullYear()}\n`;
 }
 
-export function ruleLine(chain: string, r: Rule, counters: boolean, forRestore = false): string {
-  const text = forRestore ? restorableText(r) : r.text;
-  return `${counters ? `[${r.counters.packets}:${r.counters.bytes}] ` : ''}-A ${chain}${text}${r.targetText}\n`;
+export function ruleLine(chain: string, r: Rule, counters: boolean, forState = false): string {
+  const text = forState && r.stateText !== undefined ? r.stateText : r.text + r.targetText;
+  return `${counters ? `[${r.counters.packets}:${r.counters.bytes}] ` : ''}-A ${chain}${text}\n`;
 }
 
 export function chainHeader(c: Chain): string {
@@ -21,11 +20,11 @@ export function chainHeader(c: Chain): string {
 }
 
 /** One table's block, from `*name` to `COMMIT`, without the date comment lines. */
-export function saveTableBody(t: Table, counters: boolean, forRestore = false): string {
+export function saveTableBody(t: Table, counters: boolean, forState = false): string {
   const chains = chainsInSaveOrder(t);
   const parts: string[] = [`*${t.name}\n`];
   for (const c of chains) parts.push(chainHeader(c));
-  for (const c of chains) for (const r of c.rules) parts.push(ruleLine(c.name, r, counters, forRestore));
+  for (const c of chains) for (const r of c.rules) parts.push(ruleLine(c.name, r, counters, forState));
   parts.push('COMMIT\n');
   return parts.join('');
 }

@@ -7,8 +7,10 @@ import type { ArgNode } from '../ast';
 import { parseCommand } from '../compile/command';
 import { assertValidChainName, scanU64 } from '../compile/command';
 import { execute } from '../exec/commands';
+import { buildRules } from '../compile/rule';
 import { Exit, IptablesError, kernelRefused, nftError, paramProblem } from '../messages';
-import { Ruleset, zeroCounters } from '../model/ruleset';
+import { type Counters, Ruleset, zeroCounters } from '../model/ruleset';
+import { validateTable } from '../exec/validate';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
 
 /** Written by io/state.ts after `*table` (a comment to iptables-restore). */
@@ -61,6 +63,13 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   let deferred: IptablesError | undefined;
   /** User chains created since the current `*table` line. */
   const createdHere = new Set<string>();
+  /**
+   * The current table's changes as replayable steps, and the ruleset they start from: the jump-graph checks
+   * are made once at COMMIT (validateTable); only if that fails are the steps replayed with per-rule graph
+   * checks, to name the line the kernel would have refused.
+   */
+  let ops: Array<{ line: number; run: (rs: Ruleset, defer: boolean) => string }> = [];
+  let sectionBase: Ruleset | undefined;
   let stdout = '';
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
@@ -88,6 +97,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       continue;
     }
     if (table !== undefined && /^COMMIT$/.test(raw)) {
+      if (!deferred && !opts.test && !opts.trusted && !skipping) deferred = graphProblem(staged!, table, sectionBase!, ops);
       if (deferred) fail(deferred);
       if (!skipping && !opts.test) pending = staged!;
       table = undefined;
@@ -111,6 +121,8 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         if (opts.verbose && !opts.test) for (const hook of TABLES[table].chains) stdout += `Flushing chain \`${hook}'\n`;
         staged.tables.delete(table);
       }
+      ops = [];
+      sectionBase = opts.trusted || opts.test ? undefined : staged.clone();
       continue;
     }
     if (table === undefined) fail(new IptablesError(`${opts.programName}: line ${lineNo} failed`, Exit.Other, 'plain'));
@@ -125,32 +137,35 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         fail(e as IptablesError);
       }
       if (policy === undefined) fail(paramProblem(`${opts.programName}: line ${lineNo} policy invalid`));
-      const t = staged!.ensureTable(table!);
+      let counters: Counters | undefined;
       if (isBuiltinChain(table!, name!)) {
-        let counters = zeroCounters();
         // parse_counters(): sscanf("[%llu:%llu]"), so the closing bracket is not checked.
         const m = ctrs !== undefined ? /^\[\s*([+-]?\d+):\s*([+-]?\d+)/.exec(ctrs) : null;
         if ((ctrs === undefined && opts.counters) || (ctrs !== undefined && opts.counters && !m)) {
           fail(paramProblem(`invalid policy counters for chain '${name}'`));
         }
-        if (m) counters = { packets: scanU64(m[1]!)!, bytes: scanU64(m[2]!)! };
-        const c = t.chains.get(name!)!;
-        if (policy !== '-') {
-          if (policy !== 'ACCEPT' && policy !== 'DROP') {
-            fail(new IptablesError(`${opts.programName}: line ${lineNo} failed: Bad policy name.`, Exit.Other, 'plain'));
-          }
-          c.policy = policy as 'ACCEPT' | 'DROP';
+        counters = m ? { packets: scanU64(m[1]!)!, bytes: scanU64(m[2]!)! } : zeroCounters();
+        if (policy !== '-' && policy !== 'ACCEPT' && policy !== 'DROP') {
+          fail(new IptablesError(`${opts.programName}: line ${lineNo} failed: Bad policy name.`, Exit.Other, 'plain'));
         }
-        c.registered = true;
-        if (opts.counters) c.counters = counters;
-      } else {
-        const existing = t.chains.get(name!);
-        if (existing) existing.rules = [];
-        else {
-          t.chains.set(name!, { name: name!, hook: undefined, registered: true, policy: undefined, counters: zeroCounters(), rules: [] });
-          createdHere.add(name!);
+      } else if (!staged!.table(table!)?.chains.has(name!)) createdHere.add(name!);
+      const tname = table!;
+      const declare = (rs: Ruleset): string => {
+        const t = rs.ensureTable(tname);
+        if (counters) {
+          const c = t.chains.get(name!)!;
+          if (policy !== '-') c.policy = policy as 'ACCEPT' | 'DROP';
+          c.registered = true;
+          if (opts.counters) c.counters = counters;
+        } else {
+          const existing = t.chains.get(name!);
+          if (existing) existing.rules = [];
+          else t.chains.set(name!, { name: name!, hook: undefined, registered: true, policy: undefined, counters: zeroCounters(), rules: [] });
         }
-      }
+        return '';
+      };
+      declare(staged!);
+      if (sectionBase) ops.push({ line: lineNo, run: declare });
       continue;
     }
     // A rule line may start with counters: tokenize_rule_counters() reads "[pcnt:bcnt]" loosely.
@@ -180,31 +195,41 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       fail(new IptablesError(`Bad argument \`[${ast.counters.packets}:${ast.counters.bytes}]'`, Exit.Parameter, 'bad-argument'));
     }
     if (ast.kind === 'table' || ast.kind === 'commit' || ast.kind === 'rule' || ast.kind === 'chain') {
-      const args: ArgNode[] = ast.kind === 'rule' ? ast.args : [{ kind: 'word', text: raw.trim(), quoted: false, loc: ast.loc }];
+      const at = { quoted: false, line: lineNo, column: 1 };
+      const args: ArgNode[] = ast.kind === 'rule' ? ast.args : [{ kind: 'word', text: raw.trim(), ...at }];
       const prefix: ArgNode[] = [
-        { kind: 'short', text: '-t', quoted: false, loc: ast.loc },
-        { kind: 'word', text: table!, quoted: false, loc: ast.loc },
+        { kind: 'short', text: '-t', ...at },
+        { kind: 'word', text: table!, ...at },
       ];
       if (opts.counters && lineCounters) {
-        prefix.push(
-          { kind: 'short', text: '-c', quoted: false, loc: ast.loc },
-          { kind: 'word', text: lineCounters[0], quoted: false, loc: ast.loc },
-          { kind: 'word', text: lineCounters[1], quoted: false, loc: ast.loc },
-        );
+        prefix.push({ kind: 'short', text: '-c', ...at }, { kind: 'word', text: lineCounters[0], ...at }, { kind: 'word', text: lineCounters[1], ...at });
       }
       // iptables-restore passes -v to every rule command when verbose and flushing.
-      if (opts.verbose && !opts.noflush) prefix.push({ kind: 'short', text: '-v', quoted: false, loc: ast.loc });
+      if (opts.verbose && !opts.noflush) prefix.push({ kind: 'short', text: '-v', ...at });
       try {
         if (args.some((a) => a.text === '-6' && a.kind === 'short')) throw new SkipLine();
         // add_argv(): iptables-restore's argv holds at most MAX_ARGC (255) - 1 words.
         if (1 + prefix.length + args.length >= 255) throw paramProblem('Parser cannot handle more arguments');
-        const cmd = parseCommand([...prefix, ...args], { table: table!, restore: true, programName: opts.programName, warn: opts.warn });
+        const cmd = parseCommand([...prefix, ...args], {
+          table: table!,
+          restore: true,
+          programName: opts.programName,
+          warn: opts.warn,
+          trusted: opts.trusted === true,
+        });
         if (cmd.command === 'rename-chain' && createdHere.has(cmd.chain!)) {
           // Renaming a chain created in the same transaction fails in the nf_tables batch (cli-restore).
           throw kernelRefused('CHAIN_RENAME', 'No such file or directory', `chain ${cmd.newName}`);
         }
-        const res = execute(staged!, cmd);
-        if (!opts.test) stdout += res.stdout;
+        if (opts.test) {
+          // --test parses every line as do_parse() does (addresses included) and queues nothing.
+          if (cmd.rule.source !== undefined || cmd.rule.destination !== undefined) buildRules(cmd.rule);
+          continue;
+        }
+        const run = (rs: Ruleset, defer: boolean): string => execute(rs, cmd, { kernel: defer ? 'per-rule' : 'full' }).stdout;
+        const out = run(staged!, true);
+        if (sectionBase) ops.push({ line: lineNo, run });
+        stdout += out;
         if (cmd.command === 'new-chain') createdHere.add(cmd.chain!);
       } catch (e) {
         if (e instanceof SkipLine) continue;
@@ -230,6 +255,26 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
     throw err;
   }
   return { ruleset: pending ?? committed, stdout };
+}
+
+/**
+ * The COMMIT-time check of the jump graph (hooks reaching each chain, loops). When the table fails it, the
+ * table's steps are replayed with per-rule graph checks to find the line the kernel refuses, reported as the
+ * nft variant does (`line N: RULE_APPEND failed (...)`, exit 4).
+ */
+function graphProblem(staged: Ruleset, table: TableName, base: Ruleset, ops: Array<{ line: number; run: (rs: Ruleset, defer: boolean) => string }>): IptablesError | undefined {
+  const t = staged.table(table);
+  if (!t || validateTable(t) === undefined) return undefined;
+  const rs = base.clone();
+  for (const op of ops) {
+    try {
+      op.run(rs, false);
+    } catch (e) {
+      if (e instanceof IptablesError && e.status === Exit.Resource) return new IptablesError(`\nline ${op.line}:${e.message}`, Exit.Resource, 'prefixed');
+      throw e;
+    }
+  }
+  return new IptablesError(` COMMIT failed (${validateTable(t)})`, Exit.Resource, 'prefixed');
 }
 
 export { nftError };

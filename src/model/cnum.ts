@@ -54,6 +54,10 @@ export function strtoul(s: string, base = 0, start = 0): StrtoulResult | null {
  * (max 0 means no upper bound).
  */
 export function parseUintStrict(s: string, min: number | bigint, max: number | bigint, base = 0): bigint | null {
+  if ((base === 0 || base === 10) && SIMPLE_DECIMAL.test(s)) {
+    const v = BigInt(s);
+    return v < BigInt(min) || (BigInt(max) !== 0n && v > BigInt(max)) ? null : v;
+  }
   const r = strtoul(s, base);
   if (!r || r.overflow || r.end !== s.length) return null;
   const lo = BigInt(min);
@@ -62,8 +66,16 @@ export function parseUintStrict(s: string, min: number | bigint, max: number | b
   return r.value;
 }
 
+/** Plain decimal without a leading zero, short enough for exact double arithmetic: the common case. */
+const SIMPLE_DECIMAL = /^(?:0|[1-9][0-9]{0,14})$/;
+
 /** The same, returning a JS number (for values that fit in 32 bits). */
 export function parseUint(s: string, min: number, max: number, base = 0): number | null {
+  if ((base === 0 || base === 10) && SIMPLE_DECIMAL.test(s)) {
+    // No BigInt on the hot path (ports, address bytes): same answer as strtoul for these strings.
+    const v = Number(s);
+    return v < min || (max !== 0 && v > max) ? null : v;
+  }
   const v = parseUintStrict(s, min, max, base);
   return v === null ? null : Number(v);
 }

@@ -46,6 +46,11 @@ export interface Rule {
    */
   text: string;
   targetText: string;
+  /**
+   * Set only when the save text would not read back to the same rule (an extension's stateText(), or an
+   * interface name with blanks): the text after `-A CHAIN` that the state file keeps instead.
+   */
+  stateText?: string;
 }
 
 export interface Chain {
@@ -120,13 +125,13 @@ export function chainsInSaveOrder(t: Table): Chain[] {
   return [...builtin, ...user];
 }
 
-/** How many rules in the table jump or go to `chain` (the `(N references)` of -L). */
-export function referenceCount(t: Table, chain: string): number {
-  let n = 0;
+/** How many rules in the table jump or go to each chain (the `(N references)` of -L), in one pass. */
+export function referenceCounts(t: Table): Map<string, number> {
+  const counts = new Map<string, number>();
   for (const c of t.chains.values()) {
     for (const r of c.rules) {
-      if ((r.verdict.kind === 'jump' || r.verdict.kind === 'goto') && r.verdict.chain === chain) n++;
+      if (r.verdict.kind === 'jump' || r.verdict.kind === 'goto') counts.set(r.verdict.chain, (counts.get(r.verdict.chain) ?? 0) + 1);
     }
   }
-  return n;
+  return counts;
 }

@@ -77,12 +77,15 @@ export function parsePorts(spec: string, proto: string): [number, number] {
   return r;
 }
 
+function hasPorts(s: TcpState): boolean {
+  return s.given.has('sport') || s.given.has('dport');
+}
+
 export default defineMatch<TcpState>({
   kind: 'match',
   name: 'tcp',
   manSection: 'tcp',
   style: 'old',
-  requiresProtocol: 6,
   help: `tcp match options:
 [!] --tcp-flags mask comp	match when TCP flags & mask == comp
 				(Flags: SYN ACK FIN RST URG PSH ALL NONE)
@@ -160,6 +163,15 @@ export default defineMatch<TcpState>({
         return;
       }
     }
+  },
+  finalCheck(s, ctx) {
+    // The nf_tables variant turns port matches into payload expressions and checks `-p tcp` itself.
+    if (hasPorts(s) && ctx.protocol !== 6) throw paramProblem("TCP match requires '-p tcp'");
+  },
+  kernelCheck(s, view) {
+    // Otherwise the xt tcp match goes to the kernel, which wants `-p tcp` (xt_match.proto), not inverted.
+    if (!hasPorts(s) && (view.protocol !== 6 || view.protocolInverted)) return 'Invalid argument';
+    return undefined;
   },
   save(s) {
     let out = savePorts('sport', s.spts, s.invSport) + savePorts('dport', s.dpts, s.invDport);
