@@ -6,6 +6,6 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testPathIgnorePatterns: ['/test/live/'],
   transform: { '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
-  // chalk 5 and chevrotain 11 ship ESM only: let swc turn them into CommonJS for Jest.
-  transformIgnorePatterns: ['/node_modules/(?!(chalk|chevrotain|@chevrotain|lodash-es)/)'],
+  // chevrotain 11 ships ESM only: let swc turn it into CommonJS for Jest.
+  transformIgnorePatterns: ['/node_modules/(?!(chevrotain|@chevrotain|lodash-es)/)'],
 };
