@@ -2,14 +2,32 @@
 import { createTokenInstance, type IToken } from 'chevrotain';
 import type { ArgNode, DumpLineAst, SyntaxProblem } from '../src/ast';
 import { iptablesLexer } from './lexer';
-import { iptablesParser, setCurrentLine } from './parser';
+import { iptablesParser as getParser, setCurrentLine } from './parser';
 import { classifyArgvElement } from './tokens';
 import { fastArgs } from './fast-args';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: SyntaxProblem[] };
 
-/** Parses argv elements (as a shell split them): each element is one token, never re-split. */
+const KINDS: Record<string, ArgNode['kind']> = { Bang: 'bang', LongOption: 'long', ShortOption: 'short' };
+
+/**
+ * Parses argv elements (as a shell split them): each element is one token, never re-split. The grammar's
+ * commandLine rule accepts any sequence of words, so the arguments are classified directly (no parser to build
+ * for a one-command process); parseCommandLineWith(argv, false) runs the Chevrotain rule, and a property test
+ * checks that both agree.
+ */
 export function parseCommandLine(argv: readonly string[]): Parsed<ArgNode[]> {
+  return parseCommandLineWith(argv, true);
+}
+
+export function parseCommandLineWith(argv: readonly string[], fast: boolean): Parsed<ArgNode[]> {
+  if (fast) {
+    return {
+      ok: true,
+      value: argv.map((text, i) => ({ kind: KINDS[classifyArgvElement(text).name] ?? 'word', text, quoted: false, line: 1, column: i + 1 })),
+    };
+  }
+  const iptablesParser = getParser();
   const tokens: IToken[] = argv.map((value, i) => {
     const t = createTokenInstance(classifyArgvElement(value), value, i, i + value.length, 1, 1, i + 1, i + 1);
     t.payload = { value, quoted: false };
@@ -37,11 +55,12 @@ export function parseDumpLineWith(text: string, lineNo: number, fast: boolean): 
   if (fast && text.charCodeAt(0) === 45 /* '-' */) {
     return { ok: true, value: { kind: 'rule', counters: undefined, args: fastArgs(text, lineNo), loc } };
   }
-  const lexed = iptablesLexer.tokenize(text);
+  const lexed = iptablesLexer().tokenize(text);
   if (lexed.errors.length > 0) {
     return { ok: false, problems: lexed.errors.map((e) => ({ message: e.message, loc: { line: lineNo, column: e.offset + 1 } })) };
   }
   setCurrentLine(lineNo);
+  const iptablesParser = getParser();
   iptablesParser.input = lexed.tokens;
   const ast = iptablesParser.dumpLine();
   if (iptablesParser.errors.length > 0) {

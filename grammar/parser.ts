@@ -118,5 +118,10 @@ class IptablesParser extends EmbeddedActionsParser {
   });
 }
 
-/** The one parser instance; Chevrotain parsers are reusable by resetting `input`. */
-export const iptablesParser = new IptablesParser();
+let parser: IptablesParser | undefined;
+
+/** The one parser instance, built on first use; Chevrotain parsers are reusable by resetting `input`. */
+export function iptablesParser(): IptablesParser {
+  parser ??= new IptablesParser();
+  return parser;
+}

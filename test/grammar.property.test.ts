@@ -6,7 +6,7 @@
  *    again and saved again give the same text (the save/parse round trip iptables-save relies on).
  */
 import fc from 'fast-check';
-import { parseDumpLineWith } from '../grammar/index';
+import { parseCommandLineWith, parseDumpLineWith } from '../grammar/index';
 import { parseCommand } from '../src/compile/command';
 import { buildRules } from '../src/compile/rule';
 import type { ArgNode } from '../src/ast';
@@ -22,6 +22,15 @@ test('the fast rule-line path equals the Chevrotain parse', () => {
       expect(fast).toEqual(slow);
     }),
     { numRuns: 3000 },
+  );
+});
+
+test('command lines classified directly equal the Chevrotain commandLine rule', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.string(), fc.array(piece, { maxLength: 4 }).map((p) => p.join(''))), { maxLength: 12 }), (argv) => {
+      expect(parseCommandLineWith(argv, true)).toEqual(parseCommandLineWith(argv, false));
+    }),
+    { numRuns: 2000 },
   );
 });
 

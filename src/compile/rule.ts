@@ -3,7 +3,8 @@
  * iptables does), the canonical save text computed once.
  */
 import { type AddrMask, ANY, parseAddressList } from '../model/ip';
-import type { Rule, Verdict } from '../model/ruleset';
+import { jumpOf, type Counters, type IpMatch, type Rule, type Verdict } from '../model/ruleset';
+import type { MatchUse } from '../extensions/spec';
 import { paramProblem } from '../messages';
 import type { RuleSpec } from './command';
 import { ruleMatchText, ruleTargetText, stateTextOf } from '../format/rule-text';
@@ -33,20 +34,16 @@ export function buildRules(spec: RuleSpec): Rule[] {
         fragment: spec.fragment,
         inv: { ...spec.inv },
       };
-      const rule: Rule = {
-        ip,
-        matches: spec.matches,
-        verdict,
-        counters: spec.counters ? { ...spec.counters } : { packets: 0n, bytes: 0n },
-        text: '',
-        targetText: '',
-      };
-      rule.text = ruleMatchText(rule);
-      rule.targetText = ruleTargetText(rule);
-      const st = stateTextOf(rule);
-      if (st !== undefined) rule.stateText = st;
-      out.push(rule);
+      out.push(completeRule(ip, spec.matches, verdict, spec.counters ? { ...spec.counters } : { packets: 0n, bytes: 0n }));
     }
   }
   return out;
+}
+
+/** A rule with its texts computed from its parts. */
+export function completeRule(ip: IpMatch, matches: readonly MatchUse[], verdict: Verdict, counters: Counters): Rule {
+  const parts = { ip, matches, verdict };
+  const text = ruleMatchText(parts);
+  const targetText = ruleTargetText(parts);
+  return { ip, matches, verdict, counters, text, targetText, line: text + targetText, stateText: stateTextOf(parts), jumpTo: jumpOf(verdict) };
 }

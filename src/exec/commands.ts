@@ -3,7 +3,7 @@
  * which commands create a table, what each refuses and with which text. Returns what goes to stdout; errors
  * are thrown as IptablesError. Kernel-side checks (hook limits, loops) live in validate.ts.
  */
-import { buildRules } from '../compile/rule';
+import { buildRules, completeRule } from '../compile/rule';
 import type { ParsedCommand } from '../compile/command';
 import { IptablesError, NFT_STRERROR, nftError, kernelRefused, Exit } from '../messages';
 import { type Chain, type Rule, Ruleset, type Table, chainsInSaveOrder, referenceCounts, zeroCounters } from '../model/ruleset';
@@ -34,13 +34,15 @@ function viewTable(rs: Ruleset, name: TableName): Table {
 /** What -C/-D compare: the save text, refined by an extension's compareKey where save text loses a difference. */
 function ruleKey(r: Rule): string {
   const uses = [...r.matches, ...(r.verdict.kind === 'target' ? [r.verdict.target] : [])];
-  if (!uses.some((u) => u.def.compareKey)) return r.text + r.targetText;
-  return uses.map((u) => `${u.def.name}:${u.def.compareKey ? u.def.compareKey(u.state) : u.def.save(u.state)}`).join('|') + `|${r.text}${r.targetText}`;
+  if (!uses.some((u) => u.def.compareKey)) return r.line;
+  return uses.map((u) => `${u.def.name}:${u.def.compareKey ? u.def.compareKey(u.state) : u.def.save(u.state)}`).join('|') + `|${r.line}`;
 }
 
-function sameRule(a: Rule, b: Rule): boolean {
-  if (a.text !== b.text || a.targetText !== b.targetText) return false;
-  return ruleKey(a) === ruleKey(b);
+/** `candidate` is the rule a -C/-D command built (complete); `stored` may be a lazy rule of the state. */
+function sameRule(stored: Rule, candidate: Rule): boolean {
+  if (stored.line !== candidate.line) return false;
+  const uses = [...candidate.matches, ...(candidate.verdict.kind === 'target' ? [candidate.verdict.target] : [])];
+  return !uses.some((u) => u.def.compareKey) || ruleKey(stored) === ruleKey(candidate);
 }
 
 export interface ExecOptions {
@@ -234,11 +236,9 @@ function renameChain(t: Table, c: Chain, newName: string): void {
   for (const [k, v] of entries) t.chains.set(k, v);
   for (const ch of t.chains.values()) {
     ch.rules = ch.rules.map((r) => {
-      if ((r.verdict.kind === 'jump' || r.verdict.kind === 'goto') && r.verdict.chain === old) {
-        const verdict = { kind: r.verdict.kind, chain: newName };
-        return { ...r, verdict, targetText: ` -${r.verdict.kind === 'goto' ? 'g' : 'j'} ${newName}` };
-      }
-      return r;
+      if (r.jumpTo !== old) return r;
+      const kind = r.verdict.kind === 'goto' ? 'goto' : 'jump';
+      return completeRule(r.ip, r.matches, { kind, chain: newName }, r.counters);
     });
   }
 }

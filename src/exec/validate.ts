@@ -15,10 +15,10 @@ import type { Chain, Rule, Table } from '../model/ruleset';
 export function checkJumpTargets(t: Table, c: Chain, r: Rule, op: string): void {
   const what = `rule in chain ${c.name}`;
   if (r.verdict.kind === 'target' && r.verdict.target.def.kernelMissing) throw kernelRefused(op, 'No such file or directory', what);
-  if (r.verdict.kind !== 'jump' && r.verdict.kind !== 'goto') return;
-  const target = t.chains.get(r.verdict.chain);
+  if (r.jumpTo === undefined) return;
+  const target = t.chains.get(r.jumpTo);
   if (!target) {
-    throw new IptablesError(`Chain '${r.verdict.chain}' does not exist`, Exit.Parameter, 'param');
+    throw new IptablesError(`Chain '${r.jumpTo}' does not exist`, Exit.Parameter, 'param');
   }
   if (target.hook) {
     const registered = target.registered || target === c;
@@ -31,10 +31,10 @@ export function reachingHooks(t: Table, chain: string): Set<Hook> {
   const callers = new Map<string, string[]>();
   for (const c of t.chains.values()) {
     for (const r of c.rules) {
-      if (r.verdict.kind === 'jump' || r.verdict.kind === 'goto') {
-        const list = callers.get(r.verdict.chain) ?? [];
+      if (r.jumpTo !== undefined) {
+        const list = callers.get(r.jumpTo) ?? [];
         list.push(c.name);
-        callers.set(r.verdict.chain, list);
+        callers.set(r.jumpTo, list);
       }
     }
   }
@@ -92,7 +92,7 @@ function reachableFrom(t: Table, start: string, extra?: Rule): string[] | null {
     const rules = [...(c?.rules ?? []), ...(name === start && extra ? [extra] : [])];
     path.add(name);
     for (const r of rules) {
-      if ((r.verdict.kind === 'jump' || r.verdict.kind === 'goto') && !visit(r.verdict.chain, path)) return false;
+      if (r.jumpTo !== undefined && !visit(r.jumpTo, path)) return false;
     }
     path.delete(name);
     return true;
@@ -105,7 +105,7 @@ export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string): void 
   const what = `rule in chain ${c.name}`;
   const own = refusal(r, t.name, hooks, c.hook);
   if (own !== undefined) throw kernelRefused(op, own, what);
-  if (r.verdict.kind === 'jump' || r.verdict.kind === 'goto') {
+  if (r.jumpTo !== undefined) {
     const reach = reachableFrom(t, c.name, r);
     if (reach === null) {
       if (hooks.size > 0) throw kernelRefused(op, 'Too many links', what);
@@ -153,16 +153,16 @@ export function validateTable(t: Table): string | undefined {
       const rules = c?.rules ?? [];
       let pushed = false;
       while (top.i < rules.length) {
-        const v = rules[top.i++]!.verdict;
-        if (v.kind !== 'jump' && v.kind !== 'goto') continue;
-        if (onPath.has(v.chain)) {
+        const to = rules[top.i++]!.jumpTo;
+        if (to === undefined) continue;
+        if (onPath.has(to)) {
           loop = true;
           continue;
         }
-        if (seen.has(v.chain)) continue;
-        seen.add(v.chain);
-        onPath.add(v.chain);
-        stack.push({ name: v.chain, i: 0 });
+        if (seen.has(to)) continue;
+        seen.add(to);
+        onPath.add(to);
+        stack.push({ name: to, i: 0 });
         pushed = true;
         break;
       }

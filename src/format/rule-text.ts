@@ -1,6 +1,9 @@
 /** The canonical text of a rule as iptables-save and -S print it (nft_ipv4_save_rule, save_matches_and_target). */
 import { addrToString, maskToSaveString, type AddrMask } from '../model/ip';
 import type { Rule } from '../model/ruleset';
+
+/** The parts of a rule its texts are made from. */
+export type RuleParts = Pick<Rule, 'ip' | 'matches' | 'verdict'>;
 import { protoToName } from '../extensions/option-types';
 
 function saveAddr(letter: string, a: AddrMask, inv: boolean): string {
@@ -14,7 +17,7 @@ function saveIface(letter: string, iface: string, inv: boolean): string {
 }
 
 /** The save text of the rule up to its target; `forState` uses the extensions' lossless stateText(). */
-export function ruleMatchText(r: Rule, forState = false): string {
+export function ruleMatchText(r: RuleParts, forState = false): string {
   const ip = r.ip;
   let out = saveAddr('s', ip.src, ip.inv.src) + saveAddr('d', ip.dst, ip.inv.dst);
   out += saveIface('i', ip.inIface, ip.inv.inIface) + saveIface('o', ip.outIface, ip.inv.outIface);
@@ -29,7 +32,7 @@ export function ruleMatchText(r: Rule, forState = false): string {
   return out;
 }
 
-export function ruleTargetText(r: Rule, forState = false): string {
+export function ruleTargetText(r: RuleParts, forState = false): string {
   const v = r.verdict;
   switch (v.kind) {
     case 'none':
@@ -47,7 +50,7 @@ export function ruleTargetText(r: Rule, forState = false): string {
 }
 
 /** The target column of -L: the extension's name, the chain jumped to, or nothing. */
-export function ruleTargetName(r: Rule): string {
+export function ruleTargetName(r: RuleParts): string {
   const v = r.verdict;
   if (v.kind === 'target') return v.target.def.realName ?? v.target.def.name;
   if (v.kind === 'jump' || v.kind === 'goto') return v.chain;
@@ -60,7 +63,7 @@ export function ruleTargetName(r: Rule): string {
  * extension values lossily; here interface names are quoted the way iptables-restore unquotes them and the
  * extensions' stateText() is used.
  */
-export function stateTextOf(r: Rule): string | undefined {
+export function stateTextOf(r: RuleParts): string | undefined {
   const needsQuotes = (s: string): boolean => s === '' || /[\s"\\]/.test(s);
   const { inIface, outIface } = r.ip;
   const odd = (inIface !== '' && needsQuotes(inIface)) || (outIface !== '' && needsQuotes(outIface));
@@ -68,6 +71,6 @@ export function stateTextOf(r: Rule): string | undefined {
   const lossy = uses.some((u) => u.def.stateText?.(u.state) !== undefined);
   if (!odd && !lossy) return undefined;
   const q = (s: string): string => (s !== '' && needsQuotes(s) ? `"${s.replace(/(["\\])/g, '\\$1')}"` : s);
-  const quoted: Rule = odd ? { ...r, ip: { ...r.ip, inIface: q(inIface), outIface: q(outIface) } } : r;
+  const quoted: RuleParts = odd ? { ...r, ip: { ...r.ip, inIface: q(inIface), outIface: q(outIface) } } : r;
   return ruleMatchText(quoted, true) + ruleTargetText(quoted, true);
 }

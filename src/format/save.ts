@@ -11,7 +11,7 @@ export function ctime(d: Date): string {
 }
 
 export function ruleLine(chain: string, r: Rule, counters: boolean, forState = false): string {
-  const text = forState && r.stateText !== undefined ? r.stateText : r.text + r.targetText;
+  const text = forState ? (r.stateText ?? r.line) : r.line;
   return `${counters ? `[${r.counters.packets}:${r.counters.bytes}] ` : ''}-A ${chain}${text}\n`;
 }
 
@@ -46,5 +46,6 @@ export function listRulesChainHeader(c: Chain, verbose: boolean): string {
 }
 
 export function listRulesRule(chain: string, r: Rule, verbose: boolean): string {
-  return `-A ${chain}${r.text}${verbose ? ` -c ${r.counters.packets} ${r.counters.bytes}` : ''}${r.targetText}\n`;
+  if (!verbose) return `-A ${chain}${r.line}\n`;
+  return `-A ${chain}${r.text} -c ${r.counters.packets} ${r.counters.bytes}${r.targetText}\n`;
 }

@@ -9,8 +9,10 @@ import { dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
 import { Exit, IptablesError } from '../messages';
-import { Ruleset } from '../model/ruleset';
-import { saveTableBody } from '../format/save';
+import { chainsInSaveOrder, Ruleset, type Table } from '../model/ruleset';
+import { isTableName } from '../model/tables';
+import { LazyRule } from './lazy-rule';
+import { chainHeader } from '../format/save';
 import { REGISTERED_MARK, restore } from './restore';
 
 export const STATE_HEADER = '# tsiptables state v1: iptables-save -c format, readable by iptables-restore -c\n';
@@ -23,21 +25,89 @@ export function statePath(): string {
 }
 
 
+/** Comment line before a rule whose state line is a state spelling (Rule.stateText), not its save line. */
+export const STATE_SPELLING_MARK = '# tsiptables: state-spelling';
+
 export function serialize(rs: Ruleset): string {
-  let out = STATE_HEADER;
+  const parts: string[] = [STATE_HEADER];
   for (const t of rs.tables.values()) {
-    const body = saveTableBody(t, true, true);
-    const reg = [...t.chains.values()].filter((c) => c.hook && c.registered).map((c) => c.name);
+    const chains = chainsInSaveOrder(t);
+    parts.push(`*${t.name}\n`);
+    for (const c of chains) parts.push(chainHeader(c));
+    for (const c of chains) {
+      for (const r of c.rules) {
+        const st = r.stateText;
+        if (st !== undefined) parts.push(`${STATE_SPELLING_MARK}\n`);
+        parts.push(`[${r.counters.packets}:${r.counters.bytes}] -A ${c.name}${st ?? r.line}\n`);
+      }
+    }
     // Just before COMMIT, so that it overrides what the `:CHAIN` lines imply.
-    const at = body.length - 'COMMIT\n'.length;
-    out += body.slice(0, at) + `${REGISTERED_MARK}${reg.map((n) => ` ${n}`).join('')}\n` + body.slice(at);
+    const reg = [...t.chains.values()].filter((c) => c.hook && c.registered).map((c) => ` ${c.name}`);
+    parts.push(`${REGISTERED_MARK}${reg.join('')}\n`, 'COMMIT\n');
   }
-  return out;
+  return parts.join('');
+}
+
+const RULE_LINE = /^\[(\d+):(\d+)\] -A (\S+)(.*)$/;
+const CHAIN_LINE = /^:(\S+) (\S+) \[(\d+):(\d+)\]$/;
+
+/**
+ * Reads a state file this program wrote, without parsing rules: they stay lazy (io/lazy-rule.ts) until a
+ * command needs their parts. Returns undefined for any line it does not expect (a hand-made file), which then
+ * goes through the full iptables-restore path.
+ */
+function loadOwnState(text: string): Ruleset | undefined {
+  if (!text.startsWith(STATE_HEADER)) return undefined;
+  const rs = new Ruleset();
+  let table: Table | undefined;
+  let spelling = false;
+  const lines = text.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') continue;
+    const c0 = line[0];
+    if (c0 === '[' && table) {
+      const m = RULE_LINE.exec(line);
+      const chain = m ? table.chains.get(m[3]!) : undefined;
+      if (!m || !chain) return undefined;
+      // `0n` is a constant; BigInt() of "0" would allocate for the common case of zero counters.
+      const packets = m[1] === '0' ? 0n : BigInt(m[1]!);
+      const bytes = m[2] === '0' ? 0n : BigInt(m[2]!);
+      chain.rules.push(new LazyRule(table.name, chain.name, m[4]!, { packets, bytes }, spelling));
+      spelling = false;
+    } else if (c0 === ':' && table) {
+      const m = CHAIN_LINE.exec(line);
+      if (!m) return undefined;
+      const counters = { packets: BigInt(m[3]!), bytes: BigInt(m[4]!) };
+      const existing = table.chains.get(m[1]!);
+      if (existing?.hook) {
+        if (m[2] !== 'ACCEPT' && m[2] !== 'DROP') return undefined;
+        existing.policy = m[2];
+        existing.counters = counters;
+      } else if (!existing && m[2] === '-') {
+        table.chains.set(m[1]!, { name: m[1]!, hook: undefined, registered: true, policy: undefined, counters, rules: [] });
+      } else return undefined;
+    } else if (c0 === '*' && !table) {
+      const name = line.slice(1);
+      if (!isTableName(name)) return undefined;
+      table = rs.ensureTable(name);
+    } else if (line === 'COMMIT' && table) {
+      table = undefined;
+    } else if (line === STATE_SPELLING_MARK && table) {
+      spelling = true;
+    } else if (line.startsWith(REGISTERED_MARK) && table) {
+      const names = new Set(line.slice(REGISTERED_MARK.length).split(' '));
+      for (const c of table.chains.values()) if (c.hook) c.registered = names.has(c.name);
+    } else if (!line.startsWith('#')) return undefined;
+  }
+  return table ? undefined : rs;
 }
 
 export function loadState(path: string): Ruleset {
   if (!existsSync(path)) return new Ruleset();
   const text = readFileSync(path, 'utf8');
+  const own = loadOwnState(text);
+  if (own) return own;
   try {
     return restore(text, new Ruleset(), {
       counters: true,

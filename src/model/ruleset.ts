@@ -34,23 +34,37 @@ export type Verdict =
   | { kind: 'jump'; chain: string }
   | { kind: 'goto'; chain: string };
 
+/**
+ * A rule. Rules built from a command are complete at once; rules read from the state file are lazy
+ * (io/lazy-rule.ts): `line`, `jumpTo` and `counters` cost nothing, the parsed parts are parsed on first use,
+ * so a one-rule `-A` into a 110,000-rule state does not parse the other 110,000.
+ */
 export interface Rule {
-  ip: IpMatch;
-  matches: MatchUse[];
-  verdict: Verdict;
+  readonly ip: IpMatch;
+  readonly matches: readonly MatchUse[];
+  readonly verdict: Verdict;
   counters: Counters;
   /**
    * The canonical save text of the rule after `-A CHAIN` up to the target (starts with a space or is empty),
-   * and the target part (` -j X ...`). Computed once when the rule is built; used for save, -S, and rule
-   * comparison (-C, -D by spec). `-S -v` puts ` -c P B` between the two.
+   * and the target part (` -j X ...`). Used for save, -S, and rule comparison (-C, -D by spec).
+   * `-S -v` puts ` -c P B` between the two.
    */
-  text: string;
-  targetText: string;
+  readonly text: string;
+  readonly targetText: string;
+  /** text + targetText: the save line after `-A CHAIN`. */
+  readonly line: string;
   /**
    * Set only when the save text would not read back to the same rule (an extension's stateText(), or an
    * interface name with blanks): the text after `-A CHAIN` that the state file keeps instead.
    */
-  stateText?: string;
+  readonly stateText: string | undefined;
+  /** The chain a jump (-j) or goto (-g) leads to; undefined for targets and rules without one. */
+  readonly jumpTo: string | undefined;
+}
+
+/** The jump target of a verdict, for Rule.jumpTo. */
+export function jumpOf(v: Verdict): string | undefined {
+  return v.kind === 'jump' || v.kind === 'goto' ? v.chain : undefined;
 }
 
 export interface Chain {
@@ -106,12 +120,20 @@ export class Ruleset {
     for (const [name, t] of this.tables) {
       const chains = new Map<string, Chain>();
       for (const [cn, c] of t.chains) {
-        chains.set(cn, { ...c, counters: { ...c.counters }, rules: c.rules.map((rule) => ({ ...rule, counters: { ...rule.counters } })) });
+        chains.set(cn, { ...c, counters: { ...c.counters }, rules: c.rules.map(withOwnCounters) });
       }
       r.tables.set(name, { name, chains });
     }
     return r;
   }
+}
+
+/** The same rule with a counters object of its own (a clone must not share counters with the original). */
+function withOwnCounters(r: Rule): Rule {
+  const copy = Object.create(Object.getPrototypeOf(r) as object) as Rule;
+  Object.assign(copy, r);
+  copy.counters = { ...r.counters };
+  return copy;
 }
 
 /** Built-in chains first in hook order, then user chains sorted by name (strcmp), as iptables-save prints them. */
@@ -130,7 +152,7 @@ export function referenceCounts(t: Table): Map<string, number> {
   const counts = new Map<string, number>();
   for (const c of t.chains.values()) {
     for (const r of c.rules) {
-      if (r.verdict.kind === 'jump' || r.verdict.kind === 'goto') counts.set(r.verdict.chain, (counts.get(r.verdict.chain) ?? 0) + 1);
+      if (r.jumpTo !== undefined) counts.set(r.jumpTo, (counts.get(r.jumpTo) ?? 0) + 1);
     }
   }
   return counts;

@@ -1,0 +1,80 @@
+/**
+ * Rules read from the state file, parsed only when a part of them is needed. Their save line, jump target
+ * and counters are known from the text alone: the state holds canonical iptables-save text, where a jump to
+ * a user chain always ends the line with `-j CHAIN` or `-g CHAIN` and nothing after it.
+ */
+import { fastArgs } from '../../grammar/fast-args';
+import type { ArgNode } from '../ast';
+import { parseCommand } from '../compile/command';
+import { buildRules } from '../compile/rule';
+import { findTarget } from '../extensions/registry';
+import type { MatchUse } from '../extensions/spec';
+import type { Counters, IpMatch, Rule, Verdict } from '../model/ruleset';
+import { Exit, IptablesError } from '../messages';
+
+const TAIL = / -([jg]) ([^\s"]+)$/;
+
+/** The chain a canonical rule line jumps or goes to, or undefined. */
+export function jumpOfLine(line: string): string | undefined {
+  const m = TAIL.exec(line);
+  if (!m) return undefined;
+  // `-j NAME` with an extension of that name is a target (ACCEPT, LOG...); `-g` always names a chain.
+  return m[1] === 'g' || findTarget(m[2]!) === undefined ? m[2] : undefined;
+}
+
+export class LazyRule implements Rule {
+  counters: Counters;
+  readonly jumpTo: string | undefined;
+  private parsed: Rule | undefined;
+
+  /**
+   * `stateLine` is the text after `-A CHAIN` as the state file has it; `saveDiffers` says that it is a
+   * state spelling (Rule.stateText), so the save line must come from parsing it.
+   */
+  constructor(
+    private readonly table: string,
+    private readonly chain: string,
+    private readonly stateLine: string,
+    counters: Counters,
+    private readonly saveDiffers: boolean,
+  ) {
+    this.counters = counters;
+    this.jumpTo = jumpOfLine(stateLine);
+  }
+
+  private full(): Rule {
+    if (!this.parsed) {
+      const at = { quoted: false, line: 1, column: 1 };
+      const args: ArgNode[] = [{ kind: 'short', text: '-t', ...at }, { kind: 'word', text: this.table, ...at }, ...fastArgs(`-A ${this.chain}${this.stateLine}`, 1)];
+      const cmd = parseCommand(args, { table: this.table, restore: true, programName: 'tsiptables-restore', warn: () => undefined, trusted: true });
+      const rules = buildRules(cmd.rule);
+      if (rules.length !== 1) {
+        throw new IptablesError(`state file is damaged: rule does not parse to one rule: -A ${this.chain}${this.stateLine}`, Exit.Other, 'plain');
+      }
+      this.parsed = rules[0]!;
+    }
+    return this.parsed;
+  }
+
+  get ip(): IpMatch {
+    return this.full().ip;
+  }
+  get matches(): readonly MatchUse[] {
+    return this.full().matches;
+  }
+  get verdict(): Verdict {
+    return this.full().verdict;
+  }
+  get text(): string {
+    return this.full().text;
+  }
+  get targetText(): string {
+    return this.full().targetText;
+  }
+  get line(): string {
+    return this.saveDiffers ? this.full().line : this.stateLine;
+  }
+  get stateText(): string | undefined {
+    return this.saveDiffers ? this.stateLine : undefined;
+  }
+}
