@@ -13,7 +13,7 @@ import { isTableName } from '../model/tables';
 import { Ruleset } from '../model/ruleset';
 import { formatError } from './output';
 import { mainHelp } from './help';
-import { Getopt } from '../compile/getopt';
+import { Getopt, longGroup } from '../compile/getopt';
 import { PACKAGE_VERSION } from './version';
 
 export interface RunResult {
@@ -50,7 +50,8 @@ export async function runIptables(program: string, argv: readonly string[]): Pro
     const path = statePath();
     const mutating = MUTATING.has(cmd.command) || cmd.alsoZero;
     const run = (): string => {
-      const rs = loadState(path);
+      // Only the command's table is read; the others are written back untouched.
+      const rs = loadState(path, isTableName(cmd.table) ? new Set([cmd.table]) : undefined);
       const res = execute(rs, cmd);
       if (res.changed) writeState(path, rs);
       return res.stdout;
@@ -91,12 +92,14 @@ export function runSave(program: string, argv: readonly string[], now = new Date
 function save(program: string, argv: readonly string[], now: Date): RunResult {
   const g = new Getopt<string>(argv, 'bcdt:M:f:V');
   const longs = [
+    longGroup([
     { name: 'counters', hasArg: 0 as const, key: 'c' },
     { name: 'dump', hasArg: 0 as const, key: 'd' },
     { name: 'table', hasArg: 1 as const, key: 't' },
     { name: 'modprobe', hasArg: 1 as const, key: 'M' },
     { name: 'file', hasArg: 1 as const, key: 'f' },
     { name: 'version', hasArg: 0 as const, key: 'V' },
+    ]),
   ];
   let counters = false;
   let table: string | undefined;
@@ -112,7 +115,7 @@ function save(program: string, argv: readonly string[], now: Date): RunResult {
     else if (k === 'f') file = arg;
     else if (k === 'V') return { stdout: `${program} ${VERSION_STRING}\n`, stderr: '', status: 0 };
   }
-  const rs = loadState(statePath());
+  const rs = loadState(statePath(), table !== undefined && isTableName(table) ? new Set([table]) : undefined);
   let text: string;
   if (table !== undefined) {
     if (!isTableName(table)) return { stdout: '', stderr: `Table \`${table}' does not exist\n`, status: 1 };
@@ -133,6 +136,7 @@ function save(program: string, argv: readonly string[], now: Date): RunResult {
 export async function runRestore(program: string, argv: readonly string[], stdin: () => string): Promise<RunResult> {
   const g = new Getopt<string>(argv, 'bcvVthnwW:M:T:');
   const longs = [
+    longGroup([
     { name: 'counters', hasArg: 0 as const, key: 'c' },
     { name: 'verbose', hasArg: 0 as const, key: 'v' },
     { name: 'version', hasArg: 0 as const, key: 'V' },
@@ -145,6 +149,7 @@ export async function runRestore(program: string, argv: readonly string[], stdin
     { name: 'ipv6', hasArg: 0 as const, key: '6' },
     { name: 'wait', hasArg: 2 as const, key: 'w' },
     { name: 'wait-interval', hasArg: 1 as const, key: 'W' },
+    ]),
   ];
   const opts = { counters: false, noflush: false, test: false, verbose: false, onlyTable: undefined as string | undefined };
   let wait: number | undefined;

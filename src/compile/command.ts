@@ -8,7 +8,7 @@ import { findMatch, findTarget } from '../extensions/registry';
 import type { AnyMatch, AnyTarget, MatchUse, OptionDef, ParseContext, TargetUse } from '../extensions/spec';
 import { IptablesError, paramProblem } from '../messages';
 import { protocolNameByNumber, parseProtocol } from '../extensions/option-types';
-import { Getopt, type LongOption } from './getopt';
+import { Getopt, longGroup, type LongGroup } from './getopt';
 
 export type CommandName =
   | 'append'
@@ -96,7 +96,7 @@ const OPTION_COMMANDS: ReadonlyArray<readonly [number, number]> = [
 
 const OPTSTRING = '-:A:C:D:E:F::I:L::M:N:P:R:S::VX::Z::c:d:i:j:o:p:s:t:vW::46fg:h::m:nw::x';
 
-type Key = { kind: 'core'; letter: string } | { kind: 'ext'; owner: Loaded; option: OptionDef };
+type Key = { kind: 'core'; letter: string } | { kind: 'ext'; def: AnyMatch | AnyTarget; option: OptionDef };
 
 const CORE_LONG: ReadonlyArray<readonly [string, 0 | 1 | 2, string]> = [
   ['append', 1, 'A'],
@@ -138,14 +138,29 @@ const CORE_LONG: ReadonlyArray<readonly [string, 0 | 1 | 2, string]> = [
   ['ipv6', 0, '6'],
 ];
 const coreKeys = new Map<string, Key>();
-const CORE_OPTIONS: LongOption<Key>[] = CORE_LONG.map(([name, hasArg, letter]) => {
-  let key = coreKeys.get(letter);
-  if (!key) {
-    key = { kind: 'core', letter };
-    coreKeys.set(letter, key);
+const CORE_GROUP: LongGroup<Key> = longGroup(
+  CORE_LONG.map(([name, hasArg, letter]) => {
+    let key = coreKeys.get(letter);
+    if (!key) {
+      key = { kind: 'core', letter };
+      coreKeys.set(letter, key);
+    }
+    return { name, hasArg, key };
+  }),
+);
+
+/** Each extension's long options, built once per definition (the instance an option goes to is found at use). */
+const extGroups = new WeakMap<AnyMatch | AnyTarget, LongGroup<Key>>();
+function extGroup(def: AnyMatch | AnyTarget): LongGroup<Key> {
+  let g = extGroups.get(def);
+  if (!g) {
+    g = longGroup(
+      def.options.map((o) => ({ name: o.name, hasArg: o.arg === 'none' ? (0 as const) : o.arg === 'required' ? (1 as const) : (2 as const), key: { kind: 'ext' as const, def, option: o } })),
+    );
+    extGroups.set(def, g);
   }
-  return { name, hasArg, key };
-});
+  return g;
+}
 
 /** An extension instance being filled in while parsing. */
 interface Loaded {
@@ -155,7 +170,6 @@ interface Loaded {
   given: Set<string>;
   /** x6 option ids given (aliases share one). */
   givenIds: Set<number>;
-  longopts: LongOption<Key>[];
 }
 
 export interface RuleSpec {
@@ -317,28 +331,21 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
     return ctx;
   };
 
-  // Newest extension first after the core options, as xtables_options_xfrm() merges them; rebuilt only when
-  // an extension is loaded.
-  let merged: LongOption<Key>[] = CORE_OPTIONS;
-  let mergedFor = 0;
-  const longopts = (): LongOption<Key>[] => {
-    if (mergedFor !== loaded.length) {
-      merged = [...CORE_OPTIONS];
-      for (let i = loaded.length - 1; i >= 0; i--) merged.push(...loaded[i]!.longopts);
-      mergedFor = loaded.length;
-    }
-    return merged;
-  };
+  // getopt's option list: the core options, then each loaded extension's, newest first, as
+  // xtables_options_xfrm() merges them.
+  const groups: LongGroup<Key>[] = [CORE_GROUP];
 
   const load = (kind: 'match' | 'target', def: AnyMatch | AnyTarget): Loaded => {
-    const l: Loaded = { kind, def, state: def.init(), given: new Set(), givenIds: new Set(), longopts: [] };
-    l.longopts = def.options.map((o) => ({
-      name: o.name,
-      hasArg: o.arg === 'none' ? 0 : o.arg === 'required' ? 1 : 2,
-      key: { kind: 'ext', owner: l, option: o },
-    }));
+    const l: Loaded = { kind, def, state: def.init(), given: new Set(), givenIds: new Set() };
     loaded.push(l);
+    groups.splice(1, 0, extGroup(def));
     return l;
+  };
+
+  /** The newest loaded instance of a definition: where its options go (command_default()). */
+  const ownerOf = (def: AnyMatch | AnyTarget): Loaded => {
+    for (let i = loaded.length - 1; i >= 0; i--) if (loaded[i]!.def === def) return loaded[i]!;
+    throw new Error(`option of an extension that is not loaded: ${def.name}`);
   };
 
   const addCommand = (newcmd: number, othercmds: number): void => {
@@ -378,8 +385,9 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
     const def = l.def;
     if (def.style === 'x6') {
       // xtables_option_parse(): checks by id, with the flags and name of the first entry of that id.
-      const id = optionId(def.options, o);
-      const primary = primaryOf(def.options, id);
+      const tab = x6Table(def.options);
+      const id = tab.idOf.get(o)!;
+      const primary = tab.primary.get(id)!;
       const once = !primary.multi || (primary.excludes ?? []).some((n) => n === primary.name);
       if (once && l.givenIds.has(id)) throw paramProblem(`${def.name}: option "--${primary.name}" can only be used once.\n`);
       if (invert && !primary.invert) throw paramProblem(`${def.name}: option "--${primary.name}" cannot be inverted.\n`);
@@ -391,7 +399,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   };
 
   for (;;) {
-    const r = g.next(longopts());
+    const r = g.next(groups);
     if (r.kind === 'end') break;
     let letter: string | undefined;
     let arg: string | undefined;
@@ -403,7 +411,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
       raw = r.raw;
     } else if (r.kind === 'long') {
       if (r.option.key.kind === 'ext') {
-        extensionOption(r.option.key.owner, r.option.key.option, r.arg);
+        extensionOption(ownerOf(r.option.key.def), r.option.key.option, r.arg);
         invert = false;
         continue;
       }
@@ -698,6 +706,36 @@ function primaryOf(options: readonly OptionDef[], id: number): OptionDef {
   return options.find((x) => optionId(options, x) === id)!;
 }
 
+/** An option table's ids, computed once per definition for the checks that run on every command. */
+interface X6Table {
+  ids: number[];
+  idOf: Map<OptionDef, number>;
+  primary: Map<number, OptionDef>;
+  also: Map<OptionDef, Set<number | undefined>>;
+  excl: Map<OptionDef, Set<number | undefined>>;
+}
+const x6Tables = new WeakMap<readonly OptionDef[], X6Table>();
+function x6Table(options: readonly OptionDef[]): X6Table {
+  let t = x6Tables.get(options);
+  if (!t) {
+    const idOf = new Map(options.map((o) => [o, optionId(options, o)] as const));
+    const byName = (n: string): number | undefined => {
+      const o = options.find((x) => x.name === n);
+      return o ? idOf.get(o) : undefined;
+    };
+    const ids = [...new Set(idOf.values())].sort((a, b) => a - b);
+    t = {
+      ids,
+      idOf,
+      primary: new Map(ids.map((id) => [id, primaryOf(options, id)] as const)),
+      also: new Map(options.map((o) => [o, new Set((o.also ?? []).map(byName))] as const)),
+      excl: new Map(options.map((o) => [o, new Set((o.excludes ?? []).map(byName))] as const)),
+    };
+    x6Tables.set(options, t);
+  }
+  return t;
+}
+
 /**
  * xtables_options_fcheck(): for each entry in table order, "must be specified", then, if given, its also/excl
  * against every other id in id order (xtables_option_fcheck2), naming the first entry of that id.
@@ -705,20 +743,17 @@ function primaryOf(options: readonly OptionDef[], id: number): OptionDef {
 function x6FinalCheck(l: Loaded): void {
   const name = l.def.name;
   const options = l.def.options;
-  const ids = [...new Set(options.map((o) => optionId(options, o)))].sort((a, b) => a - b);
-  const idOfName = (n: string): number | undefined => {
-    const o = options.find((x) => x.name === n);
-    return o ? optionId(options, o) : undefined;
-  };
+  const tab = x6Table(options);
   for (const o of options) {
-    const id = optionId(options, o);
+    const id = tab.idOf.get(o)!;
     if (o.mandatory && !l.givenIds.has(id)) throw paramProblem(`${name}: option "--${o.name}" must be specified\n`);
     if (!l.givenIds.has(id)) continue;
-    const also = new Set((o.also ?? []).map(idOfName));
-    const excl = new Set((o.excludes ?? []).map(idOfName));
-    for (const other of ids) {
+    const also = tab.also.get(o)!;
+    const excl = tab.excl.get(o)!;
+    if (also.size === 0 && excl.size === 0) continue;
+    for (const other of tab.ids) {
       if (other === id) continue;
-      const otherName = primaryOf(options, other).name;
+      const otherName = tab.primary.get(other)!.name;
       if (also.has(other) && !l.givenIds.has(other)) {
         throw paramProblem(`${name}: option "--${o.name}" also requires "--${otherName}".\n`);
       }

@@ -14,6 +14,21 @@ export interface LongOption<K> {
   key: K;
 }
 
+/**
+ * The long options in getopt's search order, as groups (core options, then each loaded extension newest
+ * first): exact names are looked up per group by a map built once per group, not by scanning a merged list.
+ */
+export interface LongGroup<K> {
+  readonly options: readonly LongOption<K>[];
+  readonly byName: ReadonlyMap<string, LongOption<K>>;
+}
+
+export function longGroup<K>(options: readonly LongOption<K>[]): LongGroup<K> {
+  const byName = new Map<string, LongOption<K>>();
+  for (const o of options) if (!byName.has(o.name)) byName.set(o.name, o);
+  return { options, byName };
+}
+
 export type GetoptResult<K> =
   | { kind: 'end' }
   /** A non-option word (getopt value 1). */
@@ -66,7 +81,7 @@ export class Getopt<K> {
     this.nextchar = '';
   }
 
-  next(longopts: readonly LongOption<K>[]): GetoptResult<K> {
+  next(longopts: readonly LongGroup<K>[]): GetoptResult<K> {
     if (this.nextchar === '') {
       if (this.optind >= this.argv.length) return { kind: 'end' };
       const arg = this.argv[this.optind]!;
@@ -102,20 +117,20 @@ export class Getopt<K> {
     return { kind: 'missing', shown: `-${c}` };
   }
 
-  private long(word: string, longopts: readonly LongOption<K>[]): GetoptResult<K> {
+  private long(word: string, groups: readonly LongGroup<K>[]): GetoptResult<K> {
     this.optind++;
     const body = word.slice(2);
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
     let found: LongOption<K> | undefined;
-    for (const o of longopts) {
-      if (o.name === name) {
-        found = o;
-        break;
-      }
+    for (const g of groups) {
+      found = g.byName.get(name);
+      if (found) break;
     }
     if (!found) {
-      const candidates = longopts.filter((o) => o.name.startsWith(name));
+      // No exact name: a unique prefix (or several entries that are the same option), in list order.
+      const candidates: LongOption<K>[] = [];
+      for (const g of groups) for (const o of g.options) if (o.name.startsWith(name)) candidates.push(o);
       if (candidates.length === 0) return { kind: 'unknown', shown: word };
       const first = candidates[0]!;
       const ambiguous = candidates.some((o) => o.key !== first.key || o.hasArg !== first.hasArg);

@@ -9,12 +9,18 @@ import { paramProblem } from '../messages';
 import type { RuleSpec } from './command';
 import { ruleMatchText, ruleTargetText, stateTextOf } from '../format/rule-text';
 
-export function buildRules(spec: RuleSpec): Rule[] {
+/** The addresses of -s/-d, with iptables' errors (what do_parse()'s post_parse checks). */
+export function checkAddresses(spec: RuleSpec): { srcs: AddrMask[]; dsts: AddrMask[] } {
   const srcs: AddrMask[] = spec.source === undefined ? [ANY] : parseAddressList(spec.source);
   const dsts: AddrMask[] = spec.destination === undefined ? [ANY] : parseAddressList(spec.destination);
   if ((srcs.length > 1 || dsts.length > 1) && (spec.inv.src || spec.inv.dst)) {
     throw paramProblem('! not allowed with multiple source or destination IP addresses');
   }
+  return { srcs, dsts };
+}
+
+export function buildRules(spec: RuleSpec): Rule[] {
+  const { srcs, dsts } = checkAddresses(spec);
   const verdict: Verdict = spec.target
     ? { kind: 'target', target: spec.target }
     : spec.jumpTo === ''
@@ -45,5 +51,10 @@ export function completeRule(ip: IpMatch, matches: readonly MatchUse[], verdict:
   const parts = { ip, matches, verdict };
   const text = ruleMatchText(parts);
   const targetText = ruleTargetText(parts);
-  return { ip, matches, verdict, counters, text, targetText, line: text + targetText, stateText: stateTextOf(parts), jumpTo: jumpOf(verdict) };
+  const facts = {
+    defs: [...matches.map((m) => m.def), ...(verdict.kind === 'target' ? [verdict.target.def] : [])],
+    proto: ip.proto,
+    protoInverted: ip.inv.proto,
+  };
+  return { ip, matches, verdict, counters, text, targetText, line: text + targetText, stateText: stateTextOf(parts), jumpTo: jumpOf(verdict), facts };
 }

@@ -58,23 +58,20 @@ export function reachingHooks(t: Table, chain: string): Set<Hook> {
  * (kernelCheck) only when the rule itself is added, with its own chain's hook (`ownHook`).
  */
 function refusal(r: Rule, table: string, hooks: Set<Hook>, ownHook: Hook | undefined | null): string | undefined {
-  const uses = [...r.matches, ...(r.verdict.kind === 'target' ? [r.verdict.target] : [])];
-  for (const u of uses) {
-    const d = u.def;
+  const f = r.facts;
+  for (const d of f.defs) {
     if (d.tables && !d.tables.includes(table)) return 'Invalid argument';
     const proto = d.kind === 'match' ? d.requiresProtocol : undefined;
-    if (proto !== undefined && (r.ip.proto !== proto || r.ip.inv.proto)) return 'Invalid argument';
+    if (proto !== undefined && (f.proto !== proto || f.protoInverted)) return 'Invalid argument';
     if (d.hooks) for (const h of hooks) if (!d.hooks.includes(h)) return 'Invalid argument';
-    if (ownHook !== null && d.kernelCheck) {
-      const view: KernelView = {
-        table,
-        protocol: r.ip.proto,
-        protocolInverted: r.ip.inv.proto,
-        hooks: new Set(ownHook ? [ownHook] : []),
-      };
-      const why = d.kernelCheck(u.state, view);
-      if (why !== undefined) return why;
-    }
+  }
+  if (ownHook === null || !f.defs.some((d) => d.kernelCheck)) return undefined;
+  // checkentry: only for the rule being added (complete, never lazy), with its own chain's hook.
+  const view: KernelView = { table, protocol: f.proto, protocolInverted: f.protoInverted, hooks: new Set(ownHook ? [ownHook] : []) };
+  const uses = [...r.matches, ...(r.verdict.kind === 'target' ? [r.verdict.target] : [])];
+  for (const u of uses) {
+    const why = u.def.kernelCheck?.(u.state, view);
+    if (why !== undefined) return why;
   }
   return undefined;
 }

@@ -7,9 +7,10 @@ import { fastArgs } from '../../grammar/fast-args';
 import type { ArgNode } from '../ast';
 import { parseCommand } from '../compile/command';
 import { buildRules } from '../compile/rule';
-import { findTarget } from '../extensions/registry';
-import type { MatchUse } from '../extensions/spec';
-import type { Counters, IpMatch, Rule, Verdict } from '../model/ruleset';
+import { findMatch, findTarget } from '../extensions/registry';
+import { parseProtocol } from '../extensions/option-types';
+import type { AnyMatch, AnyTarget, MatchUse } from '../extensions/spec';
+import type { Counters, IpMatch, Rule, RuleFacts, Verdict } from '../model/ruleset';
 import { Exit, IptablesError } from '../messages';
 
 const TAIL = / -([jg]) ([^\s"]+)$/;
@@ -22,10 +23,35 @@ export function jumpOfLine(line: string): string | undefined {
   return m[1] === 'g' || findTarget(m[2]!) === undefined ? m[2] : undefined;
 }
 
+/** The extensions and protocol of a canonical rule line, read from its words without parsing options. */
+export function factsOfLine(line: string): RuleFacts {
+  const words = fastArgs(line, 1);
+  const defs: Array<AnyMatch | AnyTarget> = [];
+  let proto = 0;
+  let protoInverted = false;
+  for (let i = 0; i < words.length - 1; i++) {
+    const w = words[i]!;
+    if (w.kind !== 'short') continue;
+    const next = words[i + 1]!.text;
+    if (w.text === '-m') {
+      const d = findMatch(next);
+      if (d) defs.push(d);
+    } else if (w.text === '-j') {
+      const d = findTarget(next);
+      if (d) defs.push(d);
+    } else if (w.text === '-p') {
+      proto = parseProtocol(next);
+      protoInverted = i > 0 && words[i - 1]!.kind === 'bang';
+    }
+  }
+  return { defs, proto, protoInverted };
+}
+
 export class LazyRule implements Rule {
   counters: Counters;
   readonly jumpTo: string | undefined;
   private parsed: Rule | undefined;
+  private cachedFacts: RuleFacts | undefined;
 
   /**
    * `stateLine` is the text after `-A CHAIN` as the state file has it; `saveDiffers` says that it is a
@@ -76,5 +102,10 @@ export class LazyRule implements Rule {
   }
   get stateText(): string | undefined {
     return this.saveDiffers ? this.stateLine : undefined;
+  }
+  get facts(): RuleFacts {
+    if (this.parsed) return this.parsed.facts;
+    this.cachedFacts ??= factsOfLine(this.stateLine);
+    return this.cachedFacts;
   }
 }

@@ -7,7 +7,7 @@ import type { ArgNode } from '../ast';
 import { parseCommand } from '../compile/command';
 import { assertValidChainName, scanU64 } from '../compile/command';
 import { execute } from '../exec/commands';
-import { buildRules } from '../compile/rule';
+import { checkAddresses } from '../compile/rule';
 import { Exit, IptablesError, kernelRefused, nftError, paramProblem } from '../messages';
 import { type Counters, Ruleset, zeroCounters } from '../model/ruleset';
 import { validateTable } from '../exec/validate';
@@ -223,7 +223,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         }
         if (opts.test) {
           // --test parses every line as do_parse() does (addresses included) and queues nothing.
-          if (cmd.rule.source !== undefined || cmd.rule.destination !== undefined) buildRules(cmd.rule);
+          if (cmd.rule.source !== undefined || cmd.rule.destination !== undefined) checkAddresses(cmd.rule);
           continue;
         }
         const run = (rs: Ruleset, defer: boolean): string => execute(rs, cmd, { kernel: defer ? 'per-rule' : 'full' }).stdout;

@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
 import { Exit, IptablesError } from '../messages';
-import { chainsInSaveOrder, Ruleset, type Table } from '../model/ruleset';
-import { isTableName } from '../model/tables';
+import { chainsInSaveOrder, Ruleset } from '../model/ruleset';
+import { isTableName, type TableName } from '../model/tables';
 import { LazyRule } from './lazy-rule';
 import { chainHeader } from '../format/save';
 import { REGISTERED_MARK, restore } from './restore';
@@ -30,6 +30,7 @@ export const STATE_SPELLING_MARK = '# tsiptables: state-spelling';
 
 export function serialize(rs: Ruleset): string {
   const parts: string[] = [STATE_HEADER];
+  for (const [name, text] of rs.untouched) if (!rs.tables.has(name)) parts.push(text);
   for (const t of rs.tables.values()) {
     const chains = chainsInSaveOrder(t);
     parts.push(`*${t.name}\n`);
@@ -56,57 +57,72 @@ const CHAIN_LINE = /^:(\S+) (\S+) \[(\d+):(\d+)\]$/;
  * command needs their parts. Returns undefined for any line it does not expect (a hand-made file), which then
  * goes through the full iptables-restore path.
  */
-function loadOwnState(text: string): Ruleset | undefined {
+function loadOwnState(text: string, want: ReadonlySet<TableName> | undefined): Ruleset | undefined {
   if (!text.startsWith(STATE_HEADER)) return undefined;
   const rs = new Ruleset();
-  let table: Table | undefined;
+  // Sections from `*table` to `COMMIT`, found without splitting the whole file into lines.
+  let pos = STATE_HEADER.length;
+  while (pos < text.length) {
+    const star = text.startsWith('*', pos) ? pos : text.indexOf('\n*', pos - 1) + 1;
+    if (star <= 0) break;
+    const commit = text.indexOf('\nCOMMIT\n', star);
+    if (commit < 0) return undefined;
+    const endOfSection = commit + '\nCOMMIT\n'.length;
+    const nl = text.indexOf('\n', star);
+    const name = text.slice(star + 1, nl);
+    if (!isTableName(name)) return undefined;
+    if (want && !want.has(name)) {
+      // A table this command does not need: its text is kept and written back as it is.
+      rs.untouched.set(name, text.slice(star, endOfSection));
+    } else if (!loadTableSection(rs, name, text.slice(nl + 1, commit + 1))) return undefined;
+    pos = endOfSection;
+  }
+  return rs;
+}
+
+/** The lines between `*table` and `COMMIT` of our own state file; false for anything unexpected. */
+function loadTableSection(rs: Ruleset, name: TableName, body: string): boolean {
+  const table = rs.ensureTable(name);
   let spelling = false;
-  const lines = text.split('\n');
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
+  for (const line of body.split('\n')) {
     if (line === '') continue;
     const c0 = line[0];
-    if (c0 === '[' && table) {
+    if (c0 === '[') {
       const m = RULE_LINE.exec(line);
       const chain = m ? table.chains.get(m[3]!) : undefined;
-      if (!m || !chain) return undefined;
+      if (!m || !chain) return false;
       // `0n` is a constant; BigInt() of "0" would allocate for the common case of zero counters.
       const packets = m[1] === '0' ? 0n : BigInt(m[1]!);
       const bytes = m[2] === '0' ? 0n : BigInt(m[2]!);
       chain.rules.push(new LazyRule(table.name, chain.name, m[4]!, { packets, bytes }, spelling));
       spelling = false;
-    } else if (c0 === ':' && table) {
+    } else if (c0 === ':') {
       const m = CHAIN_LINE.exec(line);
-      if (!m) return undefined;
+      if (!m) return false;
       const counters = { packets: BigInt(m[3]!), bytes: BigInt(m[4]!) };
       const existing = table.chains.get(m[1]!);
       if (existing?.hook) {
-        if (m[2] !== 'ACCEPT' && m[2] !== 'DROP') return undefined;
+        if (m[2] !== 'ACCEPT' && m[2] !== 'DROP') return false;
         existing.policy = m[2];
         existing.counters = counters;
       } else if (!existing && m[2] === '-') {
         table.chains.set(m[1]!, { name: m[1]!, hook: undefined, registered: true, policy: undefined, counters, rules: [] });
-      } else return undefined;
-    } else if (c0 === '*' && !table) {
-      const name = line.slice(1);
-      if (!isTableName(name)) return undefined;
-      table = rs.ensureTable(name);
-    } else if (line === 'COMMIT' && table) {
-      table = undefined;
-    } else if (line === STATE_SPELLING_MARK && table) {
+      } else return false;
+    } else if (line === STATE_SPELLING_MARK) {
       spelling = true;
-    } else if (line.startsWith(REGISTERED_MARK) && table) {
+    } else if (line.startsWith(REGISTERED_MARK)) {
       const names = new Set(line.slice(REGISTERED_MARK.length).split(' '));
       for (const c of table.chains.values()) if (c.hook) c.registered = names.has(c.name);
-    } else if (!line.startsWith('#')) return undefined;
+    } else if (!line.startsWith('#')) return false;
   }
-  return table ? undefined : rs;
+  return true;
 }
 
-export function loadState(path: string): Ruleset {
+/** Loads the state; `want`, when given, names the only tables the caller will look at or change. */
+export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset {
   if (!existsSync(path)) return new Ruleset();
   const text = readFileSync(path, 'utf8');
-  const own = loadOwnState(text);
+  const own = loadOwnState(text, want);
   if (own) return own;
   try {
     return restore(text, new Ruleset(), {

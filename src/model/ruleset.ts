@@ -2,7 +2,7 @@
  * The in-memory ruleset: tables (in the order they came into being, as the kernel lists them), chains (built-in
  * ones with policy and counters, user ones) and rules (base IPv4 match, extension matches, target).
  */
-import type { Hook, MatchUse, TargetUse } from '../extensions/spec';
+import type { AnyMatch, AnyTarget, Hook, MatchUse, TargetUse } from '../extensions/spec';
 import type { AddrMask } from './ip';
 import { TABLES, type TableName } from './tables';
 
@@ -60,6 +60,15 @@ export interface Rule {
   readonly stateText: string | undefined;
   /** The chain a jump (-j) or goto (-g) leads to; undefined for targets and rules without one. */
   readonly jumpTo: string | undefined;
+  /** What the kernel's fixed checks look at (extension definitions, protocol), known without a full parse. */
+  readonly facts: RuleFacts;
+}
+
+export interface RuleFacts {
+  /** The extensions the rule uses: its matches and, when it has one, its target extension. */
+  readonly defs: readonly (AnyMatch | AnyTarget)[];
+  readonly proto: number;
+  readonly protoInverted: boolean;
 }
 
 /** The jump target of a verdict, for Rule.jumpTo. */
@@ -91,6 +100,11 @@ export interface Table {
 export class Ruleset {
   /** Tables in the order they were created (iptables-save prints them in SAVE_ORDER instead). */
   readonly tables = new Map<TableName, Table>();
+  /**
+   * Tables of the state file a command did not need, kept as their state text and written back as they are
+   * (a `-A INPUT` into a kube-proxy state does not read its 100,000 nat rules).
+   */
+  readonly untouched = new Map<TableName, string>();
 
   /** Existing tables in the order iptables-save prints them. */
   tablesInSaveOrder(): Table[] {
@@ -117,6 +131,7 @@ export class Ruleset {
   /** A deep copy (rule matches share their immutable parsed state). */
   clone(): Ruleset {
     const r = new Ruleset();
+    for (const [name, text] of this.untouched) r.untouched.set(name, text);
     for (const [name, t] of this.tables) {
       const chains = new Map<string, Chain>();
       for (const [cn, c] of t.chains) {
