@@ -111,24 +111,6 @@ export function parseX6Uint64(ext: string, opt: string, value: string, min: bigi
   return v;
 }
 
-/** XTTYPE_MARKMASK32: "value[/mask]" (mask defaults to 0xffffffff). */
-export function parseMarkMask(ext: string, opt: string, value: string): { mark: number; mask: number } {
-  const slash = value.indexOf('/');
-  const markText = slash < 0 ? value : value.slice(0, slash);
-  const mark = parseUint(markText, 0, 0xffffffff);
-  if (mark === null || (slash >= 0 && value.length === slash + 1)) {
-    throw paramProblem(`${ext}: bad mark value for option "--${opt}", or out of range.\n`);
-  }
-  if (slash < 0) return { mark, mask: 0xffffffff };
-  const mask = parseUint(value.slice(slash + 1), 0, 0xffffffff);
-  if (mask === null) throw paramProblem(`${ext}: bad mask value for option "--${opt}", or out of range.\n`);
-  return { mark, mask };
-}
-
-export function hex(n: number): string {
-  return `0x${(n >>> 0).toString(16)}`;
-}
-
 /**
  * xtables_save_string(): a value of only [_-0-9a-zA-Z] stays bare; anything else goes in double quotes with
  * `"`, `\` and `'` escaped by a backslash. Returns the text with its leading space.

@@ -4,7 +4,7 @@
  * not inverted, as libxt_connmark does).
  */
 import { defineMatch } from '../spec';
-import { parseX6MarkMask } from '../values/x6';
+import { parseValMask } from '../values/mark';
 import { markMaskText } from './mark';
 
 export interface ConnmarkState {
@@ -24,8 +24,8 @@ export default defineMatch<ConnmarkState>({
   options: [{ name: 'mark', arg: 'required', invert: true, mandatory: true }],
   init: () => ({ mark: 0, mask: 0xffffffff, inverted: false }),
   parse(s, use) {
-    const { value, mask } = parseX6MarkMask('connmark', 'mark', use.value!);
-    s.mark = value;
+    const { mark, mask } = parseValMask('connmark', 'mark', use.value!);
+    s.mark = mark;
     s.mask = mask;
     s.inverted = use.inverted;
   },

@@ -3,16 +3,15 @@
  * --hashlimit-upto / --hashlimit-above (or the old --hashlimit) with packet rates (N[/unit]) or byte rates
  * (N[k|m]b/s), --hashlimit-burst, --hashlimit-mode, --hashlimit-srcmask/-dstmask, --hashlimit-name,
  * --hashlimit-htable-size/-max/-gcinterval/-expire, --hashlimit-rate-match and --hashlimit-rate-interval.
- *
- * --hashlimit and --hashlimit-upto share one option id, and libxt_hashlimit's final check runs before
- * libxtables' generic one, so the once/exclusion/mandatory checks are done here in libxtables' order.
+ * --hashlimit is the old spelling of --hashlimit-upto (one option id).
  */
-import { defineMatch } from '../spec';
+import { defineMatch, type OptionDef } from '../spec';
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
-import { atoi, atollU64 } from '../values/inet';
-import { badValueAct, givenIds, parseX6Plen, x6Fcheck, xtStrtoul, type X6Entry } from '../values/x6';
-import { prefixOf } from './conntrack';
+import { atoi, atollU64, xtStrtoul } from '../values/cstrtoul';
+import { needsQuotes, restoreWord } from '../values/cstring';
+import { badValueAct, parseX6Plen } from '../values/x6';
+import { printRate, rateUnit } from './limit';
 
 const MODE = { DIP: 1, DPT: 2, SIP: 4, SPT: 8, INVERT: 16, BYTES: 32, RATE_MATCH: 64 } as const;
 const SCALE = 1000000n; // XT_HASHLIMIT_SCALE_v2
@@ -24,23 +23,22 @@ const GCINTERVAL = 1000;
 const U32_MAX = 0xffffffffn;
 const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 
-/** Option ids (libxt_hashlimit's O_*); --hashlimit is the old spelling of --hashlimit-upto (same id). */
-const O = { UPTO: 0, ABOVE: 1, MODE: 3, SRCMASK: 4, DSTMASK: 5, NAME: 6, BURST: 7, SIZE: 8, MAX: 9, GCINT: 10, EXPIRE: 11, RATEMATCH: 12, INTERVAL: 13 } as const;
-const TABLE: readonly X6Entry[] = [
-  { name: 'hashlimit-upto', id: O.UPTO, excl: [O.ABOVE] },
-  { name: 'hashlimit-above', id: O.ABOVE, excl: [O.UPTO] },
-  { name: 'hashlimit', id: O.UPTO, excl: [O.ABOVE] },
-  { name: 'hashlimit-srcmask', id: O.SRCMASK },
-  { name: 'hashlimit-dstmask', id: O.DSTMASK },
-  { name: 'hashlimit-burst', id: O.BURST },
-  { name: 'hashlimit-htable-size', id: O.SIZE },
-  { name: 'hashlimit-htable-max', id: O.MAX },
-  { name: 'hashlimit-htable-gcinterval', id: O.GCINT },
-  { name: 'hashlimit-htable-expire', id: O.EXPIRE },
-  { name: 'hashlimit-mode', id: O.MODE },
-  { name: 'hashlimit-name', id: O.NAME, mandatory: true },
-  { name: 'hashlimit-rate-match', id: O.RATEMATCH },
-  { name: 'hashlimit-rate-interval', id: O.INTERVAL },
+/** hashlimit_mt_opts[] with libxt_hashlimit's O_* ids; --hashlimit is the old spelling of --hashlimit-upto. */
+const OPTIONS: readonly OptionDef[] = [
+  { name: 'hashlimit-upto', id: 0, arg: 'required', invert: true, excludes: ['hashlimit-above'] },
+  { name: 'hashlimit-above', id: 1, arg: 'required', invert: true, excludes: ['hashlimit-upto'] },
+  { name: 'hashlimit', id: 0, arg: 'required', invert: true, excludes: ['hashlimit-above'] },
+  { name: 'hashlimit-srcmask', id: 4, arg: 'required' },
+  { name: 'hashlimit-dstmask', id: 5, arg: 'required' },
+  { name: 'hashlimit-burst', id: 7, arg: 'required' },
+  { name: 'hashlimit-htable-size', id: 8, arg: 'required' },
+  { name: 'hashlimit-htable-max', id: 9, arg: 'required' },
+  { name: 'hashlimit-htable-gcinterval', id: 10, arg: 'required' },
+  { name: 'hashlimit-htable-expire', id: 11, arg: 'required' },
+  { name: 'hashlimit-mode', id: 3, arg: 'required' },
+  { name: 'hashlimit-name', id: 6, arg: 'required', mandatory: true },
+  { name: 'hashlimit-rate-match', id: 12, arg: 'none' },
+  { name: 'hashlimit-rate-interval', id: 13, arg: 'required' },
 ];
 
 export interface HashlimitState {
@@ -57,9 +55,22 @@ export interface HashlimitState {
   name: string;
   /** hashlimit_mt_udata.mult: seconds per rate unit of the last rate parsed (15 for byte rates). */
   mult: number;
-  /** Option ids given so far (xflags). */
-  ids: Set<number>;
 }
+
+const initState = (): HashlimitState => ({
+  mode: 0,
+  avg: 0n,
+  burst: 5n,
+  size: 0,
+  max: 0,
+  gcInterval: GCINTERVAL,
+  expire: 0,
+  srcmask: 32,
+  dstmask: 32,
+  interval: 0,
+  name: '',
+  mult: 0,
+});
 
 function costToBytes(cost: bigint): bigint {
   const r = cost ? U32_MAX / cost : U32_MAX;
@@ -90,22 +101,9 @@ function parseBytes(s: HashlimitState, rate: string): bigint | null {
 
 /** parse_rate(): "N[/unit]" as a period in 1/1000000 s, or null. */
 function parseRate(s: HashlimitState, rate: string): bigint | null {
-  s.mult = 1;
-  const slash = rate.indexOf('/');
-  if (slash >= 0) {
-    const unit = rate.slice(slash + 1);
-    if (unit === '') return null;
-    const found = (
-      [
-        ['second', 1],
-        ['minute', 60],
-        ['hour', 3600],
-        ['day', 86400],
-      ] as const
-    ).find(([n]) => prefixOf(unit, n));
-    if (!found) return null;
-    s.mult = found[1];
-  }
+  const mult = rateUnit(rate);
+  s.mult = mult ?? 1;
+  if (mult === null) return null;
   const r = atollU64(rate);
   if (r === 0n) return null;
   const period = (SCALE * BigInt(s.mult)) / r;
@@ -134,23 +132,10 @@ function parseMode(arg: string): number | null {
   return mode;
 }
 
-const RATES: ReadonlyArray<readonly [string, bigint]> = [
-  ['day', SCALE * 86400n],
-  ['hour', SCALE * 3600n],
-  ['min', SCALE * 60n],
-  ['sec', SCALE],
-];
-
 /** print_rate(): " N/unit" and the unit in milliseconds (the default expire it implies). */
 function rateText(period: bigint): [string, number] {
-  if (period === 0n) return [' inf', 0];
-  let i = 1;
-  for (; i < RATES.length; i++) {
-    const mult = RATES[i]![1];
-    if (period > mult || mult / period < mult % period) break;
-  }
-  const [name, mult] = RATES[i - 1]!;
-  return [` ${mult / period}/${name}`, Number((mult / SCALE) * 1000n)];
+  const [text, secs] = printRate(period, SCALE);
+  return [text, secs * 1000];
 }
 
 const UNITS: ReadonlyArray<readonly [string, bigint]> = [
@@ -159,20 +144,19 @@ const UNITS: ReadonlyArray<readonly [string, bigint]> = [
   ['', 1n],
 ];
 
-/** print_bytes(): " Nxb/s" and, with a burst, " PREFIXburst Nxb"; returns the default expire too. */
-function bytesText(avg: bigint, burst: bigint, prefix: string): [string, number] {
+/** print_bytes(): the rate "Nxb/s", the burst "Nxb" (undefined without one) and the default expire they imply. */
+function bytesText(avg: bigint, burst: bigint): { rate: string; burst: string | undefined; quantum: number } {
   let r = costToBytes(avg);
   let i = 0;
   for (; i < UNITS.length - 1; i++) {
     const t = UNITS[i]![1];
     if (r >= t && bytesToCost(r & ~(t - 1n)) === avg) break;
   }
-  let out = ` ${r / UNITS[i]![1]}${UNITS[i]![0]}b/s`;
-  if (burst === 0n) return [out, BYTE_EXPIRE * 1000];
+  const rate = `${r / UNITS[i]![1]}${UNITS[i]![0]}b/s`;
+  if (burst === 0n) return { rate, burst: undefined, quantum: BYTE_EXPIRE * 1000 };
   r = U64(r * burst);
   for (i = 0; i < UNITS.length - 1; i++) if (r >= UNITS[i]![1]) break;
-  out += ` ${prefix}burst ${r / UNITS[i]![1]}${UNITS[i]![0]}b`;
-  return [out, BYTE_EXPIRE_BURST * 1000];
+  return { rate, burst: `${r / UNITS[i]![1]}${UNITS[i]![0]}b`, quantum: BYTE_EXPIRE_BURST * 1000 };
 }
 
 function modeText(mode: number, sep: string): string {
@@ -186,34 +170,107 @@ function modeText(mode: number, sep: string): string {
 
 const HASH_BITS = MODE.SIP | MODE.SPT | MODE.DIP | MODE.DPT;
 
-/** hashlimit_mt_print() (revision 3, -L) and hashlimit_mt_save(). */
-function render(s: HashlimitState, save: boolean): string {
-  const p = save ? '--hashlimit-' : '';
-  let out = save ? (s.mode & MODE.INVERT ? ' --hashlimit-above' : ' --hashlimit-upto') : s.mode & MODE.INVERT ? ' limit: above' : ' limit: up to';
+/** hashlimit_mt_print() (revision 3, -L). */
+function print(s: HashlimitState): string {
+  let out = s.mode & MODE.INVERT ? ' limit: above' : ' limit: up to';
   let quantum: number;
   if (s.mode & MODE.BYTES) {
-    const [t, q] = bytesText(s.avg, s.burst, p);
-    out += t;
-    quantum = q;
+    const b = bytesText(s.avg, s.burst);
+    out += ` ${b.rate}${b.burst === undefined ? '' : ` burst ${b.burst}`}`;
+    quantum = b.quantum;
   } else {
-    const period = !save && s.interval !== 0 ? U64(s.avg * BigInt(s.interval)) : s.avg;
-    const [t, q] = rateText(period);
-    out += `${t} ${p}burst ${s.burst}`;
+    const [t, q] = rateText(s.interval !== 0 ? U64(s.avg * BigInt(s.interval)) : s.avg);
+    out += `${t} burst ${s.burst}`;
     quantum = q;
   }
-  if (s.mode & HASH_BITS) out += ` ${p}mode${modeText(s.mode, save ? ',' : '-')}`;
-  if (save) out += ` --hashlimit-name ${s.name}`;
-  if (s.size !== 0) out += ` ${p}htable-size ${s.size}`;
-  if (s.max !== 0) out += ` ${p}htable-max ${s.max}`;
-  if (s.gcInterval !== GCINTERVAL) out += ` ${p}htable-gcinterval ${s.gcInterval}`;
-  if (s.expire !== quantum) out += ` ${p}htable-expire ${s.expire}`;
-  if (s.srcmask !== 32) out += ` ${p}srcmask ${s.srcmask}`;
-  if (s.dstmask !== 32) out += ` ${p}dstmask ${s.dstmask}`;
+  if (s.mode & HASH_BITS) out += ` mode${modeText(s.mode, '-')}`;
+  if (s.size !== 0) out += ` htable-size ${s.size}`;
+  if (s.max !== 0) out += ` htable-max ${s.max}`;
+  if (s.gcInterval !== GCINTERVAL) out += ` htable-gcinterval ${s.gcInterval}`;
+  if (s.expire !== quantum) out += ` htable-expire ${s.expire}`;
+  if (s.srcmask !== 32) out += ` srcmask ${s.srcmask}`;
+  if (s.dstmask !== 32) out += ` dstmask ${s.dstmask}`;
   if (s.mode & MODE.RATE_MATCH) {
-    out += ` ${p}rate-match`;
-    if (s.interval !== 1) out += ` ${p}rate-interval ${s.interval}`;
+    out += ' rate-match';
+    if (s.interval !== 1) out += ` rate-interval ${s.interval}`;
   }
   return out;
+}
+
+/** One option of a save line: name (without dashes) and value. */
+type Opt = readonly [name: string, value?: string];
+
+/**
+ * hashlimit_mt_save()'s options ('save'), or the state file's: 'state' keeps the usual spellings but gives a
+ * byte burst in bytes and the expire and interval always; 'exact' also gives the rate as the stored value,
+ * `@AVG` (`@AVGb` for a byte rate), which only a trusted parse reads.
+ */
+function saveOpts(s: HashlimitState, variant: 'save' | 'state' | 'exact'): Opt[] {
+  const bytes = (s.mode & MODE.BYTES) !== 0;
+  const out: Opt[] = [];
+  const rateOpt = s.mode & MODE.INVERT ? 'hashlimit-above' : 'hashlimit-upto';
+  let quantum: number;
+  if (variant === 'exact') {
+    out.push([rateOpt, `@${s.avg}${bytes ? 'b' : ''}`]);
+    quantum = -1;
+  } else if (bytes) {
+    const b = bytesText(s.avg, s.burst);
+    out.push([rateOpt, b.rate]);
+    quantum = b.quantum;
+  } else {
+    const [t, q] = rateText(s.avg);
+    out.push([rateOpt, t.slice(1)]);
+    quantum = q;
+  }
+  if (!bytes) out.push(['hashlimit-burst', `${s.burst}`]);
+  else if (s.burst !== 0n) {
+    out.push(['hashlimit-burst', variant === 'save' ? bytesText(s.avg, s.burst).burst! : `${s.burst * costToBytes(s.avg)}b`]);
+  }
+  if (s.mode & HASH_BITS) out.push(['hashlimit-mode', modeText(s.mode, ',').slice(1)]);
+  out.push(['hashlimit-name', s.name]);
+  if (s.size !== 0) out.push(['hashlimit-htable-size', `${s.size}`]);
+  if (s.max !== 0) out.push(['hashlimit-htable-max', `${s.max}`]);
+  if (s.gcInterval !== GCINTERVAL) out.push(['hashlimit-htable-gcinterval', `${s.gcInterval}`]);
+  if (s.expire !== quantum || variant !== 'save') out.push(['hashlimit-htable-expire', `${s.expire}`]);
+  if (s.srcmask !== 32) out.push(['hashlimit-srcmask', `${s.srcmask}`]);
+  if (s.dstmask !== 32) out.push(['hashlimit-dstmask', `${s.dstmask}`]);
+  if (s.mode & MODE.RATE_MATCH) out.push(['hashlimit-rate-match']);
+  if (variant === 'save' ? s.mode & MODE.RATE_MATCH && s.interval !== 1 : s.interval !== 0) {
+    out.push(['hashlimit-rate-interval', `${s.interval}`]);
+  }
+  return out;
+}
+
+function optsText(opts: readonly Opt[], word: (v: string) => string): string {
+  return opts.map(([n, v]) => ` --${n}${v === undefined ? '' : word(v)}`).join('');
+}
+
+/** Whether these options, parsed again (trusted), give this very state. */
+function readsBack(s: HashlimitState, opts: readonly Opt[]): boolean {
+  const t = initState();
+  const given = new Set<string>();
+  try {
+    for (const [name, value] of opts) {
+      parseOption(t, name, value, false, true);
+      given.add(name);
+    }
+    finish(t, given);
+  } catch {
+    return false;
+  }
+  const keys = Object.keys(s).filter((k) => k !== 'mult') as Array<keyof HashlimitState>;
+  return keys.every((k) => t[k] === s[k]);
+}
+
+/**
+ * The state file's text when the save text does not read back to this state (a 0b/s byte rate, an interval
+ * without rate-match, a byte burst the unit rounds, a rate the unit rounds, a name with blanks).
+ */
+function stateText(s: HashlimitState): string | undefined {
+  const save = saveOpts(s, 'save');
+  if (!needsQuotes(s.name) && readsBack(s, save)) return undefined;
+  const state = saveOpts(s, 'state');
+  return optsText(readsBack(s, state) ? state : saveOpts(s, 'exact'), restoreWord);
 }
 
 /**
@@ -226,6 +283,102 @@ function kernelCheck(s: HashlimitState): string | undefined {
   if (s.mode & MODE.BYTES) return undefined;
   if (s.burst === 0n || s.avg * s.burst >= 172800000000n) return 'Numerical result out of range';
   return undefined;
+}
+
+/** hashlimit_mt_parse() for one option; `trusted` (the state file) also reads the `@AVG` rate of stateText(). */
+function parseOption(s: HashlimitState, name: string, value: string | undefined, inverted: boolean, trusted: boolean): void {
+  const v = value ?? '';
+  switch (name) {
+    case 'hashlimit-burst':
+      s.burst = parseBurst(v);
+      break;
+    case 'hashlimit':
+    case 'hashlimit-upto':
+    case 'hashlimit-above': {
+      const above = name === 'hashlimit-above';
+      if (inverted !== above) s.mode |= MODE.INVERT;
+      const stored = trusted ? /^@(\d+)(b?)$/.exec(v) : null;
+      if (stored) {
+        s.avg = BigInt(stored[1]!);
+        s.mult = 1;
+        if (stored[2]) s.mode |= MODE.BYTES;
+        break;
+      }
+      const bytes = parseBytes(s, v);
+      if (bytes !== null) {
+        s.mode |= MODE.BYTES;
+        s.avg = bytes;
+        break;
+      }
+      const period = parseRate(s, v);
+      if (period === null) throw badValueAct('hashlimit', above ? '--hashlimit-above' : '--hashlimit-upto', v);
+      s.avg = period;
+      break;
+    }
+    case 'hashlimit-mode': {
+      const m = parseMode(v);
+      if (m === null) throw badValueAct('hashlimit', '--hashlimit-mode', v);
+      s.mode |= m;
+      break;
+    }
+    case 'hashlimit-srcmask':
+      s.srcmask = parseX6Plen('hashlimit', name, v);
+      break;
+    case 'hashlimit-dstmask':
+      s.dstmask = parseX6Plen('hashlimit', name, v);
+      break;
+    case 'hashlimit-htable-size':
+      s.size = parseX6Uint('hashlimit', name, v, 0, 0xffffffff);
+      break;
+    case 'hashlimit-htable-max':
+      s.max = parseX6Uint('hashlimit', name, v, 0, 0xffffffff);
+      break;
+    case 'hashlimit-htable-gcinterval':
+      s.gcInterval = parseX6Uint('hashlimit', name, v, 0, 0xffffffff);
+      break;
+    case 'hashlimit-htable-expire':
+      s.expire = parseX6Uint('hashlimit', name, v, 0, 0xffffffff);
+      break;
+    case 'hashlimit-name':
+      if (v.length < 1) throw paramProblem('Argument must have a minimum length of 1 characters\n');
+      s.name = v.slice(0, 254); // name[NAME_MAX]: strncpy of at most 254 characters
+      break;
+    case 'hashlimit-rate-match':
+      s.mode |= MODE.RATE_MATCH;
+      break;
+    case 'hashlimit-rate-interval': {
+      const r = atoi(v);
+      if (r <= 0) throw badValueAct('hashlimit', '--hashlimit-rate-interval', v);
+      s.interval = r;
+      break;
+    }
+  }
+}
+
+/** hashlimit_mt_check() (libxtables' generic checks follow it). */
+function finish(s: HashlimitState, given: ReadonlySet<string>): void {
+  if (!given.has('hashlimit-upto') && !given.has('hashlimit') && !given.has('hashlimit-above')) {
+    throw paramProblem('You have to specify --hashlimit');
+  }
+  const expireGiven = given.has('hashlimit-htable-expire');
+  if (!expireGiven) s.expire = s.mult * 1000;
+  if (s.mode & MODE.BYTES) {
+    let burst = 0n;
+    if (given.has('hashlimit-burst')) {
+      const ctb = costToBytes(s.avg);
+      if (s.burst < ctb) throw paramProblem(`burst cannot be smaller than ${ctb}b`);
+      burst = BigInt.asUintN(32, BigInt.asUintN(32, s.burst) / ctb);
+      if (s.burst % ctb) burst = BigInt.asUintN(32, burst + 1n);
+      if (!expireGiven) s.expire = BYTE_EXPIRE_BURST * 1000;
+    }
+    s.burst = burst;
+  } else if (s.burst > BURST_MAX) {
+    throw paramProblem(`bad value for option "--hashlimit-burst", or out of range (1-${BURST_MAX}).`);
+  }
+  if (given.has('hashlimit-rate-match')) {
+    if (!(s.mode & MODE.BYTES)) s.avg /= BigInt(s.mult);
+    if (s.interval === 0) s.interval = s.mode & MODE.BYTES ? 1 : s.mult;
+  }
 }
 
 export default defineMatch<HashlimitState>({
@@ -252,126 +405,12 @@ export default defineMatch<HashlimitState>({
   --hashlimit-rate-interval        interval in seconds for hashlimit-rate-match
 
 `,
-  options: [
-    { name: 'hashlimit-upto', arg: 'required', invert: true },
-    { name: 'hashlimit-above', arg: 'required', invert: true },
-    { name: 'hashlimit', arg: 'required', invert: true },
-    { name: 'hashlimit-srcmask', arg: 'required' },
-    { name: 'hashlimit-dstmask', arg: 'required' },
-    { name: 'hashlimit-burst', arg: 'required' },
-    { name: 'hashlimit-htable-size', arg: 'required' },
-    { name: 'hashlimit-htable-max', arg: 'required' },
-    { name: 'hashlimit-htable-gcinterval', arg: 'required' },
-    { name: 'hashlimit-htable-expire', arg: 'required' },
-    { name: 'hashlimit-mode', arg: 'required' },
-    { name: 'hashlimit-name', arg: 'required' },
-    { name: 'hashlimit-rate-match', arg: 'none' },
-    { name: 'hashlimit-rate-interval', arg: 'required' },
-  ],
-  init: () => ({
-    mode: 0,
-    avg: 0n,
-    burst: 5n,
-    size: 0,
-    max: 0,
-    gcInterval: GCINTERVAL,
-    expire: 0,
-    srcmask: 32,
-    dstmask: 32,
-    interval: 0,
-    name: '',
-    mult: 0,
-    ids: new Set(),
-  }),
-  parse(s, use) {
-    const v = use.value ?? '';
-    const entry = TABLE.find((e) => e.name === use.name)!;
-    // The generic check caught a repeated name; --hashlimit after --hashlimit-upto (one id) is caught here.
-    if (s.ids.has(entry.id)) throw paramProblem(`hashlimit: option "--${use.name}" can only be used once.\n`);
-    s.ids.add(entry.id);
-    switch (use.name) {
-      case 'hashlimit-burst':
-        s.burst = parseBurst(v);
-        break;
-      case 'hashlimit':
-      case 'hashlimit-upto':
-      case 'hashlimit-above': {
-        const above = use.name === 'hashlimit-above';
-        if (use.inverted !== above) s.mode |= MODE.INVERT;
-        const bytes = parseBytes(s, v);
-        if (bytes !== null) {
-          s.mode |= MODE.BYTES;
-          s.avg = bytes;
-          break;
-        }
-        const period = parseRate(s, v);
-        if (period === null) throw badValueAct('hashlimit', above ? '--hashlimit-above' : '--hashlimit-upto', v);
-        s.avg = period;
-        break;
-      }
-      case 'hashlimit-mode': {
-        const m = parseMode(v);
-        if (m === null) throw badValueAct('hashlimit', '--hashlimit-mode', v);
-        s.mode |= m;
-        break;
-      }
-      case 'hashlimit-srcmask':
-        s.srcmask = parseX6Plen('hashlimit', use.name, v);
-        break;
-      case 'hashlimit-dstmask':
-        s.dstmask = parseX6Plen('hashlimit', use.name, v);
-        break;
-      case 'hashlimit-htable-size':
-        s.size = parseX6Uint('hashlimit', use.name, v, 0, 0xffffffff);
-        break;
-      case 'hashlimit-htable-max':
-        s.max = parseX6Uint('hashlimit', use.name, v, 0, 0xffffffff);
-        break;
-      case 'hashlimit-htable-gcinterval':
-        s.gcInterval = parseX6Uint('hashlimit', use.name, v, 0, 0xffffffff);
-        break;
-      case 'hashlimit-htable-expire':
-        s.expire = parseX6Uint('hashlimit', use.name, v, 0, 0xffffffff);
-        break;
-      case 'hashlimit-name':
-        if (v.length < 1) throw paramProblem('Argument must have a minimum length of 1 characters\n');
-        s.name = v.slice(0, 254); // name[NAME_MAX]: strncpy of at most 254 characters
-        break;
-      case 'hashlimit-rate-match':
-        s.mode |= MODE.RATE_MATCH;
-        break;
-      case 'hashlimit-rate-interval': {
-        const r = atoi(v);
-        if (r <= 0) throw badValueAct('hashlimit', '--hashlimit-rate-interval', v);
-        s.interval = r;
-        break;
-      }
-    }
-  },
-  finalCheck(s, _ctx, given) {
-    // hashlimit_mt_check() first, then libxtables' generic checks (xtables_option_mfcall order).
-    if (!s.ids.has(O.UPTO) && !s.ids.has(O.ABOVE)) throw paramProblem('You have to specify --hashlimit');
-    if (!s.ids.has(O.EXPIRE)) s.expire = s.mult * 1000;
-    if (s.mode & MODE.BYTES) {
-      let burst = 0n;
-      if (s.ids.has(O.BURST)) {
-        const ctb = costToBytes(s.avg);
-        if (s.burst < ctb) throw paramProblem(`burst cannot be smaller than ${ctb}b`);
-        burst = BigInt.asUintN(32, BigInt.asUintN(32, s.burst) / ctb);
-        if (s.burst % ctb) burst = BigInt.asUintN(32, burst + 1n);
-        if (!s.ids.has(O.EXPIRE)) s.expire = BYTE_EXPIRE_BURST * 1000;
-      }
-      s.burst = burst;
-    } else if (s.burst > BURST_MAX) {
-      throw paramProblem(`bad value for option "--hashlimit-burst", or out of range (1-${BURST_MAX}).`);
-    }
-    if (s.ids.has(O.RATEMATCH)) {
-      if (!(s.mode & MODE.BYTES)) s.avg /= BigInt(s.mult);
-      if (s.interval === 0) s.interval = s.mode & MODE.BYTES ? 1 : s.mult;
-    }
-    x6Fcheck('hashlimit', TABLE, givenIds(TABLE, given));
-  },
-  save: (s) => render(s, true),
-  print: (s) => render(s, false),
+  options: OPTIONS,
+  init: initState,
+  parse: (s, use, ctx) => parseOption(s, use.name, use.value, use.inverted, ctx.trusted),
+  finalCheck: (s, _ctx, given) => finish(s, given),
+  save: (s) => optsText(saveOpts(s, 'save'), (v) => ` ${v}`),
+  print,
+  stateText,
   kernelCheck,
 });

@@ -6,7 +6,7 @@
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
-import { strtoul } from '../../model/cnum';
+import { xtStrtoui } from '../values/cstrtoul';
 
 export interface IcmpState {
   type: number;
@@ -72,17 +72,17 @@ function typesHelp(): string {
 
 /** parse_range(): a C number 0-255, optionally ":number"; returns [lo, hi, index after] or null. */
 function parseRange(s: string, start: number): [number, number, number] | null {
-  const a = strtoul(s, 0, start);
-  if (!a || a.overflow || a.value > 255n) return null;
+  const a = xtStrtoui(s, 0, 255, start);
+  if (!a) return null;
   let end = a.end;
-  let hi = Number(a.value);
+  let hi = a.value;
   if (s[end] === ':') {
-    const b = strtoul(s, 0, end + 1);
-    if (!b || b.overflow || b.value > 255n) return null;
-    hi = Number(b.value);
+    const b = xtStrtoui(s, 0, 255, end + 1);
+    if (!b) return null;
+    hi = b.value;
     end = b.end;
   }
-  return [Number(a.value), hi, end];
+  return [a.value, hi, end];
 }
 
 /** ipt_parse_icmp() */
@@ -146,6 +146,10 @@ Valid ICMP Types:${typesHelp()}`,
     // xt_match.proto: the kernel wants `-p icmp`, not inverted.
     return view.protocol !== 1 || view.protocolInverted ? 'Invalid argument' : undefined;
   },
-  // The save text shows only the low code of a range: compare the whole match.
+  // The save text shows only the low code of a range: compare the whole match, keep all of it in the state.
   compareKey: (s) => `${s.inverted ? '!' : ''}${s.type}/${s.codeMin}:${s.codeMax}`,
+  stateText: (s) =>
+    s.codeMin !== s.codeMax && (s.codeMin !== 0 || s.codeMax !== 0xff)
+      ? `${s.inverted ? ' !' : ''} --icmp-type ${s.type}/${s.codeMin}:${s.codeMax}`
+      : undefined,
 });

@@ -6,30 +6,35 @@
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
-import { atoi } from '../values/inet';
+import { atoi } from '../values/cstrtoul';
 import { prefixOf } from './conntrack';
 
 const XT_LIMIT_SCALE = 10000;
 const DEFAULT_BURST = 5;
 
-/** parse_rate(): the period for "N[/unit]" (unit a case-insensitive prefix), null when it is no rate. */
-function parseRate(rate: string): number | null {
-  let mult = 1;
+const UNITS: ReadonlyArray<readonly [string, number]> = [
+  ['second', 1],
+  ['minute', 60],
+  ['hour', 3600],
+  ['day', 86400],
+];
+
+/**
+ * The unit of a rate "N[/unit]" as parse_rate() of limit and hashlimit read it: seconds per unit (1 without
+ * one), null for an empty or unknown unit (a case-insensitive prefix of second, minute, hour, day).
+ */
+export function rateUnit(rate: string): number | null {
   const slash = rate.indexOf('/');
-  if (slash >= 0) {
-    const unit = rate.slice(slash + 1);
-    if (unit === '') return null;
-    const found = (
-      [
-        ['second', 1],
-        ['minute', 60],
-        ['hour', 3600],
-        ['day', 86400],
-      ] as const
-    ).find(([name]) => prefixOf(unit, name));
-    if (!found) return null;
-    mult = found[1];
-  }
+  if (slash < 0) return 1;
+  const unit = rate.slice(slash + 1);
+  if (unit === '') return null;
+  return UNITS.find(([name]) => prefixOf(unit, name))?.[1] ?? null;
+}
+
+/** parse_rate(): the period for "N[/unit]", null when it is no rate. */
+function parseRate(rate: string): number | null {
+  const mult = rateUnit(rate);
+  if (mult === null) return null;
   const r = atoi(rate) >>> 0;
   if (r === 0) return null;
   const period = Math.floor((XT_LIMIT_SCALE * mult) / r);
@@ -37,24 +42,29 @@ function parseRate(rate: string): number | null {
   return period;
 }
 
-const RATES: ReadonlyArray<readonly [string, number]> = [
-  ['day', XT_LIMIT_SCALE * 86400],
-  ['hour', XT_LIMIT_SCALE * 3600],
-  ['min', XT_LIMIT_SCALE * 60],
-  ['sec', XT_LIMIT_SCALE],
+const RATES: ReadonlyArray<readonly [string, bigint]> = [
+  ['day', 86400n],
+  ['hour', 3600n],
+  ['min', 60n],
+  ['sec', 1n],
 ];
 
-/** print_rate(): " N/unit" in the largest unit that divides cleanly enough. */
-export function rateText(period: number): string {
-  if (period === 0) return ' inf';
+/**
+ * print_rate() of limit and hashlimit: " N/unit" for a period in 1/`scale` s, in the largest unit that divides
+ * cleanly enough; also the unit's length in seconds.
+ */
+export function printRate(period: bigint, scale: bigint): [text: string, unitSeconds: number] {
+  if (period === 0n) return [' inf', 0];
   let i = 1;
   for (; i < RATES.length; i++) {
-    const mult = RATES[i]![1];
-    if (period > mult || Math.floor(mult / period) < mult % period) break;
+    const mult = RATES[i]![1] * scale;
+    if (period > mult || mult / period < mult % period) break;
   }
-  const [name, mult] = RATES[i - 1]!;
-  return ` ${Math.floor(mult / period)}/${name}`;
+  const [name, secs] = RATES[i - 1]!;
+  return [` ${(secs * scale) / period}/${name}`, Number(secs)];
 }
+
+const rateText = (period: number): string => printRate(BigInt(period), BigInt(XT_LIMIT_SCALE))[0];
 
 export interface LimitState {
   avg: number;

@@ -3,8 +3,8 @@
  * Saved and listed in hex; the mask only when it is not 0xffffffff (xtables_print_mark_mask).
  */
 import { defineMatch } from '../spec';
-import { hex } from '../option-types';
-import { parseX6MarkMask } from '../values/x6';
+import { hex32 } from '../values/mark';
+import { parseValMask } from '../values/mark';
 
 export interface MarkState {
   mark: number;
@@ -14,7 +14,7 @@ export interface MarkState {
 
 /** xtables_print_mark_mask(): " 0xMARK" or " 0xMARK/0xMASK". */
 export function markMaskText(mark: number, mask: number): string {
-  return mask === 0xffffffff ? ` ${hex(mark)}` : ` ${hex(mark)}/${hex(mask)}`;
+  return mask === 0xffffffff ? ` ${hex32(mark)}` : ` ${hex32(mark)}/${hex32(mask)}`;
 }
 
 export default defineMatch<MarkState>({
@@ -28,8 +28,8 @@ export default defineMatch<MarkState>({
   options: [{ name: 'mark', arg: 'required', invert: true, mandatory: true }],
   init: () => ({ mark: 0, mask: 0xffffffff, inverted: false }),
   parse(s, use) {
-    const { value, mask } = parseX6MarkMask('mark', 'mark', use.value!);
-    s.mark = value;
+    const { mark, mask } = parseValMask('mark', 'mark', use.value!);
+    s.mark = mark;
     s.mask = mask;
     s.inverted = use.inverted;
   },

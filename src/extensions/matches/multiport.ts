@@ -4,10 +4,10 @@
  * as two. Needs `-p tcp|udp|udplite|sctp|dccp` before it (checked when the option is parsed); the options
  * exclude each other.
  */
-import { defineMatch } from '../spec';
+import { defineMatch, type OptionDef } from '../spec';
 import { paramProblem } from '../../messages';
 import { parsePort, portToService } from '../option-types';
-import { X6Table } from '../values/x6ids';
+import { primaryName } from '../values/x6';
 
 type Which = 'sports' | 'dports' | 'ports';
 
@@ -19,22 +19,20 @@ export interface MultiportState {
   inverted: boolean;
   /** The rule's protocol when parsed: service names in -L are looked up for it. */
   proto: string;
-  flags: number;
 }
 
 const XT_MULTI_PORTS = 15;
-const O_SOURCE = 0;
-const O_DEST = 1;
-const O_SD = 2;
-const F_ANY = 7;
 
-const TABLE = new X6Table('multiport', [
-  { name: 'source-ports', id: O_SOURCE, excl: F_ANY },
-  { name: 'sports', id: O_SOURCE, excl: F_ANY },
-  { name: 'destination-ports', id: O_DEST, excl: F_ANY },
-  { name: 'dports', id: O_DEST, excl: F_ANY },
-  { name: 'ports', id: O_SD, excl: F_ANY },
-]);
+// multiport_opts[]: the aliases share the id of their long name, and every option excludes all (s_ALL).
+const ANY = ['source-ports', 'destination-ports', 'ports'];
+const OPTIONS: readonly OptionDef[] = [
+  { name: 'source-ports', id: 0, arg: 'required', invert: true, excludes: ANY },
+  { name: 'sports', id: 0, arg: 'required', invert: true, excludes: ANY },
+  { name: 'destination-ports', id: 1, arg: 'required', invert: true, excludes: ANY },
+  { name: 'dports', id: 1, arg: 'required', invert: true, excludes: ANY },
+  { name: 'ports', id: 2, arg: 'required', invert: true, excludes: ANY },
+];
+const WHICH: Readonly<Record<string, Which>> = { 'source-ports': 'sports', 'destination-ports': 'dports', ports: 'ports' };
 
 const PROTO_NAMES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 136: 'udplite', 132: 'sctp', 33: 'dccp' };
 
@@ -99,26 +97,16 @@ export default defineMatch<MultiportState>({
 [!] --ports port[,port:port,port]
 				match both source and destination port(s)
 `,
-  // Aliases share an id: `multi` keeps the core's name-based checks out; TABLE does them by id.
-  options: [
-    { name: 'source-ports', arg: 'required', invert: true, multi: true },
-    { name: 'sports', arg: 'required', invert: true, multi: true },
-    { name: 'destination-ports', arg: 'required', invert: true, multi: true },
-    { name: 'dports', arg: 'required', invert: true, multi: true },
-    { name: 'ports', arg: 'required', invert: true, multi: true },
-  ],
-  init: () => ({ which: undefined, ports: [], range: [], inverted: false, proto: '', flags: 0 }),
+  options: OPTIONS,
+  init: () => ({ which: undefined, ports: [], range: [], inverted: false, proto: '' }),
   parse(s, use, ctx) {
-    s.flags = TABLE.once(s.flags, use.name);
-    const id = TABLE.id(use.name);
     s.proto = checkProto(ctx.protocol, ctx.protocolInverted);
     Object.assign(s, parsePorts(use.value!, s.proto));
-    s.which = id === O_SOURCE ? 'sports' : id === O_DEST ? 'dports' : 'ports';
+    s.which = WHICH[primaryName(OPTIONS, use.name)];
     if (use.inverted) s.inverted = true;
   },
-  finalCheck(s) {
-    TABLE.fcheck(s.flags);
-    if (s.flags === 0) throw paramProblem('multiport expection an option');
+  finalCheck(_s, _ctx, given) {
+    if (given.size === 0) throw paramProblem('multiport expection an option');
   },
   save: (s) => `${s.inverted ? ' !' : ''} --${s.which ?? ''} ${portList(s, String)}`,
   print(s, numeric) {

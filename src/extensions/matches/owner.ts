@@ -6,7 +6,8 @@
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { GROUP, PASSWD, idByName, nameById } from '../values/accounts';
-import { badValueAct, xtStrtoul } from '../values/x6';
+import { xtStrtoul } from '../values/cstrtoul';
+import { badValueAct } from '../values/x6';
 
 const F = { UID: 1, GID: 2, SOCKET: 4, SUPPL: 8 } as const;
 const ID_MAX = 0xfffffffen; // -1 is reserved, so the largest id is one less

@@ -1,10 +1,12 @@
 /**
  * physdev match (iptables-extensions: "physdev"): the bridge ports a bridged packet came in on / leaves by.
- * x6 style; at least one option is required. The kernel refuses --physdev-out/--physdev-is-out in a chain
- * reached from OUTPUT unless --physdev-is-bridged (not inverted) is given too (physdev_mt_check).
+ * x6 style; at least one option is required. The kernel refuses --physdev-out/--physdev-is-out in OUTPUT
+ * unless --physdev-is-bridged (not inverted) is given too (physdev_mt_check). Names are saved bare, so an
+ * empty one or one with blanks is quoted in the state file.
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
+import { needsQuotes, restoreWord } from '../values/cstring';
 
 const OP_IN = 0x01;
 const OP_OUT = 0x02;
@@ -28,13 +30,13 @@ function parseIface(arg: string, warn: (l: string) => void): string {
   return arg;
 }
 
-function text(s: PhysdevState): string {
+function text(s: PhysdevState, name: (dev: string) => string = (dev) => ` ${dev}`): string {
   const inv = (bit: number): string => (s.invert & bit ? ' !' : '');
   let out = '';
   if (s.bitmask & OP_ISIN) out += `${inv(OP_ISIN)} --physdev-is-in`;
-  if (s.bitmask & OP_IN) out += `${inv(OP_IN)} --physdev-in ${s.inDev}`;
+  if (s.bitmask & OP_IN) out += `${inv(OP_IN)} --physdev-in${name(s.inDev)}`;
   if (s.bitmask & OP_ISOUT) out += `${inv(OP_ISOUT)} --physdev-is-out`;
-  if (s.bitmask & OP_OUT) out += `${inv(OP_OUT)} --physdev-out ${s.outDev}`;
+  if (s.bitmask & OP_OUT) out += `${inv(OP_OUT)} --physdev-out${name(s.outDev)}`;
   if (s.bitmask & OP_BRIDGED) out += `${inv(OP_BRIDGED)} --physdev-is-bridged`;
   return out;
 }
@@ -87,6 +89,14 @@ export default defineMatch<PhysdevState>({
   finalCheck(_s, _ctx, given) {
     if (given.size === 0) throw paramProblem('PHYSDEV: no physdev option specified');
   },
-  save: text,
+  save: (s) => text(s),
   print: (s) => ` PHYSDEV match${text(s)}`,
+  stateText: (s) =>
+    (s.bitmask & OP_IN && needsQuotes(s.inDev)) || (s.bitmask & OP_OUT && needsQuotes(s.outDev)) ? text(s, restoreWord) : undefined,
+  kernelCheck(s, view) {
+    // physdev_mt_check(): the output port is not known yet in LOCAL_OUT unless the packet is bridged.
+    const out = s.bitmask & (OP_OUT | OP_ISOUT);
+    const bridged = s.bitmask & OP_BRIDGED && !(s.invert & OP_BRIDGED);
+    return out && !bridged && view.hooks.has('OUTPUT') ? 'Invalid argument' : undefined;
+  },
 });

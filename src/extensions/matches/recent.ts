@@ -1,35 +1,21 @@
 /**
  * recent match (iptables-extensions: "recent"), revision 1: one of [!] --set/--rcheck/--update/--remove, with
  * --seconds, --reap, --hitcount, --rttl, --name (default DEFAULT), --rsource/--rdest and --mask. The save text
- * always names the list, its mask and side; seconds and hit counts print as C `%d`.
+ * always names the list, its mask and side; seconds and hit counts print as C `%d`. The state file keeps
+ * what that loses: counts from 2^31 on unsigned, a name with blanks quoted, and no --mask when none was given.
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { addrToString } from '../../model/ip';
 import { parseX6Uint } from '../option-types';
+import { needsQuotes, restoreWord } from '../values/cstring';
 import { parseX6Host } from '../values/inet';
-import { givenIds, x6Fcheck, type X6Entry } from '../values/x6';
 
 const CHECK = { SET: 1, CHECK: 2, UPDATE: 4, REMOVE: 8, TTL: 16, REAP: 32 } as const;
 const NAME_LEN = 200; // XT_RECENT_NAME_LEN
 const MAX_NSTAMPS = 65536; // the kernel refuses a hit count from here on (measured)
 
-const O = { SET: 0, RCHECK: 1, UPDATE: 2, REMOVE: 3, SECONDS: 4, REAP: 5, HITCOUNT: 6, RTTL: 7, NAME: 8, RSOURCE: 9, RDEST: 10, MASK: 11 } as const;
-const ANY_OP = [O.SET, O.RCHECK, O.UPDATE, O.REMOVE];
-const TABLE: readonly X6Entry[] = [
-  { name: 'set', id: O.SET, excl: ANY_OP },
-  { name: 'rcheck', id: O.RCHECK, excl: ANY_OP },
-  { name: 'update', id: O.UPDATE, excl: ANY_OP },
-  { name: 'remove', id: O.REMOVE, excl: ANY_OP },
-  { name: 'seconds', id: O.SECONDS },
-  { name: 'reap', id: O.REAP, also: [O.SECONDS] },
-  { name: 'hitcount', id: O.HITCOUNT },
-  { name: 'rttl', id: O.RTTL, excl: [O.SET, O.REMOVE] },
-  { name: 'name', id: O.NAME },
-  { name: 'rsource', id: O.RSOURCE },
-  { name: 'rdest', id: O.RDEST },
-  { name: 'mask', id: O.MASK },
-];
+const ANY_OP = ['set', 'rcheck', 'update', 'remove'];
 
 export interface RecentState {
   checkSet: number;
@@ -48,19 +34,26 @@ export interface RecentState {
 
 const signed = (n: number): number => n | 0;
 
-function render(s: RecentState, save: boolean): string {
+/** recent_mt_save(); `state`: the state file's lossless variant. */
+function saveText(s: RecentState, state = false): string {
+  const num = state ? (n: number): number => n : signed;
   let out = s.inverted ? ' !' : '';
-  if (save) {
-    if (s.checkSet & CHECK.SET) out += ' --set';
-    if (s.checkSet & CHECK.CHECK) out += ' --rcheck';
-    if (s.checkSet & CHECK.UPDATE) out += ' --update';
-    if (s.checkSet & CHECK.REMOVE) out += ' --remove';
-    if (s.seconds) out += ` --seconds ${signed(s.seconds)}`;
-    if (s.checkSet & CHECK.REAP) out += ' --reap';
-    if (s.hitCount) out += ` --hitcount ${signed(s.hitCount)}`;
-    if (s.checkSet & CHECK.TTL) out += ' --rttl';
-    return `${out} --name ${s.name} --mask ${addrToString(s.mask)} ${s.dest ? '--rdest' : '--rsource'}`;
-  }
+  if (s.checkSet & CHECK.SET) out += ' --set';
+  if (s.checkSet & CHECK.CHECK) out += ' --rcheck';
+  if (s.checkSet & CHECK.UPDATE) out += ' --update';
+  if (s.checkSet & CHECK.REMOVE) out += ' --remove';
+  if (s.seconds) out += ` --seconds ${num(s.seconds)}`;
+  if (s.checkSet & CHECK.REAP) out += ' --reap';
+  if (s.hitCount) out += ` --hitcount ${num(s.hitCount)}`;
+  if (s.checkSet & CHECK.TTL) out += ' --rttl';
+  out += ` --name${state ? restoreWord(s.name) : ` ${s.name}`}`;
+  if (!state || s.maskGiven) out += ` --mask ${addrToString(s.mask)}`;
+  return `${out} ${s.dest ? '--rdest' : '--rsource'}`;
+}
+
+function render(s: RecentState, save: boolean): string {
+  if (save) return saveText(s);
+  let out = s.inverted ? ' !' : '';
   out += ' recent:';
   if (s.checkSet & CHECK.SET) out += ' SET';
   if (s.checkSet & CHECK.CHECK) out += ' CHECK';
@@ -103,14 +96,14 @@ export default defineMatch<RecentState>({
 xt_recent by: Stephen Frost <sfrost@snowman.net>.
 `,
   options: [
-    { name: 'set', arg: 'none', invert: true },
-    { name: 'rcheck', arg: 'none', invert: true },
-    { name: 'update', arg: 'none', invert: true },
-    { name: 'remove', arg: 'none', invert: true },
+    { name: 'set', arg: 'none', invert: true, excludes: ANY_OP },
+    { name: 'rcheck', arg: 'none', invert: true, excludes: ANY_OP },
+    { name: 'update', arg: 'none', invert: true, excludes: ANY_OP },
+    { name: 'remove', arg: 'none', invert: true, excludes: ANY_OP },
     { name: 'seconds', arg: 'required' },
-    { name: 'reap', arg: 'none' },
+    { name: 'reap', arg: 'none', also: ['seconds'] },
     { name: 'hitcount', arg: 'required' },
-    { name: 'rttl', arg: 'none' },
+    { name: 'rttl', arg: 'none', excludes: ['set', 'remove'] },
     { name: 'name', arg: 'required' },
     { name: 'rsource', arg: 'none' },
     { name: 'rdest', arg: 'none' },
@@ -164,16 +157,14 @@ xt_recent by: Stephen Frost <sfrost@snowman.net>.
     }
   },
   finalCheck(_s, _ctx, given) {
-    // recent_check() first, then libxtables' generic exclusions (xtables_option_mfcall order).
-    const ids = givenIds(TABLE, given);
-    if (!ANY_OP.some((id) => ids.has(id))) {
+    if (!ANY_OP.some((o) => given.has(o))) {
       throw paramProblem("recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'");
     }
-    x6Fcheck('recent', TABLE, ids);
   },
   save: (s) => render(s, true),
   print: (s) => render(s, false),
   compareKey: (s) => `${render(s, true)}${s.maskGiven ? '' : ' (default mask)'}`,
+  stateText: (s) => (!s.maskGiven || s.seconds > 0x7fffffff || s.hitCount > 0x7fffffff || needsQuotes(s.name) ? saveText(s, true) : undefined),
   kernelCheck(s) {
     // recent_mt_check(): --set/--remove take no modifiers; list names must be usable as /proc file names.
     if (s.checkSet & (CHECK.SET | CHECK.REMOVE) && (s.seconds || s.hitCount || s.checkSet & (CHECK.TTL | CHECK.REAP))) {

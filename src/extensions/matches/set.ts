@@ -6,9 +6,9 @@
  * iptables asks the kernel's ipset for the set while parsing. tsiptables models no ipset sets (the recording
  * namespaces had none either), so every lookup answers "Set NAME doesn't exist.", as the real one did there.
  */
-import { defineMatch } from '../spec';
+import { defineMatch, type ParseContext } from '../spec';
 import { paramProblem } from '../../messages';
-import { xtStrtoul } from '../values/x6';
+import { xtStrtoul } from '../values/cstrtoul';
 
 const IPSET_MAXNAMELEN = 32;
 const IPSET_DIM_MAX = 6;
@@ -20,12 +20,16 @@ interface Counter {
   value: bigint;
 }
 
-export interface SetState {
+/** struct xt_set_info: a set and the directions of its dimensions. */
+export interface SetInfo {
   name: string;
-  /** Dimensions given (0 until --match-set). */
+  /** Dimensions given (0 until the set option). */
   dim: number;
   /** Bit i (1..dim) set: dimension i is "src", else "dst". */
   dirs: number;
+}
+
+export interface SetState extends SetInfo {
   flags: number;
   packets: Counter;
   bytes: Counter;
@@ -37,8 +41,31 @@ function lookupSet(name: string): boolean {
   return false;
 }
 
+/**
+ * The set option of the set match and the SET target (parse_target): `--OPT name dirs`, once, the name
+ * looked up in the kernel's ipset before the directions are read.
+ */
+export function parseSetOption(info: SetInfo, opt: string, name: string, ctx: ParseContext): void {
+  if (info.dim) throw paramProblem(`--${opt} can be specified only once`);
+  const dirs = ctx.nextArg();
+  if (dirs === undefined) throw paramProblem(`--${opt} requires two args.`);
+  if (name.length > IPSET_MAXNAMELEN - 1) {
+    throw paramProblem(`setname \`${name}' too long, max ${IPSET_MAXNAMELEN - 1} characters.`);
+  }
+  if (!lookupSet(name)) throw paramProblem(`Set ${name} doesn't exist.\n`);
+  info.name = name;
+  parseDirs(info, dirs);
+}
+
+/** print_target() / the match's set part: ` OPT name src,dst...`. */
+export function setInfoText(opt: string, info: SetInfo): string {
+  let out = ` ${opt} ${info.name}`;
+  for (let i = 1; i <= info.dim; i++) out += `${i === 1 ? ' ' : ','}${info.dirs & (1 << i) ? 'src' : 'dst'}`;
+  return out;
+}
+
 /** parse_dirs(): up to six comma-separated "src"/"dst" (only the first three letters are compared). */
-function parseDirs(s: SetState, arg: string): void {
+function parseDirs(s: SetInfo, arg: string): void {
   const parts = arg.split(',');
   let i = 0;
   while (s.dim < IPSET_DIM_MAX && i < parts.length) {
@@ -73,8 +100,7 @@ function counterText(c: Counter, name: string, sep: string): string {
 
 /** set_print_v4_matchinfo(): shared by -L ("match-set", "") and save ("--match-set", "--"). */
 function render(s: SetState, opt: string, sep: string): string {
-  let out = `${s.flags & FLAG.INV_MATCH ? ' !' : ''} ${opt} ${s.name}`;
-  for (let i = 1; i <= s.dim; i++) out += `${i === 1 ? ' ' : ','}${s.dirs & (1 << i) ? 'src' : 'dst'}`;
+  let out = `${s.flags & FLAG.INV_MATCH ? ' !' : ''}${setInfoText(opt, s)}`;
   if (s.flags & FLAG.RETURN_NOMATCH) out += ` ${sep}return-nomatch`;
   if (s.flags & FLAG.SKIP_COUNTER_UPDATE) out += ` ! ${sep}update-counters`;
   if (s.flags & FLAG.SKIP_SUBCOUNTER_UPDATE) out += ` ! ${sep}update-subcounters`;
@@ -148,16 +174,8 @@ export default defineMatch<SetState>({
       case 'set':
       case 'match-set': {
         if (use.name === 'set') ctx.warn('--set option deprecated, please use --match-set');
-        if (s.dim) throw paramProblem('--match-set can be specified only once');
         if (inv) s.flags |= FLAG.INV_MATCH;
-        const dirs = ctx.nextArg();
-        if (dirs === undefined) throw paramProblem('--match-set requires two args.');
-        if (v.length > IPSET_MAXNAMELEN - 1) {
-          throw paramProblem(`setname \`${v}' too long, max ${IPSET_MAXNAMELEN - 1} characters.`);
-        }
-        if (!lookupSet(v)) throw paramProblem(`Set ${v} doesn't exist.\n`);
-        s.name = v;
-        parseDirs(s, dirs);
+        parseSetOption(s, 'match-set', v, ctx);
         return;
       }
     }

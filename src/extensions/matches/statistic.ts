@@ -2,12 +2,10 @@
  * statistic match (iptables-extensions: "statistic"): random (--probability) or every-nth (--every/--packet)
  * packet selection. x6 style. The probability is kept as the kernel's 31-bit fixed point
  * (lround(p * 2^31)) and printed back with %.11f, so 0.3333333335 and 0.33333333349 are the same rule.
- * statistic_check() runs before libxtables' generic checks, so those are done in finalCheck (x6Fcheck).
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
-import { x6Fcheck, type X6Entry } from '../values/x6check';
 
 const MODE_RANDOM = 0;
 const MODE_NTH = 1;
@@ -62,14 +60,6 @@ function text(s: StatisticState, prefix: string): string {
   return out;
 }
 
-/** statistic_opts[] constraints (checked after statistic_check()). */
-const FCHECK: readonly X6Entry[] = [
-  { name: 'mode', id: 0, mandatory: true },
-  { name: 'probability', id: 1, excl: ['every', 'packet'] },
-  { name: 'every', id: 2, excl: ['probability'], also: ['packet'] },
-  { name: 'packet', id: 3, excl: ['probability'], also: ['every'] },
-];
-
 export default defineMatch<StatisticState>({
   kind: 'match',
   name: 'statistic',
@@ -84,10 +74,10 @@ export default defineMatch<StatisticState>({
  --packet p			 Initial counter value (0 <= p <= n-1, default 0)
 `,
   options: [
-    { name: 'mode', arg: 'required' },
-    { name: 'probability', arg: 'required', invert: true },
-    { name: 'every', arg: 'required', invert: true },
-    { name: 'packet', arg: 'required' },
+    { name: 'mode', arg: 'required', mandatory: true },
+    { name: 'probability', arg: 'required', invert: true, excludes: ['every', 'packet'] },
+    { name: 'every', arg: 'required', invert: true, excludes: ['probability'], also: ['packet'] },
+    { name: 'packet', arg: 'required', excludes: ['probability'], also: ['every'] },
   ],
   init: () => ({ mode: MODE_RANDOM, invert: false, word: 0, packet: 0 }),
   parse(s, use) {
@@ -123,7 +113,6 @@ export default defineMatch<StatisticState>({
       throw paramProblem('--every and --packet must be specified when using nth mode');
     }
     if (s.packet > s.word) throw paramProblem('the --packet p must be 0 <= p <= n-1');
-    x6Fcheck('statistic', FCHECK, given);
   },
   save: (s) => text(s, '--'),
   print: (s) => ` statistic${text(s, '')}`,

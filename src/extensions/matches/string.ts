@@ -1,16 +1,18 @@
 /**
  * string match (iptables-extensions: "string"), revision 1: a byte pattern searched for in the packet by a
  * kernel textsearch algorithm (bm, kmp, fsm) between --from and --to. x6 style. Patterns are bytes (UTF-8 of
- * the argument); save/list print them quoted, or as a |hex| block when a byte is not printable ASCII.
+ * the argument); save/list print them quoted, or as a |hex| block when a byte is not printable ASCII. The
+ * kernel refuses an empty pattern or --from after --to (EINVAL) and an algorithm it has not got (ENOENT).
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
-import { x6Fcheck, type X6Entry } from '../values/x6check';
 
 /** XT_STRING_MAX_PATTERN_SIZE, XT_STRING_MAX_ALGO_NAME_SIZE. */
 const MAX_PATTERN = 128;
 const MAX_ALGO = 16;
+/** The textsearch algorithms of the recording kernel that take a plain byte pattern. */
+const ALGOS: ReadonlySet<string> = new Set(['bm', 'kmp']);
 
 export interface StringState {
   pattern: number[];
@@ -85,16 +87,6 @@ function patternText(p: readonly number[]): string {
   return ` "${p.map((c) => (c === 0x22 || c === 0x5c ? '\\' : '') + String.fromCharCode(c)).join('')}"`;
 }
 
-/** string_opts[] constraints, checked after string_check() as libxtables does. */
-const FCHECK: readonly X6Entry[] = [
-  { name: 'from', id: 0 },
-  { name: 'to', id: 1 },
-  { name: 'algo', id: 2, mandatory: true },
-  { name: 'string', id: 4, excl: ['hex-string'] },
-  { name: 'hex-string', id: 5, excl: ['string'] },
-  { name: 'icase', id: 3 },
-];
-
 export default defineMatch<StringState>({
   kind: 'match',
   name: 'string',
@@ -108,15 +100,14 @@ export default defineMatch<StringState>({
 [!] --string string          Match a string in a packet
 [!] --hex-string string      Match a hex string in a packet
 `,
-  // --algo is mandatory and --string/--hex-string exclude each other, but libxtables checks that only after
-  // string_check() (xtables_option_mfcall): finalCheck does both, in that order (see FCHECK).
+  // string_opts[] with the C enum ids (O_FROM, O_TO, O_ALGO, O_ICASE, O_STRING, O_HEX_STRING).
   options: [
-    { name: 'from', arg: 'required' },
-    { name: 'to', arg: 'required' },
-    { name: 'algo', arg: 'required' },
-    { name: 'string', arg: 'required', invert: true },
-    { name: 'hex-string', arg: 'required', invert: true },
-    { name: 'icase', arg: 'none' },
+    { name: 'from', id: 0, arg: 'required' },
+    { name: 'to', id: 1, arg: 'required' },
+    { name: 'algo', id: 2, arg: 'required', mandatory: true },
+    { name: 'string', id: 4, arg: 'required', invert: true, excludes: ['hex-string'] },
+    { name: 'hex-string', id: 5, arg: 'required', invert: true, excludes: ['string'] },
+    { name: 'icase', id: 3, arg: 'none' },
   ],
   init: () => ({ pattern: [], algo: '', from: 0, to: 65535, invert: false, icase: false }),
   parse(s, use) {
@@ -150,7 +141,11 @@ export default defineMatch<StringState>({
     if (!given.has('string') && !given.has('hex-string')) {
       throw paramProblem("STRING match: You must specify `--string' or `--hex-string'");
     }
-    x6Fcheck('string', FCHECK, given);
+  },
+  // string_mt_check(), then textsearch_prepare(): empty pattern, then the algorithm lookup.
+  kernelCheck(s) {
+    if (s.from > s.to || s.pattern.length === 0) return 'Invalid argument';
+    return ALGOS.has(s.algo) ? undefined : 'No such file or directory';
   },
   save(s) {
     let out = `${s.invert ? ' !' : ''} --${isHex(s.pattern) ? 'hex-string' : 'string'}${patternText(s.pattern)} --algo ${s.algo}`;

@@ -5,7 +5,7 @@
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
-import { strtoul } from '../../model/cnum';
+import { xtStrtoui } from '../values/cstrtoul';
 
 export interface TosState {
   value: number;
@@ -22,27 +22,21 @@ const TOS_SYMBOLS: ReadonlyArray<readonly [number, string]> = [
   [0x00, 'Normal-Service'],
 ];
 
-/** xtables_strtoui(s, &end, .., 0, 255) from `start`: [value, end] when a number in range leads. */
-function leadingByte(s: string, start: number): [number, number] | null {
-  const r = strtoul(s, 0, start);
-  if (!r || r.overflow || r.value > 255n) return null;
-  return [Number(r.value), r.end];
-}
-
 /** xtopt_parse_tosmask() with the symbolic default mask `symbolMask` (the option's .max). */
 export function parseTosMask(arg: string, symbolMask: number): { value: number; mask: number } {
-  const lead = leadingByte(arg, 0);
+  const lead = xtStrtoui(arg, 0, 255);
   if (lead) {
     // tos_parse_numeric()
     let mask = 0xff;
-    let end = lead[1];
+    let end = lead.end;
     if (arg[end] === '/') {
-      const m = leadingByte(arg, end + 1);
+      const m = xtStrtoui(arg, 0, 255, end + 1);
       if (!m) throw paramProblem(`Illegal value: "${arg}"`);
-      [mask, end] = m;
+      mask = m.value;
+      end = m.end;
     }
     if (end < arg.length) throw paramProblem(`Illegal value: "${arg}"`);
-    return { value: lead[0], mask };
+    return { value: lead.value, mask };
   }
   const sym = TOS_SYMBOLS.find(([, name]) => name.toLowerCase() === arg.toLowerCase());
   if (!sym) throw paramProblem(`Symbolic name "${arg}" is unknown`);

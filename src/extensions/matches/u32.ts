@@ -6,6 +6,7 @@
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { cStrtoul } from '../values/cstrtoul';
+import { hex32 } from '../values/mark';
 
 /** XT_U32_MAXSIZE: at most this many tests, locations per test and values per test (plus one slot). */
 const MAXSIZE = 10;
@@ -110,15 +111,14 @@ export function parseU32(text: string): U32Test[] {
   }
 }
 
-const hex = (n: number): string => `0x${n.toString(16)}`;
 
 /** u32_dump(): ` "..."` in canonical hex form. */
 function dump(tests: readonly U32Test[]): string {
   const t = tests.map(
     (ct) =>
-      ct.location.map((l) => `${l.op ?? ''}${hex(l.number)}`).join('') +
+      ct.location.map((l) => `${l.op ?? ''}${hex32(l.number)}`).join('') +
       '=' +
-      ct.values.map(([a, b]) => (a === b ? hex(a) : `${hex(a)}:${hex(b)}`)).join(','),
+      ct.values.map(([a, b]) => (a === b ? hex32(a) : `${hex32(a)}:${hex32(b)}`)).join(','),
   );
   return ` "${t.join('&&')}"`;
 }

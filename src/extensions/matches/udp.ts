@@ -5,11 +5,9 @@
  * with ports into payload expressions and then insists on `-p udp` itself ("UDP match requires '-p udp'");
  * a bare `-m udp` stays an xt match, which the kernel refuses without `-p udp`.
  */
-import { defineMatch } from '../spec';
+import { defineMatch, type OptionDef } from '../spec';
 import { paramProblem } from '../../messages';
-import { serviceToPort } from '../option-types';
-import { cStrtoul } from '../values/cstrtoul';
-import { X6Table } from '../values/x6ids';
+import { parseX6PortRange, primaryName } from '../values/x6';
 import { printPorts, savePorts } from './tcp';
 
 export interface UdpState {
@@ -17,51 +15,14 @@ export interface UdpState {
   dpts: [number, number];
   invSport: boolean;
   invDport: boolean;
-  /** x6 option flags (1 << id) given so far. */
-  flags: number;
 }
 
-const O_SOURCE_PORT = 0;
-const O_DEST_PORT = 1;
-
-const TABLE = new X6Table('udp', [
-  { name: 'source-port', id: O_SOURCE_PORT },
-  { name: 'sport', id: O_SOURCE_PORT },
-  { name: 'destination-port', id: O_DEST_PORT },
-  { name: 'dport', id: O_DEST_PORT },
-]);
-
-/**
- * xtables_getportbyname(): getaddrinfo(NULL, name) without hints. glibc reads the service with
- * strtoul(.., 10) into an int: all digits and not negative as an int is a port (modulo 65536), anything else
- * is looked up as a service name (tcp first, then udp). -1 when nothing resolves.
- */
-export function getPortByName(name: string): number {
-  if (name === '') return -1;
-  const r = cStrtoul(name, 0, 10);
-  if (r.end > 0 && r.end === name.length) {
-    const num = Number(BigInt.asIntN(32, r.value));
-    if (num >= 0) return num & 0xffff;
-  }
-  return serviceToPort(name, 'tcp') ?? serviceToPort(name, 'udp') ?? -1;
-}
-
-/** xtopt_parse_mport(): "port[:port]", an empty end keeps its default (0 / 65535), one port means [p, p]. */
-export function parsePortRangeRC(ext: string, optName: string, arg: string): [number, number] {
-  const range: [number, number] = [0, 65535];
-  let nvals = 0;
-  for (const part of arg.split(':')) {
-    if (nvals === 2) throw paramProblem(`${ext}: Too many components for option "--${optName}" (max: 2)\n`);
-    if (part !== '') {
-      const v = getPortByName(part);
-      if (v < 0) throw paramProblem(`Port "${part}" does not resolve to anything.\n`);
-      range[nvals] = v;
-    }
-    nvals++;
-  }
-  if (nvals === 1) range[1] = range[0];
-  return range;
-}
+const OPTIONS: readonly OptionDef[] = [
+  { name: 'source-port', id: 0, arg: 'required', invert: true },
+  { name: 'sport', id: 0, arg: 'required', invert: true },
+  { name: 'destination-port', id: 1, arg: 'required', invert: true },
+  { name: 'dport', id: 1, arg: 'required', invert: true },
+];
 
 function allZero(s: UdpState): boolean {
   return s.spts[0] === 0 && s.spts[1] === 65535 && s.dpts[0] === 0 && s.dpts[1] === 65535 && !s.invSport && !s.invDport;
@@ -80,19 +41,13 @@ export default defineMatch<UdpState>({
  --dport ...
 				match destination port(s)
 `,
-  // Aliases share an id: `multi` keeps the core's name-based once-check out; TABLE does it by id.
-  options: [
-    { name: 'source-port', arg: 'required', invert: true, multi: true },
-    { name: 'sport', arg: 'required', invert: true, multi: true },
-    { name: 'destination-port', arg: 'required', invert: true, multi: true },
-    { name: 'dport', arg: 'required', invert: true, multi: true },
-  ],
-  init: () => ({ spts: [0, 65535], dpts: [0, 65535], invSport: false, invDport: false, flags: 0 }),
+  // Aliases share an id: libxtables names the first entry of the id in its messages.
+  options: OPTIONS,
+  init: () => ({ spts: [0, 65535], dpts: [0, 65535], invSport: false, invDport: false }),
   parse(s, use) {
-    s.flags = TABLE.once(s.flags, use.name);
-    const id = TABLE.id(use.name);
-    const range = parsePortRangeRC('udp', TABLE.primary(id), use.value!);
-    if (id === O_SOURCE_PORT) {
+    const name = primaryName(OPTIONS, use.name);
+    const range = parseX6PortRange('udp', name, use.value!);
+    if (name === 'source-port') {
       s.spts = range;
       if (use.inverted) s.invSport = true;
     } else {

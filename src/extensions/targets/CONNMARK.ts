@@ -5,8 +5,7 @@
  */
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
-import { fcheck, type FcheckEntry } from '../values/fcheck';
-import { defineTargetK, EINVAL } from '../values/kernel';
+import { defineTarget, type OptionDef } from '../spec';
 import { hex32, parseValMask } from '../values/mark';
 
 type Mode = 'set' | 'save' | 'restore';
@@ -21,28 +20,27 @@ interface ConnmarkState {
 }
 
 // The C option table (connmark_tg_opts_v2) in its order, with the enum ids; F_OP_ANY makes the operations
-// exclusive of each other, --mask excludes --ctmask/--nfmask. Checked in finalCheck, after the extension's own
-// "No operation specified", as xtables_option_tfcall() orders them.
+// exclusive of each other, --mask excludes --ctmask/--nfmask.
 const OPS = ['set-mark', 'save-mark', 'restore-mark', 'and-mark', 'or-mark', 'xor-mark', 'set-xmark'];
-const op = (name: string, id: number): FcheckEntry => ({ name, id, excl: OPS.filter((o) => o !== name) });
-const TABLE: readonly FcheckEntry[] = [
+const op = (name: string, id: number, arg: OptionDef['arg'] = 'required'): OptionDef => ({ name, id, arg, excludes: OPS });
+const OPTIONS: readonly OptionDef[] = [
   op('set-xmark', 8),
   op('set-mark', 0),
   op('and-mark', 3),
   op('or-mark', 4),
   op('xor-mark', 5),
-  op('save-mark', 1),
-  op('restore-mark', 2),
-  { name: 'left-shift-mark', id: 6 },
-  { name: 'right-shift-mark', id: 7 },
-  { name: 'ctmask', id: 9, excl: ['mask'] },
-  { name: 'nfmask', id: 10, excl: ['mask'] },
-  { name: 'mask', id: 11, excl: ['ctmask', 'nfmask'] },
+  op('save-mark', 1, 'none'),
+  op('restore-mark', 2, 'none'),
+  { name: 'left-shift-mark', id: 6, arg: 'required' },
+  { name: 'right-shift-mark', id: 7, arg: 'required' },
+  { name: 'ctmask', id: 9, arg: 'required', excludes: ['mask'] },
+  { name: 'nfmask', id: 10, arg: 'required', excludes: ['mask'] },
+  { name: 'mask', id: 11, arg: 'required', excludes: ['ctmask', 'nfmask'] },
 ];
 
 const u32 = (opt: string, v: string): number => parseX6Uint('CONNMARK', opt, v, 0, 0xffffffff);
 
-export default defineTargetK<ConnmarkState>({
+export default defineTarget<ConnmarkState>({
   kind: 'target',
   name: 'CONNMARK',
   manSection: 'CONNMARK',
@@ -62,7 +60,7 @@ export default defineTargetK<ConnmarkState>({
   --left-shift-mark value       Left shift the ctmark with bits
   --right-shift-mark value      Right shift the ctmark with bits
 `,
-  options: TABLE.map((e) => ({ name: e.name, arg: e.name === 'save-mark' || e.name === 'restore-mark' ? 'none' : 'required' })),
+  options: OPTIONS,
   init: () => ({ mode: 'set', ctmark: 0, ctmask: 0xffffffff, nfmask: 0xffffffff, shiftDir: 'left', shiftBits: 0 }),
   parse(s, use) {
     const v = use.value ?? '';
@@ -119,9 +117,8 @@ export default defineTargetK<ConnmarkState>({
   },
   finalCheck(_s, _ctx, given) {
     if (!OPS.some((o) => given.has(o))) throw paramProblem('CONNMARK target: No operation specified');
-    fcheck('CONNMARK', TABLE, given);
   },
-  kernelCheck: (s) => (s.shiftBits > 31 ? EINVAL : undefined),
+  kernelCheck: (s) => (s.shiftBits > 31 ? 'Invalid argument' : undefined),
   save(s) {
     let out: string;
     if (s.mode === 'set') out = ` --set-xmark ${hex32(s.ctmark)}/${hex32(s.ctmask)}`;

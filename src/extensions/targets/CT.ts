@@ -7,7 +7,7 @@
 import { paramProblem } from '../../messages';
 import { parseUint } from '../../model/cnum';
 import { truncateBytes } from '../values/cstring';
-import { defineTargetK, EINVAL, ENOENT, type KernelView } from '../values/kernel';
+import { defineTarget, type KernelView } from '../spec';
 
 const ZONE_DIR_ORIG = 1 << 2;
 const ZONE_DIR_REPL = 1 << 3;
@@ -93,14 +93,14 @@ function ctText(s: CtState, dash: string): string {
 function ctKernelCheck(s: CtState, k: KernelView): string | undefined {
   if (s.notrack) return undefined;
   const proto = k.protocolInverted ? 0 : k.protocol;
-  if (s.helper !== '' && !(proto && HELPERS[s.helper]?.includes(proto))) return ENOENT;
-  if (s.timeout !== '') return proto ? ENOENT : EINVAL;
+  if (s.helper !== '' && !(proto && HELPERS[s.helper]?.includes(proto))) return 'No such file or directory';
+  if (s.timeout !== '') return proto ? 'No such file or directory' : 'Invalid argument';
   return undefined;
 }
 
 const initState = (): CtState => ({ notrack: false, helper: '', timeout: '', ctEvents: 0, expEvents: 0, zone: 0, zoneFlags: 0 });
 
-export const CT = defineTargetK<CtState>({
+export const CT = defineTarget<CtState>({
   kind: 'target',
   name: 'CT',
   manSection: 'CT',
@@ -168,7 +168,7 @@ export const CT = defineTargetK<CtState>({
 });
 
 /** NOTRACK: `-j NOTRACK`, saved as such, listed as the kernel's CT target with " NOTRACK". */
-export const NOTRACK = defineTargetK<CtState>({
+export const NOTRACK = defineTarget<CtState>({
   kind: 'target',
   name: 'NOTRACK',
   realName: 'CT',

@@ -13,10 +13,9 @@ interface MarkState {
   mask: number;
 }
 
-// C ids: O_SET_MARK 0, O_AND_MARK 1, O_OR_MARK 2, O_XOR_MARK 3, O_SET_XMARK 4; each excludes all the others
-// (F_ANY). The excludes lists follow the ids, the order xtables_options_fcheck() tests them in.
-const BY_ID = ['set-mark', 'and-mark', 'or-mark', 'xor-mark', 'set-xmark'] as const;
-const others = (self: string): string[] => BY_ID.filter((n) => n !== self);
+// mark_tg_opts[] with the C ids (O_SET_MARK 0, O_AND_MARK 1, O_OR_MARK 2, O_XOR_MARK 3, O_SET_XMARK 4); each
+// excludes them all (F_ANY).
+const ANY = ['set-mark', 'and-mark', 'or-mark', 'xor-mark', 'set-xmark'];
 
 export default defineTarget<MarkState>({
   kind: 'target',
@@ -31,11 +30,11 @@ export default defineTarget<MarkState>({
   --xor-mark bits           Binary XOR the nfmark with bits
 `,
   options: [
-    { name: 'set-xmark', arg: 'required', excludes: others('set-xmark') },
-    { name: 'set-mark', arg: 'required', excludes: others('set-mark') },
-    { name: 'and-mark', arg: 'required', excludes: others('and-mark') },
-    { name: 'or-mark', arg: 'required', excludes: others('or-mark') },
-    { name: 'xor-mark', arg: 'required', excludes: others('xor-mark') },
+    { name: 'set-xmark', id: 4, arg: 'required', excludes: ANY },
+    { name: 'set-mark', id: 0, arg: 'required', excludes: ANY },
+    { name: 'and-mark', id: 1, arg: 'required', excludes: ANY },
+    { name: 'or-mark', id: 2, arg: 'required', excludes: ANY },
+    { name: 'xor-mark', id: 3, arg: 'required', excludes: ANY },
   ],
   init: () => ({ mark: 0, mask: 0 }),
   parse(s, use) {

@@ -1,9 +1,10 @@
 /**
  * MASQUERADE target (iptables-extensions: "MASQUERADE"): source NAT to the outgoing interface's address,
- * only in the nat table's POSTROUTING hook. Revision 0 struct: a port base keeps its flag and shows as `/0`.
+ * only in the nat table's POSTROUTING hook. Revision 0 struct: a port base keeps its flag and shows as `/0`,
+ * which only the state file reads back.
  */
 import { defineTarget } from '../spec';
-import { emptyRange, natFlag, natText, parsePorts, portsAllowed, type NatRange } from '../values/nat';
+import { emptyRange, NAT, natFlag, natText, parsePorts, portsAllowed, type NatRange } from '../values/nat';
 
 export default defineTarget<NatRange>({
   kind: 'target',
@@ -28,10 +29,11 @@ export default defineTarget<NatRange>({
   init: emptyRange,
   parse(r, use, ctx) {
     if (use.name === 'to-ports') {
-      parsePorts(use.value!, portsAllowed(ctx.protocol), r);
+      parsePorts(use.value!, portsAllowed(ctx.protocol), r, ctx.trusted);
       r.basePort = 0;
     } else r.flags |= natFlag(use.name);
   },
   save: (r) => natText(r, '--to-ports ', '--', true),
+  stateText: (r) => (r.flags & NAT.PROTO_OFFSET ? natText(r, '--to-ports ', '--', true) : undefined),
   print: (r) => natText(r, 'masq ports: ', '', true),
 });

@@ -6,7 +6,6 @@
 import { paramProblem } from '../../messages';
 import { defineTarget } from '../spec';
 import { parseX6Uint, saveString } from '../option-types';
-import { fcheck } from '../values/fcheck';
 import { truncateBytes } from '../values/cstring';
 
 interface NflogState {
@@ -31,12 +30,12 @@ export default defineTarget<NflogState>({
  --nflog-threshold NUM		Message threshold of in-kernel queue
  --nflog-prefix STRING		Prefix string for log messages
 `,
-  // --nflog-range/--nflog-size exclude each other; checked in finalCheck after the --nflog-range warning.
+  // --nflog-range/--nflog-size exclude each other (checked by libxtables after NFLOG_check's warning).
   options: [
     { name: 'nflog-group', arg: 'required' },
     { name: 'nflog-prefix', arg: 'required' },
-    { name: 'nflog-range', arg: 'required' },
-    { name: 'nflog-size', arg: 'required' },
+    { name: 'nflog-range', arg: 'required', excludes: ['nflog-size'] },
+    { name: 'nflog-size', arg: 'required', excludes: ['nflog-range'] },
     { name: 'nflog-threshold', arg: 'required' },
   ],
   init: () => ({ group: 0, prefix: '', size: undefined, threshold: 0 }),
@@ -66,13 +65,6 @@ export default defineTarget<NflogState>({
     if (given.has('nflog-range')) {
       ctx.warn('warn: --nflog-range has never worked and is no longer supported, please use --nflog-size instead');
     }
-    fcheck('NFLOG', [
-      { name: 'nflog-group', id: 0 },
-      { name: 'nflog-prefix', id: 1 },
-      { name: 'nflog-range', id: 2, excl: ['nflog-size'] },
-      { name: 'nflog-size', id: 3, excl: ['nflog-range'] },
-      { name: 'nflog-threshold', id: 4 },
-    ], given);
   },
   save: (s) => text(s, '--'),
   print: (s) => text(s, ''),

@@ -6,40 +6,13 @@
 import { paramProblem } from '../../messages';
 import { defineTarget } from '../spec';
 import { parseX6Uint } from '../option-types';
-import { strtouiPrefix } from '../values/mark';
+import { parseX6Mint } from '../values/x6';
 
 interface NfqState {
   queuenum: number;
   queuesTotal: number;
   bypass: boolean;
   cpuFanout: boolean;
-}
-
-/**
- * XTTYPE_UINT16RC as 1.8.9's xtopt_parse_mint() reads it: up to two `:`-separated numbers 0..65535, an empty
- * first part meaning 0 and an empty second one 65535 (the option's own max is not applied).
- */
-function parseRange(opt: string, arg: string): number[] {
-  const vals: number[] = [];
-  let at = 0;
-  for (;;) {
-    if (vals.length === 2) throw paramProblem(`NFQUEUE: Too many components for option "--${opt}" (max: 2)\n`);
-    let end = at;
-    let value: number;
-    if (at >= arg.length || arg[at] === ':') value = vals.length === 1 ? 65535 : 0;
-    else {
-      const r = strtouiPrefix(arg, 0, 65535, at);
-      if (!r) throw paramProblem(`NFQUEUE: bad value for option "--${opt}" near "${arg.slice(at)}", or out of range (0-65535).\n`);
-      end = r.end;
-      if (end < arg.length && arg[end] !== ':') {
-        throw paramProblem(`NFQUEUE: Argument to "--${opt}" has unexpected characters near "${arg.slice(end)}".\n`);
-      }
-      value = r.value;
-    }
-    vals.push(value);
-    if (end >= arg.length) return vals;
-    at = end + 1;
-  }
 }
 
 export default defineTarget<NfqState>({
@@ -67,7 +40,8 @@ export default defineTarget<NfqState>({
         s.queuenum = parseX6Uint('NFQUEUE', use.name, use.value!, 0, 65535);
         return;
       case 'queue-balance': {
-        const r = parseRange(use.name, use.value!);
+        // XTTYPE_UINT16RC: 1.8.9's xtopt_parse_mint() does not apply the option's own max.
+        const r = parseX6Mint('NFQUEUE', use.name, use.value!, 65535n).map(Number);
         if (r.length !== 2) throw paramProblem(`Bad range "${use.value!}"`);
         if (r[0]! >= r[1]!) throw paramProblem(`${r[0]} should be less than ${r[1]}`);
         s.queuenum = r[0]!;

@@ -3,7 +3,7 @@
  * takes it in the filter table's INPUT, FORWARD and OUTPUT hooks only, and tcp-reset only on `-p tcp` rules.
  */
 import { paramProblem } from '../../messages';
-import { defineTargetK, EINVAL, protocolIs } from '../values/kernel';
+import { defineTarget } from '../spec';
 
 /** reject_table[] of libipt_REJECT.c, indexed by enum ipt_reject_with (4, echo-reply, is gone). */
 const TYPES: ReadonlyArray<readonly [with_: number, name: string, alias: string, desc: string]> = [
@@ -23,7 +23,7 @@ const prefixOf = (arg: string, name: string): boolean => name.toLowerCase().star
 
 const nameOf = (w: number): string => TYPES.find(([x]) => x === w)![1];
 
-export default defineTargetK<{ with_: number }>({
+export default defineTarget<{ with_: number }>({
   kind: 'target',
   name: 'REJECT',
   manSection: 'REJECT (IPv4)',
@@ -53,7 +53,7 @@ Valid reject types:
     throw paramProblem(`unknown reject type "${arg}"`);
   },
   // reject_tg_check(): "TCP_RESET invalid for non-tcp".
-  kernelCheck: (s, k) => (s.with_ === TCP_RESET && !protocolIs(k, 6) ? EINVAL : undefined),
+  kernelCheck: (s, k) => (s.with_ === TCP_RESET && (k.protocol !== 6 || k.protocolInverted) ? 'Invalid argument' : undefined),
   save: (s) => ` --reject-with ${nameOf(s.with_)}`,
   print: (s) => ` reject-with ${nameOf(s.with_)}`,
 });

@@ -1,10 +1,10 @@
 /**
  * SNAT target (iptables-extensions: "SNAT"), revision 0 (nf_nat_ipv4_multi_range_compat): only in the nat
  * table's POSTROUTING and INPUT hooks. That struct has no room for a port base: `ports/base` keeps its flag
- * and shows as `/0`.
+ * and shows as `/0`, which only the state file reads back.
  */
 import { defineTarget } from '../spec';
-import { emptyRange, natFlag, natText, parseTo, portsAllowed, type NatRange } from '../values/nat';
+import { emptyRange, NAT, natFlag, natText, parseTo, portsAllowed, type NatRange } from '../values/nat';
 
 export default defineTarget<NatRange>({
   kind: 'target',
@@ -27,10 +27,11 @@ export default defineTarget<NatRange>({
   init: emptyRange,
   parse(r, use, ctx) {
     if (use.name === 'to-source') {
-      parseTo(use.value!, portsAllowed(ctx.protocol), r);
+      parseTo(use.value!, portsAllowed(ctx.protocol), r, ctx.trusted);
       r.basePort = 0;
     } else r.flags |= natFlag(use.name);
   },
   save: (r) => natText(r, '--to-source ', '--', false),
+  stateText: (r) => (r.flags & NAT.PROTO_OFFSET ? natText(r, '--to-source ', '--', false) : undefined),
   print: (r) => natText(r, 'to:', '', false),
 });

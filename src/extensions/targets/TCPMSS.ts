@@ -6,12 +6,12 @@
  */
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
-import { defineTargetK, EINVAL, protocolIs } from '../values/kernel';
+import { defineTarget } from '../spec';
 
 const CLAMP_PMTU = 0xffff;
 const CLAMP_HOOKS: ReadonlySet<string> = new Set(['FORWARD', 'OUTPUT', 'POSTROUTING']);
 
-export default defineTargetK<{ mss: number }>({
+export default defineTarget<{ mss: number }>({
   kind: 'target',
   name: 'TCPMSS',
   manSection: 'TCPMSS',
@@ -33,8 +33,8 @@ export default defineTargetK<{ mss: number }>({
   },
   // xt_check_target() (.proto = IPPROTO_TCP), then tcpmss_tg4_check()'s hook test for the clamp.
   kernelCheck(s, k) {
-    if (!protocolIs(k, 6)) return EINVAL;
-    if (s.mss === CLAMP_PMTU && [...k.hooks].some((h) => !CLAMP_HOOKS.has(h))) return EINVAL;
+    if (k.protocol !== 6 || k.protocolInverted) return 'Invalid argument';
+    if (s.mss === CLAMP_PMTU && [...k.hooks].some((h) => !CLAMP_HOOKS.has(h))) return 'Invalid argument';
     return undefined;
   },
   save: (s) => (s.mss === CLAMP_PMTU ? ' --clamp-mss-to-pmtu' : ` --set-mss ${s.mss}`),

@@ -1,7 +1,7 @@
 /**
  * The C library calls libxtables' x6 parsers lean on, as glibc answers them on the recording host:
  * getaddrinfo() for an IPv4 host (inet_aton_exact, then /etc/hosts, then a DNS that never answers in a fresh
- * namespace), getaddrinfo() for a service (xtables_getportbyname), atoi()/atoll().
+ * namespace), getaddrinfo() for a service (xtables_getportbyname).
  */
 import { HOSTS } from '../../data/netdb';
 import { paramProblem } from '../../messages';
@@ -55,28 +55,6 @@ export function parseX6Host(arg: string): number {
   if (typeof r === 'string') throw paramProblem(`getaddrinfo: ${r}\n`);
   if (r.length > 1) throw paramProblem(`${arg} resolves to more than one address\n`);
   return r[0]!;
-}
-
-/** glibc strtol/strtoll(s, NULL, 10) clamped to the signed 64-bit range: what atoi()/atoll() start from. */
-function strtoll10(s: string): bigint {
-  const m = /^[ \t\n\v\f\r]*([+-]?)([0-9]*)/.exec(s)!;
-  if (m[2] === '') return 0n;
-  let v = BigInt(m[2]!);
-  if (m[1] === '-') v = -v;
-  const max = (1n << 63n) - 1n;
-  if (v > max) return max;
-  if (v < -max - 1n) return -max - 1n;
-  return v;
-}
-
-/** atoll() seen as the uint64_t the extensions store it in. */
-export function atollU64(s: string): bigint {
-  return BigInt.asUintN(64, strtoll10(s));
-}
-
-/** atoi(): (int)strtol(), i.e. the low 32 bits, signed. */
-export function atoi(s: string): number {
-  return Number(BigInt.asIntN(32, strtoll10(s)));
 }
 
 /**

@@ -6,7 +6,7 @@
 import { paramProblem } from '../../messages';
 import { addrToString } from '../../model/ip';
 import { serviceToPort } from '../option-types';
-import { strtouiPrefix } from './mark';
+import { xtStrtoui } from './cstrtoul';
 
 /** enum nf_nat_range_flags. */
 export const NAT = {
@@ -42,13 +42,16 @@ function serviceOrFail(arg: string): number {
   return p;
 }
 
-/** parse_ports(): `port[-port[/base]]` into `r`. */
-export function parsePorts(arg: string, portok: boolean, r: NatRange): void {
+/**
+ * parse_ports(): `port[-port[/base]]` into `r`. `trusted` (the state file) also takes a base of 0, which is
+ * what the revision-0 targets keep of any base and print back.
+ */
+export function parsePorts(arg: string, portok: boolean, r: NatRange, trusted = false): void {
   if (!portok) throw paramProblem('Need TCP, UDP, SCTP or DCCP with port specification');
   r.flags |= NAT.PROTO_SPECIFIED;
   let port: number;
   let rest: string;
-  const first = strtouiPrefix(arg, 0, 65535);
+  const first = xtStrtoui(arg, 0, 65535);
   if (first) {
     port = first.value;
     rest = arg.slice(first.end);
@@ -63,7 +66,7 @@ export function parsePorts(arg: string, portok: boolean, r: NatRange): void {
   if (rest[0] === ':') throw paramProblem('Invalid port:port syntax - use dash');
   if (rest[0] !== '-') throw paramProblem(`Garbage after port value: \`${rest}'`);
   const maxText = rest.slice(1);
-  const second = strtouiPrefix(maxText, 0, 65535);
+  const second = xtStrtoui(maxText, 0, 65535);
   if (!second) throw paramProblem(`Port \`${maxText}' not valid`);
   if (second.value < port) throw paramProblem(`Port range \`${maxText}' funky`);
   r.minPort = port;
@@ -73,7 +76,7 @@ export function parsePorts(arg: string, portok: boolean, r: NatRange): void {
   if (after[0] !== '/') throw paramProblem(`Garbage after port range: \`${after}'`);
   const baseText = after.slice(1);
   // A numeric base may be followed by anything: the end pointer is not looked at.
-  const base = strtouiPrefix(baseText, 1, 65535);
+  const base = xtStrtoui(baseText, trusted ? 0 : 1, 65535);
   r.flags |= NAT.PROTO_OFFSET;
   r.basePort = base ? base.value : serviceOrFail(baseText);
 }
@@ -91,14 +94,14 @@ export function inetPton4(s: string): number | null {
 }
 
 /** parse_to(): `[addr[-addr]][:ports]` for --to-source / --to-destination. */
-export function parseTo(arg: string, portok: boolean, r: NatRange): void {
+export function parseTo(arg: string, portok: boolean, r: NatRange, trusted = false): void {
   if (arg.includes('[')) throw paramProblem('Invalid address format');
   let colon = arg.indexOf(':');
   // Two colons: taken for an IPv6 address (which then fails as an IPv4 one).
   if (colon >= 0 && arg.indexOf(':', colon + 1) >= 0) colon = -1;
   let addrText = arg;
   if (colon >= 0) {
-    parsePorts(arg.slice(colon + 1), portok, r);
+    parsePorts(arg.slice(colon + 1), portok, r, trusted);
     // "Starts with colon or [] colon? No IP info..." (the second test meant for "[]:port").
     if (colon === 0 || colon === 2) return;
     addrText = arg.slice(0, colon);

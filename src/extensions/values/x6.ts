@@ -1,27 +1,17 @@
 /**
  * libxtables 1.8.9 x6 value types that option-types.ts does not cover, with 1.8.9's exact wording
- * (xtoptions.c, xtables.c): XTTYPE_HOSTMASK, XTTYPE_PLEN, XTTYPE_UINT32RC (mint), XTTYPE_PORTRC (mport),
- * XTTYPE_MARKMASK32 (xtables_parse_val_mask), xtables_param_act(XTF_BAD_VALUE), and the generic final
- * check (xtables_options_fcheck) for extensions whose checks must run in libxtables' order or share an id.
+ * (xtoptions.c, xtables.c): XTTYPE_HOSTMASK, XTTYPE_PLEN, XTTYPE_UINT*RC (mint), XTTYPE_PORTRC (mport),
+ * xtables_param_act(XTF_BAD_VALUE), and the option-id lookup behind libxtables' messages.
  */
 import { paramProblem, type IptablesError } from '../../messages';
+import type { OptionDef } from '../spec';
 import { maskToCidr } from '../../model/ip';
-import { strtoul } from '../../model/cnum';
+import { xtStrtoul } from './cstrtoul';
 import { getPortByName, inetAtonExact, parseX6Host } from './inet';
 
 /** xtables_param_act(XTF_BAD_VALUE, ...): `EXT: Bad value for "OPT" option: "VAL"` (no trailing newline). */
 export function badValueAct(ext: string, opt: string, value: string): IptablesError {
   return paramProblem(`${ext}: Bad value for "${opt}" option: "${value}"`);
-}
-
-/**
- * xtables_strtoul() with an end pointer: leading blanks, no '-', base 0, [min, max]. Returns the value and the
- * index after the digits, or null (no digits, overflow, out of range).
- */
-export function xtStrtoul(s: string, min: bigint, max: bigint, start = 0): { value: bigint; end: number } | null {
-  const r = strtoul(s, 0, start);
-  if (!r || r.overflow || r.value < min || r.value > max) return null;
-  return { value: r.value, end: r.end };
 }
 
 /**
@@ -107,56 +97,13 @@ export function parseX6PortRange(ext: string, opt: string, arg: string): [number
 }
 
 /**
- * xtables_parse_val_mask() without a name map (XTTYPE_MARKMASK32 in 1.8.9): "value[/mask]", each a C number
- * within 32 bits; the mask defaults to 0xffffffff.
+ * xtables_option_lookup() by name: the FIRST entry of the table with this option's id, whose name libxtables
+ * uses in every message (an alias such as --sport is reported as --source-port).
  */
-export function parseX6MarkMask(ext: string, opt: string, arg: string): { value: number; mask: number } {
-  const bad = (): IptablesError => paramProblem(`${ext}: bad integer value for option "--${opt}", or out of range.\n`);
-  const garbage = (): IptablesError => paramProblem(`${ext}: trailing garbage after value for option "--${opt}".\n`);
-  const v = xtStrtoul(arg, 0n, 0xffffffffn);
-  if (!v) throw bad();
-  if (v.end === arg.length) return { value: Number(v.value), mask: 0xffffffff };
-  if (arg[v.end] !== '/') throw garbage();
-  const m = xtStrtoul(arg, 0n, 0xffffffffn, v.end + 1);
-  if (!m) throw bad();
-  if (m.end !== arg.length) throw garbage();
-  return { value: Number(v.value), mask: Number(m.value) };
-}
-
-/** One row of an x6 option table as xtables_options_fcheck() sees it: ids may be shared by several names. */
-export interface X6Entry {
-  name: string;
-  id: number;
-  mandatory?: boolean;
-  /** Ids this option cannot be combined with (its own id may be listed: that is the "once" rule). */
-  excl?: readonly number[];
-  /** Ids this option also requires. */
-  also?: readonly number[];
-}
-
-/** xtables_options_fcheck(): mandatory, also and excl in table order, over the ids that were given. */
-export function x6Fcheck(ext: string, table: readonly X6Entry[], given: ReadonlySet<number>): void {
-  const lookup = (id: number): X6Entry | undefined => table.find((e) => e.id === id);
-  for (const e of table) {
-    if (e.mandatory && !given.has(e.id)) throw paramProblem(`${ext}: option "--${e.name}" must be specified\n`);
-    if (!given.has(e.id)) continue;
-    for (let i = 0; i < 32; i++) {
-      if (i === e.id) continue;
-      const other = lookup(i);
-      if (!other) continue;
-      if (e.also?.includes(i) && !given.has(i)) {
-        throw paramProblem(`${ext}: option "--${e.name}" also requires "--${other.name}".\n`);
-      }
-      if (e.excl?.includes(i) && given.has(i)) {
-        throw paramProblem(`${ext}: option "--${e.name}" cannot be used together with "--${other.name}".\n`);
-      }
-    }
-  }
-}
-
-/** The ids given, from the option names the core recorded. */
-export function givenIds(table: readonly X6Entry[], names: ReadonlySet<string>): Set<number> {
-  const out = new Set<number>();
-  for (const e of table) if (names.has(e.name)) out.add(e.id);
-  return out;
+export function primaryName(options: readonly OptionDef[], name: string): string {
+  const idOf = (o: OptionDef): number => o.id ?? options.indexOf(o);
+  const o = options.find((x) => x.name === name);
+  if (!o) return name;
+  const id = idOf(o);
+  return options.find((x) => idOf(x) === id)!.name;
 }
