@@ -71,12 +71,16 @@ export async function runIptables(program: string, argv: readonly string[]): Pro
   }
 }
 
-function getoptError(program: string, r: { kind: string; shown?: string }): RunResult {
+/** glibc getopt's own messages (opterr set), then the program's hint line. */
+function getoptError(program: string, r: { kind: string; shown?: string }, hint: string): RunResult {
   const shown = r.shown ?? '';
-  const text = shown.startsWith('--')
-    ? `${program}: unrecognized option '${shown}'\n`
-    : `${program}: invalid option -- '${shown.slice(1)}'\n`;
-  return { stdout: '', stderr: `${text}Try \`${program} -h' for more information.\n`, status: 1 };
+  let text: string;
+  if (r.kind === 'missing') {
+    text = shown.startsWith('--') ? `${program}: option '${shown}' requires an argument\n` : `${program}: option requires an argument -- '${shown.slice(1)}'\n`;
+  } else {
+    text = shown.startsWith('--') ? `${program}: unrecognized option '${shown}'\n` : `${program}: invalid option -- '${shown.slice(1)}'\n`;
+  }
+  return { stdout: '', stderr: `${text}${hint}\n`, status: 1 };
 }
 
 /** `tsiptables-save [-c] [-t table] [-M cmd] [-f file]` */
@@ -104,10 +108,15 @@ function save(program: string, argv: readonly string[], now: Date): RunResult {
   let counters = false;
   let table: string | undefined;
   let file: string | undefined;
+  let stray = false;
   for (;;) {
     const r = g.next(longs);
     if (r.kind === 'end') break;
-    if (r.kind === 'unknown' || r.kind === 'missing') return getoptError(program, r);
+    if (r.kind === 'word') {
+      stray = true;
+      continue;
+    }
+    if (r.kind === 'unknown' || r.kind === 'missing') return getoptError(program, r, `Look at manual page \`${program}.8' for more information.`);
     const k = r.kind === 'short' ? r.letter : r.kind === 'long' ? r.option.key : '';
     const arg = r.kind === 'short' || r.kind === 'long' ? r.arg : undefined;
     if (k === 'c') counters = true;
@@ -115,6 +124,7 @@ function save(program: string, argv: readonly string[], now: Date): RunResult {
     else if (k === 'f') file = arg;
     else if (k === 'V') return { stdout: `${program} ${VERSION_STRING}\n`, stderr: '', status: 0 };
   }
+  if (stray) return { stdout: '', stderr: 'Unknown arguments found on commandline\n', status: 1 };
   const rs = loadState(statePath(), table !== undefined && isTableName(table) ? new Set([table]) : undefined);
   let text: string;
   if (table !== undefined) {
@@ -157,7 +167,7 @@ export async function runRestore(program: string, argv: readonly string[], stdin
   for (;;) {
     const r = g.next(longs);
     if (r.kind === 'end') break;
-    if (r.kind === 'unknown' || r.kind === 'missing') return getoptError(program, r);
+    if (r.kind === 'unknown' || r.kind === 'missing') return getoptError(program, r, `Try \`${program} -h' for more information.`);
     if (r.kind === 'word') {
       files.push(r.arg);
       continue;

@@ -667,8 +667,12 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   }
 
   for (const l of loaded) {
-    if (l.kind === 'match') rule.matches.push({ def: l.def as AnyMatch, state: l.state });
-    else rule.target = { def: l.def as AnyTarget, state: l.state };
+    if (l.kind === 'match') {
+      const def = l.def as AnyMatch;
+      const earlier = def.merge ? rule.matches.find((m) => m.def === def) : undefined;
+      if (earlier && def.merge!(earlier.state, l.state)) continue;
+      rule.matches.push({ def, state: l.state });
+    } else rule.target = { def: l.def as AnyTarget, state: l.state };
   }
 
   return {

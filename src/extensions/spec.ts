@@ -122,6 +122,12 @@ export interface MatchDef<S> extends ExtensionCommon<S> {
   tables?: readonly string[];
   /** The protocol the kernel demands (xt_match.proto): without `-p` of it (not inverted), EINVAL. */
   requiresProtocol?: number;
+  /**
+   * iptables-nft turns some matches into nftables payload expressions and reads them back as ONE match: a
+   * second instance of the same match in a rule (`-p tcp ! --syn -m tcp --dport 80`) is folded into the first.
+   * Returns true when `later` was merged into `earlier` (which it may change).
+   */
+  merge?(earlier: S, later: S): boolean;
 }
 
 /** A target (-j NAME). Standard verdicts are targets too. */

@@ -52,10 +52,7 @@ export interface RestoreResult {
 /** Runs a dump against `base` (not modified) and returns the new ruleset. Throws RestoreError. */
 export function restore(text: string, base: Ruleset, opts: RestoreOptions): RestoreResult {
   let committed = base.clone();
-  /**
-   * A COMMITted table is applied when the next `*table` line comes or the input ends: a fatal error before that
-   * loses it (recorded: a stray second COMMIT leaves nothing), a failure in a later table keeps it.
-   */
+  /** The tables COMMITted so far: a failure later in the input keeps them, as the nft variant does. */
   let pending: Ruleset | undefined;
   let staged: Ruleset | undefined;
   let table: TableName | undefined;
@@ -78,7 +75,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
     lineNo++;
     const fail = (e: IptablesError): never => {
       const err = new RestoreError(e, lineNo);
-      err.committed = committed;
+      err.committed = pending ?? committed;
       throw err;
     };
     if (raw === '') continue;
@@ -251,7 +248,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   }
   if (table !== undefined) {
     const err = new RestoreError(new IptablesError(`${opts.programName}: COMMIT expected at line ${lineNo + 1}`, Exit.Other, 'plain'), lineNo + 1);
-    err.committed = committed;
+    err.committed = pending ?? committed;
     throw err;
   }
   return { ruleset: pending ?? committed, stdout };

@@ -164,6 +164,16 @@ export default defineMatch<TcpState>({
       }
     }
   },
+  merge(a, b) {
+    // Each field once: the nftables rule has one payload match per field (recorded in ext-tcp).
+    for (const f of b.given) if (a.given.has(f)) return false;
+    if (b.given.has('sport')) [a.spts, a.invSport] = [b.spts, b.invSport];
+    if (b.given.has('dport')) [a.dpts, a.invDport] = [b.dpts, b.invDport];
+    if (b.given.has('flags')) [a.flagMask, a.flagCmp, a.invFlags] = [b.flagMask, b.flagCmp, b.invFlags];
+    if (b.given.has('option')) [a.option, a.invOption] = [b.option, b.invOption];
+    for (const f of b.given) a.given.add(f);
+    return true;
+  },
   finalCheck(s, ctx) {
     // The nf_tables variant turns port matches into payload expressions and checks `-p tcp` itself.
     if (hasPorts(s) && ctx.protocol !== 6) throw paramProblem("TCP match requires '-p tcp'");
