@@ -71,13 +71,14 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   let lineNo = 0;
+  // One closure for the whole input (not one per line: a kube-proxy dump has 150,000 of them).
+  const fail = (e: IptablesError): never => {
+    const err = new RestoreError(e, lineNo);
+    err.committed = pending ?? committed;
+    throw err;
+  };
   for (const raw of lines) {
     lineNo++;
-    const fail = (e: IptablesError): never => {
-      const err = new RestoreError(e, lineNo);
-      err.committed = pending ?? committed;
-      throw err;
-    };
     if (raw === '') continue;
     if (table !== undefined && raw.startsWith(REGISTERED_MARK) && staged) {
       // State files only: which built-in chains the nf_tables variant has registered (see model/ruleset.ts).
@@ -161,7 +162,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         }
         return '';
       };
-      declare(staged!);
+      if (!opts.test) declare(staged!);
       if (sectionBase) ops.push({ line: lineNo, run: declare });
       continue;
     }
@@ -184,7 +185,8 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       body = ' '.repeat(colon + end + 3) + rest.slice(end + 1);
     }
     // fgets() keeps the newline: an unbalanced quote swallows it into the value (recorded in cli-restore).
-    const parsed = parseDumpLine(body + '\n', lineNo);
+    // (Only a quote can reach the newline; without one the line parses the same without it.)
+    const parsed = parseDumpLine(body.indexOf('"') < 0 ? body : body + '\n', lineNo);
     if (!parsed.ok) fail(paramProblem(parsed.problems[0]!.message));
     const ast = parsed.ok ? parsed.value : undefined;
     if (!ast) continue;
@@ -195,8 +197,8 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       const at = { quoted: false, line: lineNo, column: 1 };
       const args: ArgNode[] = ast.kind === 'rule' ? ast.args : [{ kind: 'word', text: raw.trim(), ...at }];
       const prefix: ArgNode[] = [
-        { kind: 'short', text: '-t', ...at },
-        { kind: 'word', text: table!, ...at },
+        { kind: 'short', text: '-t', quoted: false, line: lineNo, column: 1 },
+        { kind: 'word', text: table!, quoted: false, line: lineNo, column: 1 },
       ];
       if (opts.counters && lineCounters) {
         prefix.push({ kind: 'short', text: '-c', ...at }, { kind: 'word', text: lineCounters[0], ...at }, { kind: 'word', text: lineCounters[1], ...at });
@@ -204,7 +206,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       // iptables-restore passes -v to every rule command when verbose and flushing.
       if (opts.verbose && !opts.noflush) prefix.push({ kind: 'short', text: '-v', ...at });
       try {
-        if (args.some((a) => a.text === '-6' && a.kind === 'short')) throw new SkipLine();
+        for (const a of args) if (a.kind === 'short' && a.text === '-6') throw new SkipLine();
         // add_argv(): iptables-restore's argv holds at most MAX_ARGC (255) - 1 words.
         if (1 + prefix.length + args.length >= 255) throw paramProblem('Parser cannot handle more arguments');
         const cmd = parseCommand([...prefix, ...args], {
