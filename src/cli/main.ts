@@ -93,24 +93,42 @@ export function runSave(program: string, argv: readonly string[], now = new Date
   }
 }
 
+/** iptables-save's and iptables-restore's long options (getopt_long tables of xtables-save.c/-restore.c). */
+const SAVE_OPTIONS = [
+  longGroup<string>([
+    { name: 'counters', hasArg: 0, key: 'c' },
+    { name: 'dump', hasArg: 0, key: 'd' },
+    { name: 'table', hasArg: 1, key: 't' },
+    { name: 'modprobe', hasArg: 1, key: 'M' },
+    { name: 'file', hasArg: 1, key: 'f' },
+    { name: 'version', hasArg: 0, key: 'V' },
+  ]),
+];
+const RESTORE_OPTIONS = [
+  longGroup<string>([
+    { name: 'counters', hasArg: 0, key: 'c' },
+    { name: 'verbose', hasArg: 0, key: 'v' },
+    { name: 'version', hasArg: 0, key: 'V' },
+    { name: 'test', hasArg: 0, key: 't' },
+    { name: 'help', hasArg: 0, key: 'h' },
+    { name: 'noflush', hasArg: 0, key: 'n' },
+    { name: 'modprobe', hasArg: 1, key: 'M' },
+    { name: 'table', hasArg: 1, key: 'T' },
+    { name: 'ipv4', hasArg: 0, key: '4' },
+    { name: 'ipv6', hasArg: 0, key: '6' },
+    { name: 'wait', hasArg: 2, key: 'w' },
+    { name: 'wait-interval', hasArg: 1, key: 'W' },
+  ]),
+];
+
 function save(program: string, argv: readonly string[], now: Date): RunResult {
   const g = new Getopt<string>(argv, 'bcdt:M:f:V');
-  const longs = [
-    longGroup([
-    { name: 'counters', hasArg: 0 as const, key: 'c' },
-    { name: 'dump', hasArg: 0 as const, key: 'd' },
-    { name: 'table', hasArg: 1 as const, key: 't' },
-    { name: 'modprobe', hasArg: 1 as const, key: 'M' },
-    { name: 'file', hasArg: 1 as const, key: 'f' },
-    { name: 'version', hasArg: 0 as const, key: 'V' },
-    ]),
-  ];
   let counters = false;
   let table: string | undefined;
   let file: string | undefined;
   let stray = false;
   for (;;) {
-    const r = g.next(longs);
+    const r = g.next(SAVE_OPTIONS);
     if (r.kind === 'end') break;
     if (r.kind === 'word') {
       stray = true;
@@ -145,27 +163,11 @@ function save(program: string, argv: readonly string[], now: Date): RunResult {
 /** `tsiptables-restore [-c] [-n] [-t] [-v] [-T table] [-w] [file]` */
 export async function runRestore(program: string, argv: readonly string[], stdin: () => string): Promise<RunResult> {
   const g = new Getopt<string>(argv, 'bcvVthnwW:M:T:');
-  const longs = [
-    longGroup([
-    { name: 'counters', hasArg: 0 as const, key: 'c' },
-    { name: 'verbose', hasArg: 0 as const, key: 'v' },
-    { name: 'version', hasArg: 0 as const, key: 'V' },
-    { name: 'test', hasArg: 0 as const, key: 't' },
-    { name: 'help', hasArg: 0 as const, key: 'h' },
-    { name: 'noflush', hasArg: 0 as const, key: 'n' },
-    { name: 'modprobe', hasArg: 1 as const, key: 'M' },
-    { name: 'table', hasArg: 1 as const, key: 'T' },
-    { name: 'ipv4', hasArg: 0 as const, key: '4' },
-    { name: 'ipv6', hasArg: 0 as const, key: '6' },
-    { name: 'wait', hasArg: 2 as const, key: 'w' },
-    { name: 'wait-interval', hasArg: 1 as const, key: 'W' },
-    ]),
-  ];
   const opts = { counters: false, noflush: false, test: false, verbose: false, onlyTable: undefined as string | undefined };
   let wait: number | undefined;
   const files: string[] = [];
   for (;;) {
-    const r = g.next(longs);
+    const r = g.next(RESTORE_OPTIONS);
     if (r.kind === 'end') break;
     if (r.kind === 'unknown' || r.kind === 'missing') return getoptError(program, r, `Try \`${program} -h' for more information.`);
     if (r.kind === 'word') {

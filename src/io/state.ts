@@ -118,6 +118,20 @@ function loadTableSection(rs: Ruleset, name: TableName, body: string): boolean {
   return true;
 }
 
+/** A state (or any iptables-save -c text) read through the full iptables-restore path, every rule parsed. */
+export function parseStateText(text: string): Ruleset {
+  return restore(text, new Ruleset(), {
+    counters: true,
+    noflush: false,
+    test: false,
+    onlyTable: undefined,
+    verbose: false,
+    programName: 'tsiptables-restore',
+    warn: () => undefined,
+    trusted: true,
+  }).ruleset;
+}
+
 /** Loads the state; `want`, when given, names the only tables the caller will look at or change. */
 export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset {
   if (!existsSync(path)) return new Ruleset();
@@ -125,16 +139,7 @@ export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset 
   const own = loadOwnState(text, want);
   if (own) return own;
   try {
-    return restore(text, new Ruleset(), {
-      counters: true,
-      noflush: false,
-      test: false,
-      onlyTable: undefined,
-      verbose: false,
-      programName: 'tsiptables-restore',
-      warn: () => undefined,
-      trusted: true,
-    }).ruleset;
+    return parseStateText(text);
   } catch (e) {
     const line = (e as { line?: number }).line;
     throw new IptablesError(`state file ${path} is damaged${line ? ` at line ${line}` : ''}: ${(e as Error).message}`, Exit.Other, 'plain');
