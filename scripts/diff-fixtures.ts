@@ -25,26 +25,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-interface Step {
-  cmd: string;
-  argv: string[];
-  stdin: string | null;
-  stdout: string;
-  stderr: string;
-  exit: number;
-  signal?: string;
-}
-
-interface RecordedCase {
-  name: string;
-  line: number;
-  steps: Step[];
-}
-
-interface RecordedFile {
-  provenance: Record<string, string>;
-  cases: RecordedCase[];
-}
+import type { RecordedFile } from "./fixture-format";
 
 const STEP_FIELDS = ["cmd", "argv", "stdin", "stdout", "stderr", "exit", "signal"] as const;
 const IGNORED_PROVENANCE: ReadonlySet<string> = new Set(["recordedAt", "kernel"]);

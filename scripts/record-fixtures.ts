@@ -57,34 +57,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-export interface Step {
-  cmd: string;
-  argv: string[];
-  stdin: string | null;
-  stdout: string;
-  stderr: string;
-  exit: number;
-  signal?: string;
-}
-
-export interface RecordedCase {
-  name: string;
-  line: number;
-  steps: Step[];
-}
-
-export interface Provenance {
-  recorder: string;
-  corpus: string;
-  iptables: string;
-  kernel: string;
-  recordedAt: string;
-}
-
-export interface RecordedFile {
-  provenance: Provenance;
-  cases: RecordedCase[];
-}
+import type { Provenance, RecordedCase, RecordedFile, Step } from "./fixture-format";
+export type { Provenance, RecordedCase, RecordedFile, Step };
 
 interface CorpusCommand {
   line: number;

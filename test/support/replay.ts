@@ -8,23 +8,12 @@ import { join } from 'node:path';
 import { runIptables, runRestore, runSave, type RunResult } from '../../src/cli/main';
 import { PACKAGE_VERSION } from '../../src/cli/version';
 
-export interface Step {
-  cmd: string;
-  argv: string[];
-  stdin: string | null;
-  stdout: string;
-  stderr: string;
-  exit: number;
-}
-export interface Case {
-  name: string;
-  line: number;
-  steps: Step[];
-}
-export interface Recording {
-  provenance: Record<string, string>;
-  cases: Case[];
-}
+import type { RecordedCase, RecordedFile, Step } from '../../scripts/fixture-format';
+
+export type { Step };
+/** A recorded case and a recorded file, as the replay uses them. */
+export type Case = RecordedCase;
+export type Recording = RecordedFile;
 
 /** Paths are relative to the repository root, where npm runs jest and the scripts. */
 export const FIXTURES = join(process.cwd(), 'fixtures', 'recorded');
