@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate } from './gen-kube-proxy';
+import { DEFAULT_OPTIONS, generate } from './gen-kube-proxy';
 import { formatTable, summarize, toJson, writeJson, type Measure, type Row, type ToolName } from './lib/report';
 import { lastRuleOf, splitSaveLine } from './lib/rule-line';
 import { findGnuTime, killCurrentChild, listNetns, Netns, pidAlive, Runner, which, type Sample } from './lib/run';
@@ -365,15 +365,7 @@ async function main(): Promise<void> {
       ['large', args.large],
     ] as const) {
       const file = path.join(tmp, `kube-proxy-${services}x3.txt`);
-      const text = generate({
-        services,
-        endpoints: 3,
-        out: null,
-        seed: 1,
-        nodeportEvery: 10,
-        emptyEvery: 100,
-        lbEvery: 200,
-      });
+      const text = generate({ ...DEFAULT_OPTIONS, services, endpoints: 3 });
       fs.writeFileSync(file, text);
       const lines = text.split('\n').length - 1;
       dumps.push({ tag, services, file, lines });

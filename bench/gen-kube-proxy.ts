@@ -42,7 +42,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 
-interface Options {
+export interface Options {
   services: number;
   endpoints: number;
   out: string | null;
@@ -61,16 +61,19 @@ function usage(msg?: string): never {
   process.exit(2);
 }
 
+/** The generator's defaults (the recorded dumps in fixtures/dumps/ were made with them). */
+export const DEFAULT_OPTIONS: Readonly<Options> = {
+  services: 100,
+  endpoints: 3,
+  out: null,
+  seed: 1,
+  nodeportEvery: 10,
+  emptyEvery: 100,
+  lbEvery: 200,
+};
+
 function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    services: 100,
-    endpoints: 3,
-    out: null,
-    seed: 1,
-    nodeportEvery: 10,
-    emptyEvery: 100,
-    lbEvery: 200,
-  };
+  const o: Options = { ...DEFAULT_OPTIONS };
   const num = (name: string, v: string | undefined): number => {
     if (v === undefined || !/^\d+$/.test(v)) usage(`${name} needs a non-negative integer`);
     return Number(v);
