@@ -4,6 +4,7 @@
  * extensions generically; adding `-m foo` means adding matches/foo.ts and one line in registry.ts.
  */
 import type { IptablesError } from '../messages';
+import type { EvalContext, TargetVerdict } from '../eval/context';
 
 /** getopt_long's has_arg: no value, a required value, or one only given as `--opt=value`. */
 export type ArgKind = 'none' | 'required' | 'optional';
@@ -128,6 +129,17 @@ export interface MatchDef<S> extends ExtensionCommon<S> {
    * Returns true when `later` was merged into `earlier` (which it may change).
    */
   merge?(earlier: S, later: S): boolean;
+  /**
+   * Packet semantics (the kernel's xt_match.match): does the packet match? The walker applies no inversion
+   * of its own; `!` is part of the state. Extensions without it are reported as "not simulated" and taken
+   * as matching, said aloud in the trace.
+   */
+  match?(state: S, ctx: EvalContext): boolean;
+  /**
+   * Why the packet did not match, for a person: the first criterion that failed, as "--dport 22: packet has
+   * 80" (the option as saved, a colon, what the packet has). Called only after match() returned false.
+   */
+  explain?(state: S, ctx: EvalContext): string;
 }
 
 /** A target (-j NAME). Standard verdicts are targets too. */
@@ -143,6 +155,11 @@ export interface TargetDef<S> extends ExtensionCommon<S> {
   realName?: string;
   /** Userspace check run once the whole rule is known (e.g. TCPMSS needs -p tcp). */
   ruleCheck?(state: S, ctx: ParseContext, matchNames: readonly string[]): IptablesError | undefined;
+  /**
+   * Packet semantics (xt_target.target): side effects through ctx (mark, log, NAT, reject...), then the
+   * verdict. Standard verdicts (ACCEPT, DROP, RETURN, QUEUE) are handled by the walker itself.
+   */
+  run?(state: S, ctx: EvalContext): TargetVerdict;
 }
 
 export type Hook = 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT' | 'POSTROUTING';

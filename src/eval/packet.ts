@@ -1,0 +1,104 @@
+/**
+ * A simulated IPv4 packet as the kernel's hooks see it: the IP header, the transport header of tcp, udp or
+ * icmp (others carry no parsed transport header), the quoted header of an ICMP error, and the skb metadata
+ * netfilter reads and writes (mark, interfaces, the owning socket's uid/gid). Addresses are uint32 numbers in
+ * host order, as in src/model/ip.ts. NAT and mangle targets change a packet in place; the walker copies it
+ * where the trace needs a "before" view.
+ */
+
+export const PROTO_ICMP = 1;
+export const PROTO_TCP = 6;
+export const PROTO_UDP = 17;
+
+/** TCP header flag bits (tcp_flag_byte, without CWR/ECE). */
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_PSH = 0x08;
+export const TCP_ACK = 0x10;
+export const TCP_URG = 0x20;
+
+/** The header of the packet an ICMP error quotes (its IP header and the first 8 bytes of its transport header). */
+export interface QuotedPacket {
+  src: number;
+  dst: number;
+  proto: number;
+  tos: number;
+  ttl: number;
+  id: number;
+  df: boolean;
+  len: number;
+  sport: number;
+  dport: number;
+  /** tcp: sequence number in the quoted 8 bytes. */
+  seq: number;
+  icmpType: number;
+  icmpCode: number;
+  icmpId: number;
+  icmpSeq: number;
+}
+
+export interface Packet {
+  // IPv4 header
+  src: number;
+  dst: number;
+  /** IP protocol number. */
+  proto: number;
+  /** The whole TOS byte (DSCP + ECN). */
+  tos: number;
+  ttl: number;
+  /** IP identification. */
+  id: number;
+  df: boolean;
+  /** Total length of the IP datagram in bytes. */
+  len: number;
+  /** Raw IP option bytes (after the 20-byte header), usually empty. */
+  ipOptions: Uint8Array;
+
+  // tcp / udp
+  sport: number;
+  dport: number;
+  // tcp
+  tcpFlags: number;
+  seq: number;
+  ackSeq: number;
+  window: number;
+  urgPtr: number;
+  /** Raw TCP option bytes, usually empty. */
+  tcpOptions: Uint8Array;
+  // icmp
+  icmpType: number;
+  icmpCode: number;
+  /** Echo request/reply identifier and sequence number. */
+  icmpId: number;
+  icmpSeq: number;
+  /** ICMP errors (types 3, 4, 5, 11, 12): the quoted packet. */
+  quoted: QuotedPacket | undefined;
+
+  // skb metadata
+  /** skb->mark (nfmark). */
+  mark: number;
+  /** Interface the packet arrived on (null when locally generated). */
+  inIface: string | null;
+  /** Interface it leaves by, once routed (null before routing and for local delivery). */
+  outIface: string | null;
+  /** Link-layer addresses of an arriving frame ("aa:bb:cc:dd:ee:ff"); null for local packets. */
+  macSrc: string | null;
+  macDst: string | null;
+  /** Owner of the sending socket (locally generated packets only). */
+  uid: number | undefined;
+  gid: number | undefined;
+}
+
+export function clonePacket(p: Packet): Packet {
+  return { ...p, quoted: p.quoted ? { ...p.quoted } : undefined };
+}
+
+/** ICMP types that are errors and quote the offending packet (icmp_is_err). */
+export function isIcmpError(type: number): boolean {
+  return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
+}
+
+export function hasPorts(proto: number): boolean {
+  return proto === PROTO_TCP || proto === PROTO_UDP;
+}
