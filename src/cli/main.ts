@@ -15,6 +15,7 @@ import { formatError } from './output';
 import { mainHelp } from './help';
 import { Getopt, longGroup } from '../compile/getopt';
 import { PACKAGE_VERSION } from './version';
+import { runTrace } from './trace';
 
 export interface RunResult {
   stdout: string;
@@ -250,7 +251,10 @@ export function main(program: string, argv: string[]): void {
   try {
     if (program === 'tsiptables-save') done(runSave(program, argv));
     else if (program === 'tsiptables-restore') runRestore(program, argv, () => readFileSync(0, 'utf8')).then(done, crash);
-    else runIptables(program, argv).then(done, crash);
+    else if (argv[0] === 'trace') {
+      const io = { stdin: () => readFileSync(0, 'utf8'), isTTY: process.stdout.isTTY === true, env: process.env };
+      runTrace(argv.slice(1), io).then(done, crash);
+    } else runIptables(program, argv).then(done, crash);
   } catch (e) {
     crash(e);
   }

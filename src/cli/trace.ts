@@ -1,0 +1,200 @@
+/**
+ * `tsiptables trace [--rules DUMP] [--host HOSTFILE] [--json] [--dmesg] PACKET` and `--batch FILE`: the trace
+ * subcommand's options (commander), the PACKET words (everything else, see src/eval/packet-line.ts), and the
+ * exit status: 0 delivered/forwarded/sent, 1 dropped or rejected, 2 bad input.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { Host, HostFileError } from '../eval/host';
+import { PacketLineError, buildPacket, parsePacketArgs, splitWords, type SentRecord } from '../eval/packet-line';
+import { TraceInputError, Tracer, type TraceResult } from '../eval/trace';
+import { loadState, statePath, withLock, writeState } from '../io/state';
+import { restore, RestoreError } from '../io/restore';
+import { Ruleset } from '../model/ruleset';
+import { IptablesError } from '../messages';
+import { dmesgLines, humanView, jsonView } from './trace-output';
+import type { RunResult } from './main';
+
+/** Trace options and whether each takes a value; every other word belongs to the PACKET. */
+const OWN_OPTIONS: ReadonlyMap<string, boolean> = new Map([
+  ['--rules', true],
+  ['--host', true],
+  ['--json', false],
+  ['--dmesg', false],
+  ['--batch', true],
+  ['--assume', true],
+  ['--update-counters', false],
+  ['--no-explain', false],
+  ['--color', false],
+  ['--no-color', false],
+  ['--now', true],
+  ['--help', false],
+  ['-h', false],
+]);
+
+interface TraceFlags {
+  rules?: string;
+  host?: string;
+  json?: boolean;
+  dmesg?: boolean;
+  batch?: string;
+  assume: string[];
+  updateCounters?: boolean;
+  explain: boolean;
+  color?: boolean;
+  now?: string;
+}
+
+function program(out: { text: string }): Command {
+  const cmd = new Command('tsiptables trace')
+    .usage('[--rules DUMP] [--host HOSTFILE] [--json] [--dmesg] PACKET | --batch FILE')
+    .description(
+      'Runs a simulated IPv4 packet through the ruleset as the kernel would and explains its path.\n\n' +
+        'PACKET := -p tcp|udp|icmp|N -s ADDR -d ADDR [--sport N] [--dport N] [--syn | --tcp-flags MASK COMP]\n' +
+        '          [--icmp-type NAME|TYPE[/CODE]] [--icmp-id N] [--icmp-seq N] [-i IFACE] [--uid N] [--gid N]\n' +
+        '          [--mark V] [--len N] [--ttl N] [--tos N] [--ip-id N] [--no-df] [--seq N] [--ack-seq N]\n' +
+        '          [--window N] [--mac-source MAC]\n' +
+        'With -i the packet arrives on IFACE; without it a local process sends it.\n' +
+        'Exit status: 0 delivered, forwarded or sent; 1 dropped or rejected; 2 bad input.',
+    )
+    .option('--rules <DUMP>', 'iptables-save file to trace against (default: the state file, TSIPTABLES_STATE)')
+    .option('--host <HOSTFILE>', 'host description: ip addr add / ip route add / ip link set / sysctl -w lines')
+    .option('--json', 'one JSON object per packet (JSON Lines with --batch)')
+    .option('--dmesg', "the kernel's TRACE and LOG lines for the packet")
+    .option('--batch <FILE>', 'one PACKET a line (- for stdin); conntrack persists from line to line')
+    .option('--assume <EXT=yes|no>', 'the answer of a state-dependent match (statistic, limit, recent, set, socket...)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--update-counters', 'add the packets to the rule counters of the state file')
+    .option('--no-explain', 'do not say why each rule passed over did not match')
+    .option('--color', 'colours even when not writing to a terminal')
+    .option('--now <ISO-DATE>', 'the clock for -m time (default: now)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (out.text += s), writeErr: (s) => (out.text += s) })
+    .helpOption('-h, --help', 'this help');
+  return cmd;
+}
+
+function splitArgs(argv: readonly string[]): { own: string[]; packet: string[] } {
+  const own: string[] = [];
+  const packet: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const takes = OWN_OPTIONS.get(name);
+    if (takes === undefined) {
+      packet.push(a);
+      continue;
+    }
+    own.push(a);
+    if (takes && eq < 0 && i + 1 < argv.length) own.push(argv[++i]!);
+  }
+  return { own, packet };
+}
+
+const bad = (msg: string): RunResult => ({ stdout: '', stderr: `tsiptables trace: ${msg}\nTry \`tsiptables trace --help' for more information.\n`, status: 2 });
+
+function loadRules(file: string): Ruleset {
+  const text = readFileSync(file, 'utf8');
+  return restore(text, new Ruleset(), {
+    counters: true,
+    noflush: false,
+    test: false,
+    onlyTable: undefined,
+    verbose: false,
+    programName: 'tsiptables-restore',
+    warn: () => undefined,
+  }).ruleset;
+}
+
+export interface TraceIo {
+  stdin(): string;
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function runTrace(argv: readonly string[], io: TraceIo): Promise<RunResult> {
+  const { own, packet } = splitArgs(argv);
+  const out = { text: '' };
+  const cmd = program(out);
+  let flags: TraceFlags;
+  try {
+    cmd.parse(own, { from: 'user' });
+    flags = cmd.opts<TraceFlags>();
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { stdout: out.text, stderr: '', status: 0 };
+      return { stdout: '', stderr: out.text, status: 2 };
+    }
+    throw e;
+  }
+  if (flags.batch === undefined && packet.length === 0) return bad('no PACKET given (e.g. -p tcp -s 10.0.0.2 -d 10.0.0.1 --dport 22 -i eth0)');
+  if (flags.batch !== undefined && packet.length > 0) return bad(`--batch and a PACKET on the command line: give one or the other (stray "${packet[0]!}")`);
+  const assume = new Map<string, boolean>();
+  for (const a of flags.assume) {
+    const m = /^([\w-]+)=(yes|no|true|false|1|0)$/.exec(a);
+    if (!m) return bad(`--assume ${a}: expected EXT=yes or EXT=no`);
+    assume.set(m[1]!, m[2] === 'yes' || m[2] === 'true' || m[2] === '1');
+  }
+  const now = flags.now !== undefined ? new Date(flags.now) : new Date();
+  if (Number.isNaN(now.getTime())) return bad(`--now ${flags.now ?? ''}: not a date`);
+
+  let host: Host;
+  try {
+    host = flags.host !== undefined ? Host.parse(readFileSync(flags.host, 'utf8')) : Host.defaultHost();
+  } catch (e) {
+    if (e instanceof HostFileError) return bad(`${flags.host ?? ''}: ${e.message}`);
+    return bad(`--host ${flags.host ?? ''}: ${(e as Error).message}`);
+  }
+  let ruleset: Ruleset;
+  try {
+    ruleset = flags.rules !== undefined ? loadRules(flags.rules) : loadState(statePath());
+  } catch (e) {
+    if (e instanceof RestoreError) return bad(`${flags.rules ?? ''}: line ${e.line}: ${e.message.trim()}`);
+    if (e instanceof IptablesError) return bad(e.message.trim());
+    return bad(`--rules ${flags.rules ?? ''}: ${(e as Error).message}`);
+  }
+  const explain = flags.explain && !flags.json && !flags.dmesg;
+  const tracer = new Tracer(ruleset, host, { explain, assume, now });
+  const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
+
+  const lines: Array<{ words: string[]; where: string }> = [];
+  if (flags.batch !== undefined) {
+    let text: string;
+    try {
+      text = flags.batch === '-' ? io.stdin() : readFileSync(flags.batch, 'utf8');
+    } catch (e) {
+      return bad(`--batch ${flags.batch}: ${(e as Error).message}`);
+    }
+    text.split('\n').forEach((l, i) => {
+      const t = l.replace(/^\s+|\s+$/g, '');
+      if (t !== '' && !t.startsWith('#')) lines.push({ words: splitWords(t), where: `${flags.batch}:${i + 1}: ` });
+    });
+  } else lines.push({ words: packet, where: '' });
+
+  const history: SentRecord[] = [];
+  let stdout = '';
+  let status = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const { words, where } = lines[i]!;
+    let result: TraceResult;
+    try {
+      const spec = parsePacketArgs(words);
+      const pkt = buildPacket(spec, i, history, tracer.conntrack, (dst) => host.route(dst)?.prefsrc);
+      result = tracer.run(pkt);
+      history.push({ wire: result.packet, given: result.original });
+    } catch (e) {
+      if (e instanceof PacketLineError || e instanceof TraceInputError) return { stdout, stderr: `tsiptables trace: ${where}${e.message}\n`, status: 2 };
+      throw e;
+    }
+    if (result.fate === 'dropped') status = 1;
+    if (flags.json) stdout += JSON.stringify(jsonView(result)) + '\n';
+    else if (flags.dmesg) stdout += dmesgLines(result).map((l) => l + '\n').join('');
+    else stdout += (i > 0 ? '\n' : '') + humanView(result, color);
+  }
+  if (flags.updateCounters) {
+    if (flags.rules !== undefined) return bad('--update-counters works on the state file, not on --rules');
+    const path = statePath();
+    await withLock(path, undefined, () => writeState(path, ruleset));
+  }
+  return { stdout, stderr: '', status };
+}

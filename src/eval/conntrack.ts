@@ -1,0 +1,249 @@
+/**
+ * Connection tracking as nf_conntrack_in() and __nf_conntrack_confirm() do it: tuples per direction, a new
+ * entry for the first packet (kept only if the packet survives to confirmation), ctinfo (NEW, ESTABLISHED,
+ * RELATED, INVALID) per packet, the TCP state machine (tcp_conntracks[][][] of nf_conntrack_proto_tcp.c,
+ * without window tracking), ICMP errors RELATED to the connection they quote, and NAT bindings.
+ */
+import { addrToString } from '../model/ip';
+import { IPS, type ConnView, type CtState, type Tuple } from './context';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, isIcmpError, type Packet, type QuotedPacket } from './packet';
+
+/** TCP conntrack states, in the kernel's order (tcp_conntrack_names). */
+export const TCP_STATES = ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'SYN_SENT2'] as const;
+export type TcpCtState = (typeof TCP_STATES)[number];
+
+// Indices into TCP_STATES, plus the two pseudo-states of the table.
+const sNO = 0, sSS = 1, sSR = 2, sES = 3, sFW = 4, sCW = 5, sLA = 6, sTW = 7, sCL = 8, sS2 = 9, sIV = 10, sIG = 11;
+
+/**
+ * tcp_conntracks[direction][packet kind][state] -> new state (sIV invalid, sIG ignored). Rows: syn, synack,
+ * fin, ack, rst, none (get_conntrack_index). Columns: sNO sSS sSR sES sFW sCW sLA sTW sCL sS2.
+ */
+const TCP_TABLE: readonly (readonly (readonly number[])[])[] = [
+  [
+    [sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2],
+    [sIV, sIV, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR],
+    [sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV],
+    [sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV],
+    [sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL],
+    [sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV],
+  ],
+  [
+    [sIV, sS2, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sS2],
+    [sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR],
+    [sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV],
+    [sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG],
+    [sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL],
+    [sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV],
+  ],
+];
+
+/** get_conntrack_index(). */
+function tcpIndex(flags: number): number {
+  if (flags & TCP_RST) return 4;
+  if (flags & TCP_SYN) return flags & TCP_ACK ? 1 : 0;
+  if (flags & TCP_FIN) return 2;
+  if (flags & TCP_ACK) return 3;
+  return 5;
+}
+
+/** tcp_valid_flags[] of tcp_error(), on the flags without ECE, CWR and PSH. */
+const VALID_TCP_FLAGS = new Set([TCP_SYN, TCP_SYN | TCP_URG, TCP_SYN | TCP_ACK, TCP_RST, TCP_RST | TCP_ACK, TCP_FIN | TCP_ACK, TCP_FIN | TCP_ACK | TCP_URG, TCP_ACK, TCP_ACK | TCP_URG]);
+
+/** ICMP types that may open a connection (icmp_new valid_new[]), and the reply type of each (invmap). */
+const ICMP_INVERSE: ReadonlyMap<number, number> = new Map([
+  [8, 0],
+  [0, 8],
+  [13, 14],
+  [14, 13],
+  [15, 16],
+  [16, 15],
+  [17, 18],
+  [18, 17],
+]);
+const ICMP_NEW = new Set([8, 13, 15, 17]);
+
+export interface Conn extends ConnView {
+  orig: Tuple;
+  reply: Tuple;
+  status: number;
+  mark: number;
+  expires: number;
+  helper: undefined;
+  id: number;
+  tcpState: number;
+  /** Whether the nat table ran (or a null binding was set up) for the source / destination manip. */
+  natInit: { src: boolean; dst: boolean };
+  confirmed: boolean;
+  /** Dropped at the end of this packet (a RST answering an unanswered SYN). */
+  dying: boolean;
+  /** How ports/addresses were chosen by NAT, for the trace ("port 40000 clashed; 40001 chosen"). */
+  natNotes: string[];
+}
+
+/** What conntrack decided for one packet at PREROUTING/OUTPUT. */
+export interface CtResult {
+  state: CtState;
+  conn: Conn | undefined;
+  reply: boolean;
+  /** Why INVALID, for a person. */
+  why: string | undefined;
+  /** The entry is new (unconfirmed) and exists only if the packet survives. */
+  fresh: boolean;
+}
+
+export function tupleKey(t: Tuple): string {
+  return `${t.proto}|${t.src}|${t.dst}|${t.sport}|${t.dport}`;
+}
+
+export function tupleText(t: Tuple): string {
+  const p = t.proto === PROTO_TCP ? 'tcp' : t.proto === PROTO_UDP ? 'udp' : t.proto === PROTO_ICMP ? 'icmp' : String(t.proto);
+  if (t.proto === PROTO_TCP || t.proto === PROTO_UDP) return `${p} ${addrToString(t.src)}:${t.sport} -> ${addrToString(t.dst)}:${t.dport}`;
+  if (t.proto === PROTO_ICMP) return `icmp ${addrToString(t.src)} -> ${addrToString(t.dst)} type ${t.dport >> 8} id ${t.sport}`;
+  return `${p} ${addrToString(t.src)} -> ${addrToString(t.dst)}`;
+}
+
+/** The tuple of a packet in its direction of travel (nf_ct_get_tuple). */
+export function packetTuple(p: { src: number; dst: number; proto: number; sport: number; dport: number; icmpType: number; icmpCode: number; icmpId: number }): Tuple {
+  if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) return { src: p.src, dst: p.dst, proto: p.proto, sport: p.sport, dport: p.dport };
+  if (p.proto === PROTO_ICMP) return { src: p.src, dst: p.dst, proto: p.proto, sport: p.icmpId, dport: (p.icmpType << 8) | p.icmpCode };
+  return { src: p.src, dst: p.dst, proto: p.proto, sport: 0, dport: 0 };
+}
+
+/** nf_ct_invert_tuple(). */
+export function invertTuple(t: Tuple): Tuple | undefined {
+  if (t.proto === PROTO_ICMP) {
+    const inv = ICMP_INVERSE.get(t.dport >> 8);
+    if (inv === undefined) return undefined;
+    return { src: t.dst, dst: t.src, proto: t.proto, sport: t.sport, dport: (inv << 8) | (t.dport & 255) };
+  }
+  return { src: t.dst, dst: t.src, proto: t.proto, sport: t.dport, dport: t.sport };
+}
+
+function quotedTuple(q: QuotedPacket): Tuple {
+  return packetTuple({ ...q, icmpId: q.icmpId });
+}
+
+export class ConntrackTable {
+  private readonly byTuple = new Map<string, { conn: Conn; reply: boolean }>();
+  private nextId = 1;
+
+  /** Confirmed entries, oldest first. */
+  entries(): Conn[] {
+    const out: Conn[] = [];
+    for (const v of this.byTuple.values()) if (!v.reply) out.push(v.conn);
+    return out;
+  }
+
+  lookup(t: Tuple): { conn: Conn; reply: boolean } | undefined {
+    return this.byTuple.get(tupleKey(t));
+  }
+
+  /** nf_nat_used_tuple(): is this reply tuple taken by another confirmed connection? */
+  replyTaken(reply: Tuple, self: Conn): boolean {
+    const hit = this.byTuple.get(tupleKey(reply));
+    return hit !== undefined && hit.conn !== self;
+  }
+
+  /** Any connection (either direction) already owns this tuple. */
+  tupleTaken(t: Tuple, self: Conn): boolean {
+    return this.replyTaken(t, self);
+  }
+
+  /** nf_conntrack_in(): classify the packet and find or create its entry. */
+  classify(p: Packet): CtResult {
+    const invalid = (why: string): CtResult => ({ state: 'INVALID', conn: undefined, reply: false, why, fresh: false });
+    if (p.proto === PROTO_ICMP && isIcmpError(p.icmpType)) {
+      if (!p.quoted) return invalid('ICMP error without a quoted packet');
+      const inner = invertTuple(quotedTuple(p.quoted));
+      const hit = inner ? this.lookup(inner) : undefined;
+      if (!hit) return invalid(`ICMP error quotes ${tupleText(quotedTuple(p.quoted))}, which belongs to no known connection`);
+      return { state: 'RELATED', conn: hit.conn, reply: hit.reply, why: undefined, fresh: false };
+    }
+    const t = packetTuple(p);
+    if (p.proto === PROTO_TCP) {
+      const f = p.tcpFlags & ~0x08 & 0x3f;
+      if (!VALID_TCP_FLAGS.has(f)) return invalid(`TCP flags ${tcpFlagNames(p.tcpFlags)} are not a valid combination`);
+    }
+    const hit = this.lookup(t);
+    if (hit) {
+      const { conn, reply } = hit;
+      if (p.proto === PROTO_TCP) {
+        const idx = tcpIndex(p.tcpFlags);
+        const next = TCP_TABLE[reply ? 1 : 0]![idx]![conn.tcpState]!;
+        if (!reply && idx === 0 && (conn.tcpState === sTW || conn.tcpState === sCL)) {
+          // Reopened connection: the old entry goes, a new one starts (-NF_REPEAT).
+          this.remove(conn);
+          return this.fresh(p, t);
+        }
+        if (next === sIV) return invalid(`TCP ${tcpFlagNames(p.tcpFlags)} is invalid in state ${TCP_STATES[conn.tcpState]} (${reply ? 'reply' : 'original'} direction)`);
+        if (next !== sIG) conn.tcpState = next;
+        if (p.tcpFlags & TCP_RST && !(conn.status & IPS.SEEN_REPLY)) conn.dying = true;
+      }
+      const state: CtState = reply || conn.status & IPS.SEEN_REPLY ? 'ESTABLISHED' : 'NEW';
+      if (reply) conn.status |= IPS.SEEN_REPLY;
+      return { state, conn, reply, why: undefined, fresh: false };
+    }
+    if (p.proto === PROTO_TCP && TCP_TABLE[0]![tcpIndex(p.tcpFlags)]![sNO] === sIV) {
+      return invalid(`TCP ${tcpFlagNames(p.tcpFlags)} cannot open a connection`);
+    }
+    if (p.proto === PROTO_ICMP && !ICMP_NEW.has(p.icmpType)) return invalid(`ICMP type ${p.icmpType} cannot open a connection`);
+    return this.fresh(p, t);
+  }
+
+  private fresh(p: Packet, t: Tuple): CtResult {
+    const reply = invertTuple(t) ?? t;
+    const conn: Conn = {
+      orig: t,
+      reply,
+      status: 0,
+      mark: 0,
+      expires: p.proto === PROTO_TCP ? 120 : p.proto === PROTO_UDP ? 30 : p.proto === PROTO_ICMP ? 30 : 600,
+      helper: undefined,
+      id: this.nextId++,
+      tcpState: p.proto === PROTO_TCP ? (p.tcpFlags & TCP_SYN ? sSS : sES) : sNO,
+      natInit: { src: false, dst: false },
+      confirmed: false,
+      dying: false,
+      natNotes: [],
+    };
+    return { state: 'NEW', conn, reply: false, why: undefined, fresh: true };
+  }
+
+  /** __nf_conntrack_confirm(): the packet left the host or was delivered; keep its new entry. */
+  confirm(conn: Conn): void {
+    if (conn.dying) {
+      this.remove(conn);
+      return;
+    }
+    if (conn.confirmed) return;
+    conn.confirmed = true;
+    conn.status |= IPS.CONFIRMED;
+    this.byTuple.set(tupleKey(conn.orig), { conn, reply: false });
+    this.byTuple.set(tupleKey(conn.reply), { conn, reply: true });
+  }
+
+  remove(conn: Conn): void {
+    for (const [k, v] of this.byTuple) if (v.conn === conn) this.byTuple.delete(k);
+    conn.confirmed = false;
+  }
+
+  /** The tcp state name of an entry (conntrack -L shows it). */
+  static tcpStateName(conn: Conn): string {
+    return TCP_STATES[conn.tcpState] ?? 'NONE';
+  }
+}
+
+export function tcpFlagNames(flags: number): string {
+  const names: string[] = [];
+  const all: ReadonlyArray<readonly [number, string]> = [
+    [TCP_FIN, 'FIN'],
+    [TCP_SYN, 'SYN'],
+    [TCP_RST, 'RST'],
+    [0x08, 'PSH'],
+    [TCP_ACK, 'ACK'],
+    [TCP_URG, 'URG'],
+  ];
+  for (const [bit, n] of all) if (flags & bit) names.push(n);
+  return names.length ? names.join(',') : 'NONE';
+}

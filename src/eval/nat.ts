@@ -1,0 +1,182 @@
+/**
+ * NAT as nf_nat_core.c does it: a binding per connection and manip type (source or destination), chosen once
+ * on the first packet (get_unique_tuple: keep the tuple when it is in range and unused, else pick an address,
+ * then a port), then applied to every packet of the connection in both directions (nf_nat_packet), and to
+ * ICMP errors about it (nf_nat_icmp_reply_translation). Where the kernel picks at random (a port clash), the
+ * choice here is deterministic — the next free port — and said in the trace.
+ */
+import { addrToString } from '../model/ip';
+import { IPS, type NatRequest, type Tuple } from './context';
+import { invertTuple, type Conn, type ConntrackTable } from './conntrack';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Packet } from './packet';
+
+export type Manip = 'src' | 'dst';
+
+/** The resolved range of a NAT request (addresses known: MASQUERADE/REDIRECT already resolved). */
+export interface NatRange {
+  mapIps: boolean;
+  minAddr: number;
+  maxAddr: number;
+  protoSpecified: boolean;
+  minPort: number;
+  maxPort: number;
+  randomAll: boolean;
+  persistent: boolean;
+}
+
+export function rangeOf(req: NatRequest): NatRange {
+  return {
+    mapIps: true,
+    minAddr: req.minAddr,
+    maxAddr: req.maxAddr,
+    protoSpecified: req.mapPorts,
+    minPort: req.minPort,
+    maxPort: req.maxPort,
+    randomAll: req.random || req.fullyRandom,
+    persistent: req.persistent,
+  };
+}
+
+const hasKey = (proto: number): boolean => proto === PROTO_TCP || proto === PROTO_UDP || proto === PROTO_ICMP;
+
+/** The port (or icmp id) NAT may change for this manip: source port for SRC, destination port for DST; icmp id for both. */
+function keyOf(t: Tuple, manip: Manip): number {
+  if (t.proto === PROTO_ICMP) return t.sport;
+  return manip === 'src' ? t.sport : t.dport;
+}
+
+function withKey(t: Tuple, manip: Manip, key: number): Tuple {
+  if (t.proto === PROTO_ICMP) return { ...t, sport: key };
+  return manip === 'src' ? { ...t, sport: key } : { ...t, dport: key };
+}
+
+function withAddr(t: Tuple, manip: Manip, addr: number): Tuple {
+  return manip === 'src' ? { ...t, src: addr } : { ...t, dst: addr };
+}
+
+function inRange(t: Tuple, manip: Manip, r: NatRange): boolean {
+  const a = manip === 'src' ? t.src : t.dst;
+  if (r.mapIps && (a < r.minAddr || a > r.maxAddr)) return false;
+  if (r.protoSpecified && hasKey(t.proto)) {
+    const k = keyOf(t, manip);
+    if (k < r.minPort || k > r.maxPort) return false;
+  }
+  return true;
+}
+
+/**
+ * nf_nat_setup_info(): bind the connection's `manip` to a tuple from `range` (null = the null binding the
+ * kernel sets up when no NAT rule matched). Updates the reply tuple and status; returns a note when a choice
+ * had to be made.
+ */
+export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range: NatRange | null): string | undefined {
+  // The tuple as it stands: the inverse of the current reply (earlier manips included).
+  const curr = invertTuple(conn.reply) ?? conn.orig;
+  const r: NatRange = range ?? {
+    mapIps: true,
+    minAddr: manip === 'src' ? curr.src : curr.dst,
+    maxAddr: manip === 'src' ? curr.src : curr.dst,
+    protoSpecified: false,
+    minPort: 0,
+    maxPort: 0,
+    randomAll: false,
+    persistent: false,
+  };
+  const used = (t: Tuple): boolean => {
+    const rep = invertTuple(t);
+    return rep !== undefined && table.replyTaken(rep, conn);
+  };
+  let note: string | undefined;
+  let chosen: Tuple | undefined;
+  if (manip === 'src' && !r.randomAll && inRange(curr, manip, r) && !used(curr)) chosen = curr;
+  if (!chosen) {
+    // find_best_ips_proto(): one address, or (deterministically here) the first of the range.
+    let t = curr;
+    if (r.mapIps) {
+      const a = manip === 'src' ? curr.src : curr.dst;
+      const pick = a >= r.minAddr && a <= r.maxAddr && r.minAddr !== r.maxAddr ? a : r.minAddr;
+      if (r.minAddr !== r.maxAddr && pick === r.minAddr && a !== r.minAddr) {
+        note = `address range ${addrToString(r.minAddr)}-${addrToString(r.maxAddr)}: the kernel picks by a hash of the addresses; ${addrToString(pick)} assumed`;
+      }
+      t = withAddr(curr, manip, pick);
+    }
+    if (!r.randomAll && (r.protoSpecified ? inRange(t, manip, r) && (r.minPort === r.maxPort || !used(t)) : !used(t))) {
+      chosen = t;
+    } else if (!hasKey(t.proto) || (manip === 'dst' && !r.protoSpecified)) {
+      chosen = t;
+    } else {
+      // nf_nat_l4proto_unique_tuple(): the port class of the original port, or the given range.
+      const k = keyOf(t, manip);
+      let min: number;
+      let size: number;
+      if (!r.protoSpecified) {
+        if (t.proto === PROTO_ICMP) [min, size] = [0, 65536];
+        else if (k < 512) [min, size] = [1, 511];
+        else if (k < 1024) [min, size] = [600, 424];
+        else [min, size] = [1024, 64512];
+      } else {
+        [min, size] = [r.minPort, r.maxPort - r.minPort + 1];
+      }
+      // The kernel starts at a random offset (source) or at the range's start (destination); start after the
+      // current port here so the choice is deterministic and close to what was asked.
+      const start = manip === 'src' && k >= min && k < min + size ? k - min + 1 : 0;
+      for (let i = 0; i < size; i++) {
+        const cand = withKey(t, manip, min + ((start + i) % size));
+        if (!used(cand)) {
+          chosen = cand;
+          break;
+        }
+      }
+      chosen ??= t;
+      const what = t.proto === PROTO_ICMP ? 'icmp id' : 'port';
+      if (keyOf(chosen, manip) !== k) {
+        note = `${what} ${k} ${used(t) ? 'clashes with another connection' : 'is outside the range'}; the kernel picks a free ${what} at random, ${keyOf(chosen, manip)} chosen here`;
+      }
+    }
+  }
+  const rep = invertTuple(chosen) ?? chosen;
+  const changed = chosen.src !== curr.src || chosen.dst !== curr.dst || chosen.sport !== curr.sport || chosen.dport !== curr.dport;
+  if (changed) {
+    conn.reply = rep;
+    conn.status |= manip === 'src' ? IPS.SRC_NAT : IPS.DST_NAT;
+  }
+  conn.status |= manip === 'src' ? IPS.SRC_NAT_DONE : IPS.DST_NAT_DONE;
+  conn.natInit[manip] = true;
+  if (note) conn.natNotes.push(note);
+  return note;
+}
+
+/** nf_nat_packet(): rewrite the packet for `manip` according to the connection's bindings. */
+export function applyNat(conn: Conn, manip: Manip, reply: boolean, p: Packet): boolean {
+  let bit = manip === 'src' ? IPS.SRC_NAT : IPS.DST_NAT;
+  if (reply) bit = bit === IPS.SRC_NAT ? IPS.DST_NAT : IPS.SRC_NAT;
+  if (!(conn.status & bit)) return false;
+  // The target: the inverse of the tuple of the other direction.
+  const other = reply ? conn.orig : conn.reply;
+  const target = invertTuple(other) ?? other;
+  if (p.proto === PROTO_ICMP && p.quoted && (p.icmpType === 3 || p.icmpType === 4 || p.icmpType === 5 || p.icmpType === 11 || p.icmpType === 12)) {
+    // nf_nat_icmp_reply_translation(): the quoted packet with the other manip, the outer addresses with this one.
+    const q = p.quoted;
+    if (manip === 'src') {
+      q.dst = other.dst;
+      if (q.proto === PROTO_TCP || q.proto === PROTO_UDP) q.dport = other.dport;
+      p.src = target.src;
+    } else {
+      q.src = other.src;
+      if (q.proto === PROTO_TCP || q.proto === PROTO_UDP) q.sport = other.sport;
+      p.dst = target.dst;
+    }
+    if (q.proto === PROTO_ICMP) q.icmpId = other.sport;
+    return true;
+  }
+  if (manip === 'src') {
+    p.src = target.src;
+    if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) p.sport = target.sport;
+    else if (p.proto === PROTO_ICMP) p.icmpId = target.sport;
+  } else {
+    p.dst = target.dst;
+    if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) p.dport = target.dport;
+    else if (p.proto === PROTO_ICMP) p.icmpId = target.sport;
+  }
+  return true;
+}

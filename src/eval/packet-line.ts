@@ -1,0 +1,348 @@
+/**
+ * The PACKET of `tsiptables trace`: iptables-like options describing one packet, with documented defaults.
+ *
+ *   -p tcp|udp|icmp|N -s ADDR -d ADDR [--sport N] [--dport N] [--syn | --tcp-flags MASK COMP]
+ *   [--icmp-type NAME|TYPE[/CODE]] [--icmp-id N] [--icmp-seq N] [-i IFACE] [--uid N] [--gid N] [--mark V]
+ *   [--len N] [--ttl N] [--tos N] [--ip-id N] [--no-df] [--seq N] [--ack-seq N] [--window N] [--mac-source MAC]
+ *
+ * Defaults: TTL 64, TOS 0, DF set, IP id 0x1000 + the packet's index in the batch, tcp sport 40000 and dport
+ * 80, udp sport 40000 and dport 53, icmp echo-request with id 0x1234 and seq 1, window 64240, length 40 (tcp),
+ * 28 (udp), 84 (icmp echo), 56 (icmp errors: header plus the quoted 28 bytes), 20 otherwise. TCP without flags is
+ * a SYN when it opens a connection and an ACK when it belongs to one already seen in the batch; sequence numbers
+ * follow the connection (SYN seq 1000; replies ack what they answer). A local packet (no -i) from uid 0.
+ */
+import { numericToAddr, addrToString } from '../model/ip';
+import { parseIcmpType } from '../extensions/matches/icmp';
+import { parseProtocol } from '../extensions/option-types';
+import { IptablesError } from '../messages';
+import { packetTuple, type ConntrackTable } from './conntrack';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN, isIcmpError, type Packet, type QuotedPacket } from './packet';
+
+export class PacketLineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PacketLineError';
+  }
+}
+
+/** The options as given; undefined = default. */
+export interface PacketSpec {
+  proto: number;
+  src: number | undefined;
+  dst: number;
+  sport?: number;
+  dport?: number;
+  tcpFlags?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  icmpId?: number;
+  icmpSeq?: number;
+  inIface: string | null;
+  uid?: number;
+  gid?: number;
+  mark?: number;
+  len?: number;
+  ttl?: number;
+  tos?: number;
+  ipId?: number;
+  df: boolean;
+  seq?: number;
+  ackSeq?: number;
+  window?: number;
+  macSource?: string;
+}
+
+const FLAG_BITS: Readonly<Record<string, number>> = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16, URG: 32, ALL: 63, NONE: 0 };
+
+function num(opt: string, v: string | undefined, max: number): number {
+  if (v === undefined) throw new PacketLineError(`${opt}: missing value`);
+  const n = /^0x[0-9a-f]+$/i.test(v) ? parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n > max) throw new PacketLineError(`${opt}: "${v}" is not a number from 0 to ${max}`);
+  return n;
+}
+
+function addr(opt: string, v: string | undefined): number {
+  const a = v === undefined ? null : numericToAddr(v, false);
+  if (a === null || v === undefined || v.split('.').length !== 4) throw new PacketLineError(`${opt}: "${v ?? ''}" is not an IPv4 address`);
+  return a;
+}
+
+function flags(opt: string, v: string | undefined): number {
+  if (v === undefined) throw new PacketLineError(`${opt}: missing flags`);
+  let f = 0;
+  for (const w of v.split(',').filter((x) => x !== '')) {
+    const b = FLAG_BITS[w.toUpperCase()];
+    if (b === undefined) throw new PacketLineError(`${opt}: unknown TCP flag "${w}"`);
+    f |= b;
+  }
+  return f;
+}
+
+/** Splits a PACKET line as a shell would (quotes, backslashes), for --batch files. */
+export function splitWords(line: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|((?:[^\s"'\\]|\\.)+)/g;
+  let m: RegExpExecArray | null;
+  let cur = '';
+  let last = -1;
+  while ((m = re.exec(line)) !== null) {
+    const piece = m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2] !== undefined ? m[2] : m[3]!.replace(/\\(.)/g, '$1');
+    if (last === m.index) cur += piece;
+    else {
+      if (last >= 0) out.push(cur);
+      cur = piece;
+    }
+    last = re.lastIndex;
+  }
+  if (last >= 0) out.push(cur);
+  return out;
+}
+
+export function parsePacketArgs(argv: readonly string[]): PacketSpec {
+  let proto: number | undefined;
+  let src: number | undefined;
+  let dst: number | undefined;
+  const spec: Partial<PacketSpec> & { df: boolean; inIface: string | null } = { df: true, inIface: null };
+  for (let i = 0; i < argv.length; i++) {
+    const opt = argv[i]!;
+    const val = (): string | undefined => argv[++i];
+    switch (opt) {
+      case '-p':
+      case '--protocol': {
+        const v = val();
+        try {
+          proto = parseProtocol(v ?? '');
+        } catch {
+          throw new PacketLineError(`-p: unknown protocol "${v ?? ''}"`);
+        }
+        break;
+      }
+      case '-s':
+      case '--source':
+        src = addr(opt, val());
+        break;
+      case '-d':
+      case '--destination':
+        dst = addr(opt, val());
+        break;
+      case '--sport':
+        spec.sport = num(opt, val(), 65535);
+        break;
+      case '--dport':
+        spec.dport = num(opt, val(), 65535);
+        break;
+      case '--syn':
+        spec.tcpFlags = TCP_SYN;
+        break;
+      case '--tcp-flags':
+        flags(opt, val());
+        spec.tcpFlags = flags(opt, val());
+        break;
+      case '--icmp-type': {
+        const v = val() ?? '';
+        try {
+          const t = parseIcmpType(v);
+          spec.icmpType = t.type;
+          spec.icmpCode = t.codeMin === 0 && t.codeMax === 255 ? 0 : t.codeMin;
+        } catch (e) {
+          throw new PacketLineError(`--icmp-type: ${e instanceof IptablesError ? e.message : `bad type "${v}"`}`);
+        }
+        break;
+      }
+      case '--icmp-id':
+        spec.icmpId = num(opt, val(), 65535);
+        break;
+      case '--icmp-seq':
+        spec.icmpSeq = num(opt, val(), 65535);
+        break;
+      case '-i':
+      case '--in-interface': {
+        const v = val();
+        if (!v) throw new PacketLineError('-i: missing interface name');
+        spec.inIface = v;
+        break;
+      }
+      case '--uid':
+        spec.uid = num(opt, val(), 0xffffffff);
+        break;
+      case '--gid':
+        spec.gid = num(opt, val(), 0xffffffff);
+        break;
+      case '--mark':
+        spec.mark = num(opt, val(), 0xffffffff);
+        break;
+      case '--len':
+        spec.len = num(opt, val(), 65535);
+        break;
+      case '--ttl':
+        spec.ttl = num(opt, val(), 255);
+        break;
+      case '--tos':
+        spec.tos = num(opt, val(), 255);
+        break;
+      case '--ip-id':
+        spec.ipId = num(opt, val(), 65535);
+        break;
+      case '--no-df':
+        spec.df = false;
+        break;
+      case '--seq':
+        spec.seq = num(opt, val(), 0xffffffff);
+        break;
+      case '--ack-seq':
+        spec.ackSeq = num(opt, val(), 0xffffffff);
+        break;
+      case '--window':
+        spec.window = num(opt, val(), 65535);
+        break;
+      case '--mac-source': {
+        const v = val() ?? '';
+        if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(v)) throw new PacketLineError(`--mac-source: "${v}" is not a MAC address`);
+        spec.macSource = v.toLowerCase();
+        break;
+      }
+      default:
+        throw new PacketLineError(`unknown packet option "${opt}"`);
+    }
+  }
+  if (proto === undefined) throw new PacketLineError('-p PROTO is required (tcp, udp, icmp or a number)');
+  if (dst === undefined) throw new PacketLineError('-d ADDR is required');
+  if (src === undefined && spec.inIface !== null) throw new PacketLineError('-s ADDR is required for a packet arriving with -i');
+  if ((spec.sport !== undefined || spec.dport !== undefined) && proto !== PROTO_TCP && proto !== PROTO_UDP) throw new PacketLineError('--sport/--dport need -p tcp or -p udp');
+  if (spec.tcpFlags !== undefined && proto !== PROTO_TCP) throw new PacketLineError('--syn/--tcp-flags need -p tcp');
+  if (spec.icmpType !== undefined && proto !== PROTO_ICMP) throw new PacketLineError('--icmp-type needs -p icmp');
+  return { ...spec, proto, src, dst };
+}
+
+/** A packet of the batch so far, remembered for defaults (TCP sequence numbers, ICMP errors' quotes). */
+export interface SentRecord {
+  /** The packet as it left the host or was delivered (after NAT), or as it arrived when dropped. */
+  wire: Packet;
+  /** As given. */
+  given: Packet;
+}
+
+/**
+ * Builds the packet with every default filled in. `index` numbers packets in the batch (IP id default);
+ * `history` holds the batch's earlier packets (the ICMP error quote, TCP defaults), `ct` the conntrack table.
+ */
+export function buildPacket(spec: PacketSpec, index: number, history: readonly SentRecord[], ct: ConntrackTable, routeSource: (dst: number) => number | undefined): Packet {
+  const proto = spec.proto;
+  const src = spec.src ?? routeSource(spec.dst);
+  if (src === undefined) throw new PacketLineError(`-s: no route to ${addrToString(spec.dst)} to take a source address from; give -s`);
+  const p: Packet = {
+    src,
+    dst: spec.dst,
+    proto,
+    tos: spec.tos ?? 0,
+    ttl: spec.ttl ?? 64,
+    id: spec.ipId ?? (0x1000 + index) & 0xffff,
+    df: spec.df,
+    len: 20,
+    ipOptions: new Uint8Array(0),
+    sport: 0,
+    dport: 0,
+    tcpFlags: 0,
+    seq: 0,
+    ackSeq: 0,
+    window: 0,
+    urgPtr: 0,
+    tcpOptions: new Uint8Array(0),
+    icmpType: 0,
+    icmpCode: 0,
+    icmpId: 0,
+    icmpSeq: 0,
+    quoted: undefined,
+    mark: spec.mark ?? 0,
+    inIface: spec.inIface,
+    outIface: null,
+    macSrc: spec.inIface !== null ? (spec.macSource ?? peerMac(spec.inIface)) : null,
+    macDst: null,
+    uid: spec.inIface === null ? (spec.uid ?? 0) : undefined,
+    gid: spec.inIface === null ? (spec.gid ?? spec.uid ?? 0) : undefined,
+  };
+  if (proto === PROTO_TCP || proto === PROTO_UDP) {
+    p.sport = spec.sport ?? 40000;
+    p.dport = spec.dport ?? (proto === PROTO_TCP ? 80 : 53);
+  }
+  if (proto === PROTO_TCP) {
+    const hit = ct.lookup(packetTuple(p));
+    p.tcpFlags = spec.tcpFlags ?? (hit ? TCP_ACK : TCP_SYN);
+    // Sequence numbers that conntrack will find plausible: continue from the flow's last packets.
+    const mine = [...history].reverse().find((h) => sameFlow(h.given, p));
+    const theirs = [...history].reverse().find((h) => sameFlow(h.wire, p, true) || sameFlow(h.given, p, true));
+    const defSeq = mine ? (mine.given.seq + (mine.given.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0 : theirs ? 5000 : 1000;
+    p.seq = spec.seq ?? defSeq;
+    const defAck = p.tcpFlags & TCP_ACK && theirs ? (theirs.given.seq + (theirs.given.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0 : 0;
+    p.ackSeq = spec.ackSeq ?? defAck;
+    p.window = spec.window ?? 64240;
+    p.len = spec.len ?? 40;
+  } else if (proto === PROTO_UDP) {
+    p.len = spec.len ?? 28;
+  } else if (proto === PROTO_ICMP) {
+    p.icmpType = spec.icmpType ?? 8;
+    p.icmpCode = spec.icmpCode ?? 0;
+    if (isIcmpError(p.icmpType)) {
+      p.quoted = quoteFor(p, history);
+      p.len = spec.len ?? 56;
+    } else {
+      p.icmpId = spec.icmpId ?? 0x1234;
+      p.icmpSeq = spec.icmpSeq ?? 1;
+      p.len = spec.len ?? 84;
+    }
+  } else {
+    p.len = spec.len ?? 20;
+  }
+  if (p.len < minLength(p)) throw new PacketLineError(`--len ${p.len}: a ${proto === PROTO_TCP ? 'tcp' : proto === PROTO_UDP ? 'udp' : proto === PROTO_ICMP ? 'icmp' : 'IP'} packet has at least ${minLength(p)} bytes`);
+  return p;
+}
+
+function minLength(p: Packet): number {
+  if (p.proto === PROTO_TCP) return 40;
+  if (p.proto === PROTO_UDP) return 28;
+  if (p.proto === PROTO_ICMP) return p.quoted ? 56 : 28;
+  return 20;
+}
+
+/** Same flow (same direction), or (reverse) the other direction of it. */
+function sameFlow(a: Packet, b: Packet, reverse = false): boolean {
+  if (a.proto !== b.proto) return false;
+  if (!reverse) return a.src === b.src && a.dst === b.dst && a.sport === b.sport && a.dport === b.dport;
+  return a.src === b.dst && a.dst === b.src && a.sport === b.dport && a.dport === b.sport;
+}
+
+/** An ICMP error quotes the latest earlier packet whose addresses it reverses (as that packet was on the wire). */
+function quoteFor(p: Packet, history: readonly SentRecord[]): QuotedPacket | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const h = history[i]!;
+    for (const w of [h.wire, h.given]) {
+      if (w.src === p.dst && w.dst === p.src) {
+        return {
+          src: w.src,
+          dst: w.dst,
+          proto: w.proto,
+          tos: w.tos,
+          ttl: w.ttl,
+          id: w.id,
+          df: w.df,
+          len: w.len,
+          sport: w.sport,
+          dport: w.dport,
+          seq: w.seq,
+          icmpType: w.icmpType,
+          icmpCode: w.icmpCode,
+          icmpId: w.icmpId,
+          icmpSeq: w.icmpSeq,
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The MAC of the (simulated) neighbour a frame arrives from on `iface`. */
+export function peerMac(iface: string): string {
+  let h = 2166136261;
+  for (const ch of `peer-${iface}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  return [2, 0, 1, (h >>> 16) & 255, (h >>> 8) & 255, h & 255].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}

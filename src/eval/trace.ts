@@ -1,0 +1,429 @@
+/**
+ * One host's netfilter, run for one packet at a time: the hooks in kernel order (hooks.ts), each table's
+ * chain walk (walk.ts), conntrack and NAT (conntrack.ts, nat.ts) and routing (routing.ts). The Tracer keeps
+ * conntrack and extension memory across packets (a --batch run); each run() returns what happened as data:
+ * the fate, the TRACE steps, LOG lines, NAT done, the route and, when asked, why each rule passed over did
+ * not match. Formatting for people, JSON and dmesg lives in src/cli/trace-output.ts.
+ */
+import type { Hook } from '../extensions/spec';
+import type { Rule, Ruleset } from '../model/ruleset';
+import { addrToString } from '../model/ip';
+import { IPS, type CtState, type EvalContext, type LogRequest, type NatRequest } from './context';
+import { ConntrackTable, tupleText, type Conn } from './conntrack';
+import { hookEntries, manipOf } from './hooks';
+import type { Host } from './host';
+import { applyNat, rangeOf, setupNat, type Manip } from './nat';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, clonePacket, type Packet } from './packet';
+import { routeInput, routeOutput } from './routing';
+import { walkTable, type Miss, type Step } from './walk';
+
+export type Fate = 'delivered' | 'forwarded' | 'sent' | 'dropped';
+
+export interface Assumption {
+  ext: string;
+  question: string;
+  answer: boolean;
+  probability: number | undefined;
+}
+
+/** The trace, in order, for a person and for the JSON/dmesg views. */
+export type TraceEvent =
+  | { kind: 'hook'; hook: Hook }
+  | { kind: 'chain'; table: string; chain: string; hook: Hook }
+  | { kind: 'step'; step: Step; packet: Packet }
+  | { kind: 'miss'; miss: Miss }
+  | { kind: 'conntrack'; state: CtState; conn: string | undefined; why: string | undefined }
+  | { kind: 'nat'; manip: Manip; before: string; after: string; note: string | undefined }
+  | { kind: 'route'; text: string }
+  | { kind: 'log'; req: LogRequest; packet: Packet; hook: Hook }
+  | { kind: 'reject'; with: string }
+  | { kind: 'note'; text: string }
+  | { kind: 'assume'; assumption: Assumption }
+  | { kind: 'unsimulated'; what: string };
+
+export interface TraceResult {
+  fate: Fate;
+  in: string | null;
+  out: string | null;
+  /** Short code: policy, rule, reject, no-route, rp-filter, forwarding-off, martian-source, ttl-exceeded... */
+  reason: string;
+  /** A sentence: what decided. */
+  verdict: string;
+  /** The packet after all NAT, as delivered or as it leaves (undefined when dropped: as it was last seen). */
+  packet: Packet;
+  /** The packet as it entered. */
+  original: Packet;
+  ctState: CtState;
+  steps: Step[];
+  events: TraceEvent[];
+  /** The deciding step (rule or policy), when one decided. */
+  decidedBy: Step | undefined;
+  assumptions: Assumption[];
+  rejectWith: string | undefined;
+  /** Conntrack entry after the packet. */
+  conn: Conn | undefined;
+}
+
+export interface TraceOptions {
+  /** Collect why each rule passed over did not match (the default view). */
+  explain: boolean;
+  /** `--assume EXT=yes|no`: answers for decide(). */
+  assume: ReadonlyMap<string, boolean>;
+  /** The clock for `-m time`. */
+  now: Date;
+}
+
+export class TraceInputError extends Error {}
+
+interface HookOutcome {
+  verdict: 'ACCEPT' | 'DROP' | 'QUEUE' | 'STOLEN';
+  step: Step | undefined;
+  table: string;
+}
+
+/** One packet's run: the state that lives while it crosses the host. */
+class Run {
+  readonly events: TraceEvent[] = [];
+  readonly steps: Step[] = [];
+  readonly assumptions: Assumption[] = [];
+  ctState: CtState = 'INVALID';
+  conn: Conn | undefined;
+  ctReply = false;
+  ctFresh = false;
+  untracked = false;
+  rejectWith: string | undefined;
+  natRequest: NatRequest | undefined;
+  /** Loopback: the packet already has its conntrack entry from OUTPUT. */
+  looped = false;
+  constructor(readonly pkt: Packet) {}
+}
+
+export class Tracer {
+  readonly conntrack = new ConntrackTable();
+  private readonly memoryStore = new WeakMap<object, unknown>();
+
+  constructor(
+    readonly ruleset: Ruleset,
+    readonly host: Host,
+    readonly opts: TraceOptions,
+  ) {}
+
+  /** Sends one packet through the host. The packet object is not changed; the result holds copies. */
+  run(input: Packet): TraceResult {
+    const original = clonePacket(input);
+    const pkt = clonePacket(input);
+    const run = new Run(pkt);
+    let decided: Step | undefined;
+    const finish = (f: Fate, r: string, v: string, d?: Step): TraceResult => ({
+      fate: f,
+      in: original.inIface,
+      out: f === 'dropped' || f === 'delivered' ? null : pkt.outIface,
+      reason: r,
+      verdict: v,
+      packet: pkt,
+      original,
+      ctState: run.ctState,
+      steps: run.steps,
+      events: run.events,
+      decidedBy: d,
+      assumptions: run.assumptions,
+      rejectWith: run.rejectWith,
+      conn: run.conn,
+    });
+    const dropped = (o: HookOutcome): TraceResult => {
+      if (run.rejectWith !== undefined) return finish('dropped', 'reject', `rejected by ${describeStep(o.step)} with ${run.rejectWith}`, o.step);
+      if (o.verdict === 'QUEUE') return finish('dropped', 'queue', `queued by ${describeStep(o.step)}: no userspace program listens, so the kernel drops it`, o.step);
+      const r = o.step?.type === 'policy' && o.step.rule === undefined ? 'policy' : 'rule';
+      return finish('dropped', r, `dropped by ${describeStep(o.step)}`, o.step);
+    };
+
+    if (pkt.inIface !== null) {
+      if (!this.host.ifaces.has(pkt.inIface)) throw new TraceInputError(`-i ${pkt.inIface}: the host has no such interface (it has ${[...this.host.ifaces.keys()].join(', ')})`);
+      pkt.outIface = null;
+      pkt.macDst ??= this.host.macOf(pkt.inIface) ?? null;
+      const pre = this.hook(run, 'PREROUTING');
+      if (pre.verdict !== 'ACCEPT') return dropped(pre);
+      const route = routeInput(this.host, pkt.src, pkt.dst, pkt.inIface);
+      if (route.kind === 'drop') {
+        run.events.push({ kind: 'route', text: `routing: dropped, ${route.detail}` });
+        return finish('dropped', route.reason, `dropped by routing: ${route.detail}`);
+      }
+      if (route.kind === 'local') {
+        run.events.push({ kind: 'route', text: `routing: ${addrToString(pkt.dst)} is ${route.broadcast ? 'a broadcast address' : 'local'}: deliver (INPUT)` });
+        const inp = this.hook(run, 'INPUT');
+        if (inp.verdict !== 'ACCEPT') return dropped(inp);
+        decided = inp.step;
+        return finish('delivered', 'accepted', `delivered to a local socket${decided ? ` (last: ${describeStep(decided)})` : ''}`, decided);
+      }
+      if (pkt.ttl <= 1) {
+        run.events.push({ kind: 'route', text: `routing: forward via ${route.dev}, but TTL ${pkt.ttl} is exhausted (time exceeded)` });
+        return finish('dropped', 'ttl-exceeded', 'dropped by ip_forward: TTL exceeded');
+      }
+      pkt.ttl -= 1;
+      pkt.outIface = route.dev;
+      run.events.push({ kind: 'route', text: `routing: forward out ${route.dev}${route.gateway !== undefined ? ` via ${addrToString(route.gateway)}` : ''} (FORWARD), TTL now ${pkt.ttl}` });
+      const fwd = this.hook(run, 'FORWARD');
+      if (fwd.verdict !== 'ACCEPT') return dropped(fwd);
+      const post = this.hook(run, 'POSTROUTING');
+      if (post.verdict !== 'ACCEPT') return dropped(post);
+      decided = fwd.step;
+      return finish('forwarded', 'accepted', `forwarded out ${pkt.outIface}${decided ? ` (${describeStep(decided)})` : ''}`, decided);
+    }
+
+    // Sent by a local process: routing first, then OUTPUT and POSTROUTING.
+    pkt.macSrc = null;
+    pkt.macDst = null;
+    const out = routeOutput(this.host, pkt.dst);
+    if (out.kind === 'drop') {
+      run.events.push({ kind: 'route', text: `routing: ${out.detail}` });
+      return finish('dropped', out.reason, `not sent: ${out.detail}`);
+    }
+    pkt.outIface = out.dev;
+    run.events.push({ kind: 'route', text: `routing: out ${out.dev}${out.gateway !== undefined ? ` via ${addrToString(out.gateway)}` : ''}${out.local ? ' (a local address: loopback)' : ''}` });
+    const o = this.hook(run, 'OUTPUT');
+    if (o.verdict !== 'ACCEPT') {
+      const r = dropped(o);
+      if (run.rejectWith !== undefined) r.verdict += '; the sending program gets EPERM';
+      return r;
+    }
+    const post = this.hook(run, 'POSTROUTING');
+    if (post.verdict !== 'ACCEPT') return dropped(post);
+    if (pkt.outIface !== 'lo') return finish('sent', 'accepted', `sent out ${pkt.outIface}`, o.step);
+    // Loopback: the packet comes back in on lo, keeping its conntrack entry and its route.
+    run.events.push({ kind: 'route', text: 'loopback: the packet comes back in on lo' });
+    run.looped = true;
+    pkt.inIface = 'lo';
+    pkt.outIface = null;
+    pkt.macSrc = '00:00:00:00:00:00';
+    pkt.macDst = '00:00:00:00:00:00';
+    const pre = this.hook(run, 'PREROUTING');
+    if (pre.verdict !== 'ACCEPT') return dropped(pre);
+    const inp = this.hook(run, 'INPUT');
+    if (inp.verdict !== 'ACCEPT') return dropped(inp);
+    const res = finish('delivered', 'accepted', 'delivered locally over loopback', inp.step);
+    res.out = 'lo';
+    return res;
+  }
+
+  /** Runs every base chain of a hook in priority order. */
+  private hook(run: Run, hook: Hook): HookOutcome {
+    run.events.push({ kind: 'hook', hook });
+    let last: Step | undefined;
+    for (const entry of hookEntries(hook)) {
+      if (entry.kind === 'conntrack') {
+        this.conntrackIn(run);
+        continue;
+      }
+      if (entry.kind === 'confirm') {
+        if (run.conn && !run.untracked) this.conntrack.confirm(run.conn);
+        continue;
+      }
+      const table = this.ruleset.tables.get(entry.table);
+      if (!table) continue;
+      if (entry.table === 'nat') {
+        const o = this.natHook(run, hook);
+        if (o) {
+          if (o.verdict !== 'ACCEPT') return o;
+          last = o.step ?? last;
+        }
+        continue;
+      }
+      const before = entry.table === 'mangle' && hook === 'OUTPUT' ? clonePacket(run.pkt) : undefined;
+      const o = this.walk(run, entry.table, hook);
+      if (o.verdict !== 'ACCEPT') return o;
+      last = o.step ?? last;
+      if (before) this.rerouteIfChanged(run, before, 'mangle OUTPUT');
+    }
+    return { verdict: 'ACCEPT', step: last, table: '' };
+  }
+
+  private walk(run: Run, tableName: string, hook: Hook): HookOutcome {
+    const table = this.ruleset.tables.get(tableName as never)!;
+    run.events.push({ kind: 'chain', table: tableName, chain: hook, hook });
+    const ctx = this.context(run, tableName, hook);
+    const res = walkTable(
+      table,
+      hook,
+      run.pkt,
+      (chain) => {
+        ctx.chain = chain;
+        return ctx;
+      },
+      {
+        step: (s, p) => {
+          run.steps.push(s);
+          run.events.push({ kind: 'step', step: s, packet: clonePacket(p) });
+        },
+        miss: this.opts.explain ? (m) => run.events.push({ kind: 'miss', miss: m }) : undefined,
+        unsimulated: (what) => {
+          if (!run.events.some((e) => e.kind === 'unsimulated' && e.what === what)) run.events.push({ kind: 'unsimulated', what });
+        },
+      },
+    );
+    return { verdict: res.verdict, step: res.decidedBy, table: tableName };
+  }
+
+  /** nf_conntrack_in() at PREROUTING / OUTPUT. */
+  private conntrackIn(run: Run): void {
+    if (run.untracked) {
+      run.ctState = 'UNTRACKED';
+      run.events.push({ kind: 'conntrack', state: 'UNTRACKED', conn: undefined, why: 'NOTRACK in raw' });
+      return;
+    }
+    if (run.looped) return; // the entry from OUTPUT stays attached
+    const r = this.conntrack.classify(run.pkt);
+    run.ctState = r.state;
+    run.conn = r.conn;
+    run.ctReply = r.reply;
+    run.ctFresh = r.fresh;
+    const desc = r.conn ? `${tupleText(r.conn.orig)}${r.reply ? ' (reply direction)' : ''}` : undefined;
+    run.events.push({ kind: 'conntrack', state: r.state, conn: desc, why: r.why ?? (r.fresh ? 'first packet of a new connection' : undefined) });
+  }
+
+  /** The nat hook function (nf_nat_inet_fn): the nat chain for a connection's first packet, then the rewrite. */
+  private natHook(run: Run, hook: Hook): HookOutcome | undefined {
+    const conn = run.conn;
+    const manip = manipOf(hook);
+    if (!conn || run.untracked) return undefined;
+    const pkt = run.pkt;
+    if (pkt.proto === PROTO_ICMP && run.ctState === 'RELATED') {
+      const before = describePacket(pkt);
+      if (applyNat(conn, manip, run.ctReply, pkt)) run.events.push({ kind: 'nat', manip, before, after: describePacket(pkt), note: 'ICMP error about a NATed connection: outer and quoted headers rewritten' });
+      return undefined;
+    }
+    let outcome: HookOutcome | undefined;
+    if (run.ctState === 'NEW' && !conn.natInit[manip]) {
+      run.natRequest = undefined;
+      outcome = this.walk(run, 'nat', hook);
+      if (outcome.verdict !== 'ACCEPT') return outcome;
+      const req = run.natRequest as NatRequest | undefined;
+      let note: string | undefined;
+      if (req) {
+        note = setupNat(this.conntrack, conn, manip, rangeOf(this.resolveNat(run, req, hook)));
+      } else {
+        note = setupNat(this.conntrack, conn, manip, null);
+      }
+      if (note) run.events.push({ kind: 'note', text: note });
+    } else if (run.ctState === 'NEW') {
+      run.events.push({ kind: 'note', text: `nat ${hook} skipped: this connection's ${manip === 'src' ? 'source' : 'destination'} NAT was set up by an earlier packet` });
+    }
+    const before = describePacket(pkt);
+    const beforeDst = pkt.dst;
+    if (applyNat(conn, manip, run.ctReply, pkt)) {
+      run.events.push({ kind: 'nat', manip, before, after: describePacket(pkt), note: run.ctState === 'NEW' ? undefined : 'reverse/existing NAT of the connection' });
+      if (hook === 'OUTPUT' && pkt.dst !== beforeDst) this.reroute(run, 'nat OUTPUT');
+    }
+    return outcome;
+  }
+
+  /** MASQUERADE and REDIRECT name no address: the kernel takes the out/in interface's. */
+  private resolveNat(run: Run, req: NatRequest, hook: Hook): NatRequest {
+    const pkt = run.pkt;
+    if (req.kind === 'MASQUERADE') {
+      const route = pkt.outIface ? this.host.route(pkt.dst, { oif: pkt.outIface }) : undefined;
+      const a = this.host.primaryAddress(pkt.outIface ?? '', route?.gateway ?? pkt.dst);
+      if (a === undefined) run.events.push({ kind: 'note', text: `MASQUERADE: ${pkt.outIface ?? '?'} has no address; the kernel drops the packet` });
+      return { ...req, minAddr: a ?? 0, maxAddr: a ?? 0 };
+    }
+    if (req.kind === 'REDIRECT') {
+      // In PREROUTING: the first address of the arrival interface; locally generated: 127.0.0.1.
+      const a = hook === 'PREROUTING' && pkt.inIface ? this.host.primaryAddress(pkt.inIface) : 0x7f000001;
+      return { ...req, minAddr: a ?? 0, maxAddr: a ?? 0 };
+    }
+    return req;
+  }
+
+  private rerouteIfChanged(run: Run, before: Packet, by: string): void {
+    const p = run.pkt;
+    if (p.src !== before.src || p.dst !== before.dst || p.mark !== before.mark || p.tos !== before.tos) this.reroute(run, by);
+  }
+
+  /** ip_route_me_harder(): a local packet whose destination or mark changed is routed again. */
+  private reroute(run: Run, by: string): void {
+    const out = routeOutput(this.host, run.pkt.dst);
+    if (out.kind === 'out' && out.dev !== run.pkt.outIface) {
+      run.events.push({ kind: 'route', text: `re-routed after ${by}: now out ${out.dev}` });
+      run.pkt.outIface = out.dev;
+    }
+  }
+
+  private context(run: Run, table: string, hook: Hook): EvalContext & { chain: string } {
+    const tracer = this;
+    return {
+      hook,
+      table,
+      chain: hook as string,
+      get pkt() {
+        return run.pkt;
+      },
+      get ctState() {
+        return table === 'raw' && !run.looped ? 'INVALID' : run.ctState;
+      },
+      get ct() {
+        return table === 'raw' && !run.looped ? undefined : run.conn;
+      },
+      get ctReply() {
+        return run.ctReply;
+      },
+      host: this.host,
+      now: this.opts.now,
+      decide(ext, question, assumed, probability) {
+        const forced = tracer.opts.assume.get(ext);
+        const answer = forced ?? assumed;
+        const a: Assumption = { ext, question, answer, probability };
+        run.assumptions.push(a);
+        run.events.push({ kind: 'assume', assumption: a });
+        return answer;
+      },
+      memory<T>(key: object, init: () => T): T {
+        if (!tracer.memoryStore.has(key)) tracer.memoryStore.set(key, init());
+        return tracer.memoryStore.get(key) as T;
+      },
+      log(req) {
+        run.events.push({ kind: 'log', req, packet: clonePacket(run.pkt), hook });
+      },
+      nat(req) {
+        run.natRequest = req;
+      },
+      reject(what) {
+        run.rejectWith = what;
+        run.events.push({ kind: 'reject', with: what });
+      },
+      notrack() {
+        run.untracked = true;
+      },
+      startTrace() {
+        /* every step is traced anyway */
+      },
+      note(text) {
+        run.events.push({ kind: 'note', text });
+      },
+    };
+  }
+}
+
+/** "filter FORWARD rule 3" / "filter FORWARD policy DROP". */
+export function describeStep(s: Step | undefined): string {
+  if (!s) return 'the kernel';
+  if (s.type === 'policy' && s.rule === undefined) return `${s.table} ${s.chain} policy ${s.verdict}`;
+  return `${s.table} ${s.chain} rule ${s.num}`;
+}
+
+export function describePacket(p: Packet): string {
+  const a = addrToString;
+  if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) return `${a(p.src)}:${p.sport} -> ${a(p.dst)}:${p.dport}`;
+  if (p.proto === PROTO_ICMP) return `${a(p.src)} -> ${a(p.dst)} (icmp id ${p.icmpId})`;
+  return `${a(p.src)} -> ${a(p.dst)}`;
+}
+
+/** IPS status bits as conntrack -L names them. */
+export function statusNames(status: number): string[] {
+  const out: string[] = [];
+  if (status & IPS.SEEN_REPLY) out.push('SEEN_REPLY');
+  if (status & IPS.ASSURED) out.push('ASSURED');
+  if (status & IPS.SRC_NAT) out.push('SNAT');
+  if (status & IPS.DST_NAT) out.push('DNAT');
+  return out;
+}
+
+export type { Rule };
