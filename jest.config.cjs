@@ -7,5 +7,5 @@ module.exports = {
   testPathIgnorePatterns: ['/test/live/'],
   transform: { '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   // chevrotain 11 ships ESM only: let swc turn it into CommonJS for Jest.
-  transformIgnorePatterns: ['/node_modules/(?!(chevrotain|@chevrotain|lodash-es)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(chevrotain|@chevrotain|lodash-es|chalk)/)'],
 };

@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Host, HostFileError } from '../eval/host';
-import { PacketLineError, buildPacket, parsePacketArgs, splitWords, type SentRecord } from '../eval/packet-line';
-import { TraceInputError, Tracer, type TraceResult } from '../eval/trace';
+import { PacketLineError, splitWords } from '../eval/packet-line';
+import { TraceInputError, type TraceResult } from '../eval/trace';
+import { BatchRunner } from '../eval/batch';
 import { loadState, statePath, withLock, writeState } from '../io/state';
 import { restore, RestoreError } from '../io/restore';
 import { Ruleset } from '../model/ruleset';
@@ -154,7 +155,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     return bad(`--rules ${flags.rules ?? ''}: ${(e as Error).message}`);
   }
   const explain = flags.explain && !flags.json && !flags.dmesg;
-  const tracer = new Tracer(ruleset, host, { explain, assume, now });
+  const runner = new BatchRunner(ruleset, host, { explain, assume, now });
   const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
 
   const lines: Array<{ words: string[]; where: string }> = [];
@@ -171,17 +172,13 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     });
   } else lines.push({ words: packet, where: '' });
 
-  const history: SentRecord[] = [];
   let stdout = '';
   let status = 0;
   for (let i = 0; i < lines.length; i++) {
     const { words, where } = lines[i]!;
     let result: TraceResult;
     try {
-      const spec = parsePacketArgs(words);
-      const pkt = buildPacket(spec, i, history, tracer.conntrack, (dst) => host.route(dst)?.prefsrc);
-      result = tracer.run(pkt);
-      history.push({ wire: result.packet, given: result.original });
+      result = runner.next(words);
     } catch (e) {
       if (e instanceof PacketLineError || e instanceof TraceInputError) return { stdout, stderr: `tsiptables trace: ${where}${e.message}\n`, status: 2 };
       throw e;

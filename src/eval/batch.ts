@@ -1,0 +1,33 @@
+/**
+ * A --batch run: packets one after another through one Tracer, so conntrack and extension memory persist and
+ * each packet's defaults (IP id, TCP flags and sequence numbers, the quote of an ICMP error) follow the ones
+ * before it. Used by the CLI, the replay of recorded kernel cases and the benchmark alike.
+ */
+import type { Ruleset } from '../model/ruleset';
+import type { Host } from './host';
+import { buildPacket, parsePacketArgs, type SentRecord } from './packet-line';
+import { Tracer, type TraceOptions, type TraceResult } from './trace';
+
+export class BatchRunner {
+  readonly tracer: Tracer;
+  private readonly history: SentRecord[] = [];
+  private index = 0;
+
+  constructor(
+    ruleset: Ruleset,
+    readonly host: Host,
+    opts: TraceOptions,
+  ) {
+    this.tracer = new Tracer(ruleset, host, opts);
+  }
+
+  /** Runs the next PACKET (its words). Throws PacketLineError / TraceInputError for bad input. */
+  next(words: readonly string[]): TraceResult {
+    const spec = parsePacketArgs(words);
+    const pkt = buildPacket(spec, this.index++, this.history, this.tracer.conntrack, (dst) => this.host.route(dst)?.prefsrc);
+    const result = this.tracer.run(pkt);
+    this.history.push({ wire: result.packet, given: result.original });
+    if (this.history.length > 64) this.history.shift();
+    return result;
+  }
+}
