@@ -111,6 +111,60 @@ function unconditional(r: Rule): boolean {
   );
 }
 
+/**
+ * A chain's base criteria in flat typed arrays, built once per chain: the walk skips rules whose addresses or
+ * protocol cannot match without touching the rule objects (a kube-proxy KUBE-SERVICES chain has 10,000 rules,
+ * nearly all with `-d IP/32 -p tcp`). Rules that pass this filter get the full ip_packet_match() and their
+ * matches, so the result is the naive walk's; test/trace-walk.property.test.ts checks that.
+ */
+interface CompiledChain {
+  n: number;
+  src: Uint32Array;
+  smask: Uint32Array;
+  dst: Uint32Array;
+  dmask: Uint32Array;
+  proto: Uint8Array;
+  /** Bit 1: ! -s, 2: ! -d, 4: ! -p. */
+  inv: Uint8Array;
+}
+
+const compiledChains = new WeakMap<readonly Rule[], CompiledChain>();
+
+function compileChain(rules: readonly Rule[]): CompiledChain {
+  let cc = compiledChains.get(rules);
+  if (cc && cc.n === rules.length) return cc;
+  const n = rules.length;
+  cc = { n, src: new Uint32Array(n), smask: new Uint32Array(n), dst: new Uint32Array(n), dmask: new Uint32Array(n), proto: new Uint8Array(n), inv: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    const ip = rules[i]!.ip;
+    cc.src[i] = ip.src.addr;
+    cc.smask[i] = ip.src.mask;
+    cc.dst[i] = ip.dst.addr;
+    cc.dmask[i] = ip.dst.mask;
+    cc.proto[i] = ip.proto;
+    cc.inv[i] = (ip.inv.src ? 1 : 0) | (ip.inv.dst ? 2 : 0) | (ip.inv.proto ? 4 : 0);
+  }
+  compiledChains.set(rules, cc);
+  return cc;
+}
+
+/** The first rule at or after `from` whose addresses and protocol may match (or n). */
+function nextCandidate(cc: CompiledChain, from: number, p: Packet): number {
+  const { n, src, smask, dst, dmask, proto, inv } = cc;
+  const ps = p.src >>> 0;
+  const pd = p.dst >>> 0;
+  const pp = p.proto;
+  for (let i = from; i < n; i++) {
+    const f = inv[i]!;
+    if ((((ps & smask[i]!) >>> 0) !== src[i]) !== ((f & 1) !== 0)) continue;
+    if ((((pd & dmask[i]!) >>> 0) !== dst[i]) !== ((f & 2) !== 0)) continue;
+    const rp = proto[i]!;
+    if (rp !== 0 && (pp !== rp) !== ((f & 4) !== 0)) continue;
+    return i;
+  }
+  return n;
+}
+
 /** The kernel's jump stack is bounded by the table's chain count; loops are refused at load time. */
 const MAX_DEPTH = 10000;
 
@@ -147,6 +201,10 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, makeCtx:
       }
       ({ chain, next: i, path } = back);
       continue;
+    }
+    if (!sink.miss) {
+      i = nextCandidate(compileChain(chain.rules), i, pkt);
+      if (i >= chain.rules.length) continue;
     }
     const rule = chain.rules[i]!;
     const num = i + 1;
