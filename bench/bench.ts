@@ -9,6 +9,8 @@
  *   --small N    services in the small dump (default 1000)
  *   --large N    services in the large dump (default 10000); both with 3 endpoints each
  *   --no-write   print the table only, write no bench/results/<date>.json
+ *   --trace-packets N  packets in the trace --batch runs (default 100000), on a 10-service (~130 rules) and
+ *                the large ruleset
  *
  * It generates the dumps with bench/gen-kube-proxy.ts, then measures wall time and peak RSS (GNU time
  * `%e %M`; CI gets it from the Debian package `time`) of each operation, side by side with
@@ -23,6 +25,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS, generate } from './gen-kube-proxy';
+import { benchTrace, formatTraceBench, type TraceBenchResult } from './trace-bench';
 import { formatTable, summarize, toJson, writeJson, type Measure, type Row, type ToolName } from './lib/report';
 import { lastRuleOf, splitSaveLine } from './lib/rule-line';
 import { findGnuTime, killCurrentChild, listNetns, Netns, pidAlive, Runner, which, type Sample } from './lib/run';
@@ -36,10 +39,11 @@ interface Args {
   small: number;
   large: number;
   write: boolean;
+  tracePackets: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { reps: 3, tsOnly: false, keep: false, small: 1000, large: 10000, write: true };
+  const a: Args = { reps: 3, tsOnly: false, keep: false, small: 1000, large: 10000, write: true, tracePackets: 100000 };
   const num = (flag: string, v: string | undefined): number => {
     if (v === undefined || !/^[1-9]\d*$/.test(v)) {
       process.stderr.write(`bench: ${flag} needs a positive integer\n`);
@@ -64,13 +68,16 @@ function parseArgs(argv: string[]): Args {
       case '--keep':
         a.keep = true;
         break;
+      case '--trace-packets':
+        a.tracePackets = num('--trace-packets', argv[++i]);
+        break;
       case '--no-write':
         a.write = false;
         break;
       default:
         process.stderr.write(
           `bench: unknown argument ${argv[i]}\n` +
-            'usage: bench.ts [--reps N] [--ts-only] [--keep] [--small N] [--large N] [--no-write]\n',
+            'usage: bench.ts [--reps N] [--ts-only] [--keep] [--small N] [--large N] [--no-write] [--trace-packets N]\n',
         );
         process.exit(2);
     }
@@ -431,6 +438,18 @@ async function main(): Promise<void> {
 
     netns?.destroySync();
 
+    // tsiptables trace --batch: packets per second (the real kernel has no such command to compare with).
+    log('tsiptables trace --batch:');
+    const traceResults: TraceBenchResult[] = [];
+    for (const [services, packets] of [
+      [10, args.tracePackets],
+      [args.large, args.tracePackets],
+    ] as const) {
+      const r = benchTrace(services, packets, 1);
+      traceResults.push(r);
+      log(`  ${services} services (${r.rules} rules): ${Math.round(r.packetsPerSecond)} packets/s`);
+    }
+
     // Report.
     const rows: Row[] = opLabels(args.small, args.large).map(([key, label]) => {
       const tools: Row['tools'] = {};
@@ -447,6 +466,7 @@ async function main(): Promise<void> {
         ` (* = some runs failed)\n\n${table}\n\n` +
         (ctx.rule ? `-C/-D/-A rule: -t ${ctx.rule.table} ${ctx.rule.line}\n` : '') +
         (realReason ? `real iptables not measured: ${realReason}\n` : '') +
+        `\n${formatTraceBench(traceResults)}\n` +
         `load average at start ${load.toFixed(2)} (${os.cpus().length} CPUs); total ${elapsed.toFixed(0)} s\n`,
     );
 
@@ -473,6 +493,7 @@ async function main(): Promise<void> {
         rule: ctx.rule ? { table: ctx.rule.table, line: ctx.rule.line, from: ctx.ruleSource } : null,
         table,
         rows: toJson(rows),
+        trace: traceResults,
       });
       log(`wrote ${path.relative(ROOT, file)}`);
     }
