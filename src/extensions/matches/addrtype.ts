@@ -7,6 +7,8 @@
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
+import { addrToString } from '../../model/ip';
+import type { EvalContext } from '../../eval/context';
 
 export interface AddrtypeState {
   source: number;
@@ -122,4 +124,35 @@ ${RTN_NAMES.map((n) => `                                ${n}\n`).join('')}`,
     if (s.limitOut) out += ' limit-out';
     return out;
   },
+  match: (s, ctx) => failedCriterion(s, ctx) === undefined,
+  explain: (s, ctx) => failedCriterion(s, ctx) ?? 'matches',
 });
+
+/** The device of --limit-iface-in/out (xt_in / xt_out), undefined when not limited. */
+function limitDev(s: AddrtypeState, ctx: EvalContext): string | undefined {
+  if (s.limitIn) return ctx.pkt.inIface ?? undefined;
+  if (s.limitOut) return ctx.pkt.outIface ?? undefined;
+  return undefined;
+}
+
+/**
+ * addrtype_mt_v1() of xt_addrtype.c: the route type of the source (then the destination) address, as
+ * inet_dev_addr_type() gives it for the device of --limit-iface-in/out (any device otherwise), must be one of
+ * the types given, each test with its own `!`.
+ */
+function failedCriterion(s: AddrtypeState, ctx: EvalContext): string | undefined {
+  const dev = limitDev(s, ctx);
+  const limit = s.limitIn ? ' --limit-iface-in' : s.limitOut ? ' --limit-iface-out' : '';
+  const on = dev !== undefined ? ` on ${dev}` : '';
+  const test = (mask: number, inv: boolean, addr: number, opt: string, words: string): string | undefined => {
+    const t = ctx.host.addrType(addr, dev);
+    if (((mask & (1 << t)) !== 0) !== inv) return undefined;
+    return `${inv ? '! ' : ''}--${opt} ${types(mask)}${limit}: ${words} ${addrToString(addr)} is ${RTN_NAMES[t] ?? t}${on}`;
+  };
+  if (s.source) {
+    const why = test(s.source, s.invSource, ctx.pkt.src, 'src-type', 'source');
+    if (why) return why;
+  }
+  if (s.dest) return test(s.dest, s.invDest, ctx.pkt.dst, 'dst-type', 'destination');
+  return undefined;
+}

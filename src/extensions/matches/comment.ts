@@ -33,4 +33,7 @@ export default defineMatch<{ comment: string }>({
   save: (s) => ` --comment${saveString(s.comment)}`,
   print: (s) => ` /* ${s.comment} */`,
   stateText: (s) => (needsHex(s.comment) ? ` --comment ${HEX}${Buffer.from(s.comment).toString('hex')}` : undefined),
+  // comment_mt() of xt_comment.c: always true.
+  match: () => true,
+  explain: (s) => `--comment${saveString(s.comment)}: always matches`,
 });

@@ -4,7 +4,7 @@
  * not inverted, as libxt_connmark does).
  */
 import { defineMatch } from '../spec';
-import { parseValMask } from '../values/mark';
+import { hex32, parseValMask } from '../values/mark';
 import { markMaskText } from './mark';
 
 export interface ConnmarkState {
@@ -31,4 +31,12 @@ export default defineMatch<ConnmarkState>({
   },
   save: (s) => `${s.inverted ? ' !' : ''} --mark${markMaskText(s.mark, s.mask)}`,
   print: (s) => ` connmark match ${s.inverted ? '!' : ''}${markMaskText(s.mark, s.mask)}`,
+  // connmark_mt() of xt_connmark.c: no connection (INVALID, UNTRACKED) never matches, `!` or not; else
+  // ((ct->mark & mask) == mark) ^ invert.
+  match: (s, ctx) => ctx.ct !== undefined && (((ctx.ct.mark & s.mask) >>> 0) === s.mark) !== s.inverted,
+  explain(s, ctx) {
+    const head = `${s.inverted ? '! ' : ''}--mark${markMaskText(s.mark, s.mask)}`;
+    if (!ctx.ct) return `${head}: packet has no connection (${ctx.ctState})`;
+    return `${head}: connection mark is ${hex32(ctx.ct.mark)}`;
+  },
 });

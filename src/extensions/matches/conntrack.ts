@@ -9,6 +9,8 @@ import { paramProblem } from '../../messages';
 import { addrToAnyName, addrToString, maskToListString } from '../../model/ip';
 import { parseProtocol } from '../option-types';
 import { badValueAct, parseX6HostMask, parseX6Mint, parseX6PortRange } from '../values/x6';
+import { IPS, type EvalContext, type Tuple } from '../../eval/context';
+import { opt } from '../values/semantics';
 
 /** XT_CONNTRACK_STATE_* bits (xt_conntrack.h): INVALID, then 1 << (ctinfo + 1), UNTRACKED, SNAT, DNAT. */
 export const CT_STATE = {
@@ -235,4 +237,96 @@ export default defineMatch<ConntrackState>({
   },
   save: (s) => dump(s, '--', true),
   print: (s, numeric) => dump(s, '', numeric),
+  match: (s, ctx) => failedCriterion(s, ctx) === undefined,
+  explain: (s, ctx) => failedCriterion(s, ctx) ?? 'matches',
 });
+
+/**
+ * The XT_CONNTRACK_STATE_* bits of the packet (conntrack_mt() of xt_conntrack.c): INVALID without a
+ * connection, UNTRACKED after NOTRACK, else NEW/ESTABLISHED/RELATED from ctinfo (the same bit in either
+ * direction); SNAT and DNAT join from the IPS_SRC_NAT/IPS_DST_NAT status bits when `nat` is asked for.
+ */
+export function packetStateBits(ctx: EvalContext, nat: boolean): number {
+  let bits: number = CT_STATE[ctx.ctState];
+  if (nat && ctx.ct) {
+    if (ctx.ct.status & IPS.SRC_NAT) bits |= CT_STATE.SNAT;
+    if (ctx.ct.status & IPS.DST_NAT) bits |= CT_STATE.DNAT;
+  }
+  return bits;
+}
+
+/** One option of the rule as iptables-save prints it. */
+function optionText(s: ConntrackState, name: string): string {
+  const only: ConntrackState = {
+    ...s,
+    given: new Set(s.given.has(name) ? [name] : []),
+    addrs: name in s.addrs ? { [name]: s.addrs[name as AddrOpt] } : {},
+    ports: name in s.ports ? { [name]: s.ports[name as PortOpt] } : {},
+  };
+  return opt(dump(only, '--', true));
+}
+
+const ADDR_FIELD: Record<AddrOpt, [dir: 'orig' | 'reply', side: 'src' | 'dst', words: string]> = {
+  ctorigsrc: ['orig', 'src', 'original source'],
+  ctorigdst: ['orig', 'dst', 'original destination'],
+  ctreplsrc: ['reply', 'src', 'reply source'],
+  ctrepldst: ['reply', 'dst', 'reply destination'],
+};
+const PORT_FIELD: Record<PortOpt, [dir: 'orig' | 'reply', side: 'sport' | 'dport', words: string]> = {
+  ctorigsrcport: ['orig', 'sport', 'original source port'],
+  ctorigdstport: ['orig', 'dport', 'original destination port'],
+  ctreplsrcport: ['reply', 'sport', 'reply source port'],
+  ctrepldstport: ['reply', 'dport', 'reply destination port'],
+};
+
+/**
+ * conntrack_mt() of xt_conntrack.c (revision 3), in the kernel's order, each test with its own `!`:
+ * --ctstate; then, without a connection (INVALID, UNTRACKED), the match holds only if --ctstate was given;
+ * --ctdir, the four addresses ((addr ^ want) & mask == 0), --ctproto, the four port ranges, --ctstatus (any
+ * of the bits; NONE never matches), --ctexpire (seconds left, inclusive range).
+ */
+function failedCriterion(s: ConntrackState, ctx: EvalContext): string | undefined {
+  const inv = (o: string): boolean => s.inverted.has(o);
+  if (s.given.has('ctstate')) {
+    const bits = packetStateBits(ctx, true);
+    if (((s.stateMask & bits) !== 0) === inv('ctstate')) {
+      return `${optionText(s, 'ctstate')}: connection is ${stateText(bits)}`;
+    }
+  }
+  const ct = ctx.ct;
+  if (!ct) {
+    if (s.given.has('ctstate')) return undefined;
+    const first = [...s.given][0] ?? 'ctstate';
+    return `${optionText(s, first)}: packet has no connection (${ctx.ctState})`;
+  }
+  if (s.given.has('ctdir') && ctx.ctReply !== s.reply) {
+    return `${optionText(s, 'ctdir')}: packet is in the ${ctx.ctReply ? 'REPLY' : 'ORIGINAL'} direction`;
+  }
+  for (const o of ADDR_OPTS) {
+    const a = s.addrs[o];
+    if (!a) continue;
+    const [dir, side, words] = ADDR_FIELD[o];
+    const have = (ct[dir] as Tuple)[side];
+    if ((((have ^ a.addr) & a.mask) === 0) === inv(o)) return `${optionText(s, o)}: ${words} is ${addrToString(have)}`;
+  }
+  if (s.given.has('ctproto') && (ct.orig.proto === s.l4proto) === inv('ctproto')) {
+    return `${optionText(s, 'ctproto')}: connection is protocol ${ct.orig.proto}`;
+  }
+  for (const o of PORT_OPTS) {
+    const r = s.ports[o];
+    if (!r) continue;
+    const [dir, side, words] = PORT_FIELD[o];
+    const have = (ct[dir] as Tuple)[side];
+    if ((have >= r[0] && have <= r[1]) === inv(o)) return `${optionText(s, o)}: ${words} is ${have}`;
+  }
+  if (s.given.has('ctstatus') && ((s.statusMask & ct.status) !== 0) === inv('ctstatus')) {
+    return `${optionText(s, 'ctstatus')}: connection status is ${statusText(ct.status)}`;
+  }
+  if (s.given.has('ctexpire')) {
+    const left = Math.max(0, Math.floor(ct.expires));
+    if ((left >= s.expires[0] && left <= s.expires[1]) === inv('ctexpire')) {
+      return `${optionText(s, 'ctexpire')}: connection expires in ${left} s`;
+    }
+  }
+  return undefined;
+}

@@ -12,6 +12,10 @@ import { atoi, atollU64, xtStrtoul } from '../values/cstrtoul';
 import { needsQuotes, restoreWord } from '../values/cstring';
 import { badValueAct, parseX6Plen } from '../values/x6';
 import { printRate, rateUnit } from './limit';
+import { PROTO_TCP, PROTO_UDP } from '../../eval/packet';
+import { addrToString } from '../../model/ip';
+import type { EvalContext } from '../../eval/context';
+import { HZ, jiffiesAt, namedKey, nowMs } from '../values/semantics';
 
 const MODE = { DIP: 1, DPT: 2, SIP: 4, SPT: 8, INVERT: 16, BYTES: 32, RATE_MATCH: 64 } as const;
 const SCALE = 1000000n; // XT_HASHLIMIT_SCALE_v2
@@ -413,4 +417,185 @@ export default defineMatch<HashlimitState>({
   print,
   stateText,
   kernelCheck,
+  match: (s, ctx) => hashlimitMatch(s, ctx),
+  explain(s) {
+    const [[rateOpt, rate]] = saveOpts(s, 'save') as [Opt];
+    const over = !(s.mode & MODE.INVERT);
+    return `--${rateOpt} ${rate ?? ''} --hashlimit-name ${s.name}: this flow is ${over ? 'over' : 'within'} the limit`;
+  },
 });
+
+// xt_hashlimit.c's fixed point, revision 3 (u64 credits), with HZ as values/semantics.ts assumes it.
+const BIG_HZ = BigInt(HZ);
+/** The largest power of two not above x (POW2_BELOW32/64). */
+const pow2Below = (x: bigint): bigint => {
+  let p = 1n;
+  while (p * 2n <= x) p *= 2n;
+  return p;
+};
+const CREDITS_PER_JIFFY = pow2Below(U64(-1n) / (BIG_HZ * 86400n));
+const CREDITS_PER_JIFFY_BYTES = pow2Below(U32_MAX / BIG_HZ);
+
+function user2credits(user: bigint): bigint {
+  const k = BIG_HZ * CREDITS_PER_JIFFY;
+  return SCALE >= k ? U64(user / (SCALE / k)) : U64(user * (k / SCALE));
+}
+const user2creditsByte = (user: bigint): bigint => BigInt.asUintN(32, (BigInt.asUintN(32, user) * BIG_HZ * CREDITS_PER_JIFFY_BYTES) >> 32n);
+const user2rate = (user: bigint): bigint => (user !== 0n ? SCALE / user : 0n);
+const user2rateBytes = (user: bigint): bigint => {
+  const u = BigInt.asUintN(32, user);
+  const r = u !== 0n ? U32_MAX / u : U32_MAX;
+  return U64((r - 1n) << BYTE_SHIFT);
+};
+
+/** struct dsthash_ent's rateinfo. */
+interface RateInfo {
+  prev: number;
+  credit: bigint;
+  creditCap: bigint;
+  cost: bigint;
+  rate: bigint;
+  burst: bigint;
+  interval: bigint;
+  currentRate: bigint;
+  prevWindow: boolean;
+}
+
+/** A hashlimit table: the kernel shares one per name, configured by the rule that created it. */
+interface Htable {
+  cfg: HashlimitState;
+  entries: Map<string, RateInfo>;
+}
+
+/** rateinfo_init() */
+function rateinfoInit(cfg: HashlimitState, now: number): RateInfo {
+  const r: RateInfo = {
+    prev: now,
+    credit: 0n,
+    creditCap: 0n,
+    cost: 0n,
+    rate: 0n,
+    burst: 0n,
+    interval: 0n,
+    currentRate: 0n,
+    prevWindow: false,
+  };
+  if (cfg.mode & MODE.RATE_MATCH) {
+    if (cfg.mode & MODE.BYTES) {
+      r.rate = user2rateBytes(cfg.avg);
+      r.burst = cfg.burst ? U64(cfg.burst * r.rate) : r.rate;
+    } else {
+      r.rate = user2rate(cfg.avg);
+      r.burst = U64(cfg.burst + r.rate);
+    }
+    r.interval = BigInt(cfg.interval);
+  } else if (cfg.mode & MODE.BYTES) {
+    r.credit = CREDITS_PER_JIFFY_BYTES * BIG_HZ;
+    r.cost = user2creditsByte(cfg.avg);
+    r.creditCap = cfg.burst;
+  } else {
+    r.credit = user2credits(U64(cfg.avg * cfg.burst));
+    r.cost = user2credits(cfg.avg);
+    r.creditCap = r.credit;
+  }
+  return r;
+}
+
+/** rateinfo_recalc() */
+function rateinfoRecalc(r: RateInfo, now: number, mode: number): void {
+  const delta = BigInt(now - r.prev);
+  if (delta <= 0n) return;
+  if (mode & MODE.RATE_MATCH) {
+    const interval = r.interval * BIG_HZ;
+    if (delta < interval) return;
+    r.prev = now;
+    r.prevWindow = r.currentRate * interval > delta * r.rate;
+    r.currentRate = 0n;
+    return;
+  }
+  r.prev = now;
+  let cap: bigint;
+  if (mode & MODE.BYTES) {
+    r.credit += CREDITS_PER_JIFFY_BYTES * delta;
+    cap = CREDITS_PER_JIFFY_BYTES * BIG_HZ;
+  } else {
+    r.credit += delta * CREDITS_PER_JIFFY;
+    cap = r.creditCap;
+  }
+  if (r.credit > cap) r.credit = cap;
+}
+
+/** hashlimit_byte_cost() */
+function byteCost(len: number, r: RateInfo): bigint {
+  const full = CREDITS_PER_JIFFY_BYTES * BIG_HZ;
+  let tmp = (BigInt(len >>> 4) + 1n) * r.cost;
+  if (tmp > full) tmp = full;
+  if (r.credit < tmp && r.creditCap) {
+    r.creditCap--;
+    r.credit = full;
+  }
+  return tmp;
+}
+
+const maskl = (a: number, l: number): number => (l === 0 ? 0 : l >= 32 ? a >>> 0 : (a & (0xffffffff << (32 - l))) >>> 0);
+
+/** hashlimit_init_dst(): the flow's key from the table's mode and prefix lengths (ports of tcp/udp only). */
+function flowKey(cfg: HashlimitState, ctx: EvalContext): string {
+  const p = ctx.pkt;
+  const ports = p.proto === PROTO_TCP || p.proto === PROTO_UDP;
+  return [
+    cfg.mode & MODE.DIP ? maskl(p.dst, cfg.dstmask) : 0,
+    cfg.mode & MODE.SIP ? maskl(p.src, cfg.srcmask) : 0,
+    cfg.mode & MODE.SPT && ports ? p.sport : 0,
+    cfg.mode & MODE.DPT && ports ? p.dport : 0,
+  ].join(',');
+}
+
+/** The flow for a person: "the flow srcip 10.0.0.1/32 dstport 22", or "all packets" without a mode. */
+function flowText(cfg: HashlimitState, ctx: EvalContext): string {
+  const p = ctx.pkt;
+  const parts: string[] = [];
+  if (cfg.mode & MODE.SIP) parts.push(`srcip ${addrToString(maskl(p.src, cfg.srcmask))}/${cfg.srcmask}`);
+  if (cfg.mode & MODE.SPT) parts.push(`srcport ${p.sport}`);
+  if (cfg.mode & MODE.DIP) parts.push(`dstip ${addrToString(maskl(p.dst, cfg.dstmask))}/${cfg.dstmask}`);
+  if (cfg.mode & MODE.DPT) parts.push(`dstport ${p.dport}`);
+  return parts.length ? `the flow ${parts.join(' ')}` : 'the one flow of all packets';
+}
+
+/**
+ * hashlimit_mt_common() of xt_hashlimit.c: one token bucket (or, with --hashlimit-rate-match, one rate
+ * window) per flow of the table named by --hashlimit-name. Under the limit answers "upto" (true for
+ * --hashlimit-upto, false for --hashlimit-above); over it the opposite. Time comes from ctx.now, so the
+ * packets of one instant drain the burst; once over the limit the trace asks whether the flow got tokens
+ * back (assumed no: back-to-back packets).
+ */
+function hashlimitMatch(s: HashlimitState, ctx: EvalContext): boolean {
+  const now = jiffiesAt(nowMs(ctx));
+  const table = ctx.memory<Htable>(namedKey('hashlimit', s.name), () => ({ cfg: s, entries: new Map() }));
+  const key = flowKey(table.cfg, ctx);
+  let r = table.entries.get(key);
+  if (!r) {
+    r = rateinfoInit(table.cfg, now);
+    table.entries.set(key, r);
+  } else {
+    rateinfoRecalc(r, now, table.cfg.mode);
+  }
+  const under = !(s.mode & MODE.INVERT);
+  if (s.mode & MODE.RATE_MATCH) {
+    r.currentRate += s.mode & MODE.BYTES ? BigInt(ctx.pkt.len) : 1n;
+    if (!r.prevWindow && r.currentRate <= r.burst) return under;
+  } else {
+    const cost = s.mode & MODE.BYTES ? byteCost(ctx.pkt.len, r) : r.cost;
+    if (r.credit >= cost) {
+      r.credit -= cost;
+      return under;
+    }
+  }
+  if (ctx.decide('hashlimit', `${flowText(table.cfg, ctx)} in hashlimit ${s.name} got tokens back (burst used up)`, false)) {
+    Object.assign(r, rateinfoInit(table.cfg, now));
+    if (s.mode & MODE.RATE_MATCH) r.currentRate += s.mode & MODE.BYTES ? BigInt(ctx.pkt.len) : 1n;
+    else r.credit -= s.mode & MODE.BYTES ? byteCost(ctx.pkt.len, r) : r.cost;
+    return under;
+  }
+  return !under;
+}

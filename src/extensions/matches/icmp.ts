@@ -7,6 +7,7 @@
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { xtStrtoui } from '../values/cstrtoul';
+import { PROTO_ICMP } from '../../eval/packet';
 
 export interface IcmpState {
   type: number;
@@ -148,6 +149,23 @@ Valid ICMP Types:${typesHelp()}`,
   },
   // The save text shows only the low code of a range: compare the whole match, keep all of it in the state.
   compareKey: (s) => `${s.inverted ? '!' : ''}${s.type}/${s.codeMin}:${s.codeMax}`,
+  // icmp_match() / icmp_type_code_match() of ip_tables.c: type 0xff is any; else the type and a code
+  // within [min, max]; then the `!`. Fragments never match (the simulation has none).
+  match: (s, ctx) =>
+    ctx.pkt.proto === PROTO_ICMP &&
+    (s.type === 0xff || (ctx.pkt.icmpType === s.type && ctx.pkt.icmpCode >= s.codeMin && ctx.pkt.icmpCode <= s.codeMax)) !==
+      s.inverted,
+  explain(s, ctx) {
+    const p = ctx.pkt;
+    if (p.proto !== PROTO_ICMP) return `-p icmp: packet is not icmp (protocol ${p.proto})`;
+    const wanted =
+      s.type === 0xff
+        ? 'any'
+        : s.codeMin === 0 && s.codeMax === 0xff
+          ? `${s.type}`
+          : `${s.type}/${s.codeMin === s.codeMax ? s.codeMin : `${s.codeMin}:${s.codeMax}`}`;
+    return `${s.inverted ? '! ' : ''}--icmp-type ${wanted}: packet has ${p.icmpType}/${p.icmpCode}`;
+  },
   stateText: (s) =>
     s.codeMin !== s.codeMax && (s.codeMin !== 0 || s.codeMax !== 0xff)
       ? `${s.inverted ? ' !' : ''} --icmp-type ${s.type}/${s.codeMin}:${s.codeMax}`

@@ -73,4 +73,18 @@ export default defineMatch<IprangeState>({
     if (s.dst) out += ` destination IP range${s.dst.inverted ? ' !' : ''} ${text(s.dst)}`;
     return out;
   },
+  match: (s, ctx) => failedCriterion(s, ctx.pkt.src, ctx.pkt.dst) === undefined,
+  explain: (s, ctx) => failedCriterion(s, ctx.pkt.src, ctx.pkt.dst) ?? 'matches',
 });
+
+/**
+ * iprange_mt4() of xt_iprange.c: min <= address <= max (host order; a reversed range never matches), source
+ * then destination, each with its own `!`.
+ */
+function failedCriterion(s: IprangeState, src: number, dst: number): string | undefined {
+  const test = (r: Range | undefined, addr: number, opt: string): string | undefined => {
+    if (!r || (addr >= r.min && addr <= r.max) !== r.inverted) return undefined;
+    return `${r.inverted ? '! ' : ''}--${opt} ${text(r)}: packet has ${addrToString(addr)}`;
+  };
+  return test(s.src, src, 'src-range') ?? test(s.dst, dst, 'dst-range');
+}

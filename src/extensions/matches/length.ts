@@ -35,4 +35,7 @@ export default defineMatch<LengthState>({
   },
   save: (s) => `${s.inverted ? ' !' : ''} --length ${rangeText(s)}`,
   print: (s) => ` length ${s.inverted ? '!' : ''}${rangeText(s)}`,
+  // length_mt() of xt_length.c: min <= tot_len <= max, then `!`.
+  match: (s, ctx) => (ctx.pkt.len >= s.min && ctx.pkt.len <= s.max) !== s.inverted,
+  explain: (s, ctx) => `${s.inverted ? '! ' : ''}--length ${rangeText(s)}: packet has ${ctx.pkt.len}`,
 });

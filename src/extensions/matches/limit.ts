@@ -8,6 +8,8 @@ import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
 import { atoi } from '../values/cstrtoul';
 import { prefixOf } from './conntrack';
+import type { EvalContext } from '../../eval/context';
+import { HZ, jiffiesAt, nowMs } from '../values/semantics';
 
 const XT_LIMIT_SCALE = 10000;
 const DEFAULT_BURST = 5;
@@ -99,4 +101,52 @@ export default defineMatch<LimitState>({
   },
   save: (s) => ` --limit${rateText(s.avg)}${s.burst !== DEFAULT_BURST ? ` --limit-burst ${s.burst}` : ''}`,
   print: (s) => ` limit: avg${rateText(s.avg)} burst ${s.burst}`,
+  match: (s, ctx) => limitMatch(s, ctx),
+  explain: (s) =>
+    `--limit${rateText(s.avg)}${s.burst !== DEFAULT_BURST ? ` --limit-burst ${s.burst}` : ''}: the burst of ${s.burst} is used up`,
 });
+
+/** xt_limit.c: credits per jiffy, the largest power of two with CREDITS_PER_JIFFY*HZ*86400 < 2^32. */
+const CREDITS_PER_JIFFY = (() => {
+  const max = Math.floor(0xffffffff / (HZ * 86400));
+  let p = 1;
+  while (p * 2 <= max) p *= 2;
+  return p;
+})();
+
+/** user2credits() of xt_limit.c, in its u32 arithmetic. */
+function user2credits(user: number): number {
+  const u = BigInt(user >>> 0);
+  const k = BigInt(HZ * CREDITS_PER_JIFFY);
+  if (u > 0xffffffffn / k) return Number(BigInt.asUintN(32, (u / BigInt(XT_LIMIT_SCALE)) * k));
+  return Number(BigInt.asUintN(32, (u * k) / BigInt(XT_LIMIT_SCALE)));
+}
+
+interface Bucket {
+  credit: number;
+  /** Jiffies of the last packet. */
+  prev: number;
+}
+
+/**
+ * limit_mt() of xt_limit.c, a token bucket per rule: it starts full (user2credits(avg * burst)); each jiffy
+ * adds CREDITS_PER_JIFFY up to that cap; a packet that finds `cost` credits takes them and matches. The
+ * packets of a trace come at the time ctx.now says (one instant unless the trace spaces them), so the burst
+ * lets `burst` packets through; after that the trace asks whether enough time passed for a new token
+ * (assumed no: back-to-back packets), and a yes refills the bucket.
+ */
+function limitMatch(s: LimitState, ctx: EvalContext): boolean {
+  const cap = user2credits(Math.imul(s.avg, s.burst) >>> 0);
+  const cost = user2credits(s.avg);
+  const now = jiffiesAt(nowMs(ctx));
+  const b = ctx.memory<Bucket>(s, () => ({ credit: cap, prev: now }));
+  if (now > b.prev) b.credit = Math.min(cap, b.credit + (now - b.prev) * CREDITS_PER_JIFFY);
+  b.prev = Math.max(b.prev, now);
+  if (b.credit < cost) {
+    const rate = rateText(s.avg).trim();
+    if (!ctx.decide('limit', `a token came back (limit ${rate}, burst of ${s.burst} used up)`, false)) return false;
+    b.credit = cap;
+  }
+  b.credit -= cost;
+  return true;
+}

@@ -50,4 +50,23 @@ export default defineMatch<MacState>({
   },
   save: (s) => `${s.invert ? ' !' : ''} --mac-source ${macText(s.mac)}`,
   print: (s) => ` MAC ${s.invert ? '! ' : ''}${macText(s.mac)}`,
+  // mac_mt() of xt_mac.c: a packet without an Ethernet header (locally generated, or from a non-Ethernet
+  // device such as lo) never matches, `!` or not; else (source MAC == wanted) ^ invert.
+  match: (s, ctx) => {
+    const src = sourceMac(ctx.pkt.macSrc, ctx.pkt.inIface);
+    return src !== undefined && (src === macText(s.mac)) !== s.invert;
+  },
+  explain(s, ctx) {
+    const src = sourceMac(ctx.pkt.macSrc, ctx.pkt.inIface);
+    const head = `${s.invert ? '! ' : ''}--mac-source ${macText(s.mac)}`;
+    return src === undefined ? `${head}: packet has no MAC header` : `${head}: packet has ${src}`;
+  },
 });
+
+/** The frame's source MAC in xtables_print_mac() form, undefined without an Ethernet header. */
+function sourceMac(mac: string | null, inIface: string | null): string | undefined {
+  if (mac === null || inIface === null || inIface === 'lo') return undefined;
+  const bytes = mac.split(':').map((b) => parseInt(b, 16));
+  if (bytes.length !== 6 || bytes.some((b) => !(b >= 0 && b <= 255))) return undefined;
+  return macText(bytes);
+}

@@ -35,4 +35,7 @@ export default defineMatch<MarkState>({
   },
   save: (s) => `${s.inverted ? ' !' : ''} --mark${markMaskText(s.mark, s.mask)}`,
   print: (s) => ` mark match${s.inverted ? ' !' : ''}${markMaskText(s.mark, s.mask)}`,
+  // mark_mt() of xt_mark.c: ((skb->mark & mask) == mark) ^ invert.
+  match: (s, ctx) => (((ctx.pkt.mark & s.mask) >>> 0) === s.mark) !== s.inverted,
+  explain: (s, ctx) => `${s.inverted ? '! ' : ''}--mark${markMaskText(s.mark, s.mask)}: packet mark is ${hex32(ctx.pkt.mark)}`,
 });

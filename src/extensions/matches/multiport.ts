@@ -114,4 +114,30 @@ export default defineMatch<MultiportState>({
     return ` multiport ${s.which ?? 'ERROR'} ${s.inverted ? ' !' : ''}${portList(s, name)}`;
   },
   compareKey: (s) => `${s.inverted ? '!' : ''}${s.which ?? ''} ${portList(s, String)}`,
+  match: (s, ctx) => portsMatch(s, ctx.pkt.sport, ctx.pkt.dport),
+  explain(s, ctx) {
+    const p = ctx.pkt;
+    const has = s.which === 'sports' ? `${p.sport}` : s.which === 'dports' ? `${p.dport}` : `source ${p.sport}, destination ${p.dport}`;
+    return `${s.inverted ? '! ' : ''}--${s.which ?? ''} ${portList(s, String)}: packet has ${has}`;
+  },
 });
+
+/**
+ * ports_match_v1() of xt_multiport.c: the first entry (single port or inclusive range) that the source,
+ * destination or either port falls in answers `!invert`; none answers `invert`. The ports are the first
+ * four bytes of the transport header (tcp, udp, udplite, sctp, dccp); fragments never match.
+ */
+function portsMatch(s: MultiportState, src: number, dst: number): boolean {
+  const hit = (lo: number, hi: number): boolean => {
+    const inr = (p: number): boolean => p >= lo && p <= hi;
+    if (s.which === 'sports') return inr(src);
+    if (s.which === 'dports') return inr(dst);
+    return inr(src) || inr(dst);
+  };
+  for (let i = 0; i < s.ports.length; i++) {
+    const lo = s.ports[i]!;
+    const hi = s.range[i] ? s.ports[++i]! : lo;
+    if (hit(lo, hi)) return !s.inverted;
+  }
+  return s.inverted;
+}

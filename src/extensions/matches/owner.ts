@@ -8,6 +8,7 @@ import { paramProblem } from '../../messages';
 import { GROUP, PASSWD, idByName, nameById } from '../values/accounts';
 import { xtStrtoul } from '../values/cstrtoul';
 import { badValueAct } from '../values/x6';
+import type { EvalContext } from '../../eval/context';
 
 const F = { UID: 1, GID: 2, SOCKET: 4, SUPPL: 8 } as const;
 const ID_MAX = 0xfffffffen; // -1 is reserved, so the largest id is one less
@@ -110,4 +111,43 @@ export default defineMatch<OwnerState>({
   // owner_check(): a range must not run backwards.
   kernelCheck: (s) =>
     (s.match & F.UID && s.uid[0] > s.uid[1]) || (s.match & F.GID && s.gid[0] > s.gid[1]) ? 'Invalid argument' : undefined,
+  match: (s, ctx) => failedCriterion(s, ctx) === undefined,
+  explain: (s, ctx) => failedCriterion(s, ctx) ?? 'matches',
 });
+
+/** One item of the rule as iptables-save prints it. */
+function itemText(s: OwnerState, flag: number): string {
+  return render({ ...s, match: s.match & flag }, true, true).trim();
+}
+
+/**
+ * owner_mt() of xt_owner.c. Without a local socket (forwarded or arriving packets, and packets the kernel
+ * sends itself: pkt.uid and pkt.gid undefined) the match holds only when every option given is inverted
+ * (`(match ^ invert) == 0`; --suppl-groups cannot be inverted, so it then never holds). With a socket:
+ * `! --socket-exists` fails; --uid-owner and --gid-owner test the fsuid/fsgid range, each with its own `!`.
+ * A socket whose uid or gid the packet leaves out is taken as root's (0). The supplementary groups of the
+ * socket's owner are not simulated: --suppl-groups asks the trace (assumed: not a member).
+ */
+function failedCriterion(s: OwnerState, ctx: EvalContext): string | undefined {
+  const { uid, gid } = ctx.pkt;
+  if (uid === undefined && gid === undefined) {
+    if ((s.match ^ s.invert) === 0) return undefined;
+    const flag = [F.SOCKET, F.UID, F.GID, F.SUPPL].find((f) => (s.match ^ s.invert) & f)!;
+    return `${itemText(s, flag)}: packet has no local socket`;
+  }
+  if (s.match & s.invert & F.SOCKET) return `${itemText(s, F.SOCKET)}: packet has a local socket`;
+  if (s.match & F.UID) {
+    const u = uid ?? 0;
+    if ((u >= s.uid[0] && u <= s.uid[1]) === !!(s.invert & F.UID)) return `${itemText(s, F.UID)}: socket's uid is ${u}`;
+  }
+  if (s.match & F.GID) {
+    const g = gid ?? 0;
+    let member = g >= s.gid[0] && g <= s.gid[1];
+    if (!member && s.match & F.SUPPL) {
+      const range = s.gid[0] === s.gid[1] ? `${s.gid[0]}` : `${s.gid[0]}-${s.gid[1]}`;
+      member = ctx.decide('owner', `uid ${uid ?? 0} has a supplementary group in ${range}`, false);
+    }
+    if (member === !!(s.invert & F.GID)) return `${itemText(s, F.GID)}: socket's gid is ${g}`;
+  }
+  return undefined;
+}

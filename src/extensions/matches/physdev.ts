@@ -99,4 +99,11 @@ export default defineMatch<PhysdevState>({
     const bridged = s.bitmask & OP_BRIDGED && !(s.invert & OP_BRIDGED);
     return out && !bridged && view.hooks.has('OUTPUT') ? 'Invalid argument' : undefined;
   },
+  // physdev_mt() of xt_physdev.c for a packet that did not cross a bridge (the simulation has no bridges):
+  // it matches only when every option given is inverted.
+  match: (s) => (s.bitmask & ~s.invert) === 0,
+  explain(s) {
+    const bit = [OP_BRIDGED, OP_ISIN, OP_ISOUT, OP_IN, OP_OUT].find((b) => s.bitmask & b & ~s.invert) ?? OP_BRIDGED;
+    return `${text({ ...s, bitmask: s.bitmask & bit }).trim()}: packet is not bridged`;
+  },
 });

@@ -5,6 +5,7 @@
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
+import { RTN, type EvalContext } from '../../eval/context';
 
 /** linux/if_packet.h PACKET_* numbers. */
 const PACKET_HOST = 0;
@@ -57,4 +58,25 @@ ${typeHelp}
   },
   save: (s) => `${s.invert ? ' !' : ''} --pkt-type ${typeName(s.pkttype)}`,
   print: (s) => ` PKTTYPE ${s.invert ? '!' : ''}= ${typeName(s.pkttype)}`,
+  // pkttype_mt() of xt_pkttype.c: (skb->pkt_type == wanted) ^ invert.
+  match: (s, ctx) => (packetType(ctx) === s.pkttype) !== s.invert,
+  explain: (s, ctx) => `${s.invert ? '! ' : ''}--pkt-type ${typeName(s.pkttype)}: packet is ${typeName(packetType(ctx))}`,
 });
+
+/**
+ * skb->pkt_type as eth_type_trans() set it on arrival: from the destination MAC when the frame has one
+ * that is broadcast or multicast; else from the destination address (a broadcast address of the host or
+ * 255.255.255.255: broadcast; 224.0.0.0/4: multicast), as a sender puts the matching link-layer address;
+ * else host ("unicast"). Never otherhost: ip_rcv() drops PACKET_OTHERHOST before netfilter sees it.
+ * Packets the host sends keep PACKET_HOST (alloc_skb's zero), so they are "unicast" even to a group.
+ */
+function packetType(ctx: EvalContext): number {
+  const p = ctx.pkt;
+  if (p.inIface === null) return PACKET_HOST;
+  const mac = p.macDst?.toLowerCase() ?? null;
+  if (mac === 'ff:ff:ff:ff:ff:ff') return PACKET_BROADCAST;
+  if (mac !== null && parseInt(mac.slice(0, 2), 16) & 1) return PACKET_MULTICAST;
+  if (p.dst >>> 28 === 0xe) return PACKET_MULTICAST;
+  if (p.dst === 0xffffffff || ctx.host.addrType(p.dst) === RTN.BROADCAST) return PACKET_BROADCAST;
+  return PACKET_HOST;
+}

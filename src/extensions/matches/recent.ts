@@ -10,6 +10,8 @@ import { addrToString } from '../../model/ip';
 import { parseX6Uint } from '../option-types';
 import { needsQuotes, restoreWord } from '../values/cstring';
 import { parseX6Host } from '../values/inet';
+import type { EvalContext } from '../../eval/context';
+import { namedKey, nowMs, opt } from '../values/semantics';
 
 const CHECK = { SET: 1, CHECK: 2, UPDATE: 4, REMOVE: 8, TTL: 16, REAP: 32 } as const;
 const NAME_LEN = 200; // XT_RECENT_NAME_LEN
@@ -175,4 +177,124 @@ xt_recent by: Stephen Frost <sfrost@snowman.net>.
     if (s.name === '' || s.name === '.' || s.name === '..' || s.name.includes('/')) return 'Invalid argument';
     return undefined;
   },
+  match: (s, ctx) => recentMatch(s, ctx),
+  explain(s, ctx) {
+    const { addr, ttl } = lookupKey(s, ctx);
+    const t = recentTable(s, ctx);
+    const key = addr & t.mask;
+    const e = findEntry(t, key, s.checkSet & CHECK.TTL ? ttl : 0);
+    const head = opt(saveText(s));
+    const who = `${s.dest ? 'destination' : 'source'} ${addrToString(addr)}`;
+    if (s.inverted) return `${head}: ${who} is in list ${s.name}`;
+    if (!e) return `${head}: ${who} is not in list ${s.name}${s.checkSet & CHECK.TTL ? ` with TTL ${ttl}` : ''}`;
+    const within = s.seconds ? ` within the last ${s.seconds} s` : '';
+    return `${head}: ${who} was seen ${hitsWithin(s, e, nowMs(ctx))} time(s)${within}`;
+  },
 });
+
+/** struct recent_entry: the (masked) address, the TTL it was seen with, its time stamps (ms, a ring). */
+interface RecentEntry {
+  ttl: number;
+  stamps: number[];
+  index: number;
+}
+
+/** struct recent_table: the mask of the rule that created it, entries in LRU order (oldest first). */
+interface RecentTable {
+  mask: number;
+  /** nstamps_max_mask + 1 stamps are kept per entry. */
+  nstamps: number;
+  entries: Map<number, RecentEntry>;
+}
+
+const IP_LIST_TOT = 100; // module parameter ip_list_tot
+const IP_PKT_LIST_TOT = 20; // module parameter ip_pkt_list_tot
+
+const pow2Up = (n: number): number => {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+};
+
+/** The list named by --name, shared by every rule naming it (recent_mt_check() creates it once). */
+function recentTable(s: RecentState, ctx: EvalContext): RecentTable {
+  const nstamps = s.hitCount < IP_PKT_LIST_TOT ? pow2Up(IP_PKT_LIST_TOT) : pow2Up(s.hitCount);
+  const t = ctx.memory<RecentTable>(namedKey('recent', s.name), () => ({ mask: s.mask, nstamps, entries: new Map() }));
+  if (nstamps > t.nstamps) {
+    // recent_mt_check(): a rule wanting more stamps flushes the table and widens it.
+    t.entries.clear();
+    t.nstamps = nstamps;
+  }
+  return t;
+}
+
+/** The address the rule looks at and the TTL "as seen before forwarding" (+1 when routed out, no socket). */
+function lookupKey(s: RecentState, ctx: EvalContext): { addr: number; ttl: number } {
+  const p = ctx.pkt;
+  let ttl = p.ttl & 0xff;
+  if (p.outIface !== null && p.uid === undefined && p.gid === undefined) ttl = (ttl + 1) & 0xff;
+  return { addr: (s.dest ? p.dst : p.src) >>> 0, ttl };
+}
+
+/** recent_entry_lookup(): a TTL of 0 on either side matches any. */
+function findEntry(t: RecentTable, key: number, ttl: number): RecentEntry | undefined {
+  const e = t.entries.get(key >>> 0);
+  return e && (ttl === e.ttl || ttl === 0 || e.ttl === 0) ? e : undefined;
+}
+
+function hitsWithin(s: RecentState, e: RecentEntry, now: number): number {
+  const since = now - s.seconds * 1000;
+  return e.stamps.filter((t) => !s.seconds || t >= since).length;
+}
+
+/**
+ * recent_mt() of xt_recent.c. The answer starts as the `!`; --set adds or refreshes the address and flips
+ * it; --remove flips it when the address is listed (and removes it); --rcheck/--update flip it when the
+ * address has --hitcount stamps (any, without one) within --seconds; --update then refreshes the entry when
+ * the answer is true; --reap drops the oldest entry of the list when it is stale. Time comes from ctx.now;
+ * lists live for the trace run, starting empty, at most 100 entries of 32 stamps (the module defaults).
+ */
+function recentMatch(s: RecentState, ctx: EvalContext): boolean {
+  const now = nowMs(ctx);
+  const t = recentTable(s, ctx);
+  const { addr, ttl } = lookupKey(s, ctx);
+  const key = (addr & t.mask) >>> 0;
+  let ret = s.inverted;
+  const e = findEntry(t, key, s.checkSet & CHECK.TTL ? ttl : 0);
+  const touch = (entry: RecentEntry): void => {
+    entry.index %= t.nstamps;
+    entry.stamps[entry.index++] = now;
+    entry.ttl = ttl;
+    t.entries.delete(key);
+    t.entries.set(key, entry);
+  };
+  if (!e) {
+    if (!(s.checkSet & CHECK.SET)) return ret;
+    if (t.entries.size >= IP_LIST_TOT) t.entries.delete(t.entries.keys().next().value!);
+    t.entries.set(key, { ttl, stamps: [now], index: 1 });
+    return !ret;
+  }
+  if (s.checkSet & CHECK.SET) ret = !ret;
+  else if (s.checkSet & CHECK.REMOVE) {
+    t.entries.delete(key);
+    return !ret;
+  } else if (s.checkSet & (CHECK.CHECK | CHECK.UPDATE)) {
+    const since = now - s.seconds * 1000;
+    let hits = 0;
+    for (const stamp of e.stamps) {
+      if (s.seconds && stamp < since) continue;
+      if (!s.hitCount || ++hits >= s.hitCount) {
+        ret = !ret;
+        break;
+      }
+    }
+    if (s.checkSet & CHECK.REAP) {
+      // recent_entry_reap(): the least recently used entry goes when its last stamp is stale (not this one).
+      const [oldKey, oldest] = t.entries.entries().next().value!;
+      const last = oldest.stamps[(oldest.index - 1 + t.nstamps) % t.nstamps] ?? 0;
+      if (oldest !== e && last < since) t.entries.delete(oldKey);
+    }
+  }
+  if (s.checkSet & CHECK.SET || (s.checkSet & CHECK.UPDATE && ret)) touch(e);
+  return ret;
+}

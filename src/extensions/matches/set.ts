@@ -9,6 +9,8 @@
 import { defineMatch, type ParseContext } from '../spec';
 import { paramProblem } from '../../messages';
 import { xtStrtoul } from '../values/cstrtoul';
+import { addrToString } from '../../model/ip';
+import type { EvalContext } from '../../eval/context';
 
 const IPSET_MAXNAMELEN = 32;
 const IPSET_DIM_MAX = 6;
@@ -185,4 +187,38 @@ export default defineMatch<SetState>({
   },
   save: (s) => render(s, '--match-set', '--'),
   print: (s) => render(s, 'match-set', ''),
+  match: (s, ctx) => setMatch(s, ctx).ok,
+  explain: (s, ctx) => `${render(s, '--match-set', '--').trim()}: ${setMatch(s, ctx, false).why}`,
 });
+
+/** The packet's values for the set's dimensions ("src,dst" picks the source address, then the destination...). */
+function element(s: SetState, ctx: EvalContext): string {
+  const p = ctx.pkt;
+  const parts: string[] = [];
+  for (let i = 1; i <= s.dim; i++) {
+    const src = (s.dirs & (1 << i)) !== 0;
+    // ipset types put the address first, then ports; we cannot know the set's type, so name both.
+    parts.push(i === 1 ? addrToString(src ? p.src : p.dst) : String(src ? p.sport : p.dport));
+  }
+  return parts.join(',');
+}
+
+/**
+ * set_match_v4() of xt_set.c: the packet's element is looked up in the ipset set, then `!`; with
+ * --packets-eq/lt/gt and --bytes-eq/lt/gt a hit also compares the element's counters. tsiptables models no ipset sets (a rule
+ * naming one cannot even be added), so membership and the counters are asked of the trace: assumed not a
+ * member, counters assumed to satisfy the test.
+ */
+function setMatch(s: SetState, ctx: EvalContext, ask = true): { ok: boolean; why: string } {
+  const question = `packet (${element(s, ctx)}) is in set ${s.name}`;
+  const member = ask ? ctx.decide('set', question, false) : undefined;
+  if (member === undefined) {
+    // explain(): the answer match() had, without asking twice.
+    const inv = (s.flags & FLAG.INV_MATCH) !== 0;
+    return { ok: false, why: inv ? `packet is in set ${s.name} (assumed)` : `packet is not in set ${s.name} (assumed)` };
+  }
+  const ret = member !== ((s.flags & FLAG.INV_MATCH) !== 0);
+  if (!ret || (s.packets.op === 'none' && s.bytes.op === 'none')) return { ok: ret, why: '' };
+  const counters = ctx.decide('set', `the counters of ${s.name}'s element satisfy the --packets/--bytes test`, true);
+  return { ok: counters, why: '' };
+}

@@ -43,4 +43,16 @@ export default defineMatch<SocketState>({
   },
   save: (s) => flagText(s.flags),
   print: (s) => ` socket${flagText(s.flags)}`,
+  /**
+   * socket_mt4_v3() of xt_socket.c looks up a local socket for the packet (an established one, else a
+   * listener; --nowildcard skips listeners on 0.0.0.0, --transparent wants IP_TRANSPARENT sockets) and,
+   * with --restore-skmark, copies the socket's mark to the packet. The host's sockets are not simulated:
+   * the trace is asked (assumed: no socket).
+   */
+  match(s, ctx) {
+    const found = ctx.decide('socket', `a local socket matches${flagText(s.flags)}`, false);
+    if (found && s.flags & 0x04) ctx.note('socket --restore-skmark: the packet mark would become the socket mark (not simulated)');
+    return found;
+  },
+  explain: (s) => `-m socket${flagText(s.flags)}: no local socket for the packet (assumed)`,
 });

@@ -4,7 +4,7 @@
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
-import { stateBit, stateText } from './conntrack';
+import { packetStateBits, stateBit, stateText } from './conntrack';
 
 const STATE_NAMES = ['INVALID', 'NEW', 'ESTABLISHED', 'RELATED', 'UNTRACKED'] as const;
 
@@ -48,4 +48,8 @@ export default defineMatch<StateState>({
   },
   save: (s) => `${s.inverted ? ' !' : ''} --state ${stateText(s.mask)}`,
   print: (s) => `${s.inverted ? ' !' : ''} state ${stateText(s.mask)}`,
+  // iptables 1.8.9 sends -m state as the conntrack match with only XT_CONNTRACK_STATE (xt_conntrack.c
+  // conntrack_mt()): any of the wanted bits, then `!`; nothing else is tested, with or without a connection.
+  match: (s, ctx) => ((s.mask & packetStateBits(ctx, false)) !== 0) !== s.inverted,
+  explain: (s, ctx) => `${s.inverted ? '! ' : ''}--state ${stateText(s.mask)}: connection is ${stateText(packetStateBits(ctx, false))}`,
 });

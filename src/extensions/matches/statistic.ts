@@ -6,6 +6,7 @@
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
+import type { EvalContext } from '../../eval/context';
 
 const MODE_RANDOM = 0;
 const MODE_NTH = 1;
@@ -116,4 +117,43 @@ export default defineMatch<StatisticState>({
   },
   save: (s) => text(s, '--'),
   print: (s) => ` statistic${text(s, '')}`,
+  match: (s, ctx) => statisticMatch(s, ctx),
+  explain(s, ctx) {
+    const head = text(s, '--').trim();
+    if (s.mode === MODE_RANDOM) {
+      return `${head}: packet ${s.invert ? 'was' : 'was not'} picked${s.word > 0 && s.word < 0x80000000 ? ' (assumed)' : ''}`;
+    }
+    const n = (s.word + 1) >>> 0;
+    const count = ctx.memory<NthCounter>(s, () => ({ count: nthStart(s) })).count;
+    return `${head}: packet is number ${count} of every ${n} (number 0 ${s.invert ? 'does not match' : 'matches'})`;
+  },
 });
+
+interface NthCounter {
+  count: number;
+}
+
+/** The counter checkentry starts from: libxt_statistic's u.nth.count = every - packet (every is n - 1). */
+const nthStart = (s: StatisticState): number => (s.word - s.packet) >>> 0;
+
+/**
+ * statistic_mt() of xt_statistic.c. Random mode: the packet is picked when a random 31-bit number is below
+ * the probability; the trace asks (assumed: picked, unless the probability is 0 — 1.0 always picks), then
+ * `!`. Nth mode: a per-rule counter steps to (count == every ? 0 : count + 1) and the packet is picked when it
+ * reaches 0: with --every n --packet p the packets numbered p, p + n, p + 2n... (from 0) of the trace are
+ * picked; then `!`.
+ */
+function statisticMatch(s: StatisticState, ctx: EvalContext): boolean {
+  let picked: boolean;
+  if (s.mode === MODE_RANDOM) {
+    const p = s.word / 0x80000000;
+    if (s.word === 0) picked = false;
+    else if (s.word >= 0x80000000) picked = true;
+    else picked = ctx.decide('statistic', `random pick with probability ${fixed11(s.word)}`, true, p);
+  } else {
+    const c = ctx.memory<NthCounter>(s, () => ({ count: nthStart(s) }));
+    c.count = c.count === s.word ? 0 : (c.count + 1) >>> 0;
+    picked = c.count === 0;
+  }
+  return picked !== s.invert;
+}

@@ -7,6 +7,8 @@
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
+import type { EvalContext } from '../../eval/context';
+import { headersLength, packetBytes } from '../values/wire';
 
 /** XT_STRING_MAX_PATTERN_SIZE, XT_STRING_MAX_ALGO_NAME_SIZE. */
 const MAX_PATTERN = 128;
@@ -161,4 +163,36 @@ export default defineMatch<StringState>({
     if (s.icase) out += ' ICASE';
     return out;
   },
+  match: (s, ctx) => search(s, ctx, true) !== s.invert,
+  explain(s) {
+    const head = `${s.invert ? '! ' : ''}--${isHex(s.pattern) ? 'hex-string' : 'string'}${patternText(s.pattern)}`;
+    const where = `between offsets ${s.from} and ${s.to}`;
+    if (s.invert) return `${head}: found ${where}`;
+    return `${head}: not found ${where} (the payload is not simulated: its bytes are zeros)`;
+  },
 });
+
+const lower = (c: number): number => (c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
+
+/**
+ * string_mt() of xt_string.c: skb_find_text() over the packet's bytes from the IP header on, between --from
+ * and --to (and the datagram's end), the whole pattern inside that window, ASCII case folded under --icase;
+ * then `!`. The simulation carries no payload (values/wire.ts writes zeros after the headers): a pattern found
+ * in the headers is certain; one that could only lie in the payload is asked of the trace (assumed absent).
+ */
+function search(s: StringState, ctx: EvalContext, ask: boolean): boolean {
+  const bytes = packetBytes(ctx.pkt);
+  const end = Math.min(s.to, ctx.pkt.len, bytes.length);
+  const pat = s.icase ? s.pattern.map(lower) : s.pattern;
+  const at = (i: number): number => (s.icase ? lower(bytes[i]!) : bytes[i]!);
+  for (let i = s.from; i + pat.length <= end; i++) {
+    let k = 0;
+    while (k < pat.length && at(i + k) === pat[k]) k++;
+    if (k === pat.length) return true;
+  }
+  const payloadStart = headersLength(ctx.pkt);
+  // Could the pattern overlap the payload somewhere inside the window?
+  const first = Math.max(s.from, payloadStart - pat.length + 1);
+  if (!ask || pat.length === 0 || payloadStart >= ctx.pkt.len || first + pat.length > end) return false;
+  return ctx.decide('string', `the payload holds${patternText(s.pattern)} between offsets ${s.from} and ${s.to}`, false);
+}

@@ -6,6 +6,9 @@ import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { parseUint } from '../../model/cnum';
 import { parsePortRange, portToService } from '../option-types';
+import { PROTO_TCP } from '../../eval/packet';
+import type { EvalContext } from '../../eval/context';
+import { inRange, opt } from '../values/semantics';
 
 export interface TcpState {
   spts: [number, number];
@@ -198,4 +201,46 @@ export default defineMatch<TcpState>({
     }
     return out;
   },
+  match: (s, ctx) => failedCriterion(s, ctx) === undefined,
+  explain: (s, ctx) => failedCriterion(s, ctx) ?? 'matches',
 });
+
+/**
+ * tcp_find_option() of xt_tcpudp.c: walks the option bytes (doff*4 - 20 of them, the padding zeros) and
+ * answers `!invert` when the kind is found, `invert` otherwise.
+ */
+function hasTcpOption(options: Uint8Array, kind: number): boolean {
+  const len = (options.length + 3) & ~3;
+  const at = (i: number): number => (i < options.length ? options[i]! : 0);
+  for (let i = 0; i < len; ) {
+    if (at(i) === kind) return true;
+    if (at(i) < 2) i++;
+    else i += at(i + 1) || 1;
+  }
+  return false;
+}
+
+/**
+ * tcp_mt() of xt_tcpudp.c, criterion by criterion in the kernel's order: source ports, destination ports,
+ * `(flags & mask) == cmp`, then the option; each with its own `!`. Undefined when the packet matches, else
+ * the explanation of the first criterion that failed. (Fragments never match; the simulation has none.)
+ */
+function failedCriterion(s: TcpState, ctx: EvalContext): string | undefined {
+  const p = ctx.pkt;
+  if (p.proto !== PROTO_TCP) return `-p tcp: packet is not tcp (protocol ${p.proto})`;
+  if (inRange(p.sport, s.spts[0], s.spts[1]) === s.invSport) {
+    return `${opt(savePorts('sport', s.spts, s.invSport))}: packet has ${p.sport}`;
+  }
+  if (inRange(p.dport, s.dpts[0], s.dpts[1]) === s.invDport) {
+    return `${opt(savePorts('dport', s.dpts, s.invDport))}: packet has ${p.dport}`;
+  }
+  if (((p.tcpFlags & s.flagMask) === s.flagCmp) === s.invFlags) {
+    const text = `${s.invFlags ? '! ' : ''}--tcp-flags ${flagsText(s.flagMask)} ${flagsText(s.flagCmp)}`;
+    return `${text}: packet has ${flagsText(p.tcpFlags & 0x3f)}`;
+  }
+  if (s.option && hasTcpOption(p.tcpOptions, s.option) === s.invOption) {
+    const text = `${s.invOption ? '! ' : ''}--tcp-option ${s.option}`;
+    return `${text}: packet ${s.invOption ? 'has' : 'has no'} option ${s.option}`;
+  }
+  return undefined;
+}

@@ -67,4 +67,7 @@ ${TOS_SYMBOLS.map(([v, name]) => `                          (${hex2(v)}) ${Strin
     const sym = !numeric && s.mask === 0x3f ? TOS_SYMBOLS.find(([v]) => v === s.value) : undefined;
     return ` tos match${s.inverted ? '!' : ''}${sym ? ` ${sym[1]}` : `${hex2(s.value)}/${hex2(s.mask)}`}`;
   },
+  // tos_mt() of xt_dscp.c: ((iph->tos & mask) == value) ^ invert.
+  match: (s, ctx) => ((ctx.pkt.tos & s.mask) === s.value) !== s.inverted,
+  explain: (s, ctx) => `${s.inverted ? '! ' : ''}--tos ${hex2(s.value)}/${hex2(s.mask)}: packet has ${hex2(ctx.pkt.tos & 0xff)}`,
 });

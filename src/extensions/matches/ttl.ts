@@ -52,4 +52,21 @@ export default defineMatch<TtlState>({
   },
   save: (s) => `${s.mode ? SAVE[s.mode] : ''} ${s.ttl}`,
   print: (s) => ` TTL match ${s.mode ? PRINT[s.mode] : ''} ${s.ttl}`,
+  // ttl_mt() of ipt_ttl.c (xt_hl.c): ==, !=, < or > against the IP header's TTL.
+  match(s, ctx) {
+    const t = ctx.pkt.ttl;
+    switch (s.mode) {
+      case 'eq':
+        return t === s.ttl;
+      case 'ne':
+        return t !== s.ttl;
+      case 'lt':
+        return t < s.ttl;
+      case 'gt':
+        return t > s.ttl;
+      default:
+        return false;
+    }
+  },
+  explain: (s, ctx) => `${(s.mode ? SAVE[s.mode] : '').trim()} ${s.ttl}: packet has ${ctx.pkt.ttl}`,
 });

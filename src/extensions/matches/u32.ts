@@ -7,6 +7,7 @@ import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
 import { cStrtoul } from '../values/cstrtoul';
 import { hex32 } from '../values/mark';
+import { packetBytes } from '../values/wire';
 
 /** XT_U32_MAXSIZE: at most this many tests, locations per test and values per test (plus one slot). */
 const MAXSIZE = 10;
@@ -144,4 +145,61 @@ export default defineMatch<U32State>({
   },
   save: (s) => `${s.invert ? ' !' : ''} --u32${dump(s.tests)}`,
   print: (s) => ` u32${s.invert ? ' !' : ''}${dump(s.tests)}`,
+  match: (s, ctx) => runTests(s.tests, packetBytes(ctx.pkt), ctx.pkt.len).ok !== s.invert,
+  explain(s, ctx) {
+    const head = `${s.invert ? '! ' : ''}--u32${dump(s.tests)}`;
+    const r = runTests(s.tests, packetBytes(ctx.pkt), ctx.pkt.len);
+    if (r.ok) return `${head}: every test holds`;
+    const test = dump([s.tests[r.test]!]).trim();
+    return `${head}: test ${test} fails: ${r.why}`;
+  },
 });
+
+/**
+ * u32_match_it() of xt_u32.c over the packet's bytes (values/wire.ts; the payload is zeros) and its length
+ * (skb->len, the IP total length): each test reads the big-endian word at its first location, then applies
+ * `&`, `<<`, `>>` (shift counts taken mod 32, as the CPU does) and `@` (move the base by the value and read
+ * the word at base + number); any read past the end fails the test; the value must fall in one of the ranges.
+ * All tests must hold.
+ */
+function runTests(tests: readonly U32Test[], bytes: Uint8Array, skbLen: number): { ok: boolean; test: number; why: string } {
+  const len = Math.min(skbLen, bytes.length);
+  const word = (at: number): number => ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+  for (let t = 0; t < tests.length; t++) {
+    const ct = tests[t]!;
+    let at = 0;
+    let pos = ct.location[0]!.number;
+    const short = (where: number): { ok: boolean; test: number; why: string } => ({
+      ok: false,
+      test: t,
+      why: `offset ${where} is past the end of the ${len}-byte packet`,
+    });
+    if (len < 4 || pos > len - 4) return short(pos);
+    let val = word(pos);
+    for (let i = 1; i < ct.location.length; i++) {
+      const { op, number } = ct.location[i]!;
+      switch (op) {
+        case '&':
+          val = (val & number) >>> 0;
+          break;
+        case '<<':
+          val = (val << (number & 31)) >>> 0;
+          break;
+        case '>>':
+          val = val >>> (number & 31);
+          break;
+        case '@':
+          if (at + val > 0xffffffff) return short(at + val);
+          at += val;
+          pos = number;
+          if (at + 4 > 0xffffffff || len < at + 4 || pos > len - at - 4) return short(at + pos);
+          val = word(at + pos);
+          break;
+      }
+    }
+    if (!ct.values.some(([min, max]) => min <= val && val <= max)) {
+      return { ok: false, test: t, why: `value is ${hex32(val)}` };
+    }
+  }
+  return { ok: true, test: -1, why: '' };
+}

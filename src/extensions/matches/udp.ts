@@ -9,6 +9,9 @@ import { defineMatch, type OptionDef } from '../spec';
 import { paramProblem } from '../../messages';
 import { parseX6PortRange, primaryName } from '../values/x6';
 import { printPorts, savePorts } from './tcp';
+import { PROTO_UDP } from '../../eval/packet';
+import type { EvalContext } from '../../eval/context';
+import { inRange, opt } from '../values/semantics';
 
 export interface UdpState {
   spts: [number, number];
@@ -67,4 +70,22 @@ export default defineMatch<UdpState>({
   save: (s) => savePorts('sport', s.spts, s.invSport) + savePorts('dport', s.dpts, s.invDport),
   print: (s, numeric) =>
     ' udp' + printPorts('spt', s.spts, s.invSport, numeric, 'udp') + printPorts('dpt', s.dpts, s.invDport, numeric, 'udp'),
+  match: (s, ctx) => failedCriterion(s, ctx) === undefined,
+  explain: (s, ctx) => failedCriterion(s, ctx) ?? 'matches',
 });
+
+/**
+ * udp_mt() of xt_tcpudp.c: source then destination port range (inclusive; a reversed range never matches),
+ * each with its own `!`. Undefined when the packet matches, else why not.
+ */
+function failedCriterion(s: UdpState, ctx: EvalContext): string | undefined {
+  const p = ctx.pkt;
+  if (p.proto !== PROTO_UDP) return `-p udp: packet is not udp (protocol ${p.proto})`;
+  if (inRange(p.sport, s.spts[0], s.spts[1]) === s.invSport) {
+    return `${opt(savePorts('sport', s.spts, s.invSport))}: packet has ${p.sport}`;
+  }
+  if (inRange(p.dport, s.dpts[0], s.dpts[1]) === s.invDport) {
+    return `${opt(savePorts('dport', s.dpts, s.invDport))}: packet has ${p.dport}`;
+  }
+  return undefined;
+}

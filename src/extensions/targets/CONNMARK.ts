@@ -7,6 +7,7 @@ import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
 import { defineTarget, type OptionDef } from '../spec';
 import { hex32, parseValMask } from '../values/mark';
+import type { EvalContext, TargetVerdict } from '../../eval/context';
 
 type Mode = 'set' | 'save' | 'restore';
 
@@ -144,4 +145,37 @@ export default defineTarget<ConnmarkState>({
     if (s.shiftBits !== 0) out += ` ${s.shiftDir}-shift-mark ${s.shiftBits}`;
     return out;
   },
+  run: (s, ctx) => connmarkRun(s, ctx),
 });
+
+/** u32 shift as the kernel does it (shift_bits is at most 31, checked by checkentry). */
+function shift(v: number, s: ConnmarkState): number {
+  const bits = s.shiftBits & 31;
+  return (s.shiftDir === 'right' ? v >>> bits : v << bits) >>> 0;
+}
+
+/**
+ * connmark_tg_shift() of xt_connmark.c. Without a connection nothing happens. --set-xmark (and the forms
+ * stored as it): ctmark = ((ctmark & ~ctmask) ^ value) shifted. --save-mark: ctmark = (ctmark & ~ctmask) ^
+ * ((nfmark & nfmask) shifted). --restore-mark: nfmark = (nfmark & ~nfmask) ^ ((ctmark & ctmask) shifted).
+ * XT_CONTINUE.
+ */
+function connmarkRun(s: ConnmarkState, ctx: EvalContext): TargetVerdict {
+  const ct = ctx.ct;
+  if (!ct) {
+    ctx.note(`CONNMARK: the packet has no connection (${ctx.ctState}): nothing changed`);
+    return 'CONTINUE';
+  }
+  switch (s.mode) {
+    case 'set':
+      ct.mark = shift(((ct.mark & ~s.ctmask) ^ s.ctmark) >>> 0, s);
+      break;
+    case 'save':
+      ct.mark = ((ct.mark & ~s.ctmask) ^ shift((ctx.pkt.mark & s.nfmask) >>> 0, s)) >>> 0;
+      break;
+    case 'restore':
+      ctx.pkt.mark = ((ctx.pkt.mark & ~s.nfmask) ^ shift((ct.mark & s.ctmask) >>> 0, s)) >>> 0;
+      break;
+  }
+  return 'CONTINUE';
+}

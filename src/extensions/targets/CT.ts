@@ -8,6 +8,7 @@ import { paramProblem } from '../../messages';
 import { parseUint } from '../../model/cnum';
 import { truncateBytes } from '../values/cstring';
 import { defineTarget, type KernelView } from '../spec';
+import type { EvalContext, TargetVerdict } from '../../eval/context';
 
 const ZONE_DIR_ORIG = 1 << 2;
 const ZONE_DIR_REPL = 1 << 3;
@@ -98,6 +99,28 @@ function ctKernelCheck(s: CtState, k: KernelView): string | undefined {
   return undefined;
 }
 
+/**
+ * xt_ct_target() of xt_CT.c: a packet that already has a conntrack entry attached is left alone; else
+ * --notrack (and NOTRACK) makes it UNTRACKED, and the other options attach a template the new connection
+ * is created from (helper, timeout policy, event mask, zone), which the simulation does not model: it says
+ * so in a note. XT_CONTINUE.
+ */
+function ctRun(s: CtState, ctx: EvalContext): TargetVerdict {
+  if (ctx.ctState === 'UNTRACKED' || ctx.ct) return 'CONTINUE';
+  if (s.notrack) {
+    ctx.notrack();
+    return 'CONTINUE';
+  }
+  const parts: string[] = [];
+  if (s.helper !== '') parts.push(`helper ${s.helper}`);
+  if (s.timeout !== '') parts.push(`timeout policy ${s.timeout}`);
+  if (s.ctEvents) parts.push(eventsText('ctevents', CT_EVENTS, s.ctEvents).trim());
+  if (s.expEvents) parts.push(eventsText('expevents', EXP_EVENTS, s.expEvents).trim());
+  if (s.zoneFlags & ZONE_MARK || s.zone) parts.push(zoneText('zone', s).trim());
+  if (parts.length) ctx.note(`CT: the connection would get ${parts.join(', ')} (not simulated)`);
+  return 'CONTINUE';
+}
+
 const initState = (): CtState => ({ notrack: false, helper: '', timeout: '', ctEvents: 0, expEvents: 0, zone: 0, zoneFlags: 0 });
 
 export const CT = defineTarget<CtState>({
@@ -165,6 +188,7 @@ export const CT = defineTarget<CtState>({
   kernelCheck: ctKernelCheck,
   save: (s) => ctText(s, '--'),
   print: (s) => ` CT${ctText(s, '')}`,
+  run: ctRun,
 });
 
 /** NOTRACK: `-j NOTRACK`, saved as such, listed as the kernel's CT target with " NOTRACK". */
@@ -182,4 +206,5 @@ export const NOTRACK = defineTarget<CtState>({
   kernelCheck: ctKernelCheck,
   save: () => '',
   print: () => ' NOTRACK',
+  run: ctRun,
 });

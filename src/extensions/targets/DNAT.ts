@@ -3,6 +3,7 @@
  * `ports/base`): only in the nat table's PREROUTING and OUTPUT hooks.
  */
 import { defineTarget } from '../spec';
+import { runNat } from '../values/nat-request';
 import { emptyRange, natFlag, natText, parseTo, portsAllowed, type NatRange } from '../values/nat';
 
 export default defineTarget<NatRange>({
@@ -29,4 +30,6 @@ export default defineTarget<NatRange>({
   },
   save: (r) => natText(r, '--to-destination ', '--', false),
   print: (r) => natText(r, 'to:', '', false),
+  // xt_dnat_target_v2() of xt_nat.c: nf_nat_setup_info(NF_NAT_MANIP_DST) with the range; NF_ACCEPT.
+  run: (r, ctx) => runNat('DNAT', r, ctx),
 });

@@ -112,4 +112,9 @@ export default defineTarget<LogState>({
     if (s.prefix !== '') out += ` prefix "${s.prefix}"`;
     return out;
   },
+  // log_tg() of xt_LOG.c: nf_log_packet() with the level, prefix and flags; XT_CONTINUE.
+  run(s, ctx) {
+    ctx.log({ prefix: s.prefix, level: s.level, flags: s.flags });
+    return 'CONTINUE';
+  },
 });

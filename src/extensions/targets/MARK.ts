@@ -76,4 +76,9 @@ export default defineTarget<MarkState>({
     if (s.mask === 0xffffffff) return ` MARK set ${hex32(s.mark)}`;
     return ` MARK xset ${hex32(s.mark)}/${hex32(s.mask)}`;
   },
+  // mark_tg() of xt_mark.c (xt_mark_tginfo2): skb->mark = (skb->mark & ~mask) ^ mark; XT_CONTINUE.
+  run(s, ctx) {
+    ctx.pkt.mark = ((ctx.pkt.mark & ~s.mask) ^ s.mark) >>> 0;
+    return 'CONTINUE';
+  },
 });

@@ -4,6 +4,7 @@
  * which only the state file reads back.
  */
 import { defineTarget } from '../spec';
+import { runNat } from '../values/nat-request';
 import { emptyRange, NAT, natFlag, natText, parsePorts, portsAllowed, type NatRange } from '../values/nat';
 
 export default defineTarget<NatRange>({
@@ -36,4 +37,7 @@ export default defineTarget<NatRange>({
   save: (r) => natText(r, '--to-ports ', '--', true),
   stateText: (r) => (r.flags & NAT.PROTO_OFFSET ? natText(r, '--to-ports ', '--', true) : undefined),
   print: (r) => natText(r, 'masq ports: ', '', true),
+  // masquerade_tg() of xt_MASQUERADE.c: source NAT to the out device's address (the evaluator picks it),
+  // ports from the range; NF_ACCEPT.
+  run: (r, ctx) => runNat('MASQUERADE', r, ctx),
 });

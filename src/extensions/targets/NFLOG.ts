@@ -68,6 +68,12 @@ export default defineTarget<NflogState>({
   },
   save: (s) => text(s, '--'),
   print: (s) => text(s, ''),
+  // nflog_tg() of xt_NFLOG.c: the packet goes to the nfnetlink_log group (no listener is simulated);
+  // XT_CONTINUE.
+  run(s, ctx) {
+    ctx.note(`NFLOG to group ${s.group}${s.prefix !== '' ? ` prefix "${s.prefix}"` : ''}${s.size !== undefined ? ` (${s.size} bytes)` : ''}`);
+    return 'CONTINUE';
+  },
 });
 
 /** nflog_print(): the same words for -L and save, `--` before each in save. */

@@ -58,6 +58,14 @@ export default defineTarget<NfqState>({
   },
   save: (s) => text(s, '--queue-num ', '--queue-balance ', '--queue-'),
   print: (s) => ` NFQUEUE${text(s, 'num ', 'balance ', '')}`,
+  // nfqueue_tg_v3() of xt_NFQUEUE.c answers NF_QUEUE to a queue of the range; no userspace program listens in
+  // the simulation, so nf_queue() fails: the packet is dropped, or with --queue-bypass (NF_VERDICT_FLAG_
+  // QUEUE_BYPASS) accepted as if the rule were ACCEPT.
+  run(s, ctx) {
+    const q = s.queuesTotal > 1 ? `queues ${s.queuenum}:${s.queuenum + s.queuesTotal - 1}` : `queue ${s.queuenum}`;
+    ctx.note(`NFQUEUE: no program listens on ${q}: ${s.bypass ? 'bypassed, accepted' : 'dropped'}`);
+    return s.bypass ? 'ACCEPT' : 'DROP';
+  },
 });
 
 function text(s: NfqState, num: string, balance: string, flag: string): string {

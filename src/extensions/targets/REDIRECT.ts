@@ -4,6 +4,7 @@
  */
 import { paramProblem } from '../../messages';
 import { defineTarget } from '../spec';
+import { runNat } from '../values/nat-request';
 import { emptyRange, NAT, natFlag, natText, parsePorts, portsAllowed, type NatRange } from '../values/nat';
 
 export default defineTarget<NatRange>({
@@ -32,4 +33,7 @@ export default defineTarget<NatRange>({
   },
   save: (r) => natText(r, '--to-ports ', '--', true),
   print: (r) => natText(r, 'redir ports ', '', true),
+  // redirect_tg4() of xt_REDIRECT.c: destination NAT to the host (the in device's primary address, or
+  // 127.0.0.1 for local packets: the evaluator picks it), ports from the range; NF_ACCEPT.
+  run: (r, ctx) => runNat('REDIRECT', r, ctx),
 });

@@ -56,4 +56,10 @@ Valid reject types:
   kernelCheck: (s, k) => (s.with_ === TCP_RESET && (k.protocol !== 6 || k.protocolInverted) ? 'Invalid argument' : undefined),
   save: (s) => ` --reject-with ${nameOf(s.with_)}`,
   print: (s) => ` reject-with ${nameOf(s.with_)}`,
+  // reject_tg() of ipt_REJECT.c: sends the ICMP error (nf_send_unreach) or the TCP RST (nf_send_reset) named
+  // by --reject-with (the evaluator decides whether one can be sent for this packet); NF_DROP.
+  run(s, ctx) {
+    ctx.reject(nameOf(s.with_));
+    return 'DROP';
+  },
 });

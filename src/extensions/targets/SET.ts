@@ -116,4 +116,13 @@ export default defineTarget<SetTargetState>({
   },
   save: (s) => text(s, '--'),
   print: (s) => text(s, ''),
+  // set_target_v3() of xt_set.c: adds the packet's element to --add-set (with --exist/--timeout), deletes it
+  // from --del-set, or takes mark/priority/queue from the element of --map-set. tsiptables models no ipset
+  // sets, so this is a note; XT_CONTINUE.
+  run(s, ctx) {
+    if (s.add.dim) ctx.note(`SET: would add the packet to set ${s.add.name}${s.flags & FLAG.EXIST ? ' (--exist)' : ''}${s.timeout !== NO_TIMEOUT ? ` for ${s.timeout} s` : ''} (ipset not simulated)`);
+    if (s.del.dim) ctx.note(`SET: would delete the packet from set ${s.del.name} (ipset not simulated)`);
+    if (s.map.dim) ctx.note(`SET: would take the packet's ${[s.flags & FLAG.MAP_MARK ? 'mark' : '', s.flags & FLAG.MAP_PRIO ? 'priority' : '', s.flags & FLAG.MAP_QUEUE ? 'queue' : ''].filter((x) => x).join(', ')} from set ${s.map.name} (ipset not simulated)`);
+    return 'CONTINUE';
+  },
 });

@@ -4,6 +4,7 @@
  * and shows as `/0`, which only the state file reads back.
  */
 import { defineTarget } from '../spec';
+import { runNat } from '../values/nat-request';
 import { emptyRange, NAT, natFlag, natText, parseTo, portsAllowed, type NatRange } from '../values/nat';
 
 export default defineTarget<NatRange>({
@@ -34,4 +35,6 @@ export default defineTarget<NatRange>({
   save: (r) => natText(r, '--to-source ', '--', false),
   stateText: (r) => (r.flags & NAT.PROTO_OFFSET ? natText(r, '--to-source ', '--', false) : undefined),
   print: (r) => natText(r, 'to:', '', false),
+  // xt_snat_target_v0() of xt_nat.c: nf_nat_setup_info(NF_NAT_MANIP_SRC) with the range; NF_ACCEPT.
+  run: (r, ctx) => runNat('SNAT', r, ctx),
 });

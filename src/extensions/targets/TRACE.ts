@@ -15,4 +15,9 @@ export default defineTarget<Record<string, never>>({
   parse: () => undefined,
   save: () => '',
   print: () => '',
+  // trace_tg() of xt_TRACE.c: sets skb->nf_trace; XT_CONTINUE.
+  run(_s, ctx) {
+    ctx.startTrace();
+    return 'CONTINUE';
+  },
 });

@@ -3,6 +3,7 @@
  * options; iptables-save prints them as `-j NAME`, and `-L` shows only the name in the target column.
  */
 import { defineTarget, type AnyTarget } from '../spec';
+import type { TargetVerdict } from '../../eval/context';
 
 function verdict(name: string, kernelMissing = false): AnyTarget {
   return defineTarget<Record<string, never>>({
@@ -19,6 +20,8 @@ function verdict(name: string, kernelMissing = false): AnyTarget {
     parse: () => undefined,
     save: () => '',
     print: () => '',
+    // The verdict itself (NF_ACCEPT, NF_DROP, XT_RETURN, NF_QUEUE); the walker also handles these by name.
+    run: () => name as TargetVerdict,
   });
 }
 
