@@ -890,7 +890,9 @@ describe('targets', () => {
   test.each([
     ['-t nat -A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.5:8080', nat({ minAddr: ip('10.0.0.5'), maxAddr: ip('10.0.0.5'), mapPorts: true, minPort: 8080, maxPort: 8080 })],
     ['-t nat -A PREROUTING -j DNAT --to-destination 10.0.0.5-10.0.0.9 --random --persistent', nat({ minAddr: ip('10.0.0.5'), maxAddr: ip('10.0.0.9'), random: true, persistent: true })],
-    ['-t nat -A PREROUTING -p tcp -j DNAT --to-destination :8080', nat({ mapPorts: true, minPort: 8080, maxPort: 8080 })],
+    // No address in the range: the kernel keeps the destination, requested as the packet's own.
+    ['-t nat -A PREROUTING -p tcp -j DNAT --to-destination :8080', nat({ minAddr: ip('10.0.0.2'), maxAddr: ip('10.0.0.2'), mapPorts: true, minPort: 8080, maxPort: 8080 })],
+    ['-t nat -A POSTROUTING -p tcp -j SNAT --to-source :2000-3000', nat({ kind: 'SNAT', minAddr: ip('10.0.0.1'), maxAddr: ip('10.0.0.1'), mapPorts: true, minPort: 2000, maxPort: 3000 })],
     ['-t nat -A POSTROUTING -j SNAT --to-source 1.2.3.4 --random-fully', nat({ kind: 'SNAT', minAddr: ip('1.2.3.4'), maxAddr: ip('1.2.3.4'), fullyRandom: true })],
     ['-t nat -A POSTROUTING -p udp -j MASQUERADE --to-ports 1000-2000', nat({ kind: 'MASQUERADE', mapPorts: true, minPort: 1000, maxPort: 2000 })],
     ['-t nat -A POSTROUTING -j MASQUERADE', nat({ kind: 'MASQUERADE' })],
