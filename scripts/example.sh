@@ -29,3 +29,11 @@ if diff <(tsiptables-save | grep -v '^#') <(grep -v '^#' fixtures/dumps/docker-2
 else
   echo "   DIFFERENT (see above)"; exit 1
 fi
+echo
+echo "# 5. tsiptables trace: the classic router lab (fixtures/examples/router-lab/: boxA - router - boxB, MASQUERADE,"
+echo "#    FORWARD policy DROP, DNAT of tcp 10.0.1.1:8800 to boxB:80, a LOG rule in every chain), its first packet explained:"
+lab=fixtures/examples/router-lab
+tsiptables trace --rules $lab/rules.txt --host $lab/host.txt --no-color $(head -1 $lab/packets.txt) || true
+echo
+echo "# 6. the whole batch (ping and its reply, a TCP handshake through DNAT+MASQUERADE, a NEW packet from boxB), as JSON:"
+tsiptables trace --rules $lab/rules.txt --host $lab/host.txt --json --batch $lab/packets.txt | cut -c1-200 || true

@@ -7,7 +7,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import { addrToString } from '../model/ip';
-import { formatLogLine, traceLine } from '../eval/log-format';
+import { formatLogLine, traceLine, type LinkType } from '../eval/log-format';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Packet } from '../eval/packet';
 import { statusNames, type TraceEvent, type TraceResult } from '../eval/trace';
 import type { Step } from '../eval/walk';
@@ -50,7 +50,13 @@ export function logLines(r: TraceResult, mac: boolean): string[] {
 }
 
 function logLine(e: Extract<TraceEvent, { kind: 'log' }>, mac: boolean): string {
-  return formatLogLine({ prefix: e.req.prefix, flags: e.req.flags, pkt: e.packet, inIface: e.packet.inIface, outIface: e.packet.outIface, macHeader: mac });
+  return formatLogLine({ prefix: e.req.prefix, flags: e.req.flags, pkt: e.packet, inIface: e.packet.inIface, outIface: e.packet.outIface, macHeader: mac, linkType: linkType(e.packet) });
+}
+
+/** lo frames show a zero MAC header; a looped-back broadcast copy has none at all (`MAC=`). */
+function linkType(p: Packet): LinkType {
+  if (p.inIface === 'lo') return 'loopback';
+  return p.macSrc === null ? 'none' : 'ether';
 }
 
 /** The dmesg lines: a TRACE line per step (as the packet was at that step) and the LOG lines, in order. */
@@ -59,7 +65,7 @@ export function dmesgLines(r: TraceResult): string[] {
   for (const e of r.events) {
     if (e.kind === 'step') {
       const p = e.packet;
-      out.push(traceLine(e.step.table, e.step.chain, e.step.type, e.step.num, { pkt: p, inIface: p.inIface, outIface: p.outIface, macHeader: true }));
+      out.push(traceLine(e.step.table, e.step.chain, e.step.type, e.step.num, { pkt: p, inIface: p.inIface, outIface: p.outIface, macHeader: true, linkType: linkType(p) }));
     } else if (e.kind === 'log') out.push(logLine(e, true));
   }
   return out;

@@ -117,11 +117,12 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
       } else {
         [min, size] = [r.minPort, r.maxPort - r.minPort + 1];
       }
-      // The kernel starts at a random offset (source) or at the range's start (destination); start after the
-      // current port here so the choice is deterministic and close to what was asked.
-      const start = manip === 'src' && k >= min && k < min + size ? k - min + 1 : 0;
+      // The kernel starts at a random offset (source) or at the range's start (destination). Here a source
+      // search runs down from the top of the range: deterministic, and unlikely to take a port that a later
+      // connection brings as its own (clients count up from the bottom of the ephemeral range).
+      const down = manip === 'src' && !r.protoSpecified;
       for (let i = 0; i < size; i++) {
-        const cand = withKey(t, manip, min + ((start + i) % size));
+        const cand = withKey(t, manip, down ? min + size - 1 - i : min + i);
         if (!used(cand)) {
           chosen = cand;
           break;

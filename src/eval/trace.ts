@@ -8,12 +8,12 @@
 import type { Hook } from '../extensions/spec';
 import type { Rule, Ruleset } from '../model/ruleset';
 import { addrToString } from '../model/ip';
-import { IPS, type CtState, type EvalContext, type LogRequest, type NatRequest } from './context';
+import { IPS, RTN, type CtState, type EvalContext, type LogRequest, type NatRequest } from './context';
 import { ConntrackTable, tupleText, type Conn } from './conntrack';
 import { hookEntries, manipOf } from './hooks';
 import type { Host } from './host';
 import { applyNat, rangeOf, setupNat, type Manip } from './nat';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, clonePacket, type Packet } from './packet';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_RST, clonePacket, type Packet } from './packet';
 import { routeInput, routeOutput } from './routing';
 import { walkTable, type Miss, type Step } from './walk';
 
@@ -83,9 +83,9 @@ interface HookOutcome {
 
 /** One packet's run: the state that lives while it crosses the host. */
 class Run {
-  readonly events: TraceEvent[] = [];
-  readonly steps: Step[] = [];
-  readonly assumptions: Assumption[] = [];
+  events: TraceEvent[] = [];
+  steps: Step[] = [];
+  assumptions: Assumption[] = [];
   ctState: CtState = 'INVALID';
   conn: Conn | undefined;
   ctReply = false;
@@ -95,18 +95,27 @@ class Run {
   natRequest: NatRequest | undefined;
   /** Loopback: the packet already has its conntrack entry from OUTPUT. */
   looped = false;
+  /** The device a re-route in OUTPUT chose, applied when OUTPUT is done. */
+  rerouted: string | undefined;
   constructor(readonly pkt: Packet) {}
 }
 
 export class Tracer {
   readonly conntrack = new ConntrackTable();
   private readonly memoryStore = new WeakMap<object, unknown>();
+  /**
+   * Conntrack runs in a namespace only while some rule needs it (nf_ct_netns_get from a conntrack-using
+   * match or target); otherwise packets carry no entry and the nat chains are never walked.
+   */
+  readonly conntrackActive: boolean;
 
   constructor(
     readonly ruleset: Ruleset,
     readonly host: Host,
     readonly opts: TraceOptions,
-  ) {}
+  ) {
+    this.conntrackActive = [...ruleset.tables.values()].some((t) => [...t.chains.values()].some((c) => c.rules.some((r) => r.facts.defs.some((d) => d.needsConntrack === true))));
+  }
 
   /** Sends one packet through the host. The packet object is not changed; the result holds copies. */
   run(input: Packet): TraceResult {
@@ -153,6 +162,7 @@ export class Tracer {
         const inp = this.hook(run, 'INPUT');
         if (inp.verdict !== 'ACCEPT') return dropped(inp);
         decided = inp.step;
+        this.answerDelivered(run, route.broadcast);
         return finish('delivered', 'accepted', `delivered to a local socket${decided ? ` (last: ${describeStep(decided)})` : ''}`, decided);
       }
       if (pkt.ttl <= 1) {
@@ -186,23 +196,44 @@ export class Tracer {
       if (run.rejectWith !== undefined) r.verdict += '; the sending program gets EPERM';
       return r;
     }
+    // A re-route in OUTPUT (mangle, nat DNAT) takes effect after the hook: OUTPUT's rules still see the old device.
+    if (run.rerouted !== undefined) pkt.outIface = run.rerouted;
     const post = this.hook(run, 'POSTROUTING');
     if (post.verdict !== 'ACCEPT') return dropped(post);
-    if (pkt.outIface !== 'lo') return finish('sent', 'accepted', `sent out ${pkt.outIface}`, o.step);
-    // Loopback: the packet comes back in on lo, keeping its conntrack entry and its route.
+    if (pkt.outIface !== 'lo') {
+      const sent = finish('sent', 'accepted', `sent out ${pkt.outIface}`, o.step);
+      if (this.host.addrType(pkt.dst) === RTN.BROADCAST || pkt.dst >>> 28 === 0xe) {
+        // A broadcast or multicast the host sends is also looped back to itself (ip_mc_output): a copy without
+        // link-layer header walks PREROUTING and INPUT on the out device.
+        run.events.push({ kind: 'route', text: `broadcast: a copy comes back in on ${pkt.outIface} for local delivery` });
+        const copy = clonePacket(pkt);
+        const r2 = new Run(copy);
+        Object.assign(r2, { ctState: run.ctState, conn: run.conn, ctReply: run.ctReply, looped: true, events: run.events, steps: run.steps, assumptions: run.assumptions });
+        copy.inIface = pkt.outIface;
+        copy.outIface = null;
+        copy.macSrc = null;
+        copy.macDst = null;
+        copy.uid = undefined;
+        copy.gid = undefined;
+        const pre = this.hook(r2, 'PREROUTING');
+        if (pre.verdict === 'ACCEPT') this.hook(r2, 'INPUT');
+      }
+      return sent;
+    }
+    // Loopback: the packet comes back in on lo, keeping its conntrack entry and its route, but not its socket.
     run.events.push({ kind: 'route', text: 'loopback: the packet comes back in on lo' });
     run.looped = true;
     pkt.inIface = 'lo';
     pkt.outIface = null;
     pkt.macSrc = '00:00:00:00:00:00';
     pkt.macDst = '00:00:00:00:00:00';
+    pkt.uid = undefined;
+    pkt.gid = undefined;
     const pre = this.hook(run, 'PREROUTING');
     if (pre.verdict !== 'ACCEPT') return dropped(pre);
     const inp = this.hook(run, 'INPUT');
     if (inp.verdict !== 'ACCEPT') return dropped(inp);
-    const res = finish('delivered', 'accepted', 'delivered locally over loopback', inp.step);
-    res.out = 'lo';
-    return res;
+    return finish('delivered', 'accepted', 'delivered locally over loopback', inp.step);
   }
 
   /** Runs every base chain of a hook in priority order. */
@@ -263,6 +294,27 @@ export class Tracer {
     return { verdict: res.verdict, step: res.decidedBy, table: tableName };
   }
 
+  /**
+   * The host's own answer to a delivered packet, as a host with no listening sockets gives it: a RST to TCP
+   * (which ends a connection that never saw a reply), an echo reply to a ping. The answer is not shown as a
+   * packet of the trace, but conntrack sees it (recorded: a SYN delivered to the router leaves no entry).
+   */
+  private answerDelivered(run: Run, broadcast: boolean): void {
+    const p = run.pkt;
+    if (!this.conntrackActive || !run.conn || run.untracked || broadcast) return;
+    let answer: Packet | undefined;
+    if (p.proto === PROTO_TCP && !(p.tcpFlags & TCP_RST)) {
+      answer = { ...clonePacket(p), src: p.dst, dst: p.src, sport: p.dport, dport: p.sport, tcpFlags: p.tcpFlags & TCP_ACK ? TCP_RST : TCP_RST | TCP_ACK, inIface: null };
+      run.events.push({ kind: 'note', text: 'no socket listens here (assumed): the host answers with a TCP RST, which conntrack sees' });
+    } else if (p.proto === PROTO_ICMP && p.icmpType === 8) {
+      answer = { ...clonePacket(p), src: p.dst, dst: p.src, icmpType: 0, inIface: null };
+      run.events.push({ kind: 'note', text: 'the host answers the echo request with an echo reply, which conntrack sees' });
+    }
+    if (!answer) return;
+    const r = this.conntrack.classify(answer);
+    if (r.conn && r.conn === run.conn) this.conntrack.confirm(r.conn);
+  }
+
   /** nf_conntrack_in() at PREROUTING / OUTPUT. */
   private conntrackIn(run: Run): void {
     if (run.untracked) {
@@ -271,6 +323,10 @@ export class Tracer {
       return;
     }
     if (run.looped) return; // the entry from OUTPUT stays attached
+    if (!this.conntrackActive) {
+      run.events.push({ kind: 'conntrack', state: 'INVALID', conn: undefined, why: 'conntrack is not running: no rule uses a conntrack match or target (nor NAT)' });
+      return;
+    }
     const r = this.conntrack.classify(run.pkt);
     run.ctState = r.state;
     run.conn = r.conn;
@@ -341,9 +397,9 @@ export class Tracer {
   /** ip_route_me_harder(): a local packet whose destination or mark changed is routed again. */
   private reroute(run: Run, by: string): void {
     const out = routeOutput(this.host, run.pkt.dst);
-    if (out.kind === 'out' && out.dev !== run.pkt.outIface) {
-      run.events.push({ kind: 'route', text: `re-routed after ${by}: now out ${out.dev}` });
-      run.pkt.outIface = out.dev;
+    if (out.kind === 'out' && out.dev !== (run.rerouted ?? run.pkt.outIface)) {
+      run.events.push({ kind: 'route', text: `re-routed after ${by}: now out ${out.dev} (from POSTROUTING on)` });
+      run.rerouted = out.dev;
     }
   }
 

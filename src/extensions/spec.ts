@@ -98,6 +98,12 @@ export interface ExtensionCommon<S> {
    * without `-p tcp`): the errno text of `RULE_APPEND failed (<text>)`, or undefined when accepted.
    */
   kernelCheck?(state: S, view: KernelView): string | undefined;
+  /**
+   * Its checkentry takes a conntrack reference (nf_ct_netns_get): while a rule with it exists, conntrack runs in
+   * the namespace. Without any such rule there is no conntrack, every packet is INVALID to conntrack matches and
+   * the nat chains never run (recorded in fixtures/traces: nat-needs-conntrack).
+   */
+  needsConntrack?: boolean;
 }
 
 /** The part of a rule the kernel's checkentry sees (struct xt_mtchk_param / xt_tgchk_param). */

@@ -15,6 +15,7 @@ export interface ConnmarkState {
 
 export default defineMatch<ConnmarkState>({
   kind: 'match',
+  needsConntrack: true,
   name: 'connmark',
   manSection: 'connmark',
   style: 'x6',

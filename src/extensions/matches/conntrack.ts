@@ -144,6 +144,7 @@ function dump(s: ConntrackState, prefix: string, numeric: boolean): string {
 
 export default defineMatch<ConntrackState>({
   kind: 'match',
+  needsConntrack: true,
   name: 'conntrack',
   manSection: 'conntrack',
   style: 'x6',

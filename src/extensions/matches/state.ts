@@ -33,6 +33,7 @@ export interface StateState {
 
 export default defineMatch<StateState>({
   kind: 'match',
+  needsConntrack: true,
   name: 'state',
   manSection: 'state',
   style: 'x6',

@@ -43,6 +43,7 @@ const u32 = (opt: string, v: string): number => parseX6Uint('CONNMARK', opt, v, 
 
 export default defineTarget<ConnmarkState>({
   kind: 'target',
+  needsConntrack: true,
   name: 'CONNMARK',
   manSection: 'CONNMARK',
   style: 'x6',

@@ -125,6 +125,7 @@ const initState = (): CtState => ({ notrack: false, helper: '', timeout: '', ctE
 
 export const CT = defineTarget<CtState>({
   kind: 'target',
+  needsConntrack: true,
   name: 'CT',
   manSection: 'CT',
   style: 'x6',
@@ -194,6 +195,7 @@ export const CT = defineTarget<CtState>({
 /** NOTRACK: `-j NOTRACK`, saved as such, listed as the kernel's CT target with " NOTRACK". */
 export const NOTRACK = defineTarget<CtState>({
   kind: 'target',
+  needsConntrack: true,
   name: 'NOTRACK',
   realName: 'CT',
   manSection: 'NOTRACK',

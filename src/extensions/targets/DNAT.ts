@@ -8,6 +8,7 @@ import { emptyRange, natFlag, natText, parseTo, portsAllowed, type NatRange } fr
 
 export default defineTarget<NatRange>({
   kind: 'target',
+  needsConntrack: true,
   name: 'DNAT',
   manSection: 'DNAT',
   style: 'x6',

@@ -9,6 +9,7 @@ import { emptyRange, NAT, natFlag, natText, parsePorts, portsAllowed, type NatRa
 
 export default defineTarget<NatRange>({
   kind: 'target',
+  needsConntrack: true,
   name: 'MASQUERADE',
   manSection: 'MASQUERADE',
   style: 'x6',

@@ -9,6 +9,7 @@ import { emptyRange, NAT, natFlag, natText, parseTo, portsAllowed, type NatRange
 
 export default defineTarget<NatRange>({
   kind: 'target',
+  needsConntrack: true,
   name: 'SNAT',
   manSection: 'SNAT',
   style: 'x6',
