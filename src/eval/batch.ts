@@ -26,7 +26,8 @@ export class BatchRunner {
     const spec = parsePacketArgs(words);
     const pkt = buildPacket(spec, this.index++, this.history, this.tracer.conntrack, (dst) => this.host.route(dst)?.prefsrc);
     const result = this.tracer.run(pkt);
-    this.history.push({ wire: result.packet, given: result.original });
+    // What the far side saw: the packet as it left or was delivered; a dropped one never left, so as sent.
+    this.history.push({ wire: result.fate === 'dropped' ? result.original : result.packet, given: result.original });
     if (this.history.length > 64) this.history.shift();
     return result;
   }

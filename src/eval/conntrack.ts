@@ -63,6 +63,13 @@ const ICMP_INVERSE: ReadonlyMap<number, number> = new Map([
 ]);
 const ICMP_NEW = new Set([8, 13, 15, 17]);
 
+/** Protocols with a tracker of their own that validates the header (nf_conntrack_proto_{dccp,sctp,udplite}). */
+const CHECKED_PROTOS: ReadonlyMap<number, string> = new Map([
+  [33, 'DCCP'],
+  [132, 'SCTP'],
+  [136, 'UDP-Lite'],
+]);
+
 export interface Conn extends ConnView {
   orig: Tuple;
   reply: Tuple;
@@ -161,6 +168,11 @@ export class ConntrackTable {
       return { state: 'RELATED', conn: hit.conn, reply: hit.reply, why: undefined, fresh: false };
     }
     const t = packetTuple(p);
+    if (CHECKED_PROTOS.has(p.proto)) {
+      // The simulated packet carries no header for these protocols (its payload is zeros), which their own
+      // trackers refuse: SCTP's checksum, DCCP's header length, UDP-Lite's missing checksum (recorded: gen-2-7).
+      return invalid(`protocol ${p.proto} has its own conntrack checks, which a packet without a real ${CHECKED_PROTOS.get(p.proto)!} header fails`);
+    }
     if (p.proto === PROTO_TCP) {
       const f = p.tcpFlags & ~0x08 & 0x3f;
       if (!VALID_TCP_FLAGS.has(f)) return invalid(`TCP flags ${tcpFlagNames(p.tcpFlags)} are not a valid combination`);
