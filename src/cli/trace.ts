@@ -67,6 +67,7 @@ function program(out: { text: string }): Command {
     .option('--update-counters', 'add the packets to the rule counters of the state file')
     .option('--no-explain', 'do not say why each rule passed over did not match')
     .option('--color', 'colours even when not writing to a terminal')
+    .option('--no-color', 'no colours (also when NO_COLOR is set or not writing to a terminal)')
     .option('--now <ISO-DATE>', 'the clock for -m time (default: now)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => (out.text += s), writeErr: (s) => (out.text += s) })
