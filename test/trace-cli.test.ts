@@ -105,3 +105,37 @@ test('--update-counters adds the packet to the state file counters', async () =>
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a packet meeting random picks gets every outcome with its probability (kube-proxy endpoints)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsi-trace-'));
+  try {
+    writeFileSync(
+      join(dir, 'rules'),
+      [
+        '*nat',
+        ':PREROUTING ACCEPT [0:0]',
+        ':INPUT ACCEPT [0:0]',
+        ':OUTPUT ACCEPT [0:0]',
+        ':POSTROUTING ACCEPT [0:0]',
+        ':SVC - [0:0]',
+        '-A PREROUTING -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -j SVC',
+        '-A SVC -p tcp -m statistic --mode random --probability 0.33333333349 -j DNAT --to-destination 10.1.0.1:8080',
+        '-A SVC -p tcp -m statistic --mode random --probability 0.50000000000 -j DNAT --to-destination 10.1.0.2:8080',
+        '-A SVC -p tcp -j DNAT --to-destination 10.1.0.3:8080',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'host'), 'ip addr add 10.0.0.1/24 dev eth0\nip addr add 10.1.0.254/24 dev eth1\nsysctl -w net.ipv4.ip_forward=1\n');
+    const r = await runTrace(['--rules', join(dir, 'rules'), '--host', join(dir, 'host'), '--json', ...words('-p tcp -s 10.0.0.2 -d 10.96.0.10 --dport 80 -i eth0')], io);
+    const o = JSON.parse(r.stdout) as { branches: Array<{ probability: number; packet: { dst: string } }> };
+    const byDst = Object.fromEntries(o.branches.map((b) => [b.packet.dst, b.probability]));
+    expect(Object.keys(byDst).sort()).toEqual(['10.1.0.1', '10.1.0.2', '10.1.0.3']);
+    for (const p of Object.values(byDst)) expect(p).toBeCloseTo(1 / 3, 5);
+    // --assume forces one answer for the printed trace.
+    const forced = await runTrace(['--rules', join(dir, 'rules'), '--host', join(dir, 'host'), '--json', '--assume', 'statistic=no', ...words('-p tcp -s 10.0.0.2 -d 10.96.0.10 --dport 80 -i eth0')], io);
+    expect((JSON.parse(forced.stdout) as { packet: { dst: string } }).packet.dst).toBe('10.1.0.3');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

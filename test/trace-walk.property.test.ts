@@ -51,7 +51,7 @@ function packet(src: string, dst: string, proto: number, iface: string): Packet 
 
 function walk(rs: Ruleset, p: Packet, naive: boolean): { steps: string[]; verdict: string } {
   const steps: string[] = [];
-  const res = walkTable(rs.tables.get('filter')!, 'FORWARD', p, () => ({}) as EvalContext, {
+  const res = walkTable(rs.tables.get('filter')!, 'FORWARD', p, true, () => ({}) as EvalContext, {
     step: (s: Step) => steps.push(`${s.chain}:${s.type}:${s.num}:${s.verdict}`),
     miss: naive ? () => undefined : undefined,
     unsimulated: () => undefined,

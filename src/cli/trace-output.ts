@@ -12,6 +12,7 @@ import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Packet } from '../eval/packet';
 import { statusNames, type TraceEvent, type TraceResult } from '../eval/trace';
 import type { Step } from '../eval/walk';
 import { ConntrackTable, tupleText } from '../eval/conntrack';
+import type { Branch } from '../eval/branches';
 
 const protoName = (p: number): string => (p === PROTO_TCP ? 'tcp' : p === PROTO_UDP ? 'udp' : p === PROTO_ICMP ? 'icmp' : String(p));
 
@@ -183,4 +184,44 @@ function describeEnds(p: Packet): string {
   if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) return `${addrToString(p.src)}:${p.sport} -> ${addrToString(p.dst)}:${p.dport}`;
   if (p.proto === PROTO_ICMP) return `${addrToString(p.src)} -> ${addrToString(p.dst)} type ${p.icmpType}/${p.icmpCode}`;
   return `${addrToString(p.src)} -> ${addrToString(p.dst)}`;
+}
+
+/** Every outcome of a packet that meets random picks, most likely first (same outcomes merged). */
+function mergedBranches(bs: readonly Branch[]): Array<{ probability: number; b: Branch; key: string }> {
+  const by = new Map<string, { probability: number; b: Branch; key: string }>();
+  for (const b of bs) {
+    const r = b.result;
+    const key = `${r.fate} ${r.out ?? '-'} ${describeEnds(r.packet)}`;
+    const e = by.get(key);
+    if (e) e.probability += b.probability;
+    else by.set(key, { probability: b.probability, b, key });
+  }
+  return [...by.values()].sort((x, y) => y.probability - x.probability);
+}
+
+export function branchesJson(bs: readonly Branch[]): unknown[] {
+  return mergedBranches(bs).map(({ probability, b }) => ({
+    probability: Math.round(probability * 1e6) / 1e6,
+    fate: b.result.fate,
+    out: b.result.out,
+    packet: b.result.fate === 'dropped' ? null : wireView(b.result.packet),
+    via: viaChain(b.result) ?? null,
+  }));
+}
+
+/** The chain that decided the outcome of a random pick: where the DNAT ran (a KUBE-SEP-*), else the last jump. */
+function viaChain(r: TraceResult): string | undefined {
+  const nat = r.steps.filter((s) => s.table === 'nat' && s.rule !== undefined && / -j (DNAT|REDIRECT)\b/.test(s.rule.line)).pop();
+  return nat?.chain ?? r.steps.filter((s) => s.verdict === 'JUMP' || s.verdict === 'GOTO').map((s) => s.rule?.jumpTo ?? '').pop();
+}
+
+export function branchesView(bs: readonly Branch[]): string {
+  if (bs.length === 0) return '';
+  const lines = ['every outcome of the random picks (-m statistic), with its probability:'];
+  for (const { probability, b } of mergedBranches(bs)) {
+    const r = b.result;
+    const via = viaChain(r);
+    lines.push(`  ${(probability * 100).toFixed(1).padStart(5)}%  ${r.fate}${r.out ? ` out ${r.out}` : ''}  ${describeEnds(r.packet)}${via ? `  via ${via}` : ''}${r.fate === 'dropped' ? ` (${r.verdict})` : ''}`);
+  }
+  return lines.join('\n') + '\n';
 }

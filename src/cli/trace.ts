@@ -13,7 +13,8 @@ import { loadState, statePath, withLock, writeState } from '../io/state';
 import { restore, RestoreError } from '../io/restore';
 import { Ruleset } from '../model/ruleset';
 import { IptablesError } from '../messages';
-import { dmesgLines, humanView, jsonView } from './trace-output';
+import { branchesJson, branchesView, dmesgLines, humanView, jsonView } from './trace-output';
+import { exploreBranches } from '../eval/branches';
 import type { RunResult } from './main';
 
 /** Trace options and whether each takes a value; every other word belongs to the PACKET. */
@@ -185,9 +186,11 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
       throw e;
     }
     if (result.fate === 'dropped') status = 1;
-    if (flags.json) stdout += JSON.stringify(jsonView(result)) + '\n';
+    // A single packet that meets random picks (statistic): every outcome with its probability.
+    const branches = flags.batch === undefined && !flags.dmesg && result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1) ? exploreBranches(ruleset, host, { explain: false, assume, now }, result.original) : [];
+    if (flags.json) stdout += JSON.stringify({ ...jsonView(result), ...(branches.length ? { branches: branchesJson(branches) } : {}) }) + '\n';
     else if (flags.dmesg) stdout += dmesgLines(result).map((l) => l + '\n').join('');
-    else stdout += (i > 0 ? '\n' : '') + humanView(result, color);
+    else stdout += (i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches);
   }
   if (flags.updateCounters) {
     if (flags.rules !== undefined) return bad('--update-counters works on the state file, not on --rules');

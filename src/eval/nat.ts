@@ -130,8 +130,9 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
       }
       chosen ??= t;
       const what = t.proto === PROTO_ICMP ? 'icmp id' : 'port';
-      if (keyOf(chosen, manip) !== k) {
-        note = `${what} ${k} ${used(t) ? 'clashes with another connection' : 'is outside the range'}; the kernel picks a free ${what} at random, ${keyOf(chosen, manip)} chosen here`;
+      if (keyOf(chosen, manip) !== k && (manip === 'src' || r.randomAll)) {
+        const why = r.randomAll ? `--random/--random-fully asks for a random ${what}` : used(t) ? `${what} ${k} clashes with another connection` : `${what} ${k} is outside the range`;
+        note = `${why}; the kernel picks a free ${what} at random, ${keyOf(chosen, manip)} chosen here`;
       }
     }
   }

@@ -71,6 +71,13 @@ export interface TraceOptions {
   assume: ReadonlyMap<string, boolean>;
   /** The clock for `-m time`. */
   now: Date;
+  /**
+   * Answers for the first probabilistic decisions of a run, in order (branch exploration, branches.ts); a
+   * decision beyond them takes its default.
+   */
+  forced?: readonly boolean[];
+  /** Leave rule and policy counters alone (branch exploration runs a packet more than once). */
+  noCounters?: boolean;
 }
 
 export class TraceInputError extends Error {}
@@ -276,6 +283,7 @@ export class Tracer {
       table,
       hook,
       run.pkt,
+      this.opts.noCounters !== true,
       (chain) => {
         ctx.chain = chain;
         return ctx;
@@ -424,7 +432,9 @@ export class Tracer {
       host: this.host,
       now: this.opts.now,
       decide(ext, question, assumed, probability) {
-        const forced = tracer.opts.assume.get(ext);
+        const branching = probability !== undefined && probability > 0 && probability < 1;
+        const k = run.assumptions.filter((x) => x.probability !== undefined && x.probability > 0 && x.probability < 1).length;
+        const forced = branching && tracer.opts.forced !== undefined && k < tracer.opts.forced.length ? tracer.opts.forced[k] : tracer.opts.assume.get(ext);
         const answer = forced ?? assumed;
         const a: Assumption = { ext, question, answer, probability };
         run.assumptions.push(a);

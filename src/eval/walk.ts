@@ -172,7 +172,7 @@ const MAX_DEPTH = 10000;
  * Runs the packet through `table`'s built-in chain `hookChain`. `makeCtx` gives the context for a rule's
  * chain (extensions read it, targets act through it).
  */
-export function walkTable(table: Table, hookChain: string, pkt: Packet, makeCtx: (chain: string) => EvalContext, sink: WalkSink): WalkResult {
+export function walkTable(table: Table, hookChain: string, pkt: Packet, count: boolean, makeCtx: (chain: string) => EvalContext, sink: WalkSink): WalkResult {
   const base = table.chains.get(hookChain);
   if (!base) return { verdict: 'ACCEPT', decidedBy: undefined };
   const stack: Array<{ chain: Chain; next: number; path: readonly string[] }> = [];
@@ -186,8 +186,10 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, makeCtx:
       if (chain.hook) {
         const policy = chain.policy ?? 'ACCEPT';
         const step: Step = { table: table.name, chain: chain.name, type: 'policy', num, rule: undefined, verdict: policy, path };
-        chain.counters.packets += 1n;
-        chain.counters.bytes += BigInt(pkt.len);
+        if (count) {
+          chain.counters.packets += 1n;
+          chain.counters.bytes += BigInt(pkt.len);
+        }
         sink.step(step, pkt);
         return { verdict: policy, decidedBy: step };
       }
@@ -230,8 +232,10 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, makeCtx:
       i++;
       continue;
     }
-    rule.counters.packets += 1n;
-    rule.counters.bytes += BigInt(pkt.len);
+    if (count) {
+      rule.counters.packets += 1n;
+      rule.counters.bytes += BigInt(pkt.len);
+    }
     const v = rule.verdict;
     const quirk = unconditional(rule);
     if (v.kind === 'none') {
