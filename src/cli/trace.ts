@@ -14,6 +14,7 @@ import { restore, RestoreError } from '../io/restore';
 import { Ruleset } from '../model/ruleset';
 import { IptablesError } from '../messages';
 import { branchesJson, branchesView, dmesgLines, humanView, jsonView } from './trace-output';
+import { handlePlan, monitorLines } from './trace-monitor';
 import { exploreBranches } from '../eval/branches';
 import type { RunResult } from './main';
 
@@ -23,6 +24,7 @@ const OWN_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['--host', true],
   ['--json', false],
   ['--dmesg', false],
+  ['--monitor', false],
   ['--batch', true],
   ['--assume', true],
   ['--update-counters', false],
@@ -39,6 +41,7 @@ interface TraceFlags {
   host?: string;
   json?: boolean;
   dmesg?: boolean;
+  monitor?: boolean;
   batch?: string;
   assume: string[];
   updateCounters?: boolean;
@@ -63,6 +66,7 @@ function program(out: { text: string }): Command {
     .option('--host <HOSTFILE>', 'host description: ip addr add / ip route add / ip link set / sysctl -w lines')
     .option('--json', 'one JSON object per packet (JSON Lines with --batch)')
     .option('--dmesg', "the kernel's TRACE and LOG lines for the packet")
+    .option('--monitor', 'the lines `xtables-monitor --trace` prints for the packet (nf_tables variant; trace id: the IP id)')
     .option('--batch <FILE>', 'one PACKET a line (- for stdin); conntrack persists from line to line')
     .option('--assume <EXT=yes|no>', 'the answer of a state-dependent match (statistic, limit, recent, set, socket...)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--update-counters', 'add the packets to the rule counters of the state file')
@@ -156,7 +160,9 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     if (e instanceof IptablesError) return bad(e.message.trim());
     return bad(`--rules ${flags.rules ?? ''}: ${(e as Error).message}`);
   }
-  const explain = flags.explain && !flags.json && !flags.dmesg;
+  const explain = flags.explain && !flags.json && !flags.dmesg && !flags.monitor;
+  // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (src/cli/trace-monitor.ts).
+  const monitorPlan = flags.monitor ? handlePlan(ruleset, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
   const runner = new BatchRunner(ruleset, host, { explain, assume, now });
   const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
 
@@ -187,9 +193,10 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     }
     if (result.fate === 'dropped') status = 1;
     // A single packet that meets random picks (statistic): every outcome with its probability.
-    const branches = flags.batch === undefined && !flags.dmesg && result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1) ? exploreBranches(ruleset, host, { explain: false, assume, now }, result.original) : [];
+    const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1) ? exploreBranches(ruleset, host, { explain: false, assume, now }, result.original) : [];
     if (flags.json) stdout += JSON.stringify({ ...jsonView(result), ...(branches.length ? { branches: branchesJson(branches) } : {}) }) + '\n';
     else if (flags.dmesg) stdout += dmesgLines(result).map((l) => l + '\n').join('');
+    else if (flags.monitor) stdout += monitorLines(result, ruleset, { plan: monitorPlan }).map((l) => l + '\n').join('');
     else stdout += (i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches);
   }
   if (flags.updateCounters) {
