@@ -53,7 +53,7 @@ export function benchTrace(serviceCount: number, packetCount: number, reps = 1):
     const dump = generate({ ...DEFAULT_OPTIONS, services: serviceCount });
     const rules = dump.split('\n').filter((l) => l.startsWith('-A ')).length;
     fs.writeFileSync(path.join(dir, 'rules'), dump);
-    fs.writeFileSync(path.join(dir, 'host'), 'ip addr add 10.0.0.10/8 dev eth0\nip addr add 192.168.0.10/16 dev eth1\nsysctl -w net.ipv4.ip_forward=1\n');
+    fs.writeFileSync(path.join(dir, 'host'), 'ip addr add 10.0.0.10/8 dev eth0\nip addr add 192.168.0.10/16 dev eth1\nip addr add 172.16.0.10/12 dev eth2\nsysctl -w net.ipv4.ip_forward=1\n');
     const svc = services(dump);
     if (svc.length === 0) throw new Error('no services found in the generated dump');
     let seed = 12345;

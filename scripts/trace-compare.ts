@@ -1,7 +1,7 @@
 /**
  * Replays recorded kernel trace scenarios through tsiptables' evaluator and compares, packet by packet, what
  * the kernel did with what tsiptables says: fate, out interface, the packet after NAT, the TRACE steps and the
- * dmesg lines (TRACE and LOG, MAC= aside: the recorder's veth MACs are not the simulated ones).
+ * dmesg lines (TRACE and LOG), byte for byte: the recorder gives its veths the MACs the simulator derives.
  *
  * Used by test/trace-fixtures.test.ts and by scripts/trace-agreement.ts (figures, and --accept of the baseline).
  */
@@ -27,7 +27,6 @@ export interface PacketComparison {
   diffs: string[];
 }
 
-const stripMac = (l: string): string => l.replace(/ MAC=\S+/, '');
 
 function samePacket(a: WirePacket | null, b: WirePacket | null): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
@@ -65,7 +64,7 @@ export function compareScenario(file: string, sc: TraceScenario): PacketComparis
         out: r.out,
         packet: r.fate === 'dropped' ? null : (wireView(r.packet) as WirePacket),
         trace: r.steps.map(stepText),
-        dmesg: dmesgLines(r).map(stripMac),
+        dmesg: dmesgLines(r),
       };
       if (mine.fate !== k.fate) diffs.push(`fate: kernel ${k.fate}, tsiptables ${mine.fate}`);
       if (mine.out !== k.out) diffs.push(`out: kernel ${k.out}, tsiptables ${mine.out}`);
@@ -77,7 +76,7 @@ export function compareScenario(file: string, sc: TraceScenario): PacketComparis
       }
       if (k.packet !== undefined && !samePacket(k.packet, mine.packet)) diffs.push(`packet: kernel ${JSON.stringify(k.packet)}, tsiptables ${JSON.stringify(mine.packet)}`);
       if (JSON.stringify(k.trace) !== JSON.stringify(mine.trace)) diffs.push(`trace: kernel ${k.trace.join(' ')} | tsiptables ${mine.trace.join(' ')}`);
-      const kd = k.dmesg.map(stripMac);
+      const kd = k.dmesg;
       for (let j = 0; j < Math.max(kd.length, mine.dmesg.length); j++) {
         if (kd[j] !== mine.dmesg[j]) {
           diffs.push(`dmesg line ${j + 1}:\n      kernel:     ${kd[j] ?? '(none)'}\n      tsiptables: ${mine.dmesg[j] ?? '(none)'}`);

@@ -102,25 +102,10 @@ function replay(file: string, sc: MonitorScenario): Result[] {
 }
 
 /**
- * Packets that still disagree, each for a reason outside this view. Broadcast frames: the recorder sends a frame
- * to a broadcast address to ff:ff:ff:ff:ff:ff, while the simulator gives every arriving frame the interface's own
- * MAC as destination (src/eval/trace.ts, `pkt.macDst ??= host.macOf(inIface)`; the --dmesg comparison strips
- * MAC= for the same reason). They must agree once MACDST is masked, and must leave this list when fixed.
+ * Packets that still disagree, each with its reason (none today: the broadcast frames' MACDST, listed here
+ * before, now agree). A listed packet must agree once MACDST is masked, and must leave the list when fixed.
  */
-const KNOWN: ReadonlyMap<string, string> = new Map(
-  [
-    'generated-1.json#gen-1-7#6',
-    'generated-1.json#gen-1-8#4',
-    'generated-1.json#gen-1-8#5',
-    'generated-1.json#gen-1-12#4',
-    'generated-1.json#gen-1-24#1',
-    'generated-1.json#gen-1-39#3',
-    'generated-2.json#gen-2-46#2',
-    'generated-2.json#gen-2-48#2',
-    'routing.json#local-addresses-and-broadcast#3',
-    'routing.json#local-addresses-and-broadcast#4',
-  ].map((id) => [id, 'MACDST of a frame sent to a broadcast address']),
-);
+const KNOWN: ReadonlyMap<string, string> = new Map<string, string>();
 
 const maskMacDst = (lines: readonly string[]): string[] => lines.map((l) => l.replace(/ MACDST=\S+/, ' MACDST=*'));
 

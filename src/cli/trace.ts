@@ -163,7 +163,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   const explain = flags.explain && !flags.json && !flags.dmesg && !flags.monitor;
   // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (src/cli/trace-monitor.ts).
   const monitorPlan = flags.monitor ? handlePlan(ruleset, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
-  const runner = new BatchRunner(ruleset, host, { explain, assume, now });
+  const runner = new BatchRunner(ruleset, host, { explain, assume, now, stepPackets: !flags.json });
   const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
 
   const lines: Array<{ words: string[]; where: string }> = [];

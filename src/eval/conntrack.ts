@@ -133,6 +133,8 @@ function quotedTuple(q: QuotedPacket): Tuple {
 
 export class ConntrackTable {
   private readonly byTuple = new Map<string, { conn: Conn; reply: boolean }>();
+  /** Where the next search for a free NAT port starts, per mapping (nat.ts): keeps the choice linear in time. */
+  readonly natCursor = new Map<string, number>();
   private nextId = 1;
 
   /** Confirmed entries, oldest first. */
@@ -236,7 +238,10 @@ export class ConntrackTable {
   }
 
   remove(conn: Conn): void {
-    for (const [k, v] of this.byTuple) if (v.conn === conn) this.byTuple.delete(k);
+    for (const t of [conn.orig, conn.reply]) {
+      const k = tupleKey(t);
+      if (this.byTuple.get(k)?.conn === conn) this.byTuple.delete(k);
+    }
     conn.confirmed = false;
   }
 

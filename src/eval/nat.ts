@@ -120,11 +120,17 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
       // The kernel starts at a random offset (source) or at the range's start (destination). Here a source
       // search runs down from the top of the range: deterministic, and unlikely to take a port that a later
       // connection brings as its own (clients count up from the bottom of the ephemeral range).
+      // The search resumes where the last one for the same mapping ended, so a run of connections through one
+      // address costs linear time, not quadratic.
       const down = manip === 'src' && !r.protoSpecified;
+      const cursorKey = `${manip}|${t.proto}|${t.src}|${t.dst}|${t.proto === PROTO_ICMP ? 0 : manip === 'src' ? t.dport : t.sport}|${min}|${size}`;
+      const start = table.natCursor.get(cursorKey) ?? 0;
       for (let i = 0; i < size; i++) {
-        const cand = withKey(t, manip, down ? min + size - 1 - i : min + i);
+        const step = (start + i) % size;
+        const cand = withKey(t, manip, down ? min + size - 1 - step : min + step);
         if (!used(cand)) {
           chosen = cand;
+          table.natCursor.set(cursorKey, (step + 1) % size);
           break;
         }
       }

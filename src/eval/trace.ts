@@ -78,6 +78,11 @@ export interface TraceOptions {
   forced?: readonly boolean[];
   /** Leave rule and policy counters alone (branch exploration runs a packet more than once). */
   noCounters?: boolean;
+  /**
+   * Keep a copy of the packet at every step (the --dmesg, --monitor and explained views print it); the JSON
+   * view needs none, and a batch of 100,000 packets runs faster without.
+   */
+  stepPackets?: boolean;
 }
 
 export class TraceInputError extends Error {}
@@ -156,7 +161,7 @@ export class Tracer {
     if (pkt.inIface !== null) {
       if (!this.host.ifaces.has(pkt.inIface)) throw new TraceInputError(`-i ${pkt.inIface}: the host has no such interface (it has ${[...this.host.ifaces.keys()].join(', ')})`);
       pkt.outIface = null;
-      pkt.macDst ??= this.host.macOf(pkt.inIface) ?? null;
+      pkt.macDst ??= frameDestination(this.host, pkt.dst, pkt.inIface);
       const pre = this.hook(run, 'PREROUTING');
       if (pre.verdict !== 'ACCEPT') return dropped(pre);
       const route = routeInput(this.host, pkt.src, pkt.dst, pkt.inIface);
@@ -291,7 +296,7 @@ export class Tracer {
       {
         step: (s, p) => {
           run.steps.push(s);
-          run.events.push({ kind: 'step', step: s, packet: clonePacket(p) });
+          run.events.push({ kind: 'step', step: s, packet: this.opts.stepPackets === false ? p : clonePacket(p) });
         },
         miss: this.opts.explain ? (m) => run.events.push({ kind: 'miss', miss: m }) : undefined,
         unsimulated: (what) => {
@@ -466,6 +471,18 @@ export class Tracer {
       },
     };
   }
+}
+
+/** The destination MAC of an arriving frame: broadcast and multicast addresses, else the interface's own. */
+function frameDestination(host: Host, dst: number, dev: string): string | null {
+  // A sender on the link sends to ff:ff:ff:ff:ff:ff only for that link's own broadcast addresses (a directed
+  // broadcast of another subnet goes to the router's MAC, recorded in routing.json).
+  if (dst === 0xffffffff || host.ifaces.get(dev)?.addrs.some((a) => a.broadcast === dst)) return 'ff:ff:ff:ff:ff:ff';
+  if (dst >>> 28 === 0xe) {
+    const h = (n: number): string => n.toString(16).padStart(2, '0');
+    return `01:00:5e:${h((dst >>> 16) & 0x7f)}:${h((dst >>> 8) & 255)}:${h(dst & 255)}`;
+  }
+  return host.macOf(dev) ?? null;
 }
 
 /** "filter FORWARD rule 3" / "filter FORWARD policy DROP". */
