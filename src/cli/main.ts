@@ -252,7 +252,7 @@ export function main(program: string, argv: string[]): void {
     if (program === 'tsiptables-save') done(runSave(program, argv));
     else if (program === 'tsiptables-restore') runRestore(program, argv, () => readFileSync(0, 'utf8')).then(done, crash);
     else if (argv[0] === 'trace') {
-      const io = { stdin: () => readFileSync(0, 'utf8'), isTTY: process.stdout.isTTY === true, env: process.env };
+      const io = { stdin: () => readFileSync(0, 'utf8'), isTTY: process.stdout.isTTY === true, env: process.env, write: (t: string): void => void process.stdout.write(t) };
       runTrace(argv.slice(1), io).then(done, crash);
     } else runIptables(program, argv).then(done, crash);
   } catch (e) {

@@ -115,6 +115,8 @@ function loadRules(file: string): Ruleset {
 
 export interface TraceIo {
   stdin(): string;
+  /** Where to write output as it is made (the CLI: stdout); without it, output is returned in RunResult.stdout. */
+  write?: (text: string) => void;
   isTTY: boolean;
   env: NodeJS.ProcessEnv;
 }
@@ -180,7 +182,11 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     });
   } else lines.push({ words: packet, where: '' });
 
-  let stdout = '';
+  // Output goes out packet by packet when the caller can take it (a 100,000-packet batch would otherwise be
+  // held as one string); otherwise it is collected.
+  const chunks: string[] = [];
+  const emit = io.write ?? ((text: string): void => void chunks.push(text));
+  const collected = (): string => chunks.join('');
   let status = 0;
   for (let i = 0; i < lines.length; i++) {
     const { words, where } = lines[i]!;
@@ -188,21 +194,21 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     try {
       result = runner.next(words);
     } catch (e) {
-      if (e instanceof PacketLineError || e instanceof TraceInputError) return { stdout, stderr: `tsiptables trace: ${where}${e.message}\n`, status: 2 };
+      if (e instanceof PacketLineError || e instanceof TraceInputError) return { stdout: collected(), stderr: `tsiptables trace: ${where}${e.message}\n`, status: 2 };
       throw e;
     }
     if (result.fate === 'dropped') status = 1;
     // A single packet that meets random picks (statistic): every outcome with its probability.
     const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1) ? exploreBranches(ruleset, host, { explain: false, assume, now }, result.original) : [];
-    if (flags.json) stdout += JSON.stringify({ ...jsonView(result), ...(branches.length ? { branches: branchesJson(branches) } : {}) }) + '\n';
-    else if (flags.dmesg) stdout += dmesgLines(result).map((l) => l + '\n').join('');
-    else if (flags.monitor) stdout += monitorLines(result, ruleset, { plan: monitorPlan }).map((l) => l + '\n').join('');
-    else stdout += (i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches);
+    if (flags.json) emit(JSON.stringify({ ...jsonView(result), ...(branches.length ? { branches: branchesJson(branches) } : {}) }) + '\n');
+    else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
+    else if (flags.monitor) emit(monitorLines(result, ruleset, { plan: monitorPlan }).map((l) => l + '\n').join(''));
+    else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));
   }
   if (flags.updateCounters) {
     if (flags.rules !== undefined) return bad('--update-counters works on the state file, not on --rules');
     const path = statePath();
     await withLock(path, undefined, () => writeState(path, ruleset));
   }
-  return { stdout, stderr: '', status };
+  return { stdout: collected(), stderr: '', status };
 }

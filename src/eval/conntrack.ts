@@ -84,8 +84,6 @@ export interface Conn extends ConnView {
   confirmed: boolean;
   /** Dropped at the end of this packet (a RST answering an unanswered SYN). */
   dying: boolean;
-  /** How ports/addresses were chosen by NAT, for the trace ("port 40000 clashed; 40001 chosen"). */
-  natNotes: string[];
 }
 
 /** What conntrack decided for one packet at PREROUTING/OUTPUT. */
@@ -219,7 +217,6 @@ export class ConntrackTable {
       natInit: { src: false, dst: false },
       confirmed: false,
       dying: false,
-      natNotes: [],
     };
     return { state: 'NEW', conn, reply: false, why: undefined, fresh: true };
   }

@@ -150,7 +150,6 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
   }
   conn.status |= manip === 'src' ? IPS.SRC_NAT_DONE : IPS.DST_NAT_DONE;
   conn.natInit[manip] = true;
-  if (note) conn.natNotes.push(note);
   return note;
 }
 
