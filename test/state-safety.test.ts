@@ -80,4 +80,4 @@ test('SIGKILL during restore leaves a loadable state: the old ruleset or the new
     // The killed writer's lock must not block the next one for long (stale after 10 s at most).
   }
   expect(seen.old + seen.new).toBe(12);
-}, 300_000);
+}, 600_000);
