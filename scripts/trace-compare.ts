@@ -1,7 +1,7 @@
 /**
  * Replays recorded kernel trace scenarios through tsiptables' evaluator and compares, packet by packet, what
  * the kernel did with what tsiptables says: fate, out interface, the packet after NAT, the TRACE steps and the
- * dmesg lines (TRACE and LOG), byte for byte: the recorder gives its veths the MACs the simulator derives.
+ * dmesg lines (TRACE and LOG), byte for byte, and `conntrack -L` after the packet; the recorder gives its veths the MACs the simulator derives.
  *
  * Used by test/trace-fixtures.test.ts and by scripts/trace-agreement.ts (figures, and --accept of the baseline).
  */
@@ -52,6 +52,7 @@ export function compareScenario(file: string, sc: TraceScenario): PacketComparis
   } catch (e) {
     return sc.packets.map((p, i) => ({ id: `${file}#${sc.name}#${i + 1}`, packet: p.packet, agree: false, diffs: [`setup failed: ${(e as Error).message}`] }));
   }
+  const randomPorts = new Map<string, number>();
   sc.packets.forEach((p, i) => {
     const id = `${file}#${sc.name}#${i + 1}`;
     const k: KernelOutcome | undefined = p.kernel;
@@ -72,10 +73,19 @@ export function compareScenario(file: string, sc: TraceScenario): PacketComparis
       // tsiptables remaps too (deterministically), so compare everything but that port.
       const orig = r.original.sport;
       if (k.packet && mine.packet && k.packet.sport !== undefined && k.packet.sport !== orig && mine.packet.sport !== orig && mine.packet.sport !== undefined) {
+        randomPorts.set(`${mine.packet.proto} ${mine.packet.sport}`, k.packet.sport);
         mine.packet = { ...mine.packet, sport: k.packet.sport };
       }
       if (k.packet !== undefined && !samePacket(k.packet, mine.packet)) diffs.push(`packet: kernel ${JSON.stringify(k.packet)}, tsiptables ${JSON.stringify(mine.packet)}`);
       if (JSON.stringify(k.trace) !== JSON.stringify(mine.trace)) diffs.push(`trace: kernel ${k.trace.join(' ')} | tsiptables ${mine.trace.join(' ')}`);
+      // The same random ports in conntrack's reply tuples (dport=...): the kernel's choice for ours.
+      const ct = runner.tracer.conntrack.listLines().map((l) =>
+        l.replace(/ dport=(\d+)( \[ASSURED\])? mark=/, (m, port: string, a: string | undefined) => {
+          const kp = randomPorts.get(`${l.split(' ')[0]!} ${port}`);
+          return kp === undefined ? m : ` dport=${kp}${a ?? ''} mark=`;
+        }),
+      );
+      if (JSON.stringify(ct) !== JSON.stringify(k.conntrack)) diffs.push(`conntrack:\n      kernel:     ${k.conntrack.join('\n                  ')}\n      tsiptables: ${ct.join('\n                  ')}`);
       const kd = k.dmesg;
       for (let j = 0; j < Math.max(kd.length, mine.dmesg.length); j++) {
         if (kd[j] !== mine.dmesg[j]) {

@@ -17,19 +17,20 @@ const sNO = 0, sSS = 1, sSR = 2, sES = 3, sFW = 4, sCW = 5, sLA = 6, sTW = 7, sC
 
 /**
  * tcp_conntracks[direction][packet kind][state] -> new state (sIV invalid, sIG ignored). Rows: syn, synack,
- * fin, ack, rst, none (get_conntrack_index). Columns: sNO sSS sSR sES sFW sCW sLA sTW sCL sS2.
+ * fin, ack, rst, none (get_conntrack_index). Columns: sNO sSS sSR sES sFW sCW sLA sTW sCL sS2. As in current
+ * kernels: a SYN/ACK from the client is invalid, and a SYN from the server in TIME_WAIT reopens (role switch).
  */
 const TCP_TABLE: readonly (readonly (readonly number[])[])[] = [
   [
     [sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2],
-    [sIV, sIV, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR],
+    [sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR],
     [sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV],
     [sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV],
     [sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL],
     [sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV],
   ],
   [
-    [sIV, sS2, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sS2],
+    [sIV, sS2, sIV, sIV, sIV, sIV, sIV, sSS, sIV, sS2],
     [sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR],
     [sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV],
     [sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG],
@@ -152,10 +153,6 @@ export class ConntrackTable {
     return hit !== undefined && hit.conn !== self;
   }
 
-  /** Any connection (either direction) already owns this tuple. */
-  tupleTaken(t: Tuple, self: Conn): boolean {
-    return this.replyTaken(t, self);
-  }
 
   /** nf_conntrack_in(): classify the packet and find or create its entry. */
   classify(p: Packet): CtResult {
@@ -182,15 +179,22 @@ export class ConntrackTable {
       const { conn, reply } = hit;
       if (p.proto === PROTO_TCP) {
         const idx = tcpIndex(p.tcpFlags);
-        const next = TCP_TABLE[reply ? 1 : 0]![idx]![conn.tcpState]!;
-        if (!reply && idx === 0 && (conn.tcpState === sTW || conn.tcpState === sCL)) {
-          // Reopened connection: the old entry goes, a new one starts (-NF_REPEAT).
+        const old = conn.tcpState;
+        const next = TCP_TABLE[reply ? 1 : 0]![idx]![old]!;
+        if (next === sSS && (old === sTW || old === sCL)) {
+          // Reopened connection: the old entry goes and the packet is looked up again (-NF_REPEAT), as a new one.
           this.remove(conn);
           return this.fresh(p, t);
         }
-        if (next === sIV) return invalid(`TCP ${tcpFlagNames(p.tcpFlags)} is invalid in state ${TCP_STATES[conn.tcpState]} (${reply ? 'reply' : 'original'} direction)`);
+        if (next === sIV) return invalid(`TCP ${tcpFlagNames(p.tcpFlags)} is invalid in state ${TCP_STATES[old]} (${reply ? 'reply' : 'original'} direction)`);
         if (next !== sIG) conn.tcpState = next;
-        if (p.tcpFlags & TCP_RST && !(conn.status & IPS.SEEN_REPLY)) conn.dying = true;
+        if (!(conn.status & IPS.SEEN_REPLY)) {
+          // Only a RST answered: the entry goes at once.
+          if (p.tcpFlags & TCP_RST) conn.dying = true;
+        } else if ((old === sSR || old === sES) && next === sES) {
+          // A valid ACK after SYN_RECV (or in a picked-up connection) makes it ASSURED.
+          conn.status |= IPS.ASSURED;
+        }
       }
       const state: CtState = reply || conn.status & IPS.SEEN_REPLY ? 'ESTABLISHED' : 'NEW';
       if (reply) conn.status |= IPS.SEEN_REPLY;
@@ -242,10 +246,39 @@ export class ConntrackTable {
     conn.confirmed = false;
   }
 
+  /**
+   * `conntrack -L` as the recorder normalises it (sorted, no timeout, no use=): `tcp 6 ESTABLISHED src=.. dst=..
+   * sport=.. dport=.. src=.. dst=.. sport=.. dport=.. [ASSURED] mark=0`, `[UNREPLIED]` before the reply tuple.
+   */
+  listLines(): string[] {
+    const out: string[] = [];
+    for (const c of this.entries()) {
+      const t = c.orig;
+      const name = t.proto === PROTO_TCP ? 'tcp' : t.proto === PROTO_UDP ? 'udp' : t.proto === PROTO_ICMP ? 'icmp' : t.proto === 47 ? 'gre' : 'unknown';
+      const parts = [name, String(t.proto)];
+      if (t.proto === PROTO_TCP) parts.push(TCP_STATES[c.tcpState] ?? 'NONE');
+      parts.push(tupleFields(c.orig));
+      if (!(c.status & IPS.SEEN_REPLY)) parts.push('[UNREPLIED]');
+      parts.push(tupleFields(c.reply));
+      if (c.status & IPS.ASSURED) parts.push('[ASSURED]');
+      parts.push(`mark=${c.mark >>> 0}`);
+      out.push(parts.join(' '));
+    }
+    return out.sort();
+  }
+
   /** The tcp state name of an entry (conntrack -L shows it). */
   static tcpStateName(conn: Conn): string {
     return TCP_STATES[conn.tcpState] ?? 'NONE';
   }
+}
+
+function tupleFields(t: Tuple): string {
+  const a = `src=${addrToString(t.src)} dst=${addrToString(t.dst)}`;
+  if (t.proto === PROTO_TCP || t.proto === PROTO_UDP) return `${a} sport=${t.sport} dport=${t.dport}`;
+  if (t.proto === PROTO_ICMP) return `${a} type=${t.dport >> 8} code=${t.dport & 255} id=${t.sport}`;
+  if (t.proto === 47) return `${a} srckey=0x0 dstkey=0x0`;
+  return a;
 }
 
 export function tcpFlagNames(flags: number): string {

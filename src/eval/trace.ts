@@ -245,6 +245,7 @@ export class Tracer {
     if (pre.verdict !== 'ACCEPT') return dropped(pre);
     const inp = this.hook(run, 'INPUT');
     if (inp.verdict !== 'ACCEPT') return dropped(inp);
+    this.answerDelivered(run, false);
     return finish('delivered', 'accepted', 'delivered locally over loopback', inp.step);
   }
 
@@ -314,18 +315,26 @@ export class Tracer {
    */
   private answerDelivered(run: Run, broadcast: boolean): void {
     const p = run.pkt;
-    if (!this.conntrackActive || !run.conn || run.untracked || broadcast) return;
+    if (!this.conntrackActive || broadcast) return;
     let answer: Packet | undefined;
     if (p.proto === PROTO_TCP && !(p.tcpFlags & TCP_RST)) {
-      answer = { ...clonePacket(p), src: p.dst, dst: p.src, sport: p.dport, dport: p.sport, tcpFlags: p.tcpFlags & TCP_ACK ? TCP_RST : TCP_RST | TCP_ACK, inIface: null };
+      answer = { ...clonePacket(p), src: p.dst, dst: p.src, sport: p.dport, dport: p.sport, tcpFlags: p.tcpFlags & TCP_ACK ? TCP_RST : TCP_RST | TCP_ACK, inIface: null, uid: undefined, gid: undefined };
       run.events.push({ kind: 'note', text: 'no socket listens here (assumed): the host answers with a TCP RST, which conntrack sees' });
     } else if (p.proto === PROTO_ICMP && p.icmpType === 8) {
-      answer = { ...clonePacket(p), src: p.dst, dst: p.src, icmpType: 0, inIface: null };
+      answer = { ...clonePacket(p), src: p.dst, dst: p.src, icmpType: 0, inIface: null, uid: undefined, gid: undefined };
       run.events.push({ kind: 'note', text: 'the host answers the echo request with an echo reply, which conntrack sees' });
     }
     if (!answer) return;
+    // The answer leaves through raw OUTPUT (which may NOTRACK or drop it) before conntrack sees it; its steps
+    // are not part of this packet's trace.
+    const out = routeOutput(this.host, answer.dst);
+    if (out.kind !== 'out') return;
+    answer.outIface = out.dev;
+    const sub = new Run(answer);
+    if (this.ruleset.tables.has('raw') && this.walk(sub, 'raw', 'OUTPUT').verdict !== 'ACCEPT') return;
+    if (sub.untracked) return;
     const r = this.conntrack.classify(answer);
-    if (r.conn && r.conn === run.conn) this.conntrack.confirm(r.conn);
+    if (r.conn && !r.fresh) this.conntrack.confirm(r.conn);
   }
 
   /** nf_conntrack_in() at PREROUTING / OUTPUT. */
