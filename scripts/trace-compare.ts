@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { Host } from '../src/eval/host';
 import { BatchRunner } from '../src/eval/batch';
 import { splitWords } from '../src/eval/packet-line';
-import { restore } from '../src/io/restore';
-import { Ruleset } from '../src/model/ruleset';
+import { parseDump } from '../src/io/state';
 import { dmesgLines, stepText, wireView } from '../src/cli/trace-output';
 import type { TraceFixtureFile, TraceScenario, KernelOutcome, WirePacket } from './trace-fixture-format';
 
@@ -32,23 +31,11 @@ function samePacket(a: WirePacket | null, b: WirePacket | null): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export function loadRules(text: string): Ruleset {
-  return restore(text, new Ruleset(), {
-    counters: true,
-    noflush: false,
-    test: false,
-    onlyTable: undefined,
-    verbose: false,
-    programName: 'tsiptables-restore',
-    warn: () => undefined,
-  }).ruleset;
-}
-
 export function compareScenario(file: string, sc: TraceScenario): PacketComparison[] {
   const out: PacketComparison[] = [];
   let runner: BatchRunner;
   try {
-    runner = new BatchRunner(loadRules(sc.rules), Host.parse(sc.host), { explain: false, assume: new Map(), now: new Date(0) });
+    runner = new BatchRunner(parseDump(sc.rules), Host.parse(sc.host), { explain: false, assume: new Map(), now: new Date(0) });
   } catch (e) {
     return sc.packets.map((p, i) => ({ id: `${file}#${sc.name}#${i + 1}`, packet: p.packet, agree: false, diffs: [`setup failed: ${(e as Error).message}`] }));
   }

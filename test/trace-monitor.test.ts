@@ -13,7 +13,7 @@ import { Host } from '../src/eval/host';
 import { BatchRunner } from '../src/eval/batch';
 import { splitWords } from '../src/eval/packet-line';
 import { handlePlan, monitorLines, planHandles, type HandlePlan } from '../src/cli/trace-monitor';
-import { loadRules } from '../scripts/trace-compare';
+import { parseDump as loadRules } from '../src/io/state';
 import { wireView } from '../src/cli/trace-output';
 import type { MonitorFixtureFile, MonitorScenario } from '../scripts/record-monitor';
 

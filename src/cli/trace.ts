@@ -9,13 +9,14 @@ import { Host, HostFileError } from '../eval/host';
 import { PacketLineError, splitWords } from '../eval/packet-line';
 import { TraceInputError, type TraceResult } from '../eval/trace';
 import { BatchRunner } from '../eval/batch';
-import { loadState, statePath, withLock, writeState } from '../io/state';
-import { restore, RestoreError } from '../io/restore';
+import { loadState, parseDump, statePath, withLock, writeState } from '../io/state';
+import { RestoreError } from '../io/restore';
 import { Ruleset } from '../model/ruleset';
 import { IptablesError } from '../messages';
 import { branchesJson, branchesView, dmesgLines, humanView, jsonView } from './trace-output';
 import { handlePlan, monitorLines } from './trace-monitor';
 import { exploreBranches } from '../eval/branches';
+import { findMatch } from '../extensions/registry';
 import type { RunResult } from './main';
 
 /** Trace options and whether each takes a value; every other word belongs to the PACKET. */
@@ -100,19 +101,6 @@ function splitArgs(argv: readonly string[]): { own: string[]; packet: string[] }
 
 const bad = (msg: string): RunResult => ({ stdout: '', stderr: `tsiptables trace: ${msg}\nTry \`tsiptables trace --help' for more information.\n`, status: 2 });
 
-function loadRules(file: string): Ruleset {
-  const text = readFileSync(file, 'utf8');
-  return restore(text, new Ruleset(), {
-    counters: true,
-    noflush: false,
-    test: false,
-    onlyTable: undefined,
-    verbose: false,
-    programName: 'tsiptables-restore',
-    warn: () => undefined,
-  }).ruleset;
-}
-
 export interface TraceIo {
   stdin(): string;
   /** Where to write output as it is made (the CLI: stdout); without it, output is returned in RunResult.stdout. */
@@ -142,6 +130,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   for (const a of flags.assume) {
     const m = /^([\w-]+)=(yes|no|true|false|1|0)$/.exec(a);
     if (!m) return bad(`--assume ${a}: expected EXT=yes or EXT=no`);
+    if (!findMatch(m[1]!)) return bad(`--assume ${a}: there is no match extension "${m[1]!}" (e.g. statistic, limit, hashlimit, recent, set, socket, string)`);
     assume.set(m[1]!, m[2] === 'yes' || m[2] === 'true' || m[2] === '1');
   }
   const now = flags.now !== undefined ? new Date(flags.now) : new Date();
@@ -154,19 +143,24 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     if (e instanceof HostFileError) return bad(`${flags.host ?? ''}: ${e.message}`);
     return bad(`--host ${flags.host ?? ''}: ${(e as Error).message}`);
   }
+  if (flags.updateCounters && flags.rules !== undefined) return bad('--update-counters adds to the state file\'s counters: it cannot be used with --rules');
+  const statefile = statePath();
+  const load = (): Ruleset => (flags.rules !== undefined ? parseDump(readFileSync(flags.rules, 'utf8')) : loadState(statefile));
   let ruleset: Ruleset;
   try {
-    ruleset = flags.rules !== undefined ? loadRules(flags.rules) : loadState(statePath());
+    ruleset = load();
   } catch (e) {
-    if (e instanceof RestoreError) return bad(`${flags.rules ?? ''}: line ${e.line}: ${e.message.trim()}`);
+    const where = flags.rules !== undefined ? `--rules ${flags.rules}` : `state file ${statefile}`;
+    if (e instanceof RestoreError) return bad(`${where}: line ${e.line}: ${e.message.trim()}`);
     if (e instanceof IptablesError) return bad(e.message.trim());
-    return bad(`--rules ${flags.rules ?? ''}: ${(e as Error).message}`);
+    return bad(`${where}: ${(e as Error).message}`);
   }
   const explain = flags.explain && !flags.json && !flags.dmesg && !flags.monitor;
-  // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (src/cli/trace-monitor.ts).
-  const monitorPlan = flags.monitor ? handlePlan(ruleset, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
-  const runner = new BatchRunner(ruleset, host, { explain, assume, now, stepPackets: !flags.json });
   const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
+  if ((flags.dmesg || flags.monitor) && !ruleset.tables.has('raw')) {
+    // The kernel's TRACE needs a TRACE rule in raw, which brings the raw table (and its steps) with it.
+    ruleset.ensureTable('raw');
+  }
 
   const lines: Array<{ words: string[]; where: string }> = [];
   if (flags.batch !== undefined) {
@@ -187,28 +181,43 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   const chunks: string[] = [];
   const emit = io.write ?? ((text: string): void => void chunks.push(text));
   const collected = (): string => chunks.join('');
-  let status = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const { words, where } = lines[i]!;
-    let result: TraceResult;
-    try {
-      result = runner.next(words);
-    } catch (e) {
-      if (e instanceof PacketLineError || e instanceof TraceInputError) return { stdout: collected(), stderr: `tsiptables trace: ${where}${e.message}\n`, status: 2 };
-      throw e;
+  const tryHelp = "Try `tsiptables trace --help' for more information.\n";
+
+  /** Traces every packet through `rs`; the exit status, or the error of a bad packet line. */
+  const traceAll = (rs: Ruleset): { status: number; error?: string } => {
+    // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (trace-monitor.ts).
+    const monitorPlan = flags.monitor ? handlePlan(rs, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
+    const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json });
+    let status = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const { words, where } = lines[i]!;
+      let result: TraceResult;
+      try {
+        result = runner.next(words);
+      } catch (e) {
+        if (e instanceof PacketLineError || e instanceof TraceInputError) return { status: 2, error: `tsiptables trace: ${where}${e.message}\n${tryHelp}` };
+        throw e;
+      }
+      if (result.fate === 'dropped') status = 1;
+      // A single packet that meets random picks (statistic): every outcome with its probability.
+      const random = result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1);
+      const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && random ? exploreBranches(rs, host, { explain: false, assume, now }, result.original) : [];
+      if (flags.json) emit(JSON.stringify({ ...jsonView(result), ...(branches.length ? { branches: branchesJson(branches) } : {}) }) + '\n');
+      else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
+      else if (flags.monitor) emit(monitorLines(result, rs, { plan: monitorPlan }).map((l) => l + '\n').join(''));
+      else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));
     }
-    if (result.fate === 'dropped') status = 1;
-    // A single packet that meets random picks (statistic): every outcome with its probability.
-    const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1) ? exploreBranches(ruleset, host, { explain: false, assume, now }, result.original) : [];
-    if (flags.json) emit(JSON.stringify({ ...jsonView(result), ...(branches.length ? { branches: branchesJson(branches) } : {}) }) + '\n');
-    else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
-    else if (flags.monitor) emit(monitorLines(result, ruleset, { plan: monitorPlan }).map((l) => l + '\n').join(''));
-    else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));
-  }
-  if (flags.updateCounters) {
-    if (flags.rules !== undefined) return bad('--update-counters works on the state file, not on --rules');
-    const path = statePath();
-    await withLock(path, undefined, () => writeState(path, ruleset));
-  }
-  return { stdout: collected(), stderr: '', status };
+    return { status };
+  };
+
+  // --update-counters: read, trace and write back under the writers' lock, so no concurrent change is lost.
+  const outcome = flags.updateCounters
+    ? await withLock(statefile, undefined, () => {
+        const rs = loadState(statefile);
+        const o = traceAll(rs);
+        if (o.error === undefined) writeState(statefile, rs);
+        return o;
+      })
+    : traceAll(ruleset);
+  return { stdout: collected(), stderr: outcome.error ?? '', status: outcome.status };
 }

@@ -5,7 +5,7 @@
  * routing questions as the kernel's fib does: the local table first (local and broadcast addresses), then the
  * main table by longest prefix.
  */
-import { addrToString, cidrToMask, numericToAddr } from '../model/ip';
+import { cidrToMask, numericToAddr } from '../model/ip';
 import { RTN, type HostView, type RouteResult } from './context';
 
 export interface IfaceAddress {
@@ -138,6 +138,7 @@ export class Host implements HostView {
         const via = opt('via');
         const gateway = via === undefined ? undefined : addrOf(via, 'gateway');
         let dev = opt('dev');
+        if (dev !== undefined && !h.ifaces.has(dev)) fail(`Cannot find device "${dev}"`);
         if (dev === undefined && gateway !== undefined) dev = h.connectedDevFor(gateway);
         if (dev === undefined && type === RTN.UNICAST) fail(gateway !== undefined ? 'Nexthop has invalid gateway' : 'missing "dev IFACE" or "via GW"');
         const srcOpt = opt('src');
@@ -216,7 +217,12 @@ export class Host implements HostView {
   }
 
   route(dst: number, opts?: { src?: number; iif?: string; oif?: string }): RouteResult | undefined {
-    if (dst === 0xffffffff) return { type: RTN.BROADCAST, dev: opts?.oif ?? opts?.iif ?? 'lo', gateway: undefined, prefsrc: undefined };
+    if (dst === 0xffffffff) {
+      // The limited broadcast leaves by the device the main table would use (the default route's, usually).
+      const dev = opts?.oif ?? opts?.iif ?? this.mainLookup(dst)?.dev;
+      if (dev === undefined) return undefined;
+      return { type: RTN.BROADCAST, dev, gateway: undefined, prefsrc: this.primaryAddress(dev) };
+    }
     const l = this.localType(dst);
     if (l) return { type: l.type, dev: l.type === RTN.LOCAL ? 'lo' : l.dev, gateway: undefined, prefsrc: l.type === RTN.LOCAL ? dst : this.primaryAddress(l.dev) };
     const r = this.mainLookup(dst, opts?.oif);
@@ -237,14 +243,5 @@ export class Host implements HostView {
 
   macOf(dev: string): string | undefined {
     return this.ifaces.get(dev)?.mac;
-  }
-
-  /** `ip addr`-like summary for the trace header. */
-  describe(): string[] {
-    const out: string[] = [];
-    for (const i of this.ifaces.values()) {
-      out.push(`${i.name} ${i.addrs.map((a) => `${addrToString(a.addr)}/${a.prefix}`).join(' ') || '(no address)'}`);
-    }
-    return out;
   }
 }

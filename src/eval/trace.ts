@@ -6,7 +6,7 @@
  * not match. Formatting for people, JSON and dmesg lives in src/cli/trace-output.ts.
  */
 import type { Hook } from '../extensions/spec';
-import type { Rule, Ruleset } from '../model/ruleset';
+import type { Ruleset } from '../model/ruleset';
 import { addrToString } from '../model/ip';
 import { IPS, RTN, type CtState, type EvalContext, type LogRequest, type NatRequest } from './context';
 import { ConntrackTable, tupleText, type Conn } from './conntrack';
@@ -107,6 +107,8 @@ class Run {
   natRequest: NatRequest | undefined;
   /** Loopback: the packet already has its conntrack entry from OUTPUT. */
   looped = false;
+  /** Why a NAT target could not map the packet (MASQUERADE on a device without an address): the kernel drops it. */
+  natFailed: string | undefined;
   /** The device a re-route in OUTPUT chose, applied when OUTPUT is done. */
   rerouted: string | undefined;
   constructor(readonly pkt: Packet) {}
@@ -139,7 +141,7 @@ export class Tracer {
       fate: f,
       in: original.inIface,
       out: f === 'dropped' || f === 'delivered' ? null : pkt.outIface,
-      reason: r,
+      reason: r === 'accepted' && d ? (d.type === 'policy' && d.rule === undefined ? 'policy' : 'rule') : r,
       verdict: v,
       packet: pkt,
       original,
@@ -152,6 +154,7 @@ export class Tracer {
       conn: run.conn,
     });
     const dropped = (o: HookOutcome): TraceResult => {
+      if (run.natFailed !== undefined) return finish('dropped', 'nat-no-address', `dropped by ${describeStep(o.step)}: ${run.natFailed}`, o.step);
       if (run.rejectWith !== undefined) return finish('dropped', 'reject', `rejected by ${describeStep(o.step)} with ${run.rejectWith}`, o.step);
       if (o.verdict === 'QUEUE') return finish('dropped', 'queue', `queued by ${describeStep(o.step)}: no userspace program listens, so the kernel drops it`, o.step);
       const r = o.step?.type === 'policy' && o.step.rule === undefined ? 'policy' : 'rule';
@@ -377,7 +380,9 @@ export class Tracer {
       const req = run.natRequest as NatRequest | undefined;
       let note: string | undefined;
       if (req) {
-        note = setupNat(this.conntrack, conn, manip, rangeOf(this.resolveNat(run, req, hook)));
+        const resolved = this.resolveNat(run, req, hook);
+        if (!resolved) return { verdict: 'DROP', step: outcome.step, table: 'nat' };
+        note = setupNat(this.conntrack, conn, manip, rangeOf(resolved));
       } else {
         note = setupNat(this.conntrack, conn, manip, null);
       }
@@ -395,18 +400,25 @@ export class Tracer {
   }
 
   /** MASQUERADE and REDIRECT name no address: the kernel takes the out/in interface's. */
-  private resolveNat(run: Run, req: NatRequest, hook: Hook): NatRequest {
+  private resolveNat(run: Run, req: NatRequest, hook: Hook): NatRequest | undefined {
     const pkt = run.pkt;
     if (req.kind === 'MASQUERADE') {
       const route = pkt.outIface ? this.host.route(pkt.dst, { oif: pkt.outIface }) : undefined;
       const a = this.host.primaryAddress(pkt.outIface ?? '', route?.gateway ?? pkt.dst);
-      if (a === undefined) run.events.push({ kind: 'note', text: `MASQUERADE: ${pkt.outIface ?? '?'} has no address; the kernel drops the packet` });
-      return { ...req, minAddr: a ?? 0, maxAddr: a ?? 0 };
+      if (a === undefined) {
+        run.natFailed = `MASQUERADE: ${pkt.outIface ?? '?'} has no address, so the kernel drops the packet`;
+        return undefined;
+      }
+      return { ...req, minAddr: a, maxAddr: a };
     }
     if (req.kind === 'REDIRECT') {
-      // In PREROUTING: the first address of the arrival interface; locally generated: 127.0.0.1.
+      // In PREROUTING: the first address of the arrival interface (none: the kernel drops); locally generated: 127.0.0.1.
       const a = hook === 'PREROUTING' && pkt.inIface ? this.host.primaryAddress(pkt.inIface) : 0x7f000001;
-      return { ...req, minAddr: a ?? 0, maxAddr: a ?? 0 };
+      if (a === undefined) {
+        run.natFailed = `REDIRECT: ${pkt.inIface ?? '?'} has no address, so the kernel drops the packet`;
+        return undefined;
+      }
+      return { ...req, minAddr: a, maxAddr: a };
     }
     return req;
   }
@@ -518,4 +530,3 @@ export function statusNames(status: number): string[] {
   return out;
 }
 
-export type { Rule };

@@ -118,8 +118,11 @@ function loadTableSection(rs: Ruleset, name: TableName, body: string): boolean {
   return true;
 }
 
-/** A state (or any iptables-save -c text) read through the full iptables-restore path, every rule parsed. */
-export function parseStateText(text: string): Ruleset {
+/**
+ * An iptables-save -c text read through the full iptables-restore path, every rule parsed. `trusted`: our own
+ * state file, whose lossless spellings (Rule.stateText) are accepted; a user's dump (`trace --rules`) is not.
+ */
+export function parseDump(text: string, trusted = false): Ruleset {
   return restore(text, new Ruleset(), {
     counters: true,
     noflush: false,
@@ -128,8 +131,13 @@ export function parseStateText(text: string): Ruleset {
     verbose: false,
     programName: 'tsiptables-restore',
     warn: () => undefined,
-    trusted: true,
+    trusted,
   }).ruleset;
+}
+
+/** A state file's text, every rule parsed. */
+export function parseStateText(text: string): Ruleset {
+  return parseDump(text, true);
 }
 
 /** Loads the state; `want`, when given, names the only tables the caller will look at or change. */
