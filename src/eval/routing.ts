@@ -7,7 +7,7 @@ import { addrToString } from '../model/ip';
 import { RTN } from './context';
 import type { Host } from './host';
 
-export type DropReason = 'no-route' | 'forwarding-off' | 'rp-filter' | 'martian-source' | 'martian-destination';
+export type DropReason = 'no-route' | 'forwarding-off' | 'rp-filter' | 'martian-source' | 'martian-destination' | 'not-joined';
 
 export type InputDecision =
   | { kind: 'local'; broadcast: boolean }
@@ -46,7 +46,8 @@ export function routeInput(host: Host, src: number, dst: number, dev: string): I
     if (isLoopback(dst)) return drop('martian-destination', `destination ${addrToString(dst)} is a loopback address arriving on ${dev}`);
     if (isLoopback(src)) return drop('martian-source', `source ${addrToString(src)} is a loopback address arriving on ${dev}`);
   }
-  if (isMulticast(dst)) return { kind: 'local', broadcast: true };
+  // ip_check_mc_rcu(): only groups the host has joined are delivered; a fresh host has joined 224.0.0.1 alone.
+  if (isMulticast(dst)) return dst === 0xe0000001 ? { kind: 'local', broadcast: true } : drop('not-joined', `this host is not a member of multicast group ${addrToString(dst)}`);
   const r = host.route(dst, { src, iif: dev });
   if (!r) {
     if (!host.ipForward) return drop('forwarding-off', `no route to ${addrToString(dst)} and forwarding is off`);

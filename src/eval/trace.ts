@@ -213,28 +213,27 @@ export class Tracer {
     }
     // A re-route in OUTPUT (mangle, nat DNAT) takes effect after the hook: OUTPUT's rules still see the old device.
     if (run.rerouted !== undefined) pkt.outIface = run.rerouted;
-    const post = this.hook(run, 'POSTROUTING');
-    if (post.verdict !== 'ACCEPT') return dropped(post);
-    if (pkt.outIface !== 'lo') {
-      const sent = finish('sent', 'accepted', `sent out ${pkt.outIface}`, o.step);
-      if (this.host.addrType(pkt.dst) === RTN.BROADCAST || pkt.dst >>> 28 === 0xe) {
-        // A broadcast or multicast the host sends is also looped back to itself (ip_mc_output): a copy without
-        // link-layer header walks PREROUTING and INPUT on the out device.
-        run.events.push({ kind: 'route', text: `broadcast: a copy comes back in on ${pkt.outIface} for local delivery` });
-        const copy = clonePacket(pkt);
-        const r2 = new Run(copy);
-        Object.assign(r2, { ctState: run.ctState, conn: run.conn, ctReply: run.ctReply, looped: true, events: run.events, steps: run.steps, assumptions: run.assumptions });
+    if (pkt.outIface !== 'lo' && loopsBack(this.host, pkt.dst)) {
+      // ip_mc_output(): a broadcast, or a multicast to a group the host has joined, is also looped back to the
+      // host: the copy (no socket, no link-layer header) walks POSTROUTING, then PREROUTING and INPUT on the out
+      // device, before the original walks POSTROUTING (recorded: broadcast-multicast).
+      run.events.push({ kind: 'route', text: `${pkt.dst >>> 28 === 0xe ? 'multicast' : 'broadcast'}: a copy comes back in on ${pkt.outIface} for local delivery` });
+      const copy = clonePacket(pkt);
+      copy.uid = undefined;
+      copy.gid = undefined;
+      const r2 = new Run(copy);
+      Object.assign(r2, { ctState: run.ctState, conn: run.conn, ctReply: run.ctReply, untracked: run.untracked, looped: true, events: run.events, steps: run.steps, assumptions: run.assumptions });
+      if (this.hook(r2, 'POSTROUTING').verdict === 'ACCEPT') {
         copy.inIface = pkt.outIface;
         copy.outIface = null;
         copy.macSrc = null;
         copy.macDst = null;
-        copy.uid = undefined;
-        copy.gid = undefined;
-        const pre = this.hook(r2, 'PREROUTING');
-        if (pre.verdict === 'ACCEPT') this.hook(r2, 'INPUT');
+        if (this.hook(r2, 'PREROUTING').verdict === 'ACCEPT') this.hook(r2, 'INPUT');
       }
-      return sent;
     }
+    const post = this.hook(run, 'POSTROUTING');
+    if (post.verdict !== 'ACCEPT') return dropped(post);
+    if (pkt.outIface !== 'lo') return finish('sent', 'accepted', `sent out ${pkt.outIface}`, o.step);
     // Loopback: the packet comes back in on lo, keeping its conntrack entry and its route, but not its socket.
     run.events.push({ kind: 'route', text: 'loopback: the packet comes back in on lo' });
     run.looped = true;
@@ -492,6 +491,14 @@ export class Tracer {
       },
     };
   }
+}
+
+/** 224.0.0.1 (all hosts): the only group a fresh host has joined. */
+export const ALL_HOSTS = 0xe0000001;
+
+/** Does a packet the host sends to dst come back to the host itself (a broadcast, a joined multicast group)? */
+function loopsBack(host: Host, dst: number): boolean {
+  return dst === 0xffffffff || dst === ALL_HOSTS || host.addrType(dst) === RTN.BROADCAST;
 }
 
 /** The destination MAC of an arriving frame: broadcast and multicast addresses, else the interface's own. */
