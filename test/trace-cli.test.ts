@@ -139,3 +139,13 @@ test('a packet meeting random picks gets every outcome with its probability (kub
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an ICMP error quotes the latest packet it answers however long the batch (no window of recent packets)', async () => {
+  const lines = ['-p udp -s 10.0.1.2 -d 10.0.2.2 --sport 5000 --dport 53 -i eth0'];
+  for (let i = 0; i < 200; i++) lines.push(`-p udp -s 10.0.1.3 -d 10.0.2.9 --sport ${6000 + i} --dport 53 -i eth0`);
+  // boxB's port unreachable for the first packet: addressed to the router's MASQUERADE address, as boxB saw it.
+  lines.push('-p icmp -s 10.0.2.2 -d 10.0.2.1 --icmp-type port-unreachable -i eth1');
+  const r = await runTrace(['--rules', RULES, '--host', HOST, '--json', '--batch', '-'], { ...io, stdin: () => lines.join('\n') + '\n' });
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { fate: string; conntrack: { state: string }; packet: { dst: string } };
+  expect(last).toMatchObject({ fate: 'forwarded', conntrack: { state: 'RELATED' }, packet: { dst: '10.0.1.2' } });
+});

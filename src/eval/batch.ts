@@ -5,12 +5,12 @@
  */
 import type { Ruleset } from '../model/ruleset';
 import type { Host } from './host';
-import { buildPacket, parsePacketArgs, type SentRecord } from './packet-line';
+import { BatchHistory, buildPacket, parsePacketArgs } from './packet-line';
 import { Tracer, type TraceOptions, type TraceResult } from './trace';
 
 export class BatchRunner {
   readonly tracer: Tracer;
-  private readonly history: SentRecord[] = [];
+  private readonly history = new BatchHistory();
   private index = 0;
 
   constructor(
@@ -27,8 +27,7 @@ export class BatchRunner {
     const pkt = buildPacket(spec, this.index++, this.history, this.tracer.conntrack, (dst) => this.host.route(dst)?.prefsrc);
     const result = this.tracer.run(pkt);
     // What the far side saw: the packet as it left or was delivered; a dropped one never left, so as sent.
-    this.history.push({ wire: result.fate === 'dropped' ? result.original : result.packet, given: result.original });
-    if (this.history.length > 64) this.history.shift();
+    this.history.add({ wire: result.fate === 'dropped' ? result.original : result.packet, given: result.original });
     return result;
   }
 }

@@ -222,11 +222,51 @@ export interface SentRecord {
   given: Packet;
 }
 
+const pairKey = (src: number, dst: number): string => `${src}>${dst}`;
+const flowKey = (p: Packet): string => `${p.proto}|${p.src}|${p.dst}|${p.sport}|${p.dport}`;
+const reverseFlowKey = (p: Packet): string => `${p.proto}|${p.dst}|${p.src}|${p.dport}|${p.sport}`;
+
+/**
+ * The batch's earlier packets, indexed so that a packet's defaults find the latest one that matters however
+ * long the batch: by address pair (an ICMP error's quote) and by flow (TCP sequence numbers).
+ */
+export class BatchHistory {
+  private readonly byPair = new Map<string, SentRecord>();
+  private readonly byGivenFlow = new Map<string, SentRecord>();
+  private readonly byAnyFlow = new Map<string, SentRecord>();
+
+  add(r: SentRecord): void {
+    // Insertion order keeps the latest record per key; the wire view is set last, so it wins a tie.
+    this.byPair.set(pairKey(r.given.src, r.given.dst), r);
+    this.byPair.set(pairKey(r.wire.src, r.wire.dst), r);
+    this.byGivenFlow.set(flowKey(r.given), r);
+    this.byAnyFlow.set(flowKey(r.given), r);
+    this.byAnyFlow.set(flowKey(r.wire), r);
+  }
+
+  /** The latest packet whose addresses (as sent or on the wire) go from src to dst, and that view. */
+  latestBetween(src: number, dst: number): Packet | undefined {
+    const r = this.byPair.get(pairKey(src, dst));
+    if (!r) return undefined;
+    return r.wire.src === src && r.wire.dst === dst ? r.wire : r.given;
+  }
+
+  /** The latest packet given on the same flow, same direction. */
+  sameFlow(p: Packet): SentRecord | undefined {
+    return this.byGivenFlow.get(flowKey(p));
+  }
+
+  /** The latest packet of the flow's other direction (as given or on the wire). */
+  otherDirection(p: Packet): SentRecord | undefined {
+    return this.byAnyFlow.get(reverseFlowKey(p));
+  }
+}
+
 /**
  * Builds the packet with every default filled in. `index` numbers packets in the batch (IP id default);
  * `history` holds the batch's earlier packets (the ICMP error quote, TCP defaults), `ct` the conntrack table.
  */
-export function buildPacket(spec: PacketSpec, index: number, history: readonly SentRecord[], ct: ConntrackTable, routeSource: (dst: number) => number | undefined): Packet {
+export function buildPacket(spec: PacketSpec, index: number, history: BatchHistory, ct: ConntrackTable, routeSource: (dst: number) => number | undefined): Packet {
   const proto = spec.proto;
   const src = spec.src ?? routeSource(spec.dst);
   if (src === undefined) throw new PacketLineError(`-s: no route to ${addrToString(spec.dst)} to take a source address from; give -s`);
@@ -269,8 +309,8 @@ export function buildPacket(spec: PacketSpec, index: number, history: readonly S
     const hit = ct.lookup(packetTuple(p));
     p.tcpFlags = spec.tcpFlags ?? (hit ? TCP_ACK : TCP_SYN);
     // Sequence numbers that conntrack will find plausible: continue from the flow's last packets.
-    const mine = [...history].reverse().find((h) => sameFlow(h.given, p));
-    const theirs = [...history].reverse().find((h) => sameFlow(h.wire, p, true) || sameFlow(h.given, p, true));
+    const mine = history.sameFlow(p);
+    const theirs = history.otherDirection(p);
     const defSeq = mine ? (mine.given.seq + (mine.given.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0 : theirs ? 5000 : 1000;
     p.seq = spec.seq ?? defSeq;
     const defAck = p.tcpFlags & TCP_ACK && theirs ? (theirs.given.seq + (theirs.given.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0 : 0;
@@ -304,40 +344,27 @@ function minLength(p: Packet): number {
   return 20;
 }
 
-/** Same flow (same direction), or (reverse) the other direction of it. */
-function sameFlow(a: Packet, b: Packet, reverse = false): boolean {
-  if (a.proto !== b.proto) return false;
-  if (!reverse) return a.src === b.src && a.dst === b.dst && a.sport === b.sport && a.dport === b.dport;
-  return a.src === b.dst && a.dst === b.src && a.sport === b.dport && a.dport === b.sport;
-}
-
 /** An ICMP error quotes the latest earlier packet whose addresses it reverses (as that packet was on the wire). */
-function quoteFor(p: Packet, history: readonly SentRecord[]): QuotedPacket | undefined {
-  for (let i = history.length - 1; i >= 0; i--) {
-    const h = history[i]!;
-    for (const w of [h.wire, h.given]) {
-      if (w.src === p.dst && w.dst === p.src) {
-        return {
-          src: w.src,
-          dst: w.dst,
-          proto: w.proto,
-          tos: w.tos,
-          ttl: w.ttl,
-          id: w.id,
-          df: w.df,
-          len: w.len,
-          sport: w.sport,
-          dport: w.dport,
-          seq: w.seq,
-          icmpType: w.icmpType,
-          icmpCode: w.icmpCode,
-          icmpId: w.icmpId,
-          icmpSeq: w.icmpSeq,
-        };
-      }
-    }
-  }
-  return undefined;
+function quoteFor(p: Packet, history: BatchHistory): QuotedPacket | undefined {
+  const w = history.latestBetween(p.dst, p.src);
+  if (!w) return undefined;
+  return {
+    src: w.src,
+    dst: w.dst,
+    proto: w.proto,
+    tos: w.tos,
+    ttl: w.ttl,
+    id: w.id,
+    df: w.df,
+    len: w.len,
+    sport: w.sport,
+    dport: w.dport,
+    seq: w.seq,
+    icmpType: w.icmpType,
+    icmpCode: w.icmpCode,
+    icmpId: w.icmpId,
+    icmpSeq: w.icmpSeq,
+  };
 }
 
 /** The MAC of the (simulated) neighbour a frame arrives from on `iface`. */
