@@ -25,8 +25,8 @@
  *   udplite) ports only when 4 bytes of transport header exist, tcp only with a full 20-byte header.
  * - From the source only (no recorded packet has them): `OPT (..)` for IP options (printf "%02X" of a signed char,
  *   so a byte >= 0x80 reads FFFFFF80..), NFQUEUE verdicts (`QUEUE`, or the raw code for a queue number other than 0).
- * - Not reproduced: a frame sent to a broadcast address has MACDST=ff:ff:ff:ff:ff:ff in the kernel; the simulator
- *   gives every arriving frame the interface's own MAC (src/eval/trace.ts), and so does this view.
+ * - A frame sent to a broadcast or multicast address shows that link-layer destination (ff:ff:ff:ff:ff:ff,
+ *   01:00:5e:..), as the simulator gives it (src/eval/trace.ts).
  *
  * Handles: nf_tables numbers chains and rules of a table from one counter (table->hgenerator). A dump restored in
  * one go by iptables-nft-restore into a fresh table gives a handle to each chain and each rule in the order of

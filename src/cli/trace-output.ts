@@ -172,7 +172,7 @@ export function humanView(r: TraceResult, color: boolean): string {
 /** For a drop by policy: the rule that came closest (same chain, accepting, one criterion short). */
 function whyNot(r: TraceResult): string {
   const d = r.decidedBy;
-  if (!d || r.fate !== 'dropped' || d.type !== 'policy' || d.rule !== undefined) return d && r.fate === 'dropped' && d.type === 'policy' ? '' : '';
+  if (!d || r.fate !== 'dropped' || d.type !== 'policy' || d.rule !== undefined) return '';
   const misses = r.events.filter((e): e is Extract<TraceEvent, { kind: 'miss' }> => e.kind === 'miss' && e.miss.table === d.table && e.miss.chain === d.chain);
   const accepting = misses.find((m) => / -j ACCEPT$/.test(m.miss.rule.line));
   const base = ': no rule matched';

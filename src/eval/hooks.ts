@@ -40,9 +40,18 @@ const HOOKS: Readonly<Record<Hook, readonly HookEntry[]>> = {
   POSTROUTING: [t('mangle', PRIORITY.mangle), t('nat', PRIORITY.srcnat), { kind: 'confirm', priority: PRIORITY.confirm }],
 };
 
-/** The entries of a hook, sorted by priority (already in order; sorting keeps later additions honest). */
+const byPriority = (entries: readonly HookEntry[]): readonly HookEntry[] => [...entries].sort((a, b) => a.priority - b.priority);
+const SORTED: Readonly<Record<Hook, readonly HookEntry[]>> = {
+  PREROUTING: byPriority(HOOKS.PREROUTING),
+  INPUT: byPriority(HOOKS.INPUT),
+  FORWARD: byPriority(HOOKS.FORWARD),
+  OUTPUT: byPriority(HOOKS.OUTPUT),
+  POSTROUTING: byPriority(HOOKS.POSTROUTING),
+};
+
+/** The entries of a hook in priority order (sorted once, so entries added later with their priority slot in). */
 export function hookEntries(hook: Hook): readonly HookEntry[] {
-  return HOOKS[hook];
+  return SORTED[hook];
 }
 
 /** The nat manip type of a hook (HOOK2MANIP): destination before routing, source after. */

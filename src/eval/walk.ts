@@ -176,6 +176,9 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, count: b
   const base = table.chains.get(hookChain);
   if (!base) return { verdict: 'ACCEPT', decidedBy: undefined };
   const stack: Array<{ chain: Chain; next: number; path: readonly string[] }> = [];
+  // Where RETURN leads when the stack is empty (from the base chain, or a chain reached only by gotos): the
+  // base chain's tail, its policy (the kernel's underflow entry).
+  const atPolicy = { chain: base, next: base.rules.length, path: [base.name] as readonly string[] };
   let chain: Chain = base;
   let path: readonly string[] = [base.name];
   let i = 0;
@@ -194,14 +197,7 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, count: b
         return { verdict: policy, decidedBy: step };
       }
       sink.step({ table: table.name, chain: chain.name, type: 'return', num, rule: undefined, verdict: 'RETURN', path }, pkt);
-      const back = stack.pop();
-      if (!back) {
-        chain = base;
-        i = base.rules.length;
-        path = [base.name];
-        continue;
-      }
-      ({ chain, next: i, path } = back);
+      ({ chain, next: i, path } = stack.pop() ?? atPolicy);
       continue;
     }
     if (!sink.miss) {
@@ -266,15 +262,7 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, count: b
       const step: Step = { table: table.name, chain: chain.name, type, num, rule, verdict: name, path };
       sink.step(step, pkt);
       if (name === 'RETURN') {
-        const back = stack.pop();
-        if (!back) {
-          // RETURN from the base chain (or from a chain reached only by gotos): the built-in policy.
-          chain = base;
-          i = base.rules.length;
-          path = [base.name];
-          continue;
-        }
-        ({ chain, next: i, path } = back);
+        ({ chain, next: i, path } = stack.pop() ?? atPolicy);
         continue;
       }
       return { verdict: name === 'ACCEPT' ? 'ACCEPT' : name === 'QUEUE' ? 'QUEUE' : 'DROP', decidedBy: step };
@@ -294,14 +282,7 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, count: b
       continue;
     }
     if (verdict === 'RETURN') {
-      const back = stack.pop();
-      if (!back) {
-        chain = base;
-        i = base.rules.length;
-        path = [base.name];
-        continue;
-      }
-      ({ chain, next: i, path } = back);
+      ({ chain, next: i, path } = stack.pop() ?? atPolicy);
       continue;
     }
     return { verdict, decidedBy: step };
