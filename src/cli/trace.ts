@@ -44,7 +44,7 @@ interface TraceFlags {
   dmesg?: boolean;
   monitor?: boolean;
   batch?: string;
-  assume: string[];
+  assume?: string[];
   updateCounters?: boolean;
   explain: boolean;
   color?: boolean;
@@ -69,7 +69,7 @@ function program(out: { text: string }): Command {
     .option('--dmesg', "the kernel's TRACE and LOG lines for the packet")
     .option('--monitor', 'the lines `xtables-monitor --trace` prints for the packet (nf_tables variant; trace id: the IP id)')
     .option('--batch <FILE>', 'one PACKET a line (- for stdin); conntrack persists from line to line')
-    .option('--assume <EXT=yes|no>', 'the answer of a state-dependent match (statistic, limit, recent, set, socket...)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--assume <EXT=yes|no>', 'the answer of a state-dependent match (statistic, limit, recent, set, socket...)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--update-counters', 'add the packets to the rule counters of the state file')
     .option('--no-explain', 'do not say why each rule passed over did not match')
     .option('--color', 'colours even when not writing to a terminal')
@@ -127,7 +127,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   if (flags.batch === undefined && packet.length === 0) return bad('no PACKET given (e.g. -p tcp -s 10.0.0.2 -d 10.0.0.1 --dport 22 -i eth0)');
   if (flags.batch !== undefined && packet.length > 0) return bad(`--batch and a PACKET on the command line: give one or the other (stray "${packet[0]!}")`);
   const assume = new Map<string, boolean>();
-  for (const a of flags.assume) {
+  for (const a of flags.assume ?? []) {
     const m = /^([\w-]+)=(yes|no|true|false|1|0)$/.exec(a);
     if (!m) return bad(`--assume ${a}: expected EXT=yes or EXT=no`);
     if (!findMatch(m[1]!)) return bad(`--assume ${a}: there is no match extension "${m[1]!}" (e.g. statistic, limit, hashlimit, recent, set, socket, string)`);
