@@ -15,17 +15,24 @@
  *    combinations on b's PREROUTING, mangle (MARK for 198.18.77.3) and INPUT, and on a's OUTPUT, PREROUTING and
  *    POSTROUTING. /proc/sys/net/netfilter/nf_log_all_netns is set to 1 (and put back as it was).
  *  - tcpdump on tsilog-b captures every frame; a TCP server runs in b as uid 2001 / gid 2002.
+ *  - Two devices that are not Ethernet: a's lo, and a TUN device tsilogt in b (198.18.78.2/24; no link-layer
+ *    header at all). Packets are injected into them with a short python program (INJECT): through a root raw
+ *    socket to 127.0.0.1 in a (out by a's OUTPUT, back in by lo), or written to the TUN device in b (in by b's
+ *    PREROUTING and INPUT as if from 198.18.78.1). The program prints the bytes it injected.
  *  - Each action of ACTIONS runs in turn: crafted frames sent from a with scapy's sendp (so they meet only b's
- *    rules), or packets a local process in a sends (socket programs run with setpriv as uid 1234 / gid 5678, or
- *    as root with SO_MARK). After each action the new /dev/kmsg records are read.
- *  - Every kernel line is tied to the captured packet with the same SRC, DST, LEN, IP ID and fragment flags
- *    (fragments are also reassembled, as INPUT and a's OUTPUT see the whole datagram). The namespace and hook of
- *    a line come from its LOG prefix or, for TRACE, from its table:chain and interface; skb metadata the bytes do
- *    not show (mark, the owning socket's uid/gid) comes from what the action set up (see ownerA, markA, ownerAin, ownerB; and recordRoute).
+ *    rules), packets a local process in a sends (socket programs run with setpriv as uid 1234 / gid 5678, or
+ *    as root with SO_MARK), or packets injected into lo or the TUN device. After each action the new /dev/kmsg
+ *    records are read.
+ *  - Every kernel line is tied to the captured (or injected) packet with the same SRC, DST, LEN, IP ID and
+ *    fragment flags (fragments are also reassembled, as INPUT and a's OUTPUT see the whole datagram). The
+ *    namespace and hook of a line come from its LOG prefix or, for TRACE, from its table:chain and interface; skb
+ *    metadata the bytes do not show (mark, the owning socket's uid/gid) comes from what the action set up (see
+ *    ownerA, markA, ownerAin, ownerB; and recordRoute).
  *
  * Stored per packet: the Packet fields (src/dst dotted, byte arrays as hex, plus the LogExtras of
  * src/eval/log-format.ts), and each line with where it was printed (namespace, table, chain, LOG prefix and flags
- * or TRACE type and number, IN/OUT, mark, uid/gid) and its exact text (timestamp removed, trailing space kept).
+ * or TRACE type and number, IN/OUT, the device's link type when it is not Ethernet or lo, mark, uid/gid) and its
+ * exact text (timestamp removed, trailing space kept).
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,6 +48,12 @@ const NS_A = `tsi-log-${process.pid}-a`;
 const NS_B = `tsi-log-${process.pid}-b`;
 const IF_A = 'tsilog-a';
 const IF_B = 'tsilog-b';
+/** The TUN device in b, and its address there; injected packets come from IP_T_PEER. */
+const IF_T = 'tsilogt';
+const IP_T = '198.18.78.2';
+const IP_T_PEER = '198.18.78.1';
+/** The namespace of each device a line can name. */
+const NS_OF_IFACE: Record<string, 'a' | 'b'> = { [IF_A]: 'a', lo: 'a', [IF_B]: 'b', [IF_T]: 'b' };
 const MAC_A = '02:00:00:00:00:0a';
 const MAC_B = '02:00:00:00:00:0b';
 const IP_A = '198.18.77.1';
@@ -102,7 +115,7 @@ const RULES_B = [
   '*raw',
   ':PREROUTING ACCEPT [0:0]',
   ':OUTPUT ACCEPT [0:0]',
-  `-A PREROUTING -i ${IF_B} -j TRACE`,
+  '-A PREROUTING -j TRACE',
   ...rulesOf('b', 'raw', 'PREROUTING').map((r) => logRule(r, '')),
   'COMMIT',
   '*mangle',
@@ -129,7 +142,7 @@ const RULES_A = [
   ':OUTPUT ACCEPT [0:0]',
   `-A PREROUTING -i ${IF_A} -j TRACE`,
   ...rulesOf('a', 'raw', 'PREROUTING').map((r) => logRule(r, '')),
-  `-A OUTPUT -o ${IF_A} -j TRACE`,
+  '-A OUTPUT -j TRACE',
   ...rulesOf('a', 'raw', 'OUTPUT').map((r) => logRule(r, '')),
   'COMMIT',
   '*mangle',
@@ -163,6 +176,11 @@ interface Action {
   local?: string;
   /** setpriv to this uid/gid for `local`. */
   asUser?: boolean;
+  /**
+   * Packets (a python expression giving a scapy packet or a list of them) injected by INJECT: `lo`, sent by root
+   * through a raw socket in a (their destination is local); `tun`, written to the TUN device in b.
+   */
+  inject?: { via: 'lo' | 'tun'; packets: string };
   /** SO_MARK the local program sets (only to know what the lines show). */
   soMark?: number;
   /**
@@ -443,6 +461,32 @@ s.sendto(h, ('${IP_B}', 0))
     craft: `L3RawSocket().send(IP(src=A, dst=B, id=1601, tos=0x28, options=[IPOption_RR(pointer=4, routers=['0.0.0.0'])])/TCP(sport=40601, dport=5009, flags='S', seq=3, options=[('MSS',1200),('NOP',None),('WScale',3)]))`,
     ownerA: idOwnerA(1601),
   },
+  // ---- devices that are not Ethernet: a's lo (an all-zero MAC header) and b's TUN device (no link-layer header)
+  {
+    name: 'lo-echo-reply',
+    why: 'an echo reply to 127.0.0.1 (what ping 127.0.0.1 gets back) from a root raw socket in a: OUT=lo, then IN=lo',
+    inject: { via: 'lo', packets: `IP(src='127.0.0.1', dst='127.0.0.1', id=1701)/ICMP(type=0, id=3399, seq=1)/Raw(b'p'*56)` },
+    ownerA: () => true,
+  },
+  {
+    name: 'lo-tcp-rst',
+    why: 'a TCP RST ACK with options to a closed port of 127.0.0.1 (nothing answers it), from a root raw socket in a',
+    inject: {
+      via: 'lo',
+      packets: `IP(src='127.0.0.1', dst='127.0.0.1', id=1702, flags='DF')/TCP(sport=40701, dport=5009, seq=7, ack=8, window=0, flags='RA', options=[('NOP',None),('NOP',None),('Timestamp',(5,6))])`,
+    },
+    ownerA: () => true,
+  },
+  {
+    name: 'tun-echo-reply',
+    why: 'an echo reply arriving on a TUN device: no link-layer header, MAC= stays empty (with --log-macdecode too)',
+    inject: { via: 'tun', packets: `IP(src=TP, dst=T, id=1801)/ICMP(type=0, id=3399, seq=1)/Raw(b'p'*56)` },
+  },
+  {
+    name: 'tun-tcp-syn',
+    why: 'a SYN with options arriving on a TUN device',
+    inject: { via: 'tun', packets: `IP(src=TP, dst=T, id=1802, tos=0x10)/TCP(sport=40801, dport=5009, seq=9, flags='S', options=[('MSS',1400),('SAckOK',b''),('WScale',5)])` },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -530,6 +574,11 @@ export interface LineJson {
   gid?: number;
   /** The IP options as this hook saw them, when the kernel changed them on the way (Record Route on delivery). */
   ipOptions?: string;
+  /**
+   * 'none': IN= is a device without a link-layer header (the TUN device). Absent: Ethernet, or for `lo` its
+   * all-zero header.
+   */
+  linkType?: 'none';
   text: string;
 }
 
@@ -893,6 +942,8 @@ interface CapPacket {
   offset: number;
   json: PacketJson;
   reassembled: boolean;
+  /** Injected into lo or the TUN device (not captured on the veth). */
+  via?: 'lo' | 'tun';
 }
 
 function packetsOf(frames: Frame[]): CapPacket[] {
@@ -966,16 +1017,8 @@ function recordRoute(optsHex: string, dst: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Lines -> where they were printed and which packet they show.
 
-interface ParsedLine {
-  text: string;
-  ns: 'a' | 'b';
-  table: string;
-  chain: string;
-  kind: 'log' | 'trace';
-  prefix?: string;
-  flags?: number;
-  type?: 'rule' | 'return' | 'policy';
-  n?: number;
+interface ParsedLine extends Pick<LineJson, 'text' | 'ns' | 'inIface' | 'outIface' | 'table' | 'chain' | 'kind' | 'prefix' | 'flags' | 'type' | 'n'> {
+  /** lineKey. */
   key: string;
 }
 
@@ -990,19 +1033,23 @@ const packetKey = (p: PacketJson): string => `${p.src} ${p.dst} ${p.len} ${p.id}
 function parseLine(text: string): ParsedLine | null {
   const key = lineKey(text);
   if (!key) return null;
-  const ifa = new RegExp(`(?:IN|OUT)=${IF_A} `).test(text);
-  const ifb = new RegExp(`(?:IN|OUT)=${IF_B} `).test(text);
-  if (ifa === ifb) return null;
-  const ns = ifa ? 'a' : 'b';
+  // The namespace: the one of the device(s) IN= and OUT= name (lines of other namespaces name other devices).
+  const io = /IN=(\S*) OUT=(\S*) /.exec(text);
+  if (!io) return null;
+  const inIface = io[1] || null;
+  const outIface = io[2] || null;
+  const nss = [inIface, outIface].filter((i) => i !== null).map((i) => NS_OF_IFACE[i]);
+  const ns = nss[0];
+  if (ns === undefined || nss.some((x) => x !== ns)) return null;
+  const where = { text, ns, inIface, outIface, key };
   const t = /^TRACE: (\w+):(\w+):(rule|return|policy):(\d+) IN=/.exec(text);
   if (t) {
-    return { text, ns, table: t[1], chain: t[2], kind: 'trace', type: t[3] as 'rule', n: Number(t[4]), key };
+    return { ...where, table: t[1], chain: t[2], kind: 'trace', type: t[3] as 'rule', n: Number(t[4]) };
   }
-  const at = text.indexOf('IN=');
-  const prefix = text.slice(0, at);
+  const prefix = text.slice(0, io.index);
   const r = LOG_RULES.find((x) => x.prefix === prefix && x.ns === ns);
   if (!r) return null;
-  return { text, ns, table: r.table, chain: r.chain, kind: 'log', prefix, flags: r.flags, key };
+  return { ...where, table: r.table, chain: r.chain, kind: 'log', prefix, flags: r.flags };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1038,6 +1085,34 @@ for line in sys.stdin:
         print('ok', flush=True)
     except Exception as e:
         print('err ' + repr(e).replace('\\n', ' '), flush=True)
+`;
+
+/**
+ * Injects packets into a device that is not Ethernet (argv: lo|tun, a python expression giving a scapy packet or a
+ * list of them) and prints each packet's bytes as hex, a line each. lo: sent through a root raw socket
+ * (IP_HDRINCL, the bytes as given), run in a; tun: written to the TUN device, run in b.
+ */
+const INJECT = `
+import sys, os, fcntl, struct, time
+from scapy.all import *
+conf.verb = 0
+T, TP, TUN = ${JSON.stringify([IP_T, IP_T_PEER, IF_T])}
+via, expr = sys.argv[1], sys.argv[2]
+pkts = eval(expr)
+if not isinstance(pkts, list):
+    pkts = [pkts]
+if via == 'lo':
+    s = L3RawSocket()
+    for p in pkts:
+        s.send(p)
+else:
+    fd = os.open('/dev/net/tun', os.O_RDWR)
+    fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', TUN.encode(), 0x0001 | 0x1000))  # TUNSETIFF: IFF_TUN | IFF_NO_PI
+    for p in pkts:
+        os.write(fd, bytes(p))
+    time.sleep(0.3)  # attached (carrier on) until the kernel has taken them in
+for p in pkts:
+    print(bytes(p).hex())
 `;
 
 const SERVER_B = `
@@ -1133,6 +1208,9 @@ async function main(): Promise<void> {
     for (const a of more) must(['ip', '-n', ns, 'addr', 'add', a, 'dev', ifn]);
     must(['ip', '-n', ns, 'link', 'set', ifn, 'up']);
   }
+  must(['ip', '-n', NS_B, 'tuntap', 'add', 'dev', IF_T, 'mode', 'tun']);
+  must(['ip', '-n', NS_B, 'addr', 'add', `${IP_T}/24`, 'dev', IF_T]);
+  must(['ip', '-n', NS_B, 'link', 'set', IF_T, 'up']);
   for (const ip of [IP_B, IP_B3]) must(['ip', '-n', NS_A, 'neigh', 'replace', ip, 'lladdr', MAC_B, 'dev', IF_A, 'nud', 'permanent']);
   must(['ip', '-n', NS_B, 'neigh', 'replace', IP_A, 'lladdr', MAC_A, 'dev', IF_B, 'nud', 'permanent']);
   must(inNs(NS_A, ['iptables-legacy-restore']), RULES_A);
@@ -1166,11 +1244,17 @@ async function main(): Promise<void> {
       action: Action;
       lines: string[];
       endOffset: number;
+      /** The packets INJECT injected, as hex. */
+      injected: string[];
     }
     const windows: Window[] = [];
     for (const action of ACTIONS) {
       process.stderr.write(`${action.name}\n`);
-      if (action.craft) {
+      let injected: string[] = [];
+      if (action.inject) {
+        const { via, packets } = action.inject;
+        injected = must(inNs(via === 'lo' ? NS_A : NS_B, [PY, '-c', INJECT, via, packets])).split('\n').filter(Boolean);
+      } else if (action.craft) {
         scapy.send(JSON.stringify(action.craft));
         const r = await scapy.next();
         if (r !== 'ok') throw new Error(`${action.name}: ${r}`);
@@ -1179,7 +1263,7 @@ async function main(): Promise<void> {
         must(inNs(NS_A, argv));
       }
       await sleep(400 + (action.settle ?? 0) * 1000);
-      windows.push({ action, lines: kmsg.drain(), endOffset: fs.statSync(pcap).size });
+      windows.push({ action, lines: kmsg.drain(), endOffset: fs.statSync(pcap).size, injected });
     }
     kmsg.close();
     dump.kill('SIGINT');
@@ -1188,10 +1272,22 @@ async function main(): Promise<void> {
 
     const caps = packetsOf(readPcap(pcap));
     const windowOf = (offset: number): number => windows.findIndex((w) => offset < w.endOffset);
+    // Injected packets: each in its action's window (numbered after the captured ones); lo's header is all zeros.
+    let next = caps.length;
+    const injectedIn = windows.map((w) =>
+      w.injected.map((h): CapPacket => {
+        const via = w.action.inject!.via;
+        const ip = parseIp(Buffer.from(h, 'hex'));
+        if (!ip) throw new Error(`${w.action.name}: injected a packet that is not IPv4: ${h}`);
+        const mac = via === 'lo' ? '00:00:00:00:00:00' : '';
+        return { index: next++, offset: -1, json: packetJson(ip, mac, mac), reassembled: false, via };
+      }),
+    );
+    const all = [...caps, ...injectedIn.flat()];
     const cases: LogCase[] = [];
     const problems: string[] = [];
     windows.forEach((w, wi) => {
-      const inWindow = caps.filter((c) => windowOf(c.offset) === wi);
+      const inWindow = [...caps.filter((c) => windowOf(c.offset) === wi), ...injectedIn[wi]!];
       const aToB = (p: PacketJson): boolean => p.src === IP_A;
       const owned: Cap[] = inWindow.map((c) => ({ index: c.index, pkt: c.json, dir: aToB(c.json) ? 'ab' : 'ba' }));
       const byPacket = new Map<CapPacket, LineJson[]>();
@@ -1200,7 +1296,7 @@ async function main(): Promise<void> {
         if (!pl) continue;
         // The packet: the one captured in this window with this key, else anywhere.
         let cands = inWindow.filter((c) => packetKey(c.json) === pl.key);
-        if (cands.length === 0) cands = caps.filter((c) => packetKey(c.json) === pl.key);
+        if (cands.length === 0) cands = all.filter((c) => packetKey(c.json) === pl.key);
         const distinct = new Map(cands.map((c) => [JSON.stringify(c.json), c]));
         if (distinct.size !== 1) {
           problems.push(`${w.action.name}: ${distinct.size} packets for ${pl.key}: ${text}`);
@@ -1210,15 +1306,15 @@ async function main(): Promise<void> {
         const p = cap.json;
         const c = owned.find((x) => x.index === cap.index) ?? { index: cap.index, pkt: p, dir: aToB(p) ? 'ab' : 'ba' };
         const incoming = pl.chain === 'PREROUTING' || pl.chain === 'INPUT';
-        const iface = pl.ns === 'a' ? IF_A : IF_B;
         const line: LineJson = {
           ns: pl.ns,
           table: pl.table,
           chain: pl.chain,
           kind: pl.kind,
           ...(pl.kind === 'log' ? { prefix: pl.prefix, flags: pl.flags } : { type: pl.type, n: pl.n }),
-          inIface: incoming ? iface : null,
-          outIface: incoming ? null : iface,
+          inIface: pl.inIface,
+          outIface: pl.outIface,
+          ...(pl.inIface === IF_T ? { linkType: 'none' as const } : {}),
           mark: 0,
           text,
         };
@@ -1256,9 +1352,10 @@ async function main(): Promise<void> {
       ordered.forEach(([cap, lines], k) => {
         const p = cap.json;
         const from = p.src === IP_A ? 'a' : 'b';
+        const where = cap.via ?? `${from}>${from === 'a' ? 'b' : 'a'}`;
         const what = p.proto === 6 ? `tcp ${p.sport}>${p.dport} flags 0x${p.tcpFlags.toString(16)}` : p.proto === 1 ? `icmp ${p.icmpType}/${p.icmpCode}` : p.proto === 17 ? `udp ${p.sport}>${p.dport}` : `proto ${p.proto}`;
         cases.push({
-          name: `${w.action.name} #${k + 1} ${from}>${from === 'a' ? 'b' : 'a'} ${what} id ${p.id}${p.mf || p.fragOffset ? ` frag ${p.fragOffset ?? 0}${p.mf ? '+' : ''}` : ''}${cap.reassembled ? ' reassembled' : ''}`,
+          name: `${w.action.name} #${k + 1} ${where} ${what} id ${p.id}${p.mf || p.fragOffset ? ` frag ${p.fragOffset ?? 0}${p.mf ? '+' : ''}` : ''}${cap.reassembled ? ' reassembled' : ''}`,
           why: w.action.why,
           packet: p,
           lines,
@@ -1279,7 +1376,9 @@ async function main(): Promise<void> {
           'Two network namespaces joined by a veth pair (a: 198.18.77.1, b: 198.18.77.2 and .3), iptables-legacy ' +
           'rules below, nf_log_all_netns=1; crafted frames sent from a with scapy sendp, local packets from ' +
           'socket programs in a (setpriv uid 1234 gid 5678, or root with SO_MARK); frames captured with tcpdump on ' +
-          "b's veth, lines read from /dev/kmsg and tied to packets by SRC, DST, LEN, ID and fragment flags.",
+          "b's veth; packets injected into a's lo (root raw socket to 127.0.0.1) and into a TUN device in b " +
+          '(198.18.78.2) as they were written; lines read from /dev/kmsg and tied to packets by SRC, DST, LEN, ID ' +
+          'and fragment flags.',
       },
       rules: { a: RULES_A, b: RULES_B },
       cases,

@@ -44,7 +44,7 @@ function packet(p: PacketJson, l: LineJson): LogPacket {
 
 function render(p: PacketJson, l: LineJson, macHeader = true): string {
   const pkt = packet(p, l);
-  const where = { pkt, inIface: l.inIface, outIface: l.outIface, macHeader };
+  const where = { pkt, inIface: l.inIface, outIface: l.outIface, macHeader, linkType: l.linkType };
   if (l.kind === 'trace') return traceLine(l.table, l.chain, l.type!, l.n!, where);
   return formatLogLine({ ...where, prefix: l.prefix!, flags: l.flags! });
 }
@@ -73,49 +73,18 @@ describe('without the link-layer part', () => {
   });
 });
 
-describe('what the recording cannot show', () => {
-  const base: LogPacket = {
-    src: addr('127.0.0.1'),
-    dst: addr('127.0.0.1'),
-    proto: 1,
-    tos: 0,
-    ttl: 64,
-    id: 55288,
-    df: false,
-    len: 84,
-    ipOptions: new Uint8Array(0),
-    sport: 0,
-    dport: 0,
-    tcpFlags: 0,
-    seq: 0,
-    ackSeq: 0,
-    window: 0,
-    urgPtr: 0,
-    tcpOptions: new Uint8Array(0),
-    icmpType: 0,
-    icmpCode: 0,
-    icmpId: 3399,
-    icmpSeq: 1,
-    quoted: undefined,
-    mark: 0,
-    inIface: 'lo',
-    outIface: null,
-    macSrc: null,
-    macDst: null,
-    uid: undefined,
-    gid: undefined,
-  };
-  test('lo prints an all-zero MAC header (as dmesg showed for ping 127.0.0.1)', () => {
-    expect(traceLine('raw', 'PREROUTING', 'policy', 1, { pkt: base, inIface: 'lo', outIface: null, macHeader: true })).toBe(
-      'TRACE: raw:PREROUTING:policy:1 IN=lo OUT= MAC=00:00:00:00:00:00:00:00:00:00:00:00:08:00 SRC=127.0.0.1 DST=127.0.0.1 LEN=84 TOS=0x00 PREC=0x00 TTL=64 ID=55288 PROTO=ICMP TYPE=0 CODE=0 ID=3399 SEQ=1 ',
-    );
+describe('devices that are not Ethernet', () => {
+  // lo prints its all-zero MAC header; a TUN device (no link-layer header) an empty MAC=. Both are recorded cases of
+  // the loop above; this only makes sure the recording keeps them.
+  const lines = recorded.cases.flatMap((c) => c.lines);
+  test('the recording has lines of packets that came in by lo', () => {
+    expect(lines.filter((l) => l.inIface === 'lo').length).toBeGreaterThan(0);
   });
-  test('a device without a link-layer header prints an empty MAC=', () => {
-    const l = formatLogLine({ prefix: 'x ', flags: 0, pkt: base, inIface: 'tun0', outIface: null, macHeader: true, linkType: 'none' });
-    expect(l).toBe('x IN=tun0 OUT= MAC= SRC=127.0.0.1 DST=127.0.0.1 LEN=84 TOS=0x00 PREC=0x00 TTL=64 ID=55288 PROTO=ICMP TYPE=0 CODE=0 ID=3399 SEQ=1 ');
-  });
-  test('the kernel cuts a line at its 1019-byte buffer (level marker included)', () => {
-    const l = formatLogLine({ prefix: 'p'.repeat(1100), flags: 0, pkt: base, inIface: null, outIface: 'lo', macHeader: true });
-    expect(l).toBe('p'.repeat(1016));
+  test('the recording has lines of packets that came in by a device without a link-layer header', () => {
+    expect(lines.filter((l) => l.linkType === 'none').length).toBeGreaterThan(0);
   });
 });
+
+// Not asserted: the kernel cuts a line at its 1019-byte buffer (struct nf_log_buf; LogBuf in src/eval/log-format.ts),
+// but no line the recorder can make reaches it: the longest IPv4 line (an ICMP error quoting a TCP header, both
+// with 40 bytes of options, every flag, UID, GID and MARK, a 29-byte LOG prefix) has under 800 bytes.
