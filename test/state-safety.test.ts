@@ -68,9 +68,11 @@ test('SIGKILL during restore leaves a loadable state: the old ruleset or the new
   for (let round = 0; round < 12; round++) {
     await run(join(BIN, 'tsiptables-restore'), [oldFile], { env });
     const child = spawn(join(BIN, 'tsiptables-restore'), [bigFile], { env, stdio: 'ignore' });
+    // Listen before the kill: a restore that finishes before the kill must not leave us waiting for 'exit'.
+    const exited = new Promise((r) => child.on('exit', r));
     await new Promise((r) => setTimeout(r, 50 + ((round * 97) % 700)));
     child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
+    await exited;
     const { stdout } = await run(join(BIN, 'tsiptables'), ['-S'], { env, maxBuffer: 64 << 20 });
     if (stdout.includes('-A INPUT -s 1.1.1.1/32 -j ACCEPT')) seen.old++;
     else {
@@ -80,4 +82,4 @@ test('SIGKILL during restore leaves a loadable state: the old ruleset or the new
     // The killed writer's lock must not block the next one for long (stale after 10 s at most).
   }
   expect(seen.old + seen.new).toBe(12);
-}, 600_000);
+}, 300_000);
