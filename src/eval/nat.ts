@@ -130,7 +130,7 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
         const cand = withKey(t, manip, down ? min + size - 1 - step : min + step);
         if (!used(cand)) {
           chosen = cand;
-          table.natCursor.set(cursorKey, (step + 1) % size);
+          if (size > 1) table.natCursor.set(cursorKey, (step + 1) % size);
           break;
         }
       }

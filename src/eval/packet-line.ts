@@ -226,38 +226,70 @@ const pairKey = (src: number, dst: number): string => `${src}>${dst}`;
 const flowKey = (p: Packet): string => `${p.proto}|${p.src}|${p.dst}|${p.sport}|${p.dport}`;
 const reverseFlowKey = (p: Packet): string => `${p.proto}|${p.dst}|${p.src}|${p.dport}|${p.sport}`;
 
+/** What a later packet's TCP defaults need of an earlier one: where its sequence space ends. */
+interface SeqMark {
+  /** The sequence number after the packet (seq + 1 for SYN or FIN). */
+  next: number;
+}
+
+function quoteOf(w: Packet): QuotedPacket {
+  return {
+    src: w.src,
+    dst: w.dst,
+    proto: w.proto,
+    tos: w.tos,
+    ttl: w.ttl,
+    id: w.id,
+    df: w.df,
+    len: w.len,
+    sport: w.sport,
+    dport: w.dport,
+    seq: w.seq,
+    icmpType: w.icmpType,
+    icmpCode: w.icmpCode,
+    icmpId: w.icmpId,
+    icmpSeq: w.icmpSeq,
+  };
+}
+
 /**
  * The batch's earlier packets, indexed so that a packet's defaults find the latest one that matters however
- * long the batch: by address pair (an ICMP error's quote) and by flow (TCP sequence numbers).
+ * long the batch: by address pair (an ICMP error's quote) and by flow (TCP sequence numbers). Only the small
+ * parts those defaults read are kept, so a 100,000-packet batch does not hold 100,000 packets.
  */
 export class BatchHistory {
-  private readonly byPair = new Map<string, SentRecord>();
-  private readonly byGivenFlow = new Map<string, SentRecord>();
-  private readonly byAnyFlow = new Map<string, SentRecord>();
+  private readonly byPair = new Map<string, QuotedPacket>();
+  private readonly byGivenFlow = new Map<string, SeqMark>();
+  private readonly byAnyFlow = new Map<string, SeqMark>();
 
   add(r: SentRecord): void {
-    // Insertion order keeps the latest record per key; the wire view is set last, so it wins a tie.
-    this.byPair.set(pairKey(r.given.src, r.given.dst), r);
-    this.byPair.set(pairKey(r.wire.src, r.wire.dst), r);
-    this.byGivenFlow.set(flowKey(r.given), r);
-    this.byAnyFlow.set(flowKey(r.given), r);
-    this.byAnyFlow.set(flowKey(r.wire), r);
+    // The wire view is set last, so it wins when both views have the same addresses.
+    const wireQuote = quoteOf(r.wire);
+    const givenKey = pairKey(r.given.src, r.given.dst);
+    const wireKey = pairKey(r.wire.src, r.wire.dst);
+    // One quote when NAT did not change the addresses (most packets): the wire view.
+    if (givenKey !== wireKey) this.byPair.set(givenKey, quoteOf(r.given));
+    this.byPair.set(wireKey, wireQuote);
+    if (r.given.proto === PROTO_TCP) {
+      const mark: SeqMark = { next: (r.given.seq + (r.given.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0 };
+      this.byGivenFlow.set(flowKey(r.given), mark);
+      this.byAnyFlow.set(flowKey(r.given), mark);
+      this.byAnyFlow.set(flowKey(r.wire), mark);
+    }
   }
 
-  /** The latest packet whose addresses (as sent or on the wire) go from src to dst, and that view. */
-  latestBetween(src: number, dst: number): Packet | undefined {
-    const r = this.byPair.get(pairKey(src, dst));
-    if (!r) return undefined;
-    return r.wire.src === src && r.wire.dst === dst ? r.wire : r.given;
+  /** The latest packet whose addresses (as sent or on the wire) go from src to dst, as a quote. */
+  latestBetween(src: number, dst: number): QuotedPacket | undefined {
+    return this.byPair.get(pairKey(src, dst));
   }
 
   /** The latest packet given on the same flow, same direction. */
-  sameFlow(p: Packet): SentRecord | undefined {
+  sameFlow(p: Packet): SeqMark | undefined {
     return this.byGivenFlow.get(flowKey(p));
   }
 
   /** The latest packet of the flow's other direction (as given or on the wire). */
-  otherDirection(p: Packet): SentRecord | undefined {
+  otherDirection(p: Packet): SeqMark | undefined {
     return this.byAnyFlow.get(reverseFlowKey(p));
   }
 }
@@ -311,9 +343,9 @@ export function buildPacket(spec: PacketSpec, index: number, history: BatchHisto
     // Sequence numbers that conntrack will find plausible: continue from the flow's last packets.
     const mine = history.sameFlow(p);
     const theirs = history.otherDirection(p);
-    const defSeq = mine ? (mine.given.seq + (mine.given.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0 : theirs ? 5000 : 1000;
+    const defSeq = mine ? mine.next : theirs ? 5000 : 1000;
     p.seq = spec.seq ?? defSeq;
-    const defAck = p.tcpFlags & TCP_ACK && theirs ? (theirs.given.seq + (theirs.given.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0 : 0;
+    const defAck = p.tcpFlags & TCP_ACK && theirs ? theirs.next : 0;
     p.ackSeq = spec.ackSeq ?? defAck;
     p.window = spec.window ?? 64240;
     p.len = spec.len ?? 40;
@@ -346,25 +378,8 @@ function minLength(p: Packet): number {
 
 /** An ICMP error quotes the latest earlier packet whose addresses it reverses (as that packet was on the wire). */
 function quoteFor(p: Packet, history: BatchHistory): QuotedPacket | undefined {
-  const w = history.latestBetween(p.dst, p.src);
-  if (!w) return undefined;
-  return {
-    src: w.src,
-    dst: w.dst,
-    proto: w.proto,
-    tos: w.tos,
-    ttl: w.ttl,
-    id: w.id,
-    df: w.df,
-    len: w.len,
-    sport: w.sport,
-    dport: w.dport,
-    seq: w.seq,
-    icmpType: w.icmpType,
-    icmpCode: w.icmpCode,
-    icmpId: w.icmpId,
-    icmpSeq: w.icmpSeq,
-  };
+  const q = history.latestBetween(p.dst, p.src);
+  return q ? { ...q } : undefined;
 }
 
 /** The MAC of the (simulated) neighbour a frame arrives from on `iface`. */

@@ -126,15 +126,23 @@ interface CompiledChain {
   proto: Uint8Array;
   /** Bit 1: ! -s, 2: ! -d, 4: ! -p. */
   inv: Uint8Array;
+  /**
+   * Long chains only: the rules with `-d ADDR/32` (not inverted) by address, and all other rules, each list in
+   * rule order. A packet's candidates are the merge of its destination's list and the other rules.
+   */
+  byDst: Map<number, Int32Array> | undefined;
+  others: Int32Array | undefined;
 }
 
 const compiledChains = new WeakMap<readonly Rule[], CompiledChain>();
+/** Chains shorter than this are scanned; longer ones get the destination index. */
+const INDEX_FROM = 64;
 
 function compileChain(rules: readonly Rule[]): CompiledChain {
   let cc = compiledChains.get(rules);
   if (cc && cc.n === rules.length) return cc;
   const n = rules.length;
-  cc = { n, src: new Uint32Array(n), smask: new Uint32Array(n), dst: new Uint32Array(n), dmask: new Uint32Array(n), proto: new Uint8Array(n), inv: new Uint8Array(n) };
+  cc = { n, src: new Uint32Array(n), smask: new Uint32Array(n), dst: new Uint32Array(n), dmask: new Uint32Array(n), proto: new Uint8Array(n), inv: new Uint8Array(n), byDst: undefined, others: undefined };
   for (let i = 0; i < n; i++) {
     const ip = rules[i]!.ip;
     cc.src[i] = ip.src.addr;
@@ -144,25 +152,67 @@ function compileChain(rules: readonly Rule[]): CompiledChain {
     cc.proto[i] = ip.proto;
     cc.inv[i] = (ip.inv.src ? 1 : 0) | (ip.inv.dst ? 2 : 0) | (ip.inv.proto ? 4 : 0);
   }
+  if (n >= INDEX_FROM) {
+    const exact = new Map<number, number[]>();
+    const others: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (cc.dmask[i] === 0xffffffff && !(cc.inv[i]! & 2)) {
+        const l = exact.get(cc.dst[i]!);
+        if (l) l.push(i);
+        else exact.set(cc.dst[i]!, [i]);
+      } else others.push(i);
+    }
+    cc.byDst = new Map([...exact].map(([k, v]) => [k, Int32Array.from(v)]));
+    cc.others = Int32Array.from(others);
+  }
   compiledChains.set(rules, cc);
   return cc;
 }
 
+/** Does rule i's base prefilter (addresses, protocol) let the packet through? */
+function passes(cc: CompiledChain, i: number, ps: number, pd: number, pp: number): boolean {
+  const f = cc.inv[i]!;
+  if ((((ps & cc.smask[i]!) >>> 0) !== cc.src[i]) !== ((f & 1) !== 0)) return false;
+  if ((((pd & cc.dmask[i]!) >>> 0) !== cc.dst[i]) !== ((f & 2) !== 0)) return false;
+  const rp = cc.proto[i]!;
+  return rp === 0 || (pp !== rp) === ((f & 4) !== 0);
+}
+
+/** The first position in a sorted list holding a value >= from. */
+function lowerBound(list: Int32Array, from: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** The first rule at or after `from` whose addresses and protocol may match (or n). */
 function nextCandidate(cc: CompiledChain, from: number, p: Packet): number {
-  const { n, src, smask, dst, dmask, proto, inv } = cc;
   const ps = p.src >>> 0;
   const pd = p.dst >>> 0;
   const pp = p.proto;
-  for (let i = from; i < n; i++) {
-    const f = inv[i]!;
-    if ((((ps & smask[i]!) >>> 0) !== src[i]) !== ((f & 1) !== 0)) continue;
-    if ((((pd & dmask[i]!) >>> 0) !== dst[i]) !== ((f & 2) !== 0)) continue;
-    const rp = proto[i]!;
-    if (rp !== 0 && (pp !== rp) !== ((f & 4) !== 0)) continue;
-    return i;
+  if (cc.byDst && cc.others) {
+    const mine = cc.byDst.get(pd);
+    const others = cc.others;
+    let a = mine ? lowerBound(mine, from) : 0;
+    let b = lowerBound(others, from);
+    const aEnd = mine ? mine.length : 0;
+    for (;;) {
+      const x = a < aEnd ? mine![a]! : cc.n;
+      const y = b < others.length ? others[b]! : cc.n;
+      if (x === cc.n && y === cc.n) return cc.n;
+      const i = x < y ? x : y;
+      if (passes(cc, i, ps, pd, pp)) return i;
+      if (x < y) a++;
+      else b++;
+    }
   }
-  return n;
+  for (let i = from; i < cc.n; i++) if (passes(cc, i, ps, pd, pp)) return i;
+  return cc.n;
 }
 
 /** The kernel's jump stack is bounded by the table's chain count; loops are refused at load time. */
