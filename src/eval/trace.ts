@@ -15,7 +15,7 @@ import type { Host } from './host';
 import { applyNat, rangeOf, setupNat, type Manip } from './nat';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_RST, clonePacket, type Packet } from './packet';
 import { routeInput, routeOutput } from './routing';
-import { walkTable, type Miss, type Step } from './walk';
+import { walkTable, type Miss, type Step, type WalkSink } from './walk';
 
 export type Fate = 'delivered' | 'forwarded' | 'sent' | 'dropped';
 
@@ -109,6 +109,8 @@ class Run {
   looped = false;
   /** Why a NAT target could not map the packet (MASQUERADE on a device without an address): the kernel drops it. */
   natFailed: string | undefined;
+  /** Where the walks of this run report (made once per run). */
+  sink: WalkSink | undefined;
   /** The device a re-route in OUTPUT chose, applied when OUTPUT is done. */
   rerouted: string | undefined;
   constructor(readonly pkt: Packet) {}
@@ -286,7 +288,7 @@ export class Tracer {
   private walk(run: Run, tableName: string, hook: Hook): HookOutcome {
     const table = this.ruleset.tables.get(tableName as never)!;
     run.events.push({ kind: 'chain', table: tableName, chain: hook, hook });
-    const ctx = this.context(run, tableName, hook);
+    const ctx = new RunContext(run, this, this.memoryStore, tableName, hook);
     const res = walkTable(
       table,
       hook,
@@ -296,18 +298,24 @@ export class Tracer {
         ctx.chain = chain;
         return ctx;
       },
-      {
-        step: (s, p) => {
-          run.steps.push(s);
-          run.events.push({ kind: 'step', step: s, packet: this.opts.stepPackets === false ? p : clonePacket(p) });
-        },
-        miss: this.opts.explain ? (m) => run.events.push({ kind: 'miss', miss: m }) : undefined,
-        unsimulated: (what) => {
-          if (!run.events.some((e) => e.kind === 'unsimulated' && e.what === what)) run.events.push({ kind: 'unsimulated', what });
-        },
-      },
+      (run.sink ??= this.sinkFor(run)),
     );
     return { verdict: res.verdict, step: res.decidedBy, table: tableName };
+  }
+
+  /** Where a walk reports its steps: one object per packet run, made on its first walk. */
+  private sinkFor(run: Run): WalkSink {
+    const keepPackets = this.opts.stepPackets !== false;
+    return {
+      step: (s, p) => {
+        run.steps.push(s);
+        run.events.push({ kind: 'step', step: s, packet: keepPackets ? clonePacket(p) : p });
+      },
+      miss: this.opts.explain ? (m) => run.events.push({ kind: 'miss', miss: m }) : undefined,
+      unsimulated: (what) => {
+        if (!run.events.some((e) => e.kind === 'unsimulated' && e.what === what)) run.events.push({ kind: 'unsimulated', what });
+      },
+    };
   }
 
   /**
@@ -435,61 +443,76 @@ export class Tracer {
       run.rerouted = out.dev;
     }
   }
+}
 
-  private context(run: Run, table: string, hook: Hook): EvalContext & { chain: string } {
-    const tracer = this;
-    return {
-      hook,
-      table,
-      chain: hook as string,
-      get pkt() {
-        return run.pkt;
-      },
-      get ctState() {
-        return table === 'raw' && !run.looped ? 'INVALID' : run.ctState;
-      },
-      get ct() {
-        return table === 'raw' && !run.looped ? undefined : run.conn;
-      },
-      get ctReply() {
-        return run.ctReply;
-      },
-      host: this.host,
-      now: this.opts.now,
-      decide(ext, question, assumed, probability) {
-        const branching = probability !== undefined && probability > 0 && probability < 1;
-        const k = run.assumptions.filter((x) => x.probability !== undefined && x.probability > 0 && x.probability < 1).length;
-        const forced = branching && tracer.opts.forced !== undefined && k < tracer.opts.forced.length ? tracer.opts.forced[k] : tracer.opts.assume.get(ext);
-        const answer = forced ?? assumed;
-        const a: Assumption = { ext, question, answer, probability };
-        run.assumptions.push(a);
-        run.events.push({ kind: 'assume', assumption: a });
-        return answer;
-      },
-      memory<T>(key: object, init: () => T): T {
-        if (!tracer.memoryStore.has(key)) tracer.memoryStore.set(key, init());
-        return tracer.memoryStore.get(key) as T;
-      },
-      log(req) {
-        run.events.push({ kind: 'log', req, packet: clonePacket(run.pkt), hook });
-      },
-      nat(req) {
-        run.natRequest = req;
-      },
-      reject(what) {
-        run.rejectWith = what;
-        run.events.push({ kind: 'reject', with: what });
-      },
-      notrack() {
-        run.untracked = true;
-      },
-      startTrace() {
-        /* every step is traced anyway */
-      },
-      note(text) {
-        run.events.push({ kind: 'note', text });
-      },
-    };
+/**
+ * The EvalContext of one table walk: a small object whose methods live on the prototype, so that a walk
+ * allocates five fields and no closures (a batch makes millions of them).
+ */
+class RunContext implements EvalContext {
+  chain: string;
+  constructor(
+    private readonly run: Run,
+    private readonly tracer: Tracer,
+    private readonly memoryStore: WeakMap<object, unknown>,
+    readonly table: string,
+    readonly hook: Hook,
+  ) {
+    this.chain = hook;
+  }
+  get pkt(): Packet {
+    return this.run.pkt;
+  }
+  /** In raw, conntrack has not run yet: no entry, INVALID (a looped-back packet keeps the one it had). */
+  get ctState(): CtState {
+    return this.table === 'raw' && !this.run.looped ? 'INVALID' : this.run.ctState;
+  }
+  get ct(): Conn | undefined {
+    return this.table === 'raw' && !this.run.looped ? undefined : this.run.conn;
+  }
+  get ctReply(): boolean {
+    return this.run.ctReply;
+  }
+  get host(): Host {
+    return this.tracer.host;
+  }
+  get now(): Date {
+    return this.tracer.opts.now;
+  }
+  decide(ext: string, question: string, assumed: boolean, probability?: number): boolean {
+    const opts = this.tracer.opts;
+    const run = this.run;
+    const branching = probability !== undefined && probability > 0 && probability < 1;
+    const k = run.assumptions.filter((x) => x.probability !== undefined && x.probability > 0 && x.probability < 1).length;
+    const forced = branching && opts.forced !== undefined && k < opts.forced.length ? opts.forced[k] : opts.assume.get(ext);
+    const answer = forced ?? assumed;
+    const a: Assumption = { ext, question, answer, probability };
+    run.assumptions.push(a);
+    run.events.push({ kind: 'assume', assumption: a });
+    return answer;
+  }
+  memory<T>(key: object, init: () => T): T {
+    if (!this.memoryStore.has(key)) this.memoryStore.set(key, init());
+    return this.memoryStore.get(key) as T;
+  }
+  log(req: LogRequest): void {
+    this.run.events.push({ kind: 'log', req, packet: clonePacket(this.run.pkt), hook: this.hook });
+  }
+  nat(req: NatRequest): void {
+    this.run.natRequest = req;
+  }
+  reject(what: string): void {
+    this.run.rejectWith = what;
+    this.run.events.push({ kind: 'reject', with: what });
+  }
+  notrack(): void {
+    this.run.untracked = true;
+  }
+  startTrace(): void {
+    /* every step is traced anyway */
+  }
+  note(text: string): void {
+    this.run.events.push({ kind: 'note', text });
   }
 }
 
