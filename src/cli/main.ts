@@ -16,6 +16,7 @@ import { mainHelp } from './help';
 import { Getopt, longGroup } from '../compile/getopt';
 import { PACKAGE_VERSION } from './version';
 import { runTrace } from './trace';
+import { runCompletion } from './completion';
 
 export interface RunResult {
   stdout: string;
@@ -254,7 +255,8 @@ export function main(program: string, argv: string[]): void {
     else if (argv[0] === 'trace') {
       const io = { stdin: () => readFileSync(0, 'utf8'), isTTY: process.stdout.isTTY === true, env: process.env, write: (t: string): void => void process.stdout.write(t) };
       runTrace(argv.slice(1), io).then(done, crash);
-    } else runIptables(program, argv).then(done, crash);
+    } else if (argv[0] === 'completion') done(runCompletion(argv.slice(1)));
+    else runIptables(program, argv).then(done, crash);
   } catch (e) {
     crash(e);
   }

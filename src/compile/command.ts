@@ -98,7 +98,7 @@ const OPTSTRING = '-:A:C:D:E:F::I:L::M:N:P:R:S::VX::Z::c:d:i:j:o:p:s:t:vW::46fg:
 
 type Key = { kind: 'core'; letter: string } | { kind: 'ext'; def: AnyMatch | AnyTarget; option: OptionDef };
 
-const CORE_LONG: ReadonlyArray<readonly [string, 0 | 1 | 2, string]> = [
+export const CORE_LONG: ReadonlyArray<readonly [string, 0 | 1 | 2, string]> = [
   ['append', 1, 'A'],
   ['delete', 1, 'D'],
   ['check', 1, 'C'],
