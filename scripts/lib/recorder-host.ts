@@ -21,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 
 import { parseIcmpType } from '../../src/extensions/matches/icmp';
 import type { KernelOutcome, TraceScenario, WirePacket } from '../trace-fixture-format';
+// The MACs tsiptables derives, given to the veths so recorded MAC= fields compare byte for byte.
+import { fnvBytes, interfaceMac as hostMac, multicastMac, peerMac } from '../../src/eval/mac';
 
 /** Both recorders build hosts with the same interface names and IP ids (and dmesg is the machine's): one at a time. */
 const LOCK = '/run/lock/tsi-record-traces.lock';
@@ -53,16 +55,6 @@ function ipToNum(s: string): number {
 const numToIp = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 const maskOf = (prefix: number): number => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
 
-/** The MAC tsiptables gives an interface the HOSTFILE names no MAC for (src/eval/host.ts defaultMac). */
-function fnvBytes(name: string): number[] {
-  let h = 2166136261;
-  for (const ch of name) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
-  return [(h >>> 16) & 255, (h >>> 8) & 255, h & 255];
-}
-const macOf = (bytes: number[]): string => bytes.map((x) => x.toString(16).padStart(2, '0')).join(':');
-const hostMac = (name: string): string => macOf([2, 0, 0, ...fnvBytes(name)]);
-/** The neighbour's MAC, as tsiptables gives it (src/eval/packet-line.ts peerMac). */
-const peerMac = (name: string): string => macOf([2, 0, 1, ...fnvBytes(`peer-${name}`)]);
 function peerName(iface: string): string {
   const n = `p-${iface}`;
   return n.length <= 15 ? n : `p-${fnvBytes(iface).map((x) => x.toString(16).padStart(2, '0')).join('')}`;
@@ -433,7 +425,7 @@ function ifacesOf(lines: string[][]): string[] {
 
 function macFor(dst: number, iface: string, h: HostInfo): string {
   if (dst === 0xffffffff) return 'ff:ff:ff:ff:ff:ff';
-  if (dst >>> 28 === 14) return macOf([1, 0, 0x5e, (dst >>> 16) & 0x7f, (dst >>> 8) & 255, dst & 255]);
+  if (dst >>> 28 === 14) return multicastMac(dst);
   for (const a of h.addrs) {
     if (a.iface !== iface || a.prefix >= 31) continue;
     if (((a.addr & maskOf(a.prefix)) | ~maskOf(a.prefix)) >>> 0 === dst) return 'ff:ff:ff:ff:ff:ff';

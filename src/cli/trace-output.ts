@@ -8,13 +8,12 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import { addrToString } from '../model/ip';
 import { formatLogLine, traceLine, type LinkType } from '../eval/log-format';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Packet } from '../eval/packet';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, protoName, type Packet } from '../eval/packet';
 import { statusNames, type TraceEvent, type TraceResult } from '../eval/trace';
 import type { Step } from '../eval/walk';
 import { ConntrackTable, tupleText } from '../eval/conntrack';
 import type { Branch } from '../eval/branches';
 
-const protoName = (p: number): string => (p === PROTO_TCP ? 'tcp' : p === PROTO_UDP ? 'udp' : p === PROTO_ICMP ? 'icmp' : String(p));
 
 /** `table:chain:type:N`, the kernel's TRACE notation. */
 export function stepText(s: Step): string {

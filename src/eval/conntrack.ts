@@ -5,8 +5,9 @@
  * without window tracking), ICMP errors RELATED to the connection they quote, and NAT bindings.
  */
 import { addrToString } from '../model/ip';
+import { flagsText } from '../extensions/matches/tcp';
 import { IPS, type ConnView, type CtState, type Tuple } from './context';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, isIcmpError, type Packet, type QuotedPacket } from './packet';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, isIcmpError, protoName, type Packet, type QuotedPacket } from './packet';
 
 /** TCP conntrack states, in the kernel's order (tcp_conntrack_names). */
 export const TCP_STATES = ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'SYN_SENT2'] as const;
@@ -103,7 +104,7 @@ export function tupleKey(t: Tuple): string {
 }
 
 export function tupleText(t: Tuple): string {
-  const p = t.proto === PROTO_TCP ? 'tcp' : t.proto === PROTO_UDP ? 'udp' : t.proto === PROTO_ICMP ? 'icmp' : String(t.proto);
+  const p = protoName(t.proto);
   if (t.proto === PROTO_TCP || t.proto === PROTO_UDP) return `${p} ${addrToString(t.src)}:${t.sport} -> ${addrToString(t.dst)}:${t.dport}`;
   if (t.proto === PROTO_ICMP) return `icmp ${addrToString(t.src)} -> ${addrToString(t.dst)} type ${t.dport >> 8} id ${t.sport}`;
   return `${p} ${addrToString(t.src)} -> ${addrToString(t.dst)}`;
@@ -281,16 +282,7 @@ function tupleFields(t: Tuple): string {
   return a;
 }
 
+/** FIN,SYN,RST,PSH,ACK,URG as iptables prints them (ECE/CWR aside), or NONE. */
 export function tcpFlagNames(flags: number): string {
-  const names: string[] = [];
-  const all: ReadonlyArray<readonly [number, string]> = [
-    [TCP_FIN, 'FIN'],
-    [TCP_SYN, 'SYN'],
-    [TCP_RST, 'RST'],
-    [0x08, 'PSH'],
-    [TCP_ACK, 'ACK'],
-    [TCP_URG, 'URG'],
-  ];
-  for (const [bit, n] of all) if (flags & bit) names.push(n);
-  return names.length ? names.join(',') : 'NONE';
+  return flagsText(flags & 0x3f);
 }

@@ -7,6 +7,7 @@
  */
 import { cidrToMask, numericToAddr } from '../model/ip';
 import { RTN, type HostView, type RouteResult } from './context';
+import { interfaceMac } from './mac';
 
 export interface IfaceAddress {
   addr: number;
@@ -46,15 +47,6 @@ export class HostFileError extends Error {
 
 const maskOf = (prefix: number): number => cidrToMask(prefix);
 
-/** A deterministic MAC for an interface with none given: 02:00:00 + three bytes of the name's hash. */
-function defaultMac(name: string): string {
-  if (name === 'lo') return '00:00:00:00:00:00';
-  let h = 2166136261;
-  for (const ch of name) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
-  const b = [2, 0, 0, (h >>> 16) & 255, (h >>> 8) & 255, h & 255];
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
 export class Host implements HostView {
   readonly ifaces = new Map<string, Iface>();
   readonly routes: Route[] = [];
@@ -75,7 +67,7 @@ export class Host implements HostView {
   iface(name: string): Iface {
     let i = this.ifaces.get(name);
     if (!i) {
-      i = { name, mac: defaultMac(name), addrs: [] };
+      i = { name, mac: interfaceMac(name), addrs: [] };
       this.ifaces.set(name, i);
     }
     return i;

@@ -16,6 +16,7 @@ import { parseIcmpType } from '../extensions/matches/icmp';
 import { parseProtocol } from '../extensions/option-types';
 import { IptablesError } from '../messages';
 import { packetTuple, type ConntrackTable } from './conntrack';
+import { peerMac } from './mac';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN, isIcmpError, type Packet, type QuotedPacket } from './packet';
 
 export class PacketLineError extends Error {
@@ -380,11 +381,4 @@ function minLength(p: Packet): number {
 function quoteFor(p: Packet, history: BatchHistory): QuotedPacket | undefined {
   const q = history.latestBetween(p.dst, p.src);
   return q ? { ...q } : undefined;
-}
-
-/** The MAC of the (simulated) neighbour a frame arrives from on `iface`. */
-export function peerMac(iface: string): string {
-  let h = 2166136261;
-  for (const ch of `peer-${iface}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
-  return [2, 0, 1, (h >>> 16) & 255, (h >>> 8) & 255, h & 255].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }

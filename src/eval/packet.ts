@@ -99,6 +99,11 @@ export function isIcmpError(type: number): boolean {
   return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
 }
 
+/** How the trace names a protocol: tcp, udp, icmp, else its number. */
+export function protoName(proto: number): string {
+  return proto === PROTO_TCP ? 'tcp' : proto === PROTO_UDP ? 'udp' : proto === PROTO_ICMP ? 'icmp' : String(proto);
+}
+
 export function hasPorts(proto: number): boolean {
   return proto === PROTO_TCP || proto === PROTO_UDP;
 }

@@ -11,6 +11,7 @@ import { addrToString } from '../model/ip';
 import { IPS, RTN, type CtState, type EvalContext, type LogRequest, type NatRequest } from './context';
 import { ConntrackTable, tupleText, type Conn } from './conntrack';
 import { hookEntries, manipOf } from './hooks';
+import { multicastMac } from './mac';
 import type { Host } from './host';
 import { applyNat, rangeOf, setupNat, type Manip } from './nat';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_RST, clonePacket, type Packet } from './packet';
@@ -529,10 +530,7 @@ function frameDestination(host: Host, dst: number, dev: string): string | null {
   // A sender on the link sends to ff:ff:ff:ff:ff:ff only for that link's own broadcast addresses (a directed
   // broadcast of another subnet goes to the router's MAC, recorded in routing.json).
   if (dst === 0xffffffff || host.ifaces.get(dev)?.addrs.some((a) => a.broadcast === dst)) return 'ff:ff:ff:ff:ff:ff';
-  if (dst >>> 28 === 0xe) {
-    const h = (n: number): string => n.toString(16).padStart(2, '0');
-    return `01:00:5e:${h((dst >>> 16) & 0x7f)}:${h((dst >>> 8) & 255)}:${h(dst & 255)}`;
-  }
+  if (dst >>> 28 === 0xe) return multicastMac(dst);
   return host.macOf(dev) ?? null;
 }
 

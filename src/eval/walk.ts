@@ -9,7 +9,7 @@
 import type { Chain, IpMatch, Rule, Table } from '../model/ruleset';
 import { addrToString, maskToListString } from '../model/ip';
 import type { EvalContext, TargetVerdict } from './context';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Packet } from './packet';
+import { protoName, type Packet } from './packet';
 
 export type StepType = 'rule' | 'return' | 'policy';
 
@@ -51,8 +51,6 @@ export interface WalkResult {
   decidedBy: Step | undefined;
 }
 
-const PROTO_NAMES: Readonly<Record<number, string>> = { [PROTO_TCP]: 'tcp', [PROTO_UDP]: 'udp', [PROTO_ICMP]: 'icmp' };
-const protoName = (p: number): string => PROTO_NAMES[p] ?? String(p);
 
 /** ifname_compare() with the `+` wildcard: "eth+" matches every name starting with "eth". */
 function ifaceMatches(pattern: string, name: string): boolean {
