@@ -40,7 +40,7 @@ const MUTATING = new Set<ParsedCommand['command']>([
 ]);
 
 /** `tsiptables ARGS`: returns what to print instead of printing, so tests can run it in-process. */
-export async function runIptables(program: string, argv: readonly string[]): Promise<RunResult> {
+export async function runIptables(program: string, argv: readonly string[], statefile?: string): Promise<RunResult> {
   let stderr = '';
   const warn = (l: string): void => {
     stderr += l + '\n';
@@ -49,7 +49,7 @@ export async function runIptables(program: string, argv: readonly string[]): Pro
     const parsed = parseCommandLine(argv);
     if (!parsed.ok) throw paramProblem(parsed.problems[0]!.message);
     const cmd = parseCommand(parsed.value, { table: 'filter', restore: false, programName: program, warn });
-    const path = statePath();
+    const path = statefile ?? statePath();
     const mutating = MUTATING.has(cmd.command) || cmd.alsoZero;
     const run = (): string => {
       // Only the command's table is read; the others are written back untouched.
@@ -86,9 +86,9 @@ function getoptError(program: string, r: { kind: string; shown?: string }, hint:
 }
 
 /** `tsiptables-save [-c] [-t table] [-M cmd] [-f file]` */
-export function runSave(program: string, argv: readonly string[], now = new Date()): RunResult {
+export function runSave(program: string, argv: readonly string[], now = new Date(), statefile?: string): RunResult {
   try {
-    return save(program, argv, now);
+    return save(program, argv, now, statefile ?? statePath());
   } catch (e) {
     if (e instanceof IptablesError) return { stdout: '', stderr: formatError(e, program), status: e.status };
     throw e;
@@ -123,7 +123,7 @@ const RESTORE_OPTIONS = [
   ]),
 ];
 
-function save(program: string, argv: readonly string[], now: Date): RunResult {
+function save(program: string, argv: readonly string[], now: Date, statefile: string): RunResult {
   const g = new Getopt<string>(argv, 'bcdt:M:f:V');
   let counters = false;
   let table: string | undefined;
@@ -145,7 +145,7 @@ function save(program: string, argv: readonly string[], now: Date): RunResult {
     else if (k === 'V') return { stdout: `${program} ${VERSION_STRING}\n`, stderr: '', status: 0 };
   }
   if (stray) return { stdout: '', stderr: 'Unknown arguments found on commandline\n', status: 1 };
-  const rs = loadState(statePath(), table !== undefined && isTableName(table) ? new Set([table]) : undefined);
+  const rs = loadState(statefile, table !== undefined && isTableName(table) ? new Set([table]) : undefined);
   let text: string;
   if (table !== undefined) {
     if (!isTableName(table)) return { stdout: '', stderr: `Table \`${table}' does not exist\n`, status: 1 };
@@ -163,7 +163,7 @@ function save(program: string, argv: readonly string[], now: Date): RunResult {
 }
 
 /** `tsiptables-restore [-c] [-n] [-t] [-v] [-T table] [-w] [file]` */
-export async function runRestore(program: string, argv: readonly string[], stdin: () => string): Promise<RunResult> {
+export async function runRestore(program: string, argv: readonly string[], stdin: () => string, statefile?: string): Promise<RunResult> {
   const g = new Getopt<string>(argv, 'bcvVthnwW:M:T:');
   const opts = { counters: false, noflush: false, test: false, verbose: false, onlyTable: undefined as string | undefined };
   let wait: number | undefined;
@@ -215,7 +215,7 @@ export async function runRestore(program: string, argv: readonly string[], stdin
   const warn = (l: string): void => {
     stderr += l + '\n';
   };
-  const path = statePath();
+  const path = statefile ?? statePath();
   const work = (): string => {
     const base = loadState(path);
     const res = restore(text, base, { ...opts, programName: program, warn });

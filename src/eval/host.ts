@@ -54,6 +54,11 @@ export class Host implements HostView {
   /** rp_filter per interface name, and 'all'. */
   readonly rpFilter = new Map<string, number>();
   /** net.ipv4.conf.*.route_localnet, accept_local: off (fresh namespace values). */
+  /**
+   * Devices that are administratively down (labs: a new veth, a fresh namespace's lo): their addresses are not
+   * local and no route leaves by them, as the kernel removes their routes on NETDEV_DOWN.
+   */
+  readonly down = new Set<string>();
 
   constructor() {
     this.addAddress('lo', numericToAddr('127.0.0.1', false)!, 8);
@@ -83,6 +88,29 @@ export class Host implements HostView {
     if (dev !== 'lo' && prefix < 32 && !this.routes.some((r) => r.connected && r.dst === net && r.prefix === prefix && r.dev === dev)) {
       this.routes.push({ dst: net, prefix, gateway: undefined, dev, prefsrc: addr, type: RTN.UNICAST, connected: true });
     }
+  }
+
+  /** `ip addr del`: the address and the connected route it brought. */
+  removeAddress(dev: string, addr: number, prefix: number): boolean {
+    const i = this.ifaces.get(dev);
+    const k = i ? i.addrs.findIndex((a) => a.addr === addr && a.prefix === prefix) : -1;
+    if (!i || k < 0) return false;
+    i.addrs.splice(k, 1);
+    const net = (addr & maskOf(prefix)) >>> 0;
+    if (!i.addrs.some((a) => a.prefix === prefix && ((a.addr & maskOf(prefix)) >>> 0) === net)) {
+      const r = this.routes.findIndex((x) => x.connected && x.dev === dev && x.dst === net && x.prefix === prefix);
+      if (r >= 0) this.routes.splice(r, 1);
+    }
+    // Routes whose preferred source was that address go with it (fib_del_ifaddr).
+    for (let j = this.routes.length - 1; j >= 0; j--) if (this.routes[j]!.prefsrc === addr && this.routes[j]!.dev === dev) this.routes.splice(j, 1);
+    return true;
+  }
+
+  /** A device leaves the host (moved to another namespace, deleted): its addresses and routes go with it. */
+  removeIface(dev: string): void {
+    this.ifaces.delete(dev);
+    this.down.delete(dev);
+    for (let j = this.routes.length - 1; j >= 0; j--) if (this.routes[j]!.dev === dev) this.routes.splice(j, 1);
   }
 
   rpFilterOf(dev: string): number {
@@ -172,13 +200,14 @@ export class Host implements HostView {
   /** Local table lookup: LOCAL for the host's addresses and 127/8, BROADCAST for subnet broadcasts. */
   private localType(addr: number, dev?: string): { type: number; dev: string } | undefined {
     for (const i of this.ifaces.values()) {
+      if (this.down.has(i.name)) continue;
       for (const a of i.addrs) {
         if (a.addr === addr) return { type: RTN.LOCAL, dev: i.name };
         if (i.name === 'lo' && ((addr & maskOf(a.prefix)) >>> 0) === ((a.addr & maskOf(a.prefix)) >>> 0)) return { type: RTN.LOCAL, dev: 'lo' };
       }
     }
     for (const i of this.ifaces.values()) {
-      if (dev !== undefined && i.name !== dev) continue;
+      if ((dev !== undefined && i.name !== dev) || this.down.has(i.name)) continue;
       for (const a of i.addrs) if (a.broadcast === addr && i.name !== 'lo') return { type: RTN.BROADCAST, dev: i.name };
     }
     return undefined;
@@ -201,7 +230,7 @@ export class Host implements HostView {
   mainLookup(dst: number, oif?: string): Route | undefined {
     let best: Route | undefined;
     for (const r of this.routes) {
-      if (oif !== undefined && r.dev !== oif) continue;
+      if ((oif !== undefined && r.dev !== oif) || this.down.has(r.dev)) continue;
       if (((dst & maskOf(r.prefix)) >>> 0) !== r.dst) continue;
       if (!best || r.prefix > best.prefix) best = r;
     }

@@ -84,6 +84,11 @@ export interface TraceOptions {
    * view needs none, and a batch of 100,000 packets runs faster without.
    */
   stepPackets?: boolean;
+  /**
+   * The host answers what is delivered to it (a RST, an echo reply) inside the trace, as conntrack sees it.
+   * Default true; a lab (src/lab) sends the answers itself as real packets, so it turns this off.
+   */
+  selfAnswer?: boolean;
 }
 
 export class TraceInputError extends Error {}
@@ -118,7 +123,7 @@ class Run {
 }
 
 export class Tracer {
-  readonly conntrack = new ConntrackTable();
+  readonly conntrack: ConntrackTable;
   private readonly memoryStore = new WeakMap<object, unknown>();
   /**
    * Conntrack runs in a namespace only while some rule needs it (nf_ct_netns_get from a conntrack-using
@@ -130,7 +135,10 @@ export class Tracer {
     readonly ruleset: Ruleset,
     readonly host: Host,
     readonly opts: TraceOptions,
+    /** The namespace's connection table, kept when a lab swaps rulesets between packets. */
+    conntrack?: ConntrackTable,
   ) {
+    this.conntrack = conntrack ?? new ConntrackTable();
     this.conntrackActive = [...ruleset.tables.values()].some((t) => [...t.chains.values()].some((c) => c.rules.some((r) => r.facts.defs.some((d) => d.needsConntrack === true))));
   }
 
@@ -326,7 +334,7 @@ export class Tracer {
    */
   private answerDelivered(run: Run, broadcast: boolean): void {
     const p = run.pkt;
-    if (!this.conntrackActive || broadcast) return;
+    if (!this.conntrackActive || broadcast || this.opts.selfAnswer === false) return;
     let answer: Packet | undefined;
     if (p.proto === PROTO_TCP && !(p.tcpFlags & TCP_RST)) {
       answer = { ...clonePacket(p), src: p.dst, dst: p.src, sport: p.dport, dport: p.sport, tcpFlags: p.tcpFlags & TCP_ACK ? TCP_RST : TCP_RST | TCP_ACK, inIface: null, uid: undefined, gid: undefined };
