@@ -218,7 +218,15 @@ export async function runRestore(program: string, argv: readonly string[], stdin
   const path = statefile ?? statePath();
   const work = (): string => {
     const base = loadState(path);
-    const res = restore(text, base, { ...opts, programName: program, warn });
+    let res: ReturnType<typeof restore>;
+    try {
+      res = restore(text, base, { ...opts, programName: program, warn });
+    } catch (e) {
+      // Tables committed before the failure stay (the nft variant applied them): written under the same lock,
+      // so that no other writer's change made in between is overwritten.
+      if (e instanceof RestoreError && !opts.test && e.committed) writeState(path, e.committed);
+      throw e;
+    }
     if (!opts.test) writeState(path, res.ruleset);
     return res.stdout;
   };
@@ -227,8 +235,6 @@ export async function runRestore(program: string, argv: readonly string[], stdin
     return { stdout, stderr, status: 0 };
   } catch (e) {
     if (e instanceof RestoreError) {
-      // Tables committed before the failure stay (the nft variant applied them).
-      if (!opts.test && e.committed) await withLock(path, wait, () => writeState(path, e.committed!));
       const err = e.error;
       const line = err.framing === 'param' || err.framing === 'bad-argument' ? e.line : undefined;
       return { stdout: '', stderr: stderr + formatError(err, program, line), status: err.status };

@@ -1,13 +1,32 @@
 /**
  * The state file: the ruleset as `iptables-save -c` text (without date lines) under a version comment, so it
- * can be read, diffed and fed to the real iptables-restore. Written atomically (write-file-atomic: temp file +
- * rename), writers serialised on a lock beside it (proper-lockfile).
+ * can be read, diffed and fed to the real iptables-restore.
+ *
+ * Crash safety: a new state is written to a temporary file beside the old one, flushed, then renamed over it,
+ * so a reader or a writer killed at any moment sees the old file or the new one, never a mix. Writers are
+ * serialised on a lock beside the state file (see withLock) that a dead holder never keeps.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import lockfile from 'proper-lockfile';
-import writeFileAtomic from 'write-file-atomic';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { Exit, IptablesError } from '../messages';
 import { chainsInSaveOrder, Ruleset } from '../model/ruleset';
 import { isTableName, type TableName } from '../model/tables';
@@ -140,10 +159,16 @@ export function parseStateText(text: string): Ruleset {
   return parseDump(text, true);
 }
 
+
 /** Loads the state; `want`, when given, names the only tables the caller will look at or change. */
 export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset {
-  if (!existsSync(path)) return new Ruleset();
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return new Ruleset();
+    throw ioProblem(`can't read state file ${path}`, e);
+  }
   const own = loadOwnState(text, want);
   if (own) return own;
   try {
@@ -154,35 +179,339 @@ export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset 
   }
 }
 
+/**
+ * Replaces the state file by `rs`, atomically: a temporary file in the same directory (same mode and, for
+ * root, same owner as the old file) is written and flushed, then renamed over the state file. On any failure
+ * (disk full, read-only or unwritable directory, ...) the temporary file is removed, the old state stays as it
+ * was, and an IptablesError says why (exit 4).
+ */
 export function writeState(path: string, rs: Ruleset): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileAtomic.sync(path, serialize(rs));
+  writeFileAtomically(path, serialize(rs));
+}
+
+function writeFileAtomically(path: string, text: string): void {
+  const dir = dirname(path);
+  const fail = (e: unknown): never => {
+    throw ioProblem(`can't write state file ${path}`, e);
+  };
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    fail(e);
+  }
+  let old: { mode: number; uid: number; gid: number } | undefined;
+  try {
+    const st = statSync(path);
+    old = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  } catch {
+    old = undefined;
+  }
+  const tmp = join(dir, `${basename(path)}${TMP_INFIX}${ownerId()}`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx', old?.mode ?? 0o666);
+    if (old) {
+      fchmodSync(fd, old.mode);
+      if (process.getuid?.() === 0) fchownSync(fd, old.uid, old.gid);
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // Closing can fail the same way the write did; the file goes anyway.
+      }
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Never created, or already gone.
+    }
+    fail(e);
+  }
+  syncDirectory(dir);
+}
+
+/** Makes the rename durable across a power cut (best effort: not every platform can fsync a directory). */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // EISDIR/EINVAL/EPERM on some platforms; the rename is done either way.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/*
+ * The writers' lock.
+ *
+ * `<state>.lock` is a directory; the lock is held while it contains an owner entry, an empty file whose name
+ * says who holds it: `owner.<pid>.<start>.<nonce>.<scope>`, with the process's start time (field 22 of
+ * /proc/<pid>/stat, so a reused pid is not taken for the holder) and a scope (boot id, pid namespace, host).
+ *
+ * Taking it: a writer prepares its own directory `<state>.lock-prep.<owner>` holding its owner entry, then
+ * rename()s it to `<state>.lock`. rename(2) replaces an empty directory and fails (ENOTEMPTY/EEXIST) on a
+ * non-empty one, atomically, so the owner entry arrives together with the lock and at most one writer's
+ * rename can succeed while an owner entry is there.
+ *
+ * Freeing it: the holder unlinks its own entry (the directory is then empty, i.e. free) and removes the empty
+ * directory if it is still there. A waiter that finds an entry whose process is gone (kill(pid, 0) fails with
+ * ESRCH, the process is a zombie, its start time differs, or it ran in an earlier boot of this host) unlinks
+ * exactly that entry. The name is unique to one acquisition, so this can only ever remove the dead holder's
+ * entry, never a later holder's: no time-out, no race between two waiters breaking the same lock. A holder in
+ * another pid namespace or on another host cannot be checked and is taken as alive.
+ */
+
+const LOCK_SUFFIX = '.lock';
+const PREP_INFIX = '.lock-prep.';
+const TMP_INFIX = '.tmp.';
+const OWNER_PREFIX = 'owner.';
+
+interface ProcInfo {
+  state: string;
+  start: string;
+}
+
+/** /proc/<pid>/stat's state and start time; undefined when there is no such process (or no /proc). */
+function procInfo(pid: number | 'self'): ProcInfo | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const start = fields[19];
+  return state !== undefined && start !== undefined && /^\d+$/.test(start) ? { state, start } : undefined;
+}
+
+function readOr(read: () => string, fallback: string): string {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}
+
+interface Self {
+  /** The /proc start time, or '0' where there is no /proc. */
+  start: string;
+  boot: string;
+  pidns: string;
+  host: string;
+  hasProc: boolean;
+}
+
+let self: Self | undefined;
+function me(): Self {
+  if (self) return self;
+  const info = procInfo('self');
+  self = {
+    start: info?.start ?? '0',
+    boot: readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim().replace(/[^0-9a-f]/g, ''), ''),
+    pidns: readOr(() => readlinkSync('/proc/self/ns/pid').replace(/\D/g, ''), ''),
+    host: Buffer.from(hostname(), 'utf8').toString('hex').slice(0, 120),
+    hasProc: info !== undefined,
+  };
+  return self;
+}
+
+/** `<pid>.<start>.<nonce>.<boot>-<pidns>-<host>`: unique to one acquisition (or one temporary file). */
+function ownerId(): string {
+  const s = me();
+  return `${process.pid}.${s.start}.${randomBytes(8).toString('hex')}.${s.boot}-${s.pidns}-${s.host}`;
+}
+
+/** Whether the process named by an owner id (from ownerId) may still be running. Unknown ids count as alive. */
+function ownerAlive(id: string): boolean {
+  const m = /^(\d+)\.(\d+)\.[0-9a-f]+\.([0-9a-f]*)-(\d*)-([0-9a-f]*)$/.exec(id);
+  if (!m) return true;
+  const pid = Number(m[1]);
+  const [start, boot, pidns, host] = [m[2]!, m[3]!, m[4]!, m[5]!];
+  const s = me();
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
+  if (host !== s.host) return true;
+  if (boot !== s.boot) return boot === '' || s.boot === '';
+  if (pidns !== s.pidns) return true;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if (errnoOf(e) === 'ESRCH') return false;
+    // EPERM: someone else's process, alive.
+  }
+  if (!s.hasProc) return true;
+  const info = procInfo(pid);
+  if (!info) return false;
+  if (info.state === 'Z' || info.state === 'X') return false;
+  return start === '0' || info.start === start;
 }
 
 /**
- * Runs `fn` holding the writers' lock. `wait`: undefined or -1 waits for ever, N gives up after N seconds with
- * iptables-legacy's message and exit 4. A lock left by a killed process is taken over once stale.
+ * Runs `fn` holding the writers' lock of the state file `path`. `wait`: undefined, 0 or negative waits for
+ * ever (as iptables-legacy does for no -w and -w 0); N > 0 gives up after N seconds with iptables-legacy's
+ * two lines and exit 4. A lock whose holder has died is free at once. If the lock cannot be created at all
+ * (read-only or unwritable directory), iptables-legacy's `Fatal: can't open lock file` line, exit 4.
  */
 export async function withLock<T>(path: string, wait: number | undefined, fn: () => T): Promise<T> {
-  mkdirSync(dirname(path), { recursive: true });
-  const forever = wait === undefined || wait < 0;
+  const lockPath = `${path}${LOCK_SUFFIX}`;
+  const forever = wait === undefined || wait <= 0;
   const started = Date.now();
-  let release: (() => Promise<void>) | undefined;
+  const cannotOpen = (e: unknown): IptablesError =>
+    new IptablesError(`Fatal: can't open lock file ${lockPath}: ${strerror(e)}`, Exit.Resource, 'plain');
+  const id = ownerId();
+  const entry = `${OWNER_PREFIX}${id}`;
+  const prep = join(dirname(path), `${basename(path)}${PREP_INFIX}${id}`);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(prep);
+    writeFileSync(join(prep, entry), '', { flag: 'wx' });
+  } catch (e) {
+    removePrep(prep, entry);
+    throw cannotOpen(e);
+  }
+  let pause = 1;
   for (;;) {
     try {
-      release = await lockfile.lock(path, { realpath: false, stale: 10000, update: 2000, lockfilePath: `${path}.lock` });
+      renameSync(prep, lockPath);
       break;
     } catch (e) {
-      if ((e as { code?: string }).code !== 'ELOCKED') throw e;
-      if (!forever && Date.now() - started >= wait * 1000) {
-        throw new IptablesError(`Another app is currently holding the xtables lock. Stopped waiting after ${wait}s.`, Exit.Resource, 'plain');
+      const code = errnoOf(e);
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+        removePrep(prep, entry);
+        throw cannotOpen(e);
       }
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
     }
+    // Held: free it at once if its holder is dead, else wait (a few ms, growing to 25 ms, with jitter).
+    if (freeIfHolderDead(lockPath)) continue;
+    if (!forever && Date.now() - started >= wait * 1000) {
+      removePrep(prep, entry);
+      throw new IptablesError(
+        `Can't lock ${lockPath}: Resource temporarily unavailable\nAnother app is currently holding the xtables lock. Stopped waiting after ${wait}s.`,
+        Exit.Resource,
+        'plain',
+      );
+    }
+    await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
+    pause = Math.min(pause * 2, 16);
   }
   try {
+    collectLeftovers(path);
     return fn();
   } finally {
-    await release().catch(() => undefined);
+    try {
+      unlinkSync(join(lockPath, entry));
+      rmdirSync(lockPath);
+    } catch {
+      // ENOENT/ENOTEMPTY: the next writer has already put its own lock directory in place.
+    }
   }
+}
+
+/** Unlinks the owner entries of dead holders; true if the lock may now be free. */
+function freeIfHolderDead(lockPath: string): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(lockPath);
+  } catch (e) {
+    // Gone since the rename failed: free. Unreadable: wait (and let the time limit, if any, end it).
+    return errnoOf(e) === 'ENOENT';
+  }
+  let freed = names.length === 0;
+  for (const name of names) {
+    if (!name.startsWith(OWNER_PREFIX) || ownerAlive(name.slice(OWNER_PREFIX.length))) continue;
+    try {
+      unlinkSync(join(lockPath, name));
+    } catch {
+      // Another waiter freed it first.
+    }
+    freed = true;
+  }
+  return freed;
+}
+
+function removePrep(prep: string, entry: string): void {
+  try {
+    unlinkSync(join(prep, entry));
+  } catch {
+    // Not created.
+  }
+  try {
+    rmdirSync(prep);
+  } catch {
+    // Not created.
+  }
+}
+
+/** Temporary files and prepared lock directories left by killed processes beside the state file. */
+function collectLeftovers(path: string): void {
+  const dir = dirname(path);
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(base)) continue;
+    const rest = name.slice(base.length);
+    const id = rest.startsWith(TMP_INFIX) ? rest.slice(TMP_INFIX.length) : rest.startsWith(PREP_INFIX) ? rest.slice(PREP_INFIX.length) : undefined;
+    if (id === undefined || ownerAlive(id)) continue;
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+    } catch {
+      // Best effort: a leftover only takes space.
+    }
+  }
+}
+
+function errnoOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** glibc's strerror() text for the errors a file system operation can give. */
+const STRERROR: Record<string, string> = {
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  EROFS: 'Read-only file system',
+  ENOSPC: 'No space left on device',
+  EDQUOT: 'Disk quota exceeded',
+  EIO: 'Input/output error',
+  ENOENT: 'No such file or directory',
+  ENOTDIR: 'Not a directory',
+  EISDIR: 'Is a directory',
+  EEXIST: 'File exists',
+  ENOTEMPTY: 'Directory not empty',
+  ELOOP: 'Too many levels of symbolic links',
+  ENAMETOOLONG: 'File name too long',
+  EMFILE: 'Too many open files',
+  ENFILE: 'Too many open files in system',
+  EFBIG: 'File too large',
+  EXDEV: 'Invalid cross-device link',
+  EBUSY: 'Device or resource busy',
+  ENOMEM: 'Cannot allocate memory',
+  EINVAL: 'Invalid argument',
+};
+
+function strerror(e: unknown): string {
+  const code = errnoOf(e);
+  if (code !== undefined) return STRERROR[code] ?? code;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** `Fatal: WHAT: strerror`, exit 4 (RESOURCE_PROBLEM), as iptables-legacy reports its lock file. */
+function ioProblem(what: string, e: unknown): IptablesError {
+  return new IptablesError(`Fatal: ${what}: ${strerror(e)}`, Exit.Resource, 'plain');
 }
