@@ -17,6 +17,7 @@ import { Getopt, longGroup } from '../compile/getopt';
 import { PACKAGE_VERSION } from './version';
 import { runTrace } from './trace';
 import { runCompletion } from './completion';
+import { runLabCommand } from './lab';
 
 export interface RunResult {
   stdout: string;
@@ -262,6 +263,7 @@ export function main(program: string, argv: string[]): void {
       const io = { stdin: () => readFileSync(0, 'utf8'), isTTY: process.stdout.isTTY === true, env: process.env, write: (t: string): void => void process.stdout.write(t) };
       runTrace(argv.slice(1), io).then(done, crash);
     } else if (argv[0] === 'completion') done(runCompletion(argv.slice(1)));
+    else if (argv[0] === 'lab') runLabCommand(argv.slice(1), () => readFileSync(0, 'utf8')).then(done, crash);
     else runIptables(program, argv).then(done, crash);
   } catch (e) {
     crash(e);

@@ -1,0 +1,568 @@
+/**
+ * The programs a lab runs, simulated over the lab's network (net.ts): ping (iputils), nc (OpenBSD netcat) as
+ * client and listener, curl, tcpdump (captures printed when the job ends), dmesg (the kernel log of every
+ * namespace: LOG lines), conntrack -L, sysctl and writes to /proc/sys, and the shell's job control (`&`, kill,
+ * wait). Output texts follow the real programs (iputils 20221126, netcat-openbsd 1.219, curl 7.88.1, tcpdump
+ * 4.99, conntrack-tools 1.4.7), as recorded in fixtures/labs/recorded.
+ */
+import { addrToString, numericToAddr } from '../model/ip';
+import { SERVICES } from '../data/netdb';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type Packet } from '../eval/packet';
+import { ConntrackTable } from '../eval/conntrack';
+import type { Conn } from '../eval/conntrack';
+import { IPS } from '../eval/context';
+import type { Netns } from './world';
+import type { Outcome } from './net';
+import type { Chunk, Lab, Output } from './run';
+import type { CmdResult } from './ip-command';
+import { formatTcpdumpLine, TcpdumpState } from './tcpdump-format';
+
+export interface Job {
+  id: number;
+  pid: number;
+  kind: 'listen' | 'tcpdump' | 'done';
+  ns: Netns;
+  /** Listener: protocol and port, -k keeps it after a connection. */
+  proto?: number;
+  port?: number;
+  keep?: boolean;
+  /** What the listener sends to whoever connects (its stdin). */
+  reply?: string;
+  /** tcpdump: the capture it reads. */
+  capture?: { ns: Netns; dev: string; frames: Array<{ at: number; pkt: Packet }> };
+  /** Output written when the job ends (tcpdump's buffered lines). */
+  finished: boolean;
+}
+
+const ok = (chunks: Chunk[] = [], status = 0): Output => ({ chunks: chunks.filter(([, t]) => t !== ''), status });
+
+/** TCP option bytes Linux puts on a SYN / SYN-ACK (mss 1460, sackOK, timestamps, nop, wscale 7) and on later segments. */
+function synOptions(tsVal: number, tsEcr: number): Uint8Array {
+  return new Uint8Array([2, 4, 5, 0xb4, 4, 2, 8, 10, ...be32(tsVal), ...be32(tsEcr), 1, 3, 3, 7]);
+}
+function tsOptions(tsVal: number, tsEcr: number): Uint8Array {
+  return new Uint8Array([1, 1, 8, 10, ...be32(tsVal), ...be32(tsEcr)]);
+}
+function be32(n: number): number[] {
+  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+}
+
+function serviceName(port: number, proto: string): string {
+  return SERVICES.find((s) => s[1] === port && s[2] === proto)?.[0] ?? '*';
+}
+
+/** One side of a simulated TCP connection. */
+interface TcpSide {
+  ns: Netns;
+  addr: number;
+  port: number;
+  /** The peer's address and port as this side sees them (NAT in between). */
+  peerAddr: number;
+  peerPort: number;
+  isn: number;
+  sent: number;
+  acked: number;
+  ts: number;
+}
+
+export class Apps {
+  readonly jobs: Job[] = [];
+  lastPid: number | undefined;
+  private pid = 1000;
+  private nextPort = 40000;
+  private icmpId = 0x1a2b;
+
+  constructor(private readonly lab: Lab) {}
+
+  private get net() {
+    return this.lab.net;
+  }
+
+  listening(ns: Netns, proto: number, port: number, _addr: number): boolean {
+    return this.jobs.some((j) => j.kind === 'listen' && j.ns === ns && j.proto === proto && j.port === port);
+  }
+
+  async run(name: string, args: string[], ns: Netns, stdin: string, background: boolean): Promise<Output> {
+    switch (name) {
+      case 'ping':
+        return this.ping(ns, args);
+      case 'nc':
+      case 'netcat':
+        return this.nc(ns, args, stdin, background);
+      case 'curl':
+        return this.curl(ns, args);
+      case 'tcpdump':
+        return this.tcpdump(ns, args, background);
+      case 'dmesg':
+        return this.dmesg(args);
+      case 'conntrack':
+        return this.conntrack(ns, args);
+      default:
+        return ok([[2, `${name}: not simulated\n`]], 127);
+    }
+  }
+
+  private startJob(j: Omit<Job, 'id' | 'pid' | 'finished'>): Job {
+    const job: Job = { ...j, id: this.jobs.length + 1, pid: this.pid++, finished: false };
+    this.jobs.push(job);
+    this.lastPid = job.pid;
+    return job;
+  }
+
+  // ---- ping ---------------------------------------------------------------------------------------------
+
+  private ping(ns: Netns, args: string[]): Output {
+    let count = Number.POSITIVE_INFINITY;
+    let dest: string | undefined;
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      const val = (): string => (a.length > 2 ? a.slice(2) : (args[++i] ?? ''));
+      if (a.startsWith('-c')) count = Number(val());
+      else if (a.startsWith('-W') || a.startsWith('-w') || a.startsWith('-i') || a.startsWith('-s') || a.startsWith('-I') || a.startsWith('-t')) val();
+      else if (a === '-q' || a === '-n' || a === '-4') continue;
+      else dest = a;
+    }
+    if (dest === undefined) return ok([[2, 'ping: usage error: Destination address required\n']], 1);
+    const dst = dest.split('.').length === 4 ? numericToAddr(dest, false) : null;
+    if (dst === null) return ok([[2, `ping: ${dest}: Name or service not known\n`]], 2);
+    if (!Number.isFinite(count)) count = 1;
+    const route = ns.host.route(dst);
+    if (!route || (route.type !== 1 && route.type !== 2 && route.type !== 3)) return ok([[2, 'ping: connect: Network is unreachable\n']], 2);
+    const src = route.prefsrc ?? ns.host.primaryAddress(route.dev, dst) ?? 0;
+    const id = this.icmpId++;
+    let out = `PING ${dest} (${dest}) 56(84) bytes of data.\n`;
+    let received = 0;
+    let errors = 0;
+    for (let seq = 1; seq <= count; seq++) {
+      const pkt = this.net.packet({ src, dst, proto: PROTO_ICMP, icmpType: 8, icmpCode: 0, icmpId: id, icmpSeq: seq, len: 84, uid: 0, gid: 0 });
+      const o = this.net.send(ns, pkt);
+      const back = this.answerOf(o);
+      if (back?.kind === 'delivered' && back.ns === ns) {
+        const r = back.pkt;
+        if (r.proto === PROTO_ICMP && r.icmpType === 0) {
+          received++;
+          out += `64 bytes from ${addrToString(r.src)}: icmp_seq=${seq} ttl=${r.ttl} time=0.050 ms\n`;
+        } else if (r.proto === PROTO_ICMP && r.icmpType === 3) {
+          errors++;
+          out += `From ${addrToString(r.src)} icmp_seq=${seq} ${UNREACH[r.icmpCode] ?? `Dest Unreachable, Bad Code: ${r.icmpCode}`}\n`;
+        } else if (r.proto === PROTO_ICMP && r.icmpType === 11) {
+          errors++;
+          out += `From ${addrToString(r.src)} icmp_seq=${seq} Time to live exceeded\n`;
+        }
+      }
+      if (seq < count) this.net.clock += 1;
+    }
+    const loss = Math.round(((count - received) * 100) / count);
+    out += `\n--- ${dest} ping statistics ---\n${count} packets transmitted, ${received} received, ${errors > 0 ? `+${errors} errors, ` : ''}${loss}% packet loss, time ${count > 1 ? (count - 1) * 1000 + 1 : 0}ms\n`;
+    if (received > 0) out += 'rtt min/avg/max/mdev = 0.050/0.050/0.050/0.000 ms\n';
+    else out += '\n';
+    return ok([[1, out]], received > 0 ? 0 : 1);
+  }
+
+  /** The packet that came back for a request: the delivered request's kernel answer, or a REJECT/ICMP error. */
+  private answerOf(o: Outcome): Outcome | undefined {
+    if (o.kind === 'delivered') {
+      const a = this.net.kernelAnswer(o.ns, o.pkt);
+      return a ? this.net.send(o.ns, a) : undefined;
+    }
+    if (o.kind === 'dropped') return o.answer;
+    return undefined;
+  }
+
+  // ---- TCP ------------------------------------------------------------------------------------------------
+
+  /** Sends one segment from `from` to its peer; returns the outcome (delivered at the peer, or not). */
+  private segment(from: TcpSide, to: TcpSide | undefined, flags: number, payload: string, synAck = false): Outcome {
+    const syn = (flags & TCP_SYN) !== 0;
+    const len = 20 + 20 + (syn ? 20 : 12) + payload.length;
+    from.ts += 1;
+    const pkt = this.net.packet({
+      src: from.addr,
+      dst: from.peerAddr,
+      proto: PROTO_TCP,
+      sport: from.port,
+      dport: from.peerPort,
+      tcpFlags: flags,
+      seq: (from.isn + from.sent) >>> 0,
+      ackSeq: flags & TCP_ACK && to ? (to.isn + from.acked) >>> 0 : 0,
+      window: syn ? (synAck ? 65160 : 64240) : 502,
+      tcpOptions: syn ? synOptions(from.ts, synAck && to ? to.ts : 0) : tsOptions(from.ts, to?.ts ?? 0),
+      len,
+      uid: 0,
+      gid: 0,
+    });
+    from.sent += payload.length + (syn ? 1 : 0) + (flags & TCP_FIN ? 1 : 0);
+    const o = this.net.send(from.ns, pkt);
+    if (o.kind === 'delivered' && to) to.acked = from.sent;
+    return o;
+  }
+
+  /**
+   * A TCP connection from `ns` to dst:dport: the handshake, `data` from the client, the server's reply, and the
+   * close. Returns what the client saw: connected, refused (RST or ICMP), timed out, unreachable.
+   */
+  private tcpConnect(
+    ns: Netns,
+    dst: number,
+    dport: number,
+    data: string,
+  ): { result: 'connected' | 'refused' | 'timeout' | 'unreachable' | 'noroute'; serverOut: string } {
+    const route = ns.host.route(dst);
+    if (!route) return { result: 'unreachable', serverOut: '' };
+    const src = route.prefsrc ?? ns.host.primaryAddress(route.dev, dst) ?? 0;
+    const client: TcpSide = { ns, addr: src, port: this.nextPort, peerAddr: dst, peerPort: dport, isn: 0x10000000 + this.nextPort * 7919, sent: 0, acked: 0, ts: 1000 };
+    this.nextPort += 2;
+    const syn = this.segment(client, undefined, TCP_SYN, '');
+    if (syn.kind === 'unreachable') return { result: 'noroute', serverOut: '' };
+    if (syn.kind === 'dropped') {
+      const a = syn.answer;
+      if (a?.kind === 'delivered' && a.ns === ns) {
+        const p = a.pkt;
+        if (p.proto === PROTO_TCP && p.tcpFlags & TCP_RST) return { result: 'refused', serverOut: '' };
+        if (p.proto === PROTO_ICMP && p.icmpType === 3) return { result: p.icmpCode === 3 ? 'refused' : 'unreachable', serverOut: '' };
+      }
+      return { result: 'timeout', serverOut: '' };
+    }
+    if (syn.kind !== 'delivered') return { result: 'timeout', serverOut: '' };
+    const at = syn.pkt;
+    const server: TcpSide = { ns: syn.ns, addr: at.dst, port: at.dport, peerAddr: at.src, peerPort: at.sport, isn: 0x20000000 + at.dport * 104729, sent: 0, acked: 1, ts: 5000 };
+    client.acked = 0;
+    const job = this.jobs.find((j) => j.kind === 'listen' && j.ns === syn.ns && j.proto === PROTO_TCP && j.port === at.dport);
+    if (!job) {
+      const rst = this.net.kernelAnswer(syn.ns, at);
+      const back = rst ? this.net.send(syn.ns, rst) : undefined;
+      return { result: back?.kind === 'delivered' && back.ns === ns ? 'refused' : 'timeout', serverOut: '' };
+    }
+    const synack = this.segment(server, client, TCP_SYN | TCP_ACK, '', true);
+    if (synack.kind !== 'delivered' || synack.ns !== ns) return { result: 'timeout', serverOut: '' };
+    // The listener accepted: nc -l serves one connection (unless -k).
+    if (!job.keep) job.kind = 'done';
+    this.segment(client, server, TCP_ACK, '');
+    let serverOut = '';
+    if (data !== '') {
+      if (this.segment(client, server, TCP_PSH | TCP_ACK, data).kind === 'delivered') serverOut += data;
+      this.segment(server, client, TCP_ACK, '');
+    }
+    if (job.reply) {
+      this.segment(server, client, TCP_PSH | TCP_ACK, job.reply);
+      this.segment(client, server, TCP_ACK, '');
+    }
+    // The client closes; the listener (nc -l) sees the end and closes too.
+    this.segment(client, server, TCP_FIN | TCP_ACK, '');
+    this.segment(server, client, TCP_FIN | TCP_ACK, '');
+    this.segment(client, server, TCP_ACK, '');
+    return { result: 'connected', serverOut };
+  }
+
+  // ---- nc -----------------------------------------------------------------------------------------------
+
+  private nc(ns: Netns, args: string[], stdin: string, background: boolean): Output {
+    let listen = false;
+    let zero = false;
+    let verbose = false;
+    let udp = false;
+    let keep = false;
+    let port: string | undefined;
+    const pos: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (a.startsWith('-') && a.length > 1) {
+        for (let k = 1; k < a.length; k++) {
+          const c = a[k]!;
+          if (c === 'l') listen = true;
+          else if (c === 'z') zero = true;
+          else if (c === 'v') verbose = true;
+          else if (c === 'u') udp = true;
+          else if (c === 'k') keep = true;
+          else if (c === 'n' || c === 'N' || c === '4' || c === 'd') continue;
+          else if ('pwsqi'.includes(c)) {
+            const v = a.length > k + 1 ? a.slice(k + 1) : args[++i];
+            if (c === 'p') port = v;
+            break;
+          }
+        }
+      } else pos.push(a);
+    }
+    const proto = udp ? PROTO_UDP : PROTO_TCP;
+    if (listen) {
+      const p = Number(port ?? pos[pos.length - 1]);
+      if (!Number.isInteger(p)) return ok([[2, 'nc: missing port number\n']], 1);
+      this.startJob({ kind: 'listen', ns, proto, port: p, keep, reply: stdin || undefined });
+      void background;
+      return ok(verbose ? [[2, `Listening on 0.0.0.0 ${p}\n`]] : []);
+    }
+    const [host, portText] = pos;
+    const dst = host !== undefined && host.split('.').length === 4 ? numericToAddr(host, false) : null;
+    const p = Number(portText);
+    if (dst === null || host === undefined) return ok([[2, `nc: getaddrinfo for host "${host ?? ''}" port ${portText ?? ''}: Name or service not known\n`]], 1);
+    const protoName = udp ? 'udp' : 'tcp';
+    if (udp) {
+      const route = ns.host.route(dst);
+      if (!route) return ok([[2, `nc: connect to ${host} port ${p} (udp) failed: Network is unreachable\n`]], 1);
+      const src = route.prefsrc ?? 0;
+      const payload = zero ? 'X' : stdin;
+      const sport = this.nextPort;
+      this.nextPort += 2;
+      const pkt = this.net.packet({ src, dst, proto: PROTO_UDP, sport, dport: p, len: 28 + payload.length, uid: 0, gid: 0 });
+      const o = this.net.send(ns, pkt);
+      let serverOut = '';
+      if (o.kind === 'delivered') {
+        if (this.listening(o.ns, PROTO_UDP, o.pkt.dport, o.pkt.dst)) serverOut = payload;
+        else this.answerOf(o);
+      }
+      const msg = verbose ? `Connection to ${host} ${p} port [udp/${serviceName(p, 'udp')}] succeeded!\n` : '';
+      return ok([[2, msg], ...this.listenerOutput(serverOut)], 0);
+    }
+    const r = this.tcpConnect(ns, dst, p, zero ? '' : stdin);
+    if (r.result === 'connected') {
+      const msg = verbose ? `Connection to ${host} ${p} port [${protoName}/${serviceName(p, protoName)}] succeeded!\n` : '';
+      return ok([[2, msg], ...this.listenerOutput(r.serverOut)], 0);
+    }
+    const why =
+      r.result === 'refused'
+        ? 'failed: Connection refused'
+        : r.result === 'timeout'
+          ? 'timed out: Operation now in progress'
+          : r.result === 'noroute'
+            ? 'failed: Network is unreachable'
+            : 'failed: No route to host';
+    return ok([[2, verbose || r.result !== 'timeout' ? `nc: connect to ${host} port ${p} (${protoName}) ${why}\n` : '']], 1);
+  }
+
+  /** What a listener prints of what it received (it writes as data arrives). */
+  private listenerOutput(text: string): Chunk[] {
+    return text ? [[1, text]] : [];
+  }
+
+  // ---- curl ---------------------------------------------------------------------------------------------
+
+  private curl(ns: Netns, args: string[]): Output {
+    let silent = false;
+    let showErr = false;
+    let url: string | undefined;
+    let maxTime: number | undefined;
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (a === '-m' || a === '--max-time' || a === '--connect-timeout') maxTime = Number(args[++i]);
+      else if (a.startsWith('-') && !a.startsWith('--')) {
+        if (a.includes('s')) silent = true;
+        if (a.includes('S')) showErr = true;
+      } else if (a === '--silent') silent = true;
+      else if (!a.startsWith('-')) url = a;
+    }
+    const m = url === undefined ? null : /^(?:http:\/\/)?([\d.]+)(?::(\d+))?(\/.*)?$/.exec(url);
+    if (!m || url === undefined) return ok([[2, silent && !showErr ? '' : `curl: (3) URL using bad/illegal format or missing URL\n`]], 3);
+    const host = m[1]!;
+    const port = Number(m[2] ?? 80);
+    const path = m[3] ?? '/';
+    const dst = numericToAddr(host, false);
+    if (dst === null) return ok([[2, silent && !showErr ? '' : `curl: (6) Could not resolve host: ${host}\n`]], 6);
+    const hostHeader = m[2] !== undefined ? `${host}:${port}` : host;
+    const request = `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n`;
+    const r = this.tcpConnect(ns, dst, port, request);
+    const err = (code: number, text: string): Output => ok([...this.listenerOutput(r.serverOut), [2, silent && !showErr ? '' : `curl: (${code}) ${text}\n`]], code);
+    if (r.result === 'refused') return err(7, `Failed to connect to ${host} port ${port} after 0 ms: Couldn't connect to server`);
+    if (r.result === 'noroute' || r.result === 'unreachable') return err(7, `Failed to connect to ${host} port ${port} after 0 ms: Couldn't connect to server`);
+    const ms = Math.round((maxTime ?? 300) * 1000);
+    if (r.result === 'timeout') return err(28, `Connection timed out after ${ms + 1} milliseconds`);
+    const job = this.jobs.find((j) => j.ns !== ns && j.reply !== undefined && j.kind === 'done');
+    if (job?.reply) return ok([...this.listenerOutput(r.serverOut), [1, job.reply.replace(/^[\s\S]*?\r?\n\r?\n/, '')]], 0);
+    this.net.clock += maxTime ?? 0;
+    return err(28, `Operation timed out after ${ms + 1} milliseconds with 0 bytes received`);
+  }
+
+  // ---- tcpdump ------------------------------------------------------------------------------------------
+
+  private tcpdump(ns: Netns, args: string[], background: boolean): Output {
+    let dev: string | undefined;
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (a === '-i') dev = args[++i];
+      else if (a.startsWith('-i') && a.length > 2) dev = a.slice(2);
+    }
+    if (dev === undefined) dev = [...ns.host.ifaces.keys()].find((d) => d !== 'lo') ?? 'lo';
+    if (!ns.host.ifaces.has(dev)) return ok([[2, `tcpdump: ${dev}: No such device exists\n(SIOCGIFHWADDR: No such device)\n`]], 1);
+    const capture = { ns, dev, frames: [] as Array<{ at: number; pkt: Packet }> };
+    this.net.captures.push(capture);
+    const link = dev === 'lo' ? 'EN10MB (Ethernet)' : 'EN10MB (Ethernet)';
+    const start: Chunk[] = [[2, `tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\nlistening on ${dev}, link-type ${link}, snapshot length 262144 bytes\n`]];
+    const job = this.startJob({ kind: 'tcpdump', ns, capture });
+    if (!background) {
+      // In the foreground it would run until interrupted; the lab ends it at once.
+      return ok([...start, ...this.endTcpdump(job)]);
+    }
+    return ok(start);
+  }
+
+  /** tcpdump stopped (SIGTERM / SIGINT): its buffered lines, then the statistics on stderr. */
+  private endTcpdump(job: Job): Chunk[] {
+    job.finished = true;
+    job.kind = 'done';
+    const c = job.capture!;
+    const k = this.net.captures.indexOf(c);
+    if (k >= 0) this.net.captures.splice(k, 1);
+    const st = new TcpdumpState();
+    const lines = c.frames.map((f) => formatTcpdumpLine(f.pkt, f.at, st)).join('');
+    const n = c.frames.length;
+    return [
+      [1, lines],
+      [2, `${n} packet${n === 1 ? '' : 's'} captured\n${n} packet${n === 1 ? '' : 's'} received by filter\n0 packets dropped by kernel\n`],
+    ];
+  }
+
+  // ---- job control --------------------------------------------------------------------------------------
+
+  kill(args: string[]): Output {
+    const chunks: Chunk[] = [];
+    for (const a of args) {
+      if (a.startsWith('-')) continue;
+      const job = a.startsWith('%') ? this.jobs[Number(a.slice(1)) - 1] : this.jobs.find((j) => String(j.pid) === a);
+      if (!job || job.finished) return ok([[2, `${this.lab.opts.scriptName}: line ${this.lab.currentLine()}: kill: ${a}: no such job\n`]], 1);
+      chunks.push(...this.finish(job));
+    }
+    return ok(chunks);
+  }
+
+  private finish(job: Job): Chunk[] {
+    if (job.finished) return [];
+    if (job.kind === 'tcpdump') return this.endTcpdump(job);
+    job.finished = true;
+    job.kind = 'done';
+    return [];
+  }
+
+  wait(): Output {
+    // Jobs still running (listeners nobody connected to) would make a real `wait` hang; the lab ends them.
+    const chunks: Chunk[] = [];
+    for (const j of this.jobs) if (!j.finished && j.kind !== 'listen') chunks.push(...this.finish(j));
+    for (const j of this.jobs) if (j.kind === 'done') j.finished = true;
+    return ok(chunks);
+  }
+
+  /** At the end of the script: background jobs still running are ended (their output printed). */
+  async finishAll(): Promise<void> {
+    for (const j of this.jobs) for (const [, t] of this.finish(j)) this.lab.emit(t);
+  }
+
+  // ---- kernel state -------------------------------------------------------------------------------------
+
+  private dmesg(args: string[]): Output {
+    if (args.some((a) => a === '-C' || a === '-c' || a === '--clear')) {
+      this.net.kernelLog.length = 0;
+      return ok();
+    }
+    const lines = this.net.kernelLog.map((l) => `[${fmtTime(l.at)}] ${l.text}\n`).join('');
+    return ok([[1, lines]]);
+  }
+
+  private conntrack(ns: Netns, args: string[]): Output {
+    const list = args.includes('-L') || args.includes('--dump');
+    if (args.includes('-F') || args.includes('--flush')) {
+      for (const c of ns.conntrack.entries()) ns.conntrack.remove(c);
+      return ok([[2, 'conntrack v1.4.7 (conntrack-tools): connection tracking table has been emptied.\n']]);
+    }
+    if (!list) return ok([[2, 'conntrack: tsiptables lab simulates -L and -F only\n']], 2);
+    const entries = ns.conntrack.entries();
+    const lines = entries.map((c) => conntrackLine(c) + '\n').join('');
+    return ok([[2, `conntrack v1.4.7 (conntrack-tools): ${entries.length} flow entries have been shown.\n`], [1, lines]]);
+  }
+
+  /** sysctl -w KEY=VALUE (and KEY=VALUE), sysctl KEY. */
+  sysctl(ns: Netns, args: string[]): CmdResult {
+    let quiet = false;
+    let out = '';
+    let err = '';
+    let status = 0;
+    for (const a of args) {
+      if (a.startsWith('-')) {
+        if (a.includes('q')) quiet = true;
+        continue;
+      }
+      const m = /^([^=]+)=(.*)$/.exec(a);
+      const key = (m ? m[1]! : a).replace(/\//g, '.');
+      if (!m) {
+        const v = this.readSysctl(ns, key);
+        if (v === undefined) {
+          err += `sysctl: cannot stat /proc/sys/${key.replace(/\./g, '/')}: No such file or directory\n`;
+          status = 255;
+        } else out += `${key} = ${v}\n`;
+        continue;
+      }
+      const value = m[2]!.trim();
+      const e = this.writeSysctl(ns, key, value);
+      if (e) {
+        err += `sysctl: ${e}\n`;
+        status = 255;
+      } else if (!quiet) out += `${key} = ${value}\n`;
+    }
+    return { stdout: out, stderr: err, status };
+  }
+
+  /** `echo 1 > /proc/sys/net/ipv4/ip_forward` in namespace `ns` (the shell's). Returns an error text or undefined. */
+  procWrite(ns: Netns, path: string, text: string): string | undefined {
+    const key = path.slice('/proc/sys/'.length).replace(/\//g, '.');
+    const e = this.writeSysctl(ns, key, text.trim());
+    return e === undefined ? undefined : `${path}: No such file or directory`;
+  }
+
+  private readSysctl(ns: Netns, key: string): string | undefined {
+    if (key === 'net.ipv4.ip_forward' || key === 'net.ipv4.conf.all.forwarding') return ns.host.ipForward ? '1' : '0';
+    const rp = /^net\.ipv4\.conf\.([^.]+)\.rp_filter$/.exec(key);
+    if (rp) return String(ns.host.rpFilter.get(rp[1]!) ?? 0);
+    return undefined;
+  }
+
+  private writeSysctl(ns: Netns, key: string, value: string): string | undefined {
+    const n = Number(value);
+    if (key === 'net.ipv4.ip_forward' || key === 'net.ipv4.conf.all.forwarding') {
+      ns.host.ipForward = n !== 0;
+      return undefined;
+    }
+    const rp = /^net\.ipv4\.conf\.([^.]+)\.rp_filter$/.exec(key);
+    if (rp) {
+      ns.host.rpFilter.set(rp[1]!, n);
+      return undefined;
+    }
+    // Settings that change nothing the simulation shows (IPv6 off, logging of martians...).
+    if (/^net\.(ipv6\.conf\.[^.]+\.disable_ipv6|ipv4\.conf\.[^.]+\.(log_martians|accept_redirects|send_redirects|forwarding)|netfilter\.nf_log_all_netns|ipv4\.icmp_echo_ignore_broadcasts)$/.test(key)) return undefined;
+    return `cannot stat /proc/sys/${key.replace(/\./g, '/')}: No such file or directory`;
+  }
+}
+
+const UNREACH: Readonly<Record<number, string>> = {
+  0: 'Destination Net Unreachable',
+  1: 'Destination Host Unreachable',
+  2: 'Destination Protocol Unreachable',
+  3: 'Destination Port Unreachable',
+  9: 'Destination Net Prohibited',
+  10: 'Destination Host Prohibited',
+  13: 'Packet filtered',
+};
+
+/** dmesg's `%5lu.%06lu` timestamp. */
+function fmtTime(at: number): string {
+  const s = Math.floor(at);
+  const us = Math.floor((at - s) * 1e6);
+  return `${String(s + 100).padStart(5, ' ')}.${String(us).padStart(6, '0')}`;
+}
+
+/** A `conntrack -L` line as conntrack-tools 1.4.7 prints it (the default output format). */
+export function conntrackLine(c: Conn): string {
+  const t = c.orig;
+  const name = t.proto === PROTO_TCP ? 'tcp' : t.proto === PROTO_UDP ? 'udp' : t.proto === PROTO_ICMP ? 'icmp' : 'unknown';
+  const parts = [`${name.padEnd(8, ' ')} ${t.proto} ${c.expires}`];
+  if (t.proto === PROTO_TCP) parts.push(ConntrackTable.tcpStateName(c));
+  parts.push(tuple(c.orig));
+  if (!(c.status & IPS.SEEN_REPLY)) parts.push('[UNREPLIED]');
+  parts.push(tuple(c.reply));
+  if (c.status & IPS.ASSURED) parts.push('[ASSURED]');
+  parts.push(`mark=${c.mark >>> 0}`, 'use=1');
+  return parts.join(' ');
+}
+
+function tuple(t: { src: number; dst: number; proto: number; sport: number; dport: number }): string {
+  const a = `src=${addrToString(t.src)} dst=${addrToString(t.dst)}`;
+  if (t.proto === PROTO_TCP || t.proto === PROTO_UDP) return `${a} sport=${t.sport} dport=${t.dport}`;
+  if (t.proto === PROTO_ICMP) return `${a} type=${t.dport >> 8} code=${t.dport & 255} id=${t.sport}`;
+  return a;
+}

@@ -1,0 +1,260 @@
+/**
+ * Packets crossing the lab: a packet a process sends in one namespace walks that namespace's netfilter
+ * (src/eval/trace.ts), leaves by a device, crosses the veth to the peer namespace, walks its netfilter there
+ * (forwarded on by a router, delivered, or dropped), and so on. What the kernel itself sends back is made here:
+ * echo replies, a RST for a closed TCP port, ICMP port unreachable for a closed UDP port, the ICMP error or RST
+ * of a REJECT rule, ICMP net unreachable and time exceeded from a router. tcpdump captures see every frame on
+ * their device; LOG lines go to the kernel log (dmesg) in order.
+ */
+import { addrToString } from '../model/ip';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, clonePacket, isIcmpError, type Packet } from '../eval/packet';
+import type { TraceResult } from '../eval/trace';
+import { logLines } from '../cli/trace-output';
+import type { Netns, World } from './world';
+
+/** Where a packet's journey ended. */
+export type Outcome =
+  | { kind: 'delivered'; ns: Netns; pkt: Packet }
+  /** Dropped (by a rule, a policy, routing); `answer` is the outcome of the REJECT/ICMP error sent back, if any. */
+  | { kind: 'dropped'; ns: Netns; why: string; answer: Outcome | undefined; answerPkt: Packet | undefined }
+  /** The sender has no route: the sending call fails (connect: Network is unreachable). */
+  | { kind: 'unreachable'; ns: Netns; why: string }
+  /** Nothing answered on the wire (no neighbour with that address, a device down). */
+  | { kind: 'lost'; ns: Netns; why: string };
+
+export interface Hop {
+  ns: Netns;
+  result: TraceResult;
+}
+
+export interface CapturedFrame {
+  at: number;
+  pkt: Packet;
+}
+
+export interface Capture {
+  ns: Netns;
+  dev: string;
+  frames: CapturedFrame[];
+}
+
+/** Kernel answers to a delivered packet depend on what listens: the interpreter's jobs know. */
+export type ListenerCheck = (ns: Netns, proto: number, port: number, addr: number) => boolean;
+
+const REJECT_CODES: Readonly<Record<string, number>> = {
+  'icmp-net-unreachable': 0,
+  'icmp-host-unreachable': 1,
+  'icmp-proto-unreachable': 2,
+  'icmp-port-unreachable': 3,
+  'icmp-net-prohibited': 9,
+  'icmp-host-prohibited': 10,
+  'icmp-admin-prohibited': 13,
+};
+
+export class Net {
+  /** Virtual seconds since the lab began (dmesg timestamps, tcpdump times). */
+  clock = 0;
+  readonly kernelLog: Array<{ at: number; text: string }> = [];
+  readonly captures: Capture[] = [];
+  /** Every namespace crossing, in order (the explained multi-host view reads it). */
+  hops: Hop[] = [];
+  private ipId = 0x4000;
+
+  constructor(
+    readonly world: World,
+    private readonly listening: ListenerCheck,
+  ) {}
+
+  /** Advances the clock a little per packet, so that kernel log lines keep their order. */
+  private tick(): number {
+    this.clock += 0.000037;
+    return this.clock;
+  }
+
+  nextIpId(): number {
+    this.ipId = (this.ipId + 1) & 0xffff;
+    return this.ipId;
+  }
+
+  /** A process in `ns` sends `pkt` (no in-interface). */
+  send(ns: Netns, pkt: Packet, depth = 0): Outcome {
+    const p = clonePacket(pkt);
+    p.inIface = null;
+    p.outIface = null;
+    return this.walk(ns, p, depth);
+  }
+
+  private walk(start: Netns, first: Packet, depth: number): Outcome {
+    let ns = start;
+    let pkt = first;
+    for (let hopCount = 0; hopCount < 64; hopCount++) {
+      const r = ns.tracerNow().run(pkt);
+      this.hops.push({ ns, result: r });
+      for (const l of logLines(r, true)) this.kernelLog.push({ at: this.tick(), text: l });
+      if (r.fate === 'delivered') return { kind: 'delivered', ns, pkt: r.packet };
+      if (r.fate === 'dropped') return this.dropped(ns, r, depth);
+      // Sent or forwarded: the frame leaves by r.packet.outIface.
+      const out = r.packet;
+      const dev = out.outIface!;
+      this.capture(ns, dev, out);
+      const peer = ns.peers.get(dev);
+      if (!peer || ns.host.down.has(dev) || peer.ns.host.down.has(peer.dev)) return { kind: 'lost', ns, why: `${dev} has no link partner that is up` };
+      const route = ns.host.route(out.dst, { oif: dev });
+      const nextHop = route?.gateway ?? out.dst;
+      // ARP: the neighbour must own the next hop's address (any of its local addresses answers, arp_ignore 0).
+      if (!peer.ns.host.isLocalAddress(nextHop) && out.dst !== 0xffffffff && peer.ns.host.addrType(out.dst) !== 3) {
+        return { kind: 'lost', ns, why: `no neighbour answers ARP for ${addrToString(nextHop)} on ${dev}` };
+      }
+      const arriving = clonePacket(out);
+      arriving.inIface = peer.dev;
+      arriving.outIface = null;
+      arriving.macSrc = ns.host.macOf(dev) ?? null;
+      arriving.macDst = peer.ns.host.macOf(peer.dev) ?? null;
+      arriving.uid = undefined;
+      arriving.gid = undefined;
+      arriving.mark = 0;
+      this.capture(peer.ns, peer.dev, arriving);
+      ns = peer.ns;
+      pkt = arriving;
+    }
+    return { kind: 'lost', ns, why: 'routing loop' };
+  }
+
+  /** A drop: REJECT answers, routers send ICMP errors for TTL and missing routes. */
+  private dropped(ns: Netns, r: TraceResult, depth: number): Outcome {
+    const at = r.packet;
+    let answer: Packet | undefined;
+    if (r.rejectWith !== undefined) answer = this.rejectAnswer(ns, at, r.rejectWith);
+    else if (r.reason === 'ttl-exceeded') answer = this.icmpError(ns, at, 11, 0, false);
+    else if (r.reason === 'no-route' && at.inIface !== null) answer = this.icmpError(ns, at, 3, 0, false);
+    else if (r.reason === 'no-route' && at.inIface === null) return { kind: 'unreachable', ns, why: r.verdict };
+    let sent: Outcome | undefined;
+    if (answer && depth < 4) sent = this.send(ns, answer, depth + 1);
+    return { kind: 'dropped', ns, why: r.verdict, answer: sent, answerPkt: answer };
+  }
+
+  private rejectAnswer(ns: Netns, at: Packet, how: string): Packet | undefined {
+    if (how === 'tcp-reset') {
+      if (at.proto !== PROTO_TCP || at.tcpFlags & TCP_RST) return undefined;
+      const ack = at.tcpFlags & TCP_ACK;
+      const payload = Math.max(0, at.len - 20 - 20 - at.tcpOptions.length);
+      return this.packet({
+        src: at.dst,
+        dst: at.src,
+        proto: PROTO_TCP,
+        sport: at.dport,
+        dport: at.sport,
+        tcpFlags: ack ? TCP_RST : TCP_RST | TCP_ACK,
+        seq: ack ? at.ackSeq : 0,
+        ackSeq: ack ? 0 : (at.seq + payload + (at.tcpFlags & TCP_SYN ? 1 : 0) + (at.tcpFlags & TCP_FIN ? 1 : 0)) >>> 0,
+        window: 0,
+        len: 40,
+        df: true,
+      });
+    }
+    const code = REJECT_CODES[how];
+    if (code === undefined) return undefined;
+    return this.icmpError(ns, at, 3, code, true);
+  }
+
+  /** icmp_send(): the error quotes the offending header; its source is the local destination or the route's. */
+  icmpError(ns: Netns, at: Packet, type: number, code: number, fromReject: boolean): Packet | undefined {
+    if (at.proto === PROTO_ICMP && isIcmpError(at.icmpType)) return undefined; // never an error about an error
+    const local = ns.host.isLocalAddress(at.dst);
+    const src = local ? at.dst : (ns.host.route(at.src)?.prefsrc ?? 0);
+    if (src === 0) return undefined;
+    void fromReject;
+    return this.packet({
+      src,
+      dst: at.src,
+      proto: PROTO_ICMP,
+      icmpType: type,
+      icmpCode: code,
+      tos: 0xc0,
+      len: 28 + Math.min(at.len, 548),
+      df: false,
+      quoted: {
+        src: at.src,
+        dst: at.dst,
+        proto: at.proto,
+        tos: at.tos,
+        ttl: at.ttl,
+        id: at.id,
+        df: at.df,
+        len: at.len,
+        sport: at.sport,
+        dport: at.dport,
+        seq: at.seq,
+        icmpType: at.icmpType,
+        icmpCode: at.icmpCode,
+        icmpId: at.icmpId,
+        icmpSeq: at.icmpSeq,
+      },
+    });
+  }
+
+  /** What the receiving kernel sends back by itself: echo reply, RST, ICMP port unreachable (undefined: a socket takes it). */
+  kernelAnswer(ns: Netns, p: Packet): Packet | undefined {
+    if (p.proto === PROTO_ICMP && p.icmpType === 8) {
+      return this.packet({ src: p.dst, dst: p.src, proto: PROTO_ICMP, icmpType: 0, icmpCode: 0, icmpId: p.icmpId, icmpSeq: p.icmpSeq, len: p.len, df: false });
+    }
+    if (p.proto === PROTO_TCP && !(p.tcpFlags & TCP_RST) && !this.listening(ns, PROTO_TCP, p.dport, p.dst)) {
+      const ack = p.tcpFlags & TCP_ACK;
+      const payload = Math.max(0, p.len - 20 - 20 - p.tcpOptions.length);
+      return this.packet({
+        src: p.dst,
+        dst: p.src,
+        proto: PROTO_TCP,
+        sport: p.dport,
+        dport: p.sport,
+        tcpFlags: ack ? TCP_RST : TCP_RST | TCP_ACK,
+        seq: ack ? p.ackSeq : 0,
+        ackSeq: ack ? 0 : (p.seq + payload + (p.tcpFlags & TCP_SYN ? 1 : 0)) >>> 0,
+        window: 0,
+        len: 40,
+        df: true,
+      });
+    }
+    if (p.proto === PROTO_UDP && !this.listening(ns, PROTO_UDP, p.dport, p.dst)) return this.icmpError(ns, p, 3, 3, false);
+    return undefined;
+  }
+
+  /** A packet with the defaults of a Linux sender: TTL 64, the next IP id. */
+  packet(f: Partial<Packet> & Pick<Packet, 'src' | 'dst' | 'proto'>): Packet {
+    return {
+      tos: 0,
+      ttl: 64,
+      id: this.nextIpId(),
+      df: true,
+      len: 20,
+      ipOptions: new Uint8Array(0),
+      sport: 0,
+      dport: 0,
+      tcpFlags: 0,
+      seq: 0,
+      ackSeq: 0,
+      window: 0,
+      urgPtr: 0,
+      tcpOptions: new Uint8Array(0),
+      icmpType: 0,
+      icmpCode: 0,
+      icmpId: 0,
+      icmpSeq: 0,
+      quoted: undefined,
+      mark: 0,
+      inIface: null,
+      outIface: null,
+      macSrc: null,
+      macDst: null,
+      uid: undefined,
+      gid: undefined,
+      ...f,
+    };
+  }
+
+  private capture(ns: Netns, dev: string, p: Packet): void {
+    for (const c of this.captures) if (c.ns === ns && c.dev === dev) c.frames.push({ at: this.tick(), pkt: clonePacket(p) });
+  }
+}
+
+export { PROTO_ICMP, PROTO_TCP, PROTO_UDP };
