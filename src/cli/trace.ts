@@ -18,6 +18,7 @@ import { handlePlan, monitorLines } from './trace-monitor';
 import { exploreBranches } from '../eval/branches';
 import { findMatch } from '../extensions/registry';
 import type { RunResult } from './main';
+import { runLabTrace } from './trace-lab';
 
 /** Trace options and whether each takes a value; every other word belongs to the PACKET. */
 const OWN_OPTIONS: ReadonlyMap<string, boolean> = new Map([
@@ -33,6 +34,8 @@ const OWN_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['--color', false],
   ['--no-color', false],
   ['--now', true],
+  ['--lab', true],
+  ['--from', true],
   ['--help', false],
   ['-h', false],
 ]);
@@ -49,6 +52,8 @@ interface TraceFlags {
   explain: boolean;
   color?: boolean;
   now?: string;
+  lab?: string;
+  from?: string;
 }
 
 function program(out: { text: string }): Command {
@@ -75,6 +80,8 @@ function program(out: { text: string }): Command {
     .option('--color', 'colours even when not writing to a terminal')
     .option('--no-color', 'no colours (also when NO_COLOR is set or not writing to a terminal)')
     .option('--now <ISO-DATE>', 'the clock for -m time (default: now)')
+    .option('--lab <SCRIPT>', 'trace through the hosts of a lab script (see tsiptables lab); needs --from')
+    .option('--from <NS>', 'with --lab: the namespace the packet starts in')
     .exitOverride()
     .configureOutput({ writeOut: (s) => (out.text += s), writeErr: (s) => (out.text += s) })
     .helpOption('-h, --help', 'this help');
@@ -135,6 +142,13 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   }
   const now = flags.now !== undefined ? new Date(flags.now) : new Date();
   if (Number.isNaN(now.getTime())) return bad(`--now ${flags.now ?? ''}: not a date`);
+
+  if (flags.lab !== undefined) {
+    if (flags.batch !== undefined || flags.rules !== undefined || flags.host !== undefined || flags.monitor || flags.updateCounters) return bad('--lab builds its own hosts and rules: it cannot be used with --batch, --rules, --host, --monitor or --update-counters');
+    const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
+    return runLabTrace({ lab: flags.lab, from: flags.from, json: flags.json, dmesg: flags.dmesg, color, now }, packet);
+  }
+  if (flags.from !== undefined) return bad('--from goes with --lab SCRIPT');
 
   let host: Host;
   try {

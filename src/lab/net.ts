@@ -84,6 +84,11 @@ export class Net {
     return this.walk(ns, p, depth);
   }
 
+  /** A packet that arrives on one of `ns`'s devices (`-i DEV`), as if from its link partner. */
+  inject(ns: Netns, pkt: Packet): Outcome {
+    return this.walk(ns, clonePacket(pkt), 0);
+  }
+
   private walk(start: Netns, first: Packet, depth: number): Outcome {
     let ns = start;
     let pkt = first;

@@ -17,6 +17,11 @@ export interface LabOptions {
   /** The script's name as bash would print it in messages ("lab.sh: line 3: ..."). */
   scriptName: string;
   now?: Date;
+  /**
+   * Build the lab only: topology, sysctls and rulesets, without the traffic and inspection commands and
+   * without `ip netns del` (a how-to's cleanup), so that one packet can then be traced through it.
+   */
+  setupOnly?: boolean;
 }
 
 export interface LabResult {
@@ -194,6 +199,9 @@ export class Lab {
   async exec(argv: string[], ns: Netns, stdin: string, background: boolean, cmd: SimpleCommand): Promise<Output> {
     const name = argv[0]!;
     const args = argv.slice(1);
+    if (this.opts.setupOnly && (SETUP_SKIPS.has(name) || (name === 'ip' && args.some((a) => a === 'del' || a === 'delete') && args.some((a) => a.startsWith('netns') || a === 'netns')))) {
+      if (!(name === 'ip' && args[0] !== undefined && 'netns'.startsWith(args[0]) && args[1] === 'exec')) return { chunks: [], status: 0 };
+    }
     const wrap = (r: CmdResult): Output => ({ chunks: [[1, r.stdout], [2, r.stderr]].filter(([, t]) => t !== '') as Chunk[], status: r.status });
     switch (name) {
       case 'ip': {
@@ -322,6 +330,9 @@ export class Lab {
     return this.apps.jobs;
   }
 }
+
+/** What a setup-only run leaves out: traffic, captures, inspection and waiting. */
+const SETUP_SKIPS = new Set(['ping', 'nc', 'netcat', 'curl', 'tcpdump', 'dmesg', 'conntrack', 'sleep', 'kill', 'wait']);
 
 function unescape(s: string): string {
   return s.replace(/\\([nrt\\]|0?[0-7]{1,3})/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c === '\\' ? '\\' : String.fromCharCode(parseInt(c, 8))));
