@@ -92,13 +92,11 @@ export class Lab {
   }
 
   private async statement(st: Statement, ns: Netns): Promise<void> {
-    let skip = false;
     for (let i = 0; i < st.items.length; i++) {
       const item = st.items[i]!;
       const prevSep = i > 0 ? st.items[i - 1]!.sep : ';';
-      if (prevSep === '&&' && this.status !== 0) skip = true;
-      else if (prevSep === '||' && this.status === 0) skip = true;
-      else if (prevSep === ';' || prevSep === '&') skip = false;
+      // `a && b || c`: each link runs or not by the status so far (a skipped command keeps it).
+      const skip = (prevSep === '&&' && this.status !== 0) || (prevSep === '||' && this.status === 0);
       if (skip) continue;
       await this.pipeline(item.pipeline, ns, item.sep === '&');
       if (this.stopped) return;

@@ -91,14 +91,21 @@ class ScriptParser {
     while (this.pos < this.src.length) {
       const startLine = this.line;
       const startPos = this.pos;
+      let toks: Tok[];
       try {
-        const toks = this.lineTokens();
+        toks = this.lineTokens();
+      } catch (e) {
+        if (!(e instanceof ShellSyntaxError)) throw e;
+        this.errors.push({ line: e.line, message: e.message });
+        this.skipToLineEnd();
+        continue;
+      }
+      try {
         const st = this.build(toks, startLine, this.src.slice(startPos, this.pos).trim());
         if (st) this.statements.push(st);
       } catch (e) {
         if (!(e instanceof ShellSyntaxError)) throw e;
         this.errors.push({ line: e.line, message: e.message });
-        this.skipToLineEnd();
       }
     }
     return { statements: this.statements, errors: this.errors };
