@@ -76,25 +76,36 @@ function refusal(r: Rule, table: string, hooks: Set<Hook>, ownHook: Hook | undef
   return undefined;
 }
 
-/** Every chain reachable from `chain` (itself included), or null if that walk meets `chain` again (a loop). */
+/**
+ * Every chain reachable from `chain` (itself included), or null if that walk meets a chain on its own path (a
+ * loop). Iterative: a chain of jumps thousands deep must not exhaust the call stack.
+ */
 function reachableFrom(t: Table, start: string, extra?: Rule): string[] | null {
-  const out: string[] = [];
-  const seen = new Set<string>();
-  const visit = (name: string, path: Set<string>): boolean => {
-    if (path.has(name)) return false;
-    if (seen.has(name)) return true;
-    seen.add(name);
-    out.push(name);
-    const c = t.chains.get(name);
-    const rules = [...(c?.rules ?? []), ...(name === start && extra ? [extra] : [])];
-    path.add(name);
-    for (const r of rules) {
-      if (r.jumpTo !== undefined && !visit(r.jumpTo, path)) return false;
-    }
-    path.delete(name);
-    return true;
+  const out: string[] = [start];
+  const seen = new Set<string>([start]);
+  const onPath = new Set<string>([start]);
+  const rulesOf = (name: string): readonly Rule[] => {
+    const rules = t.chains.get(name)?.rules ?? [];
+    return name === start && extra ? [...rules, extra] : rules;
   };
-  return visit(start, new Set()) ? out : null;
+  const stack: Array<{ name: string; rules: readonly Rule[]; i: number }> = [{ name: start, rules: rulesOf(start), i: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i >= top.rules.length) {
+      onPath.delete(top.name);
+      stack.pop();
+      continue;
+    }
+    const to = top.rules[top.i++]!.jumpTo;
+    if (to === undefined) continue;
+    if (onPath.has(to)) return null;
+    if (seen.has(to)) continue;
+    seen.add(to);
+    onPath.add(to);
+    out.push(to);
+    stack.push({ name: to, rules: rulesOf(to), i: 0 });
+  }
+  return out;
 }
 
 export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string): void {

@@ -1,0 +1,46 @@
+/**
+ * Inputs that once crashed the CLI (found by the hostile-input work of issue 7, item 6), kept as they were
+ * found: each must now give iptables' answer, in bounded time, with no internal error.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { runIptables, runRestore } from '../../src/cli/main';
+import { Scratch } from './lib/harness';
+
+let s: Scratch;
+beforeEach(() => (s = new Scratch('tsi-regr-')));
+afterEach(() => s.cleanup());
+
+function chainOfJumps(n: number, fromInput: boolean): string {
+  const lines = ['*filter'];
+  for (let i = 0; i < n; i++) lines.push(`:C${i} - [0:0]`);
+  if (fromInput) lines.push('-A INPUT -j C0');
+  for (let i = 0; i < n - 1; i++) lines.push(`-A C${i} -j C${i + 1}`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+test('a jump closing a loop over 10,000 chains: refused or accepted as the kernel does, not a stack overflow', async () => {
+  // Was: "tsiptables: internal error: Maximum call stack size exceeded" (recursive walk in exec/validate.ts).
+  const r0 = await runRestore('tsiptables-restore', [], () => chainOfJumps(10_000, false), s.state);
+  expect(r0).toEqual({ stdout: '', stderr: '', status: 0 });
+  // A loop no built-in chain reaches: the kernel accepts it.
+  expect(await runIptables('tsiptables', ['-A', 'C9999', '-j', 'C0'], s.state)).toEqual({ stdout: '', stderr: '', status: 0 });
+  const before = readFileSync(s.state);
+  // Reached from INPUT, it is a loop: refused.
+  expect(await runIptables('tsiptables', ['-A', 'INPUT', '-j', 'C0'], s.state)).toEqual({
+    stdout: '',
+    stderr: 'tsiptables v1.8.9 (nf_tables):  RULE_APPEND failed (Too many links): rule in chain INPUT\n',
+    status: 4,
+  });
+  expect(await runIptables('tsiptables', ['-I', 'INPUT', '-j', 'C5000'], s.state)).toMatchObject({ status: 4 });
+  expect(readFileSync(s.state)).toEqual(before);
+}, 60_000);
+
+test('the state file that holds such a loop still lists, saves and deletes', async () => {
+  writeFileSync(s.file('loop.rules'), chainOfJumps(10_000, false).replace('COMMIT', '-A C9999 -j C0\nCOMMIT'));
+  expect((await runRestore('tsiptables-restore', [s.file('loop.rules')], () => '', s.state)).status).toBe(0);
+  expect((await runIptables('tsiptables', ['-L', '-n'], s.state)).status).toBe(0);
+  expect((await runIptables('tsiptables', ['-F'], s.state)).status).toBe(0);
+  expect(await runIptables('tsiptables', ['-X'], s.state)).toEqual({ stdout: '', stderr: '', status: 0 });
+  expect((await runIptables('tsiptables', ['-S'], s.state)).stdout).toBe('-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n');
+}, 60_000);
