@@ -17,6 +17,7 @@ import { Getopt, longGroup } from '../compile/getopt';
 import { PACKAGE_VERSION } from './version';
 import { runTrace } from './trace';
 import { runCompletion } from './completion';
+import { runGraph } from './graph';
 import { runLabCommand } from './lab';
 
 export interface RunResult {
@@ -264,6 +265,7 @@ export function main(program: string, argv: string[]): void {
       runTrace(argv.slice(1), io).then(done, crash);
     } else if (argv[0] === 'completion') done(runCompletion(argv.slice(1)));
     else if (argv[0] === 'lab') runLabCommand(argv.slice(1), () => readFileSync(0, 'utf8')).then(done, crash);
+    else if (argv[0] === 'graph') done(runGraph(argv.slice(1)));
     else runIptables(program, argv).then(done, crash);
   } catch (e) {
     crash(e);

@@ -1,9 +1,10 @@
 /**
  * `tsiptables trace [--rules DUMP] [--host HOSTFILE] [--json] [--dmesg] PACKET` and `--batch FILE`: the trace
  * subcommand's options (commander), the PACKET words (everything else, see src/eval/packet-line.ts), and the
- * exit status: 0 delivered/forwarded/sent, 1 dropped or rejected, 2 bad input.
+ * exit status: 0 delivered/forwarded/sent, 1 dropped or rejected, 2 bad input. `--html/--svg/--dot FILE` also draw
+ * the packets' path through netfilter (src/diagram), one picture per connection.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Host, HostFileError } from '../eval/host';
 import { PacketLineError, splitWords } from '../eval/packet-line';
@@ -19,6 +20,10 @@ import { exploreBranches } from '../eval/branches';
 import { findMatch } from '../extensions/registry';
 import type { RunResult } from './main';
 import { runLabTrace } from './trace-lab';
+import { connectionInputs, snapshotResult } from '../diagram/connections';
+import { renderHtml } from '../diagram/html';
+import { renderSvg } from '../diagram/svg';
+import { renderDot } from '../diagram/dot';
 
 /** Trace options and whether each takes a value; every other word belongs to the PACKET. */
 const OWN_OPTIONS: ReadonlyMap<string, boolean> = new Map([
@@ -36,6 +41,10 @@ const OWN_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['--now', true],
   ['--lab', true],
   ['--from', true],
+  ['--html', true],
+  ['--svg', true],
+  ['--dot', true],
+  ['--name', true],
   ['--help', false],
   ['-h', false],
 ]);
@@ -54,11 +63,18 @@ interface TraceFlags {
   now?: string;
   lab?: string;
   from?: string;
+  html?: string;
+  svg?: string;
+  dot?: string;
+  name?: string;
 }
+
+/** A --batch drawn as a diagram keeps at most this many packets in memory (and in the picture). */
+const DIAGRAM_MAX_PACKETS = 1000;
 
 function program(out: { text: string }): Command {
   const cmd = new Command('tsiptables trace')
-    .usage('[--rules DUMP] [--host HOSTFILE] [--json] [--dmesg] PACKET | --batch FILE')
+    .usage('[--rules DUMP] [--host HOSTFILE] [--json] [--dmesg] [--html FILE] [--svg FILE] [--dot FILE] PACKET | --batch FILE')
     .description(
       'Runs a simulated IPv4 packet through the ruleset as the kernel would and explains its path.\n\n' +
         'PACKET := -p tcp|udp|icmp|N -s ADDR -d ADDR [--sport N] [--dport N] [--syn | --tcp-flags MASK COMP]\n' +
@@ -82,6 +98,10 @@ function program(out: { text: string }): Command {
     .option('--now <ISO-DATE>', 'the clock for -m time (default: now)')
     .option('--lab <SCRIPT>', 'trace through the hosts of a lab script (see tsiptables lab); needs --from')
     .option('--from <NS>', 'with --lab: the namespace the packet starts in')
+    .option('--html <FILE>', 'write the netfilter picture of the path as a self-contained HTML page (- for stdout)')
+    .option('--svg <FILE>', 'write the same picture as an SVG file (- for stdout)')
+    .option('--dot <FILE>', 'write the path as a Graphviz DOT graph (- for stdout)')
+    .option('--name <HOST>', "the host's name in --html, --svg and --dot (default: host)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => (out.text += s), writeErr: (s) => (out.text += s) })
     .helpOption('-h, --help', 'this help');
@@ -143,6 +163,13 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   const now = flags.now !== undefined ? new Date(flags.now) : new Date();
   if (Number.isNaN(now.getTime())) return bad(`--now ${flags.now ?? ''}: not a date`);
 
+  const diagrams = { html: flags.html, svg: flags.svg, dot: flags.dot };
+  const wantDiagram = diagrams.html !== undefined || diagrams.svg !== undefined || diagrams.dot !== undefined;
+  const toStdout = Object.entries(diagrams).filter(([, f]) => f === '-');
+  if (toStdout.length > 1) return bad(`${toStdout.map(([k]) => `--${k}`).join(' and ')}: only one of them can write to stdout (-)`);
+  if (flags.name !== undefined && flags.name.trim() === '') return bad('--name: an empty host name');
+  if (wantDiagram && flags.lab !== undefined) return bad('--html, --svg and --dot do not draw --lab traces yet');
+
   if (flags.lab !== undefined) {
     if (flags.batch !== undefined || flags.rules !== undefined || flags.host !== undefined || flags.monitor || flags.updateCounters) return bad('--lab builds its own hosts and rules: it cannot be used with --batch, --rules, --host, --monitor or --update-counters');
     const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
@@ -169,7 +196,8 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     if (e instanceof IptablesError) return bad(e.message.trim());
     return bad(`${where}: ${(e as Error).message}`);
   }
-  const explain = flags.explain && !flags.json && !flags.dmesg && !flags.monitor;
+  // The picture lists why each rule passed over did not match, so diagrams always collect the explanations.
+  const explain = wantDiagram || (flags.explain && !flags.json && !flags.dmesg && !flags.monitor);
   const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
   if ((flags.dmesg || flags.monitor) && !ruleset.tables.has('raw')) {
     // The kernel's TRACE needs a TRACE rule in raw, which brings the raw table (and its steps) with it.
@@ -193,7 +221,11 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   // Output goes out packet by packet when the caller can take it (a 100,000-packet batch would otherwise be
   // held as one string); otherwise it is collected.
   const chunks: string[] = [];
-  const emit = io.write ?? ((text: string): void => void chunks.push(text));
+  const write = io.write ?? ((text: string): void => void chunks.push(text));
+  // A diagram written to stdout replaces the per-packet output.
+  const emit = toStdout.length > 0 ? (): void => undefined : write;
+  const drawn: TraceResult[] = [];
+  let drawnRuleset: Ruleset | undefined;
   const collected = (): string => chunks.join('');
   const tryHelp = "Try `tsiptables trace --help' for more information.\n";
 
@@ -202,6 +234,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (trace-monitor.ts).
     const monitorPlan = flags.monitor ? handlePlan(rs, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
     const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json });
+    drawnRuleset = rs;
     let status = 0;
     for (let i = 0; i < lines.length; i++) {
       const { words, where } = lines[i]!;
@@ -213,6 +246,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
         throw e;
       }
       if (result.fate === 'dropped') status = 1;
+      if (wantDiagram && drawn.length < DIAGRAM_MAX_PACKETS) drawn.push(snapshotResult(result));
       // A single packet that meets random picks (statistic): every outcome with its probability.
       const random = result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1);
       const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && random ? exploreBranches(rs, host, { explain: false, assume, now }, result.original) : [];
@@ -233,5 +267,45 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
         return o;
       })
     : traceAll(ruleset);
+  if (outcome.error === undefined && wantDiagram && drawnRuleset !== undefined) {
+    const failed = writeDiagrams(diagrams, write, {
+      results: drawn,
+      ruleset: drawnRuleset,
+      name: flags.name ?? 'host',
+      title: flags.batch !== undefined ? `tsiptables trace --batch ${flags.batch}` : `tsiptables trace ${packet.join(' ')}`,
+      subtitle: [`rules: ${flags.rules ?? `state file ${statefile}`}`, `host: ${flags.host ?? 'default (eth0 192.168.1.10/24)'}`, `${drawn.length} packet${drawn.length === 1 ? '' : 's'}`].join(' · '),
+      footnote: lines.length > drawn.length ? `The picture shows the first ${drawn.length} of ${lines.length} packets.` : undefined,
+    });
+    if (failed !== undefined) return { stdout: collected(), stderr: `tsiptables trace: ${failed}\n`, status: 2 };
+  }
   return { stdout: collected(), stderr: outcome.error ?? '', status: outcome.status };
+}
+
+/** Writes --html, --svg and --dot (a file, or `-` for stdout); the error of a file that cannot be written. */
+function writeDiagrams(
+  files: { html: string | undefined; svg: string | undefined; dot: string | undefined },
+  stdout: (text: string) => void,
+  d: { results: TraceResult[]; ruleset: Ruleset; name: string; title: string; subtitle: string; footnote: string | undefined },
+): string | undefined {
+  const inputs = connectionInputs(d.results, d.ruleset, d.name);
+  const outputs: Array<[string | undefined, string, () => string]> = [
+    [files.html, '--html', () => renderHtml(inputs, { title: d.title, subtitle: d.subtitle, footnote: d.footnote })],
+    [files.svg, '--svg', () => renderSvg(inputs, { title: d.title })],
+    [files.dot, '--dot', () => renderDot(inputs, { title: d.title })],
+  ];
+  for (const [file, opt, render] of outputs) {
+    if (file === undefined) continue;
+    const text = render();
+    if (file === '-') {
+      stdout(text);
+      continue;
+    }
+    try {
+      writeFileSync(file, text);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      return `${opt} ${file}: ${code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : code === 'EISDIR' ? 'Is a directory' : (e as Error).message}`;
+    }
+  }
+  return undefined;
 }
