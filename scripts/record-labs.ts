@@ -242,7 +242,9 @@ interface RunResult {
   /** The output with the namespaces mapped back, unmasked. */
   raw: string;
   exitStatus: number;
-  /** What went wrong around the script (timeout, leftovers): not part of the transcript. */
+  /** What went wrong around the script (timeout, processes left running): the transcript is not to be trusted. */
+  problems: string[];
+  /** What the recorder cleaned up besides (namespaces of an earlier run, or the script did not delete). */
   notes: string[];
 }
 
@@ -258,6 +260,7 @@ async function runLab(file: string): Promise<RunResult> {
   }
   const real = names.map((n) => `tsi-${n}`);
   const notes: string[] = [];
+  const problems: string[] = [];
   const stale = removeNamespaces(real);
   if (stale.length) notes.push(`removed namespaces left by an earlier run: ${stale.join(' ')}`);
 
@@ -302,7 +305,7 @@ async function runLab(file: string): Promise<RunResult> {
     const first = await Promise.race([exited, timedOut]);
     clearTimeout(timer);
     if (first === 'timeout') {
-      notes.push(`timed out after ${LAB_TIMEOUT_MS / 1000} s: killed`);
+      problems.push(`timed out after ${LAB_TIMEOUT_MS / 1000} s: killed`);
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
@@ -313,7 +316,7 @@ async function runLab(file: string): Promise<RunResult> {
     // A background process the script left running keeps the pipe open: give it a moment, then end it.
     const late = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 3000))]);
     if (late) {
-      notes.push('processes still running after the script ended: killed');
+      problems.push('processes still running after the script ended: killed');
       removeNamespaces(real);
       try {
         process.kill(-child.pid!, 'SIGKILL');
@@ -328,7 +331,7 @@ async function runLab(file: string): Promise<RunResult> {
     fs.rmSync(tmp, { recursive: true, force: true });
     running = undefined;
   }
-  return { raw: unprefixNamespaces(Buffer.concat(chunks).toString('utf8'), names), exitStatus, notes };
+  return { raw: unprefixNamespaces(Buffer.concat(chunks).toString('utf8'), names), exitStatus, problems, notes };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -500,10 +503,15 @@ async function main(): Promise<number> {
         fs.writeFileSync(NF_LOG_ALL_NETNS, '1\n');
         const r = await runLab(file);
         runs.push({ ...r, masked: maskTranscript(r.raw) });
-        for (const n of r.notes) process.stderr.write(`record-labs: ${name}: ${n}\n`);
+        for (const n of [...r.problems, ...r.notes]) process.stderr.write(`record-labs: ${name}: ${n}\n`);
       }
       const first = runs[0]!;
       if (o.print) process.stdout.write(`----- ${name}\n${o.print === 'raw' ? first.raw : first.masked}-----\n`);
+      if (runs.some((r) => r.problems.length > 0)) {
+        failures++;
+        process.stderr.write(`record-labs: ${name}: not written (see above)\n`);
+        continue;
+      }
       const bad = runs.findIndex((r) => r.masked !== first.masked || r.exitStatus !== first.exitStatus);
       if (bad > 0) {
         failures++;
@@ -532,7 +540,6 @@ async function main(): Promise<number> {
         const lines = first.masked.split('\n').length - 1;
         process.stdout.write(`${path.relative(process.cwd(), file)} -> ${path.relative(process.cwd(), target)}: exit ${first.exitStatus}, ${lines} lines, ${o.runs} run(s) alike (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
       }
-      if (first.notes.length) failures++;
     }
   } finally {
     restore();
