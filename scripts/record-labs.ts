@@ -55,7 +55,7 @@ export interface LabRecord {
     date: string;
     command: string;
     tools: Record<string, string>;
-    /** The host's IPv4 settings a new namespace inherits (net.core.devconf_inherit_init_net 0): they shape the run. */
+    /** The host's settings a new namespace inherits (IPv4 devconf, TCP buffers): they shape the run. */
     hostSysctls: Record<string, string>;
   };
   /** The lab's file name (fixtures/labs/<script>). */
@@ -386,13 +386,23 @@ function toolVersions(): Record<string, string> {
   };
 }
 
-/** Sysctls of the host that a fresh namespace starts from. */
-const INHERITED = ['net.core.devconf_inherit_init_net', 'net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'];
+/**
+ * Sysctls of the host that a fresh namespace starts from: the IPv4 device settings (devconf_inherit_init_net 0) and
+ * the TCP buffer sizes (copied from the first namespace; tcp_rmem's maximum sets the window scale in tcpdump lines).
+ */
+const INHERITED = [
+  'net.core.devconf_inherit_init_net',
+  'net.ipv4.ip_forward',
+  'net.ipv4.conf.all.rp_filter',
+  'net.ipv4.conf.default.rp_filter',
+  'net.ipv4.tcp_rmem',
+  'net.ipv4.tcp_wmem',
+];
 function hostSysctls(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of INHERITED) {
     try {
-      out[k] = fs.readFileSync(`/proc/sys/${k.replace(/\./g, '/')}`, 'utf8').trim();
+      out[k] = fs.readFileSync(`/proc/sys/${k.replace(/\./g, '/')}`, 'utf8').trim().replace(/\s+/g, ' ');
     } catch {
       out[k] = '?';
     }
