@@ -144,7 +144,9 @@ describe('the router lab as an HTML page', () => {
       }
       for (const s of r.steps.filter((x) => x.rule !== undefined)) {
         const rows = select(art, { class: 'rule', 'data-chain': s.chain, 'data-num': String(s.num), 'data-outcome': 'matched' });
-        expect(rows.some((row) => row.text.includes(`matched: ${s.verdict}`))).toBe(true);
+        const target = s.rule!.verdict.kind === 'target' ? s.rule!.verdict.target.def.name : undefined;
+        const shown = target === undefined || target === s.verdict ? s.verdict : `${target} (${s.verdict.toLowerCase()})`;
+        expect(rows.some((row) => row.text.includes(`matched: ${shown}`))).toBe(true);
       }
     }
     // The ping: filter FORWARD rule 4 comes after the accepting rule 3: never reached.

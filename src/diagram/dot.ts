@@ -14,7 +14,7 @@ const GREY = '#9ca3af';
 const nodeName = (h: HopView, id: string): string => dotString(`${h.id}:${id}`);
 
 /** A Graphviz HTML-like label: the node's name, then one row per table. */
-function hookLabel(n: NodeView): string {
+function hookLabel(n: NodeView, colour: string): string {
   const row = (t: TableBox): string => {
     const bg = t.decisive ? ' BGCOLOR="#fff3b0"' : t.visited ? ' BGCOLOR="#eef5ff"' : '';
     const colour = t.visited ? '#1d2330' : GREY;
@@ -23,7 +23,7 @@ function hookLabel(n: NodeView): string {
     return `<TR><TD ALIGN="LEFT"${bg}><FONT COLOR="${colour}"><B>${esc(t.name)}</B>${sum}${nat}</FONT></TD></TR>`;
   };
   const detail = n.detail.filter((d) => !d.startsWith('conntrack ')).map((d) => `<TR><TD><FONT POINT-SIZE="9">${esc(d)}</FONT></TD></TR>`);
-  return `<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2"><TR><TD><B>${esc(n.label)}</B>${n.dropped ? ' <FONT COLOR="#c62828">✕ dropped</FONT>' : ''}</TD></TR>${detail.join('')}${n.tables.map(row).join('')}</TABLE>>`;
+  return `<<TABLE BORDER="${n.visited ? 2 : 1}" COLOR="${colour}" STYLE="ROUNDED" CELLBORDER="1" CELLSPACING="2"><TR><TD><B>${esc(n.label)}</B>${n.dropped ? ' <FONT COLOR="#c62828">✕ dropped</FONT>' : ''}</TD></TR>${detail.join('')}${n.tables.map(row).join('')}</TABLE>>`;
 }
 
 function plainLabel(n: NodeView): string {
@@ -39,7 +39,7 @@ function hopDot(h: HopView, indent: string): string[] {
     const isHook = n.tables.length > 0;
     const colour = n.dropped ? '#c62828' : n.visited ? BLUE : GREY;
     const attrs = [
-      `label=${isHook ? hookLabel(n) : plainLabel(n)}`,
+      `label=${isHook ? hookLabel(n, colour) : plainLabel(n)}`,
       `shape=${isHook ? 'plain' : n.id.startsWith('route') ? 'ellipse' : 'box'}`,
       `color=${dotString(colour)}`,
       `fontcolor=${dotString(n.visited ? '#1d2330' : GREY)}`,

@@ -8,7 +8,7 @@ import type { Hook } from '../extensions/spec';
 import type { Rule } from '../model/ruleset';
 import { addrToString } from '../model/ip';
 import { ConntrackTable, tupleText } from '../eval/conntrack';
-import { hookEntries, PRIORITY } from '../eval/hooks';
+import { hookEntries } from '../eval/hooks';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, protoName, type Packet } from '../eval/packet';
 import { describeStep, statusNames, type TraceEvent } from '../eval/trace';
 import type { Step } from '../eval/walk';
@@ -62,6 +62,12 @@ function ruleAction(s: Step): string {
   if (r.verdict.kind === 'goto') return `goto ${r.verdict.chain}`;
   if (r.verdict.kind === 'target') return r.verdict.target.def.name;
   return s.verdict;
+}
+
+/** What a matched rule did: "ACCEPT", "LOG (continue)", "DNAT (accept)", "→ KUBE-SERVICES (jump)". */
+export function matchedText(r: RuleRow): string {
+  const v = r.verdict ?? '';
+  return r.action === undefined || r.action === v ? v : `${r.action} (${v.toLowerCase()})`;
 }
 
 const arrows = (s: string): string => s.replace(/ -> /g, ' → ');
@@ -167,7 +173,7 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
         }
         walk.last = s;
         if (s.rule !== undefined) {
-          c.rows.set(s.num, { num: s.num, text: ruleText(s.chain, s.rule), outcome: 'matched', verdict: s.verdict, why: undefined, decisive });
+          c.rows.set(s.num, { num: s.num, text: ruleText(s.chain, s.rule), outcome: 'matched', verdict: s.verdict, action: ruleAction(s), why: undefined, decisive });
           walk.matched.push(`${s.chain === walk.listing.hook ? '' : `${s.chain} `}#${s.num} ${ruleAction(s)}`);
           const to = s.rule.jumpTo;
           if (to !== undefined && (s.verdict === 'JUMP' || s.verdict === 'GOTO')) pendingPath.set(`${s.table}/${to}`, [...s.path, to]);
@@ -179,7 +185,7 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
       case 'miss': {
         if (!walk) break;
         const m = e.miss;
-        chainOf(walk, m.chain).rows.set(m.num, { num: m.num, text: ruleText(m.chain, m.rule), outcome: 'skipped', verdict: undefined, why: m.why, decisive: false });
+        chainOf(walk, m.chain).rows.set(m.num, { num: m.num, text: ruleText(m.chain, m.rule), outcome: 'skipped', verdict: undefined, action: undefined, why: m.why, decisive: false });
         break;
       }
       case 'conntrack': {
@@ -249,7 +255,7 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
       all.forEach((rule, i) => {
         const got = rows.get(i + 1);
         if (got) listing.rules.push(got);
-        else if (full) listing.rules.push({ num: i + 1, text: ruleText(listing.chain, rule), outcome: 'not-reached', verdict: undefined, why: undefined, decisive: false });
+        else if (full) listing.rules.push({ num: i + 1, text: ruleText(listing.chain, rule), outcome: 'not-reached', verdict: undefined, action: undefined, why: undefined, decisive: false });
         else listing.omitted++;
       });
     }
@@ -358,10 +364,4 @@ export function buildFigure(input: DiagramInput, index: number): FigureView {
     });
   }
   return { id, title: input.title, lanes, hops, crossings };
-}
-
-/** Priority of a hook entry, for the legend ("raw -300"). */
-export function priorityText(t: TableBox): string {
-  if (t.kind === 'confirm') return 'last';
-  return String(t.priority === PRIORITY.confirm ? 'last' : t.priority);
 }

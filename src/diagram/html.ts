@@ -6,7 +6,7 @@
  * Inline CSS only (page-style.ts), no script and nothing fetched. Elements carry stable attributes for tests:
  * data-hop, data-node, data-hook, data-table, data-edge, data-visited, data-dropped, class "decisive".
  */
-import { buildFigure } from './hop-view';
+import { buildFigure, matchedText } from './hop-view';
 import { esc, idPart } from './escape';
 import { PAGE_CSS } from './page-style';
 import { chainGraphHtml } from './chain-graph';
@@ -237,7 +237,7 @@ function walkHtml(w: WalkListing): string {
 
 function chainHtml(w: WalkListing, c: ChainListing): string {
   const rows = c.rules.map((r) => {
-    const out = r.outcome === 'matched' ? `matched: ${r.verdict ?? ''}` : r.outcome === 'skipped' ? `skipped: ${r.why ?? ''}` : 'not reached';
+    const out = r.outcome === 'matched' ? `matched: ${matchedText(r)}` : r.outcome === 'skipped' ? `skipped: ${r.why ?? ''}` : 'not reached';
     return `<li class="rule ${r.outcome}${r.decisive ? ' decisive' : ''}" data-chain="${esc(c.chain)}" data-num="${r.num}" data-outcome="${r.outcome}"><span class="num">${r.num}</span><code>${esc(r.text)}</code><span class="out">${esc(out)}</span></li>`;
   });
   if (c.end) rows.push(`<li class="rule end${c.end.decisive ? ' decisive' : ''}" data-chain="${esc(c.chain)}" data-outcome="end"><span class="num"></span><span class="out">${esc(c.end.text)}</span></li>`);

@@ -6,6 +6,7 @@
  * their lane, crossings as elbow lines from one hop's out wire to the next hop's in wire. The chain graph:
  * chains in layers by jump depth. Text is monospace, so widths follow from character counts.
  */
+import { matchedText } from './hop-view';
 import type { Crossing, EdgeView, FigureView, HopView, NodeId, TableBox } from './model';
 
 export const FONT_FAMILY = '"DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace';
@@ -291,7 +292,7 @@ export function layoutHop(h: HopView, opts: { rules: boolean }): HopGeometry {
           fy += 12;
         }
         for (const r of c.rules) {
-          const out = r.outcome === 'matched' ? `matched: ${r.verdict ?? ''}` : r.outcome === 'skipped' ? `skipped: ${r.why ?? ''}` : 'not reached';
+          const out = r.outcome === 'matched' ? `matched: ${matchedText(r)}` : r.outcome === 'skipped' ? `skipped: ${r.why ?? ''}` : 'not reached';
           const cls: TextClass = r.outcome === 'matched' ? 'rule-hit' : r.outcome === 'skipped' ? 'rule-miss' : 'rule-none';
           rules.push({ line: { ...clip(`${String(r.num).padStart(3)} ${r.text}  ⟶ ${out}`, maxRule - 2), x: 16, y: fy, size: TEXT.small, cls }, decisive: r.decisive, outcome: r.outcome });
           fy += 12;

@@ -95,8 +95,10 @@ export interface RuleRow {
   /** `-A CHAIN ...` as iptables-save prints it. */
   text: string;
   outcome: RuleOutcome;
-  /** matched: what its target did (ACCEPT, DROP, CONTINUE, JUMP, ...). */
+  /** matched: what the walk did next (ACCEPT, DROP, CONTINUE, JUMP, ...). */
   verdict: string | undefined;
+  /** matched: the rule's target or jump ("LOG", "DNAT", "→ KUBE-SERVICES"). */
+  action: string | undefined;
   /** skipped: the first criterion that failed. */
   why: string | undefined;
   decisive: boolean;

@@ -53,7 +53,7 @@ a{color:inherit}
 .facts dd{margin:0;overflow-wrap:anywhere}
 .notes{margin:.3rem 0;padding-left:1.1rem;font-size:.8rem;color:var(--muted)}
 /* the netfilter picture */
-.netfilter{display:grid;grid-template-columns:minmax(0,.8fr) auto minmax(0,1.25fr) auto minmax(0,.9fr) auto minmax(0,1.1fr) auto minmax(0,1.1fr) auto minmax(0,.8fr);
+.netfilter{display:grid;grid-template-columns:minmax(0,1fr) auto minmax(0,1.2fr) auto minmax(0,1fr) auto minmax(0,1.1fr) auto minmax(0,1.2fr) auto minmax(0,1fr);
  grid-template-areas:"in a1 pre a2 rti a3 fwd a4 post a5 out" ". . . . a6 . . . a9 . ." ". . . . inp . . . outp . ." ". . . . a7 . . . a10 . ." ". . . . loc a8 a8 a8 rto . .";
  align-items:start;gap:0;margin:.3rem 0 .5rem}
 .cell{display:flex;flex-direction:column;align-items:stretch;min-width:0}
