@@ -31,7 +31,7 @@ export interface RestoreOptions {
 
 /** An error with the line it belongs to; `atCommit` errors are reported as iptables-restore does at COMMIT. */
 export class RestoreError extends Error {
-  /** What had been committed before the failure (the nft variant keeps it). */
+  /** What had been committed before the failure (the nft variant keeps it); undefined if nothing was. */
   committed: Ruleset | undefined;
   constructor(
     readonly error: IptablesError,
@@ -52,6 +52,8 @@ export interface RestoreResult {
 /** Runs a dump against `base` (not modified) and returns the new ruleset. Throws RestoreError. */
 export function restore(text: string, base: Ruleset, opts: RestoreOptions): RestoreResult {
   let committed = base.clone();
+  /** What a failure hands back when no table was committed yet: nothing (the state is left as it is). */
+  const untouched = committed;
   /** The tables COMMITted so far: a failure later in the input keeps them, as the nft variant does. */
   let pending: Ruleset | undefined;
   let staged: Ruleset | undefined;
@@ -74,7 +76,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   // One closure for the whole input (not one per line: a kube-proxy dump has 150,000 of them).
   const fail = (e: IptablesError): never => {
     const err = new RestoreError(e, lineNo);
-    err.committed = pending ?? committed;
+    err.committed = (pending ?? committed) === untouched ? undefined : pending ?? committed;
     throw err;
   };
   for (const raw of lines) {
@@ -250,7 +252,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   }
   if (table !== undefined) {
     const err = new RestoreError(new IptablesError(`${opts.programName}: COMMIT expected at line ${lineNo + 1}`, Exit.Other, 'plain'), lineNo + 1);
-    err.committed = pending ?? committed;
+    err.committed = (pending ?? committed) === untouched ? undefined : pending ?? committed;
     throw err;
   }
   return { ruleset: pending ?? committed, stdout };

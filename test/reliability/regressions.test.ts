@@ -44,3 +44,15 @@ test('the state file that holds such a loop still lists, saves and deletes', asy
   expect(await runIptables('tsiptables', ['-X'], s.state)).toEqual({ stdout: '', stderr: '', status: 0 });
   expect((await runIptables('tsiptables', ['-S'], s.state)).stdout).toBe('-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n');
 }, 60_000);
+
+test('a restore that fails before any COMMIT leaves the state file as it was, not rewritten or created', async () => {
+  // Was: the unchanged ruleset written back (an empty state file created where there was none).
+  const bad = 'iptables --wait -t nat -N DOCKER\n';
+  const r = await runRestore('tsiptables-restore', [], () => bad, s.state);
+  expect(r).toEqual({ stdout: '', stderr: 'tsiptables-restore: line 1 failed\n', status: 1 });
+  expect(() => readFileSync(s.state)).toThrow(/ENOENT/);
+  expect((await runRestore('tsiptables-restore', [], () => '*filter\n-A INPUT -j ACCEPT\nCOMMIT\n', s.state)).status).toBe(0);
+  const before = readFileSync(s.state);
+  expect((await runRestore('tsiptables-restore', [], () => '*nat\n-A NOPE -j ACCEPT\nCOMMIT\n', s.state)).status).not.toBe(0);
+  expect(readFileSync(s.state)).toEqual(before);
+});
