@@ -7,7 +7,7 @@ import { EarlyExitSignal, parseCommand, type ParsedCommand } from '../compile/co
 import { execute } from '../exec/commands';
 import { Exit, IptablesError, VERSION_STRING, paramProblem } from '../messages';
 import { loadState, statePath, withLock, writeState } from '../io/state';
-import { restore, RestoreError } from '../io/restore';
+import { restore, RestoreEarlyExit, RestoreError } from '../io/restore';
 import { saveRuleset, saveTable } from '../format/save';
 import { isTableName } from '../model/tables';
 import { Ruleset } from '../model/ruleset';
@@ -226,7 +226,7 @@ export async function runRestore(program: string, argv: readonly string[], stdin
     } catch (e) {
       // Tables committed before the failure stay (the nft variant applied them): written under the same lock,
       // so that no other writer's change made in between is overwritten.
-      if (e instanceof RestoreError && !opts.test && e.committed) writeState(path, e.committed);
+      if ((e instanceof RestoreError || e instanceof RestoreEarlyExit) && !opts.test && e.committed) writeState(path, e.committed);
       throw e;
     }
     if (!opts.test) writeState(path, res.ruleset);
@@ -236,6 +236,12 @@ export async function runRestore(program: string, argv: readonly string[], stdin
     const stdout = opts.test ? work() : await withLock(path, wait, work);
     return { stdout, stderr, status: 0 };
   } catch (e) {
+    if (e instanceof RestoreEarlyExit) {
+      // -h/-V on a rule line: the help or version on stdout, exit 0 (do_parse() exits there).
+      const x = e.exit;
+      const text = x.kind === 'help' ? mainHelp(program, x.matches, x.target) : x.inverted ? `Not ${VERSION_STRING.slice(1)} ;-)\n` : `${program} ${VERSION_STRING}\n`;
+      return { stdout: e.stdout + text, stderr, status: 0 };
+    }
     if (e instanceof RestoreError) {
       const err = e.error;
       const line = err.framing === 'param' || err.framing === 'bad-argument' ? e.line : undefined;

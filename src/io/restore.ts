@@ -4,7 +4,7 @@
  */
 import { parseDumpLine } from '../../grammar/index';
 import type { ArgNode } from '../ast';
-import { parseCommand } from '../compile/command';
+import { EarlyExitSignal, parseCommand, type EarlyExit } from '../compile/command';
 import { assertValidChainName, scanU64 } from '../compile/command';
 import { execute } from '../exec/commands';
 import { checkAddresses } from '../compile/rule';
@@ -41,6 +41,24 @@ export class RestoreError extends Error {
   }
 }
 
+/**
+ * `-h` or `-V` on a rule line: iptables-restore's do_parse() prints the help (or version) and exits 0 there,
+ * the tables COMMITted before kept and the current one dropped.
+ */
+export class RestoreEarlyExit extends Error {
+  /** What had been committed before that line; undefined if nothing was. */
+  committed: Ruleset | undefined;
+  constructor(
+    readonly exit: EarlyExit,
+    /** What the restore printed before that line (-v). */
+    readonly stdout: string,
+    readonly line: number,
+  ) {
+    super(`line ${line}: ${exit.kind === 'help' ? '-h' : '-V'} ends the restore there (iptables-restore prints its ${exit.kind} and exits)`);
+    this.name = 'RestoreEarlyExit';
+  }
+}
+
 /** The `-6` that ends parsing of a line in iptables-restore: the line is ignored (do_parse returns early). */
 class SkipLine extends Error {}
 
@@ -49,7 +67,7 @@ export interface RestoreResult {
   stdout: string;
 }
 
-/** Runs a dump against `base` (not modified) and returns the new ruleset. Throws RestoreError. */
+/** Runs a dump against `base` (not modified) and returns the new ruleset. Throws RestoreError (or RestoreEarlyExit). */
 export function restore(text: string, base: Ruleset, opts: RestoreOptions): RestoreResult {
   let committed = base.clone();
   /** What a failure hands back when no table was committed yet: nothing (the state is left as it is). */
@@ -234,6 +252,11 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         if (cmd.command === 'new-chain') createdHere.add(cmd.chain!);
       } catch (e) {
         if (e instanceof SkipLine) continue;
+        if (e instanceof EarlyExitSignal) {
+          const early = new RestoreEarlyExit(e.exit, stdout, lineNo);
+          early.committed = (pending ?? committed) === untouched ? undefined : pending ?? committed;
+          throw early;
+        }
         if (!(e instanceof IptablesError)) throw e;
         // Kernel-side refusals surface at COMMIT in the nft variant; so does a jump to a missing chain.
         // --test does not ask the kernel, so it sees neither.

@@ -56,3 +56,19 @@ test('a restore that fails before any COMMIT leaves the state file as it was, no
   expect((await runRestore('tsiptables-restore', [], () => '*nat\n-A NOPE -j ACCEPT\nCOMMIT\n', s.state)).status).not.toBe(0);
   expect(readFileSync(s.state)).toEqual(before);
 });
+
+test('-h and -V on a restore line print the help or version and end the restore with exit 0, as do_parse() does', async () => {
+  // Was: "tsiptables-restore: internal error" (EarlyExitSignal thrown out of restore). Found by the dump fuzzer
+  // as `-j INPUT -hashlimitA MASQUERADE` (bundled -h). Checked against iptables-restore 1.8.9: the help on
+  // stdout (with the matches loaded so far), exit 0, the tables COMMITted before kept.
+  const r = await runRestore('tsiptables-restore', [], () => '*filter\n-A INPUT -j ACCEPT\nCOMMIT\n*nat\n-A POSTROUTING -p tcp -h\nCOMMIT\n', s.state);
+  expect(r.status).toBe(0);
+  expect(r.stderr).toBe('');
+  expect(r.stdout.startsWith('tsiptables-restore v1.8.9 (nf_tables)\n\nUsage: tsiptables-restore -[ACD] chain rule-specification [options]\n')).toBe(true);
+  expect(r.stdout).toContain('\ntcp match options:\n');
+  expect((await runIptables('tsiptables', ['-S'], s.state)).stdout).toBe('-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-A INPUT -j ACCEPT\n');
+  expect((await runIptables('tsiptables', ['-t', 'nat', '-S', 'POSTROUTING'], s.state)).stdout).toBe('-P POSTROUTING ACCEPT\n');
+  expect(await runRestore('tsiptables-restore', [], () => '*filter\n-A INPUT -j DROP\n! -V\nCOMMIT\n', s.state)).toEqual({ stdout: 'Not 1.8.9 (nf_tables) ;-)\n', stderr: '', status: 0 });
+  expect(await runRestore('tsiptables-restore', ['--test'], () => '*filter\n-V\n', s.state)).toEqual({ stdout: 'tsiptables-restore v1.8.9 (nf_tables)\n', stderr: '', status: 0 });
+  expect((await runIptables('tsiptables', ['-S', 'INPUT'], s.state)).stdout).toBe('-P INPUT ACCEPT\n-A INPUT -j ACCEPT\n');
+});
