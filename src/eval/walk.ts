@@ -237,7 +237,8 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, count: b
       if (chain.hook) {
         const policy = chain.policy ?? 'ACCEPT';
         const step: Step = { table: table.name, chain: chain.name, type: 'policy', num, rule: undefined, verdict: policy, path };
-        if (count) {
+        // Only a chain nf_tables keeps stats for counts its policy (model/ruleset.ts, Chain.counted).
+        if (count && chain.counted === true) {
           chain.counters.packets += 1n;
           chain.counters.bytes += BigInt(pkt.len);
         }

@@ -189,6 +189,7 @@ export function execute(rs: Ruleset, cmd: ParsedCommand, opts: ExecOptions = {})
       const c = rs.ensureTable(tname).chains.get(chainName!)!;
       c.policy = cmd.policy;
       c.registered = true;
+      c.counted = true;
       return { stdout: '', changed: true };
     }
     case 'rename-chain': {

@@ -103,10 +103,14 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
     if (table !== undefined && raw.startsWith(REGISTERED_MARK) && staged) {
       // State files only: which built-in chains the nf_tables variant has registered (see model/ruleset.ts).
       const t = staged.ensureTable(table);
-      for (const c of t.chains.values()) if (c.hook) c.registered = false;
-      for (const name of raw.slice(REGISTERED_MARK.length).split(' ').filter((n) => n !== '')) {
-        const c = t.chains.get(name);
-        if (c?.hook) c.registered = true;
+      for (const c of t.chains.values()) if (c.hook) c.registered = c.counted = false;
+      // `NAME+`: registered and counting its policy.
+      for (const word of raw.slice(REGISTERED_MARK.length).split(' ').filter((n) => n !== '')) {
+        const c = t.chains.get(word.replace(/\+$/, ''));
+        if (c?.hook) {
+          c.registered = true;
+          c.counted = word.endsWith('+');
+        }
       }
       continue;
     }
@@ -174,6 +178,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
           const c = t.chains.get(name!)!;
           if (policy !== '-') c.policy = policy as 'ACCEPT' | 'DROP';
           c.registered = true;
+          c.counted = true;
           if (opts.counters) c.counters = counters;
         } else {
           const existing = t.chains.get(name!);

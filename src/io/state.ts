@@ -62,7 +62,7 @@ export function serialize(rs: Ruleset): string {
       }
     }
     // Just before COMMIT, so that it overrides what the `:CHAIN` lines imply.
-    const reg = [...t.chains.values()].filter((c) => c.hook && c.registered).map((c) => ` ${c.name}`);
+    const reg = [...t.chains.values()].filter((c) => c.hook && c.registered).map((c) => ` ${c.name}${c.counted ? '+' : ''}`);
     parts.push(`${REGISTERED_MARK}${reg.join('')}\n`, 'COMMIT\n');
   }
   return parts.join('');
@@ -130,8 +130,12 @@ function loadTableSection(rs: Ruleset, name: TableName, body: string): boolean {
     } else if (line === STATE_SPELLING_MARK) {
       spelling = true;
     } else if (line.startsWith(REGISTERED_MARK)) {
-      const names = new Set(line.slice(REGISTERED_MARK.length).split(' '));
-      for (const c of table.chains.values()) if (c.hook) c.registered = names.has(c.name);
+      const words = line.slice(REGISTERED_MARK.length).split(' ');
+      for (const c of table.chains.values()) {
+        if (!c.hook) continue;
+        c.counted = words.includes(`${c.name}+`);
+        c.registered = c.counted || words.includes(c.name);
+      }
     } else if (!line.startsWith('#')) return false;
   }
   return true;

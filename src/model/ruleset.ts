@@ -86,6 +86,12 @@ export interface Chain {
    * unregistered OUTPUT says "No chain/target/match by that name." (recorded in cli-errors).
    */
   registered: boolean;
+  /**
+   * Built-in chains only: whether the kernel keeps counters for the policy. nf_tables gives a base chain stats
+   * only when iptables-nft creates or updates it with counters: `-P`, or a `:CHAIN POLICY [p:b]` line of a
+   * restore; a chain registered implicitly by `-A` counts nothing at its policy (recorded: fixtures/labs).
+   */
+  counted?: boolean;
   policy: 'ACCEPT' | 'DROP' | undefined;
   counters: Counters;
   rules: Rule[];
