@@ -86,6 +86,11 @@ export interface Conn extends ConnView {
   confirmed: boolean;
   /** Dropped at the end of this packet (a RST answering an unanswered SYN). */
   dying: boolean;
+  /**
+   * MASQUERADE: the out device. The kernel forgets such connections when that device goes down or loses the
+   * address they were masqueraded to (nf_nat_masquerade's notifiers); SNAT ones stay.
+   */
+  masq?: string;
 }
 
 /** What conntrack decided for one packet at PREROUTING/OUTPUT. */

@@ -88,6 +88,8 @@ export interface Packet {
   /** Owner of the sending socket (locally generated packets only). */
   uid: number | undefined;
   gid: number | undefined;
+  /** The application data, when a lab's program sent some (tcpdump shows the start of an HTTP request). */
+  payload?: string;
 }
 
 export function clonePacket(p: Packet): Packet {

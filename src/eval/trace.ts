@@ -399,6 +399,7 @@ export class Tracer {
         const resolved = this.resolveNat(run, req, hook);
         if (!resolved) return { verdict: 'DROP', step: outcome.step, table: 'nat' };
         note = setupNat(this.conntrack, conn, manip, rangeOf(resolved));
+        if (req.kind === 'MASQUERADE') conn.masq = pkt.outIface ?? undefined;
       } else {
         note = setupNat(this.conntrack, conn, manip, null);
       }

@@ -7,15 +7,15 @@
  */
 import { addrToString, numericToAddr } from '../model/ip';
 import { SERVICES } from '../data/netdb';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type Packet } from '../eval/packet';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../eval/packet';
 import { ConntrackTable } from '../eval/conntrack';
 import type { Conn } from '../eval/conntrack';
 import { IPS } from '../eval/context';
 import type { Netns } from './world';
-import type { Outcome } from './net';
+import type { Capture, Outcome } from './net';
 import type { Chunk, Lab, Output } from './run';
 import type { CmdResult } from './ip-command';
-import { formatTcpdumpLine, TcpdumpState } from './tcpdump-format';
+import { formatArpLine, formatTcpdumpLine, TcpdumpState } from './tcpdump-format';
 
 export interface Job {
   id: number;
@@ -29,7 +29,7 @@ export interface Job {
   /** What the listener sends to whoever connects (its stdin). */
   reply?: string;
   /** tcpdump: the capture it reads. */
-  capture?: { ns: Netns; dev: string; frames: Array<{ at: number; pkt: Packet }> };
+  capture?: Capture;
   /** Output written when the job ends (tcpdump's buffered lines). */
   finished: boolean;
 }
@@ -38,8 +38,15 @@ const ok = (chunks: Chunk[] = [], status = 0): Output => ({ chunks: chunks.filte
 
 /** TCP option bytes Linux puts on a SYN / SYN-ACK (mss 1460, sackOK, timestamps, nop, wscale 7) and on later segments. */
 function synOptions(tsVal: number, tsEcr: number): Uint8Array {
-  return new Uint8Array([2, 4, 5, 0xb4, 4, 2, 8, 10, ...be32(tsVal), ...be32(tsEcr), 1, 3, 3, 7]);
+  return new Uint8Array([2, 4, 5, 0xb4, 4, 2, 8, 10, ...be32(tsVal), ...be32(tsEcr), 1, 3, 3, WSCALE]);
 }
+/**
+ * Window scale and the windows after the handshake: what a fresh namespace of the recording machine used
+ * (tcp_rmem's maximum of 32 MB gives wscale 10; fixtures/labs/recorded, recordedWith.hostSysctls).
+ */
+const WSCALE = 10;
+const CLIENT_WINDOW = 63;
+const SERVER_WINDOW = 64;
 function tsOptions(tsVal: number, tsEcr: number): Uint8Array {
   return new Uint8Array([1, 1, 8, 10, ...be32(tsVal), ...be32(tsEcr)]);
 }
@@ -63,6 +70,8 @@ interface TcpSide {
   sent: number;
   acked: number;
   ts: number;
+  /** The accepting side (its windows differ). */
+  server: boolean;
 }
 
 export class Apps {
@@ -185,11 +194,12 @@ export class Apps {
       tcpFlags: flags,
       seq: (from.isn + from.sent) >>> 0,
       ackSeq: flags & TCP_ACK && to ? (to.isn + from.acked) >>> 0 : 0,
-      window: syn ? (synAck ? 65160 : 64240) : 502,
+      window: syn ? (synAck ? 65160 : 64240) : from.server ? SERVER_WINDOW : CLIENT_WINDOW,
       tcpOptions: syn ? synOptions(from.ts, synAck && to ? to.ts : 0) : tsOptions(from.ts, to?.ts ?? 0),
       len,
       uid: 0,
       gid: 0,
+      payload: payload || undefined,
     });
     from.sent += payload.length + (syn ? 1 : 0) + (flags & TCP_FIN ? 1 : 0);
     const o = this.net.send(from.ns, pkt);
@@ -210,7 +220,7 @@ export class Apps {
     const route = ns.host.route(dst);
     if (!route) return { result: 'unreachable', serverOut: '' };
     const src = route.prefsrc ?? ns.host.primaryAddress(route.dev, dst) ?? 0;
-    const client: TcpSide = { ns, addr: src, port: this.nextPort, peerAddr: dst, peerPort: dport, isn: 0x10000000 + this.nextPort * 7919, sent: 0, acked: 0, ts: 1000 };
+    const client: TcpSide = { ns, addr: src, port: this.nextPort, peerAddr: dst, peerPort: dport, isn: 0x10000000 + this.nextPort * 7919, sent: 0, acked: 0, ts: 1000, server: false };
     this.nextPort += 2;
     const syn = this.segment(client, undefined, TCP_SYN, '');
     if (syn.kind === 'unreachable') return { result: 'noroute', serverOut: '' };
@@ -225,7 +235,7 @@ export class Apps {
     }
     if (syn.kind !== 'delivered') return { result: 'timeout', serverOut: '' };
     const at = syn.pkt;
-    const server: TcpSide = { ns: syn.ns, addr: at.dst, port: at.dport, peerAddr: at.src, peerPort: at.sport, isn: 0x20000000 + at.dport * 104729, sent: 0, acked: 1, ts: 5000 };
+    const server: TcpSide = { ns: syn.ns, addr: at.dst, port: at.dport, peerAddr: at.src, peerPort: at.sport, isn: 0x20000000 + at.dport * 104729, sent: 0, acked: 1, ts: 5000, server: true };
     client.acked = 0;
     const job = this.jobs.find((j) => j.kind === 'listen' && j.ns === syn.ns && j.proto === PROTO_TCP && j.port === at.dport);
     if (!job) {
@@ -382,7 +392,7 @@ export class Apps {
     }
     if (dev === undefined) dev = [...ns.host.ifaces.keys()].find((d) => d !== 'lo') ?? 'lo';
     if (!ns.host.ifaces.has(dev)) return ok([[2, `tcpdump: ${dev}: No such device exists\n(SIOCGIFHWADDR: No such device)\n`]], 1);
-    const capture = { ns, dev, frames: [] as Array<{ at: number; pkt: Packet }> };
+    const capture: Capture = { ns, dev, frames: [] };
     this.net.captures.push(capture);
     const link = dev === 'lo' ? 'EN10MB (Ethernet)' : 'EN10MB (Ethernet)';
     const start: Chunk[] = [[2, `tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\nlistening on ${dev}, link-type ${link}, snapshot length 262144 bytes\n`]];
@@ -402,10 +412,11 @@ export class Apps {
     const k = this.net.captures.indexOf(c);
     if (k >= 0) this.net.captures.splice(k, 1);
     const st = new TcpdumpState();
-    const lines = c.frames.map((f) => formatTcpdumpLine(f.pkt, f.at, st)).join('');
+    const lines = c.frames.map((f) => (f.arp ? formatArpLine(f.arp, f.at) : formatTcpdumpLine(f.pkt, f.at, st))).join('');
     const n = c.frames.length;
+    // On SIGTERM/SIGINT tcpdump ends its output with a newline before the statistics (recorded).
     return [
-      [1, lines],
+      [1, lines + '\n'],
       [2, `${n} packet${n === 1 ? '' : 's'} captured\n${n} packet${n === 1 ? '' : 's'} received by filter\n0 packets dropped by kernel\n`],
     ];
   }

@@ -146,6 +146,8 @@ function link(world: World, ns: Netns, a: string[]): CmdResult {
         ns.host.down.delete(dev);
       } else if (w === 'down') {
         ns.host.down.add(dev);
+        for (const c of ns.conntrack.entries()) if (c.masq === dev) ns.conntrack.remove(c);
+        ns.neighbours.forget(dev);
         // NETDEV_DOWN: the kernel deletes every route through the device; connected routes return with `up`.
         for (let j = ns.host.routes.length - 1; j >= 0; j--) {
           const r = ns.host.routes[j]!;
@@ -203,6 +205,8 @@ function addr(ns: Netns, a: string[]): CmdResult {
       return ok();
     }
     if (!ns.host.removeAddress(dev, address, prefix)) return fail('Error: ipv4: Address not found.', 2);
+    // Connections masqueraded to the address go with it (recorded: snat-vs-masquerade).
+    for (const c of ns.conntrack.entries()) if (c.masq !== undefined && c.reply.dst === address) ns.conntrack.remove(c);
     return ok();
   }
   if (cmd === 'flush') {

@@ -27,10 +27,18 @@ export interface Hop {
   result: TraceResult;
 }
 
-export interface CapturedFrame {
-  at: number;
-  pkt: Packet;
+/** An ARP request or reply on the wire (tcpdump shows them). */
+export interface ArpFrame {
+  op: 'request' | 'reply';
+  /** Request: the address asked for; reply: the address answered for. */
+  target: number;
+  /** Request: who asks ("tell"); reply: unused. */
+  sender: number;
+  /** Reply: the MAC of `target`. */
+  mac: string;
 }
+
+export type CapturedFrame = { at: number; pkt: Packet; arp?: undefined } | { at: number; arp: ArpFrame; pkt?: undefined };
 
 export interface Capture {
   ns: Netns;
@@ -101,15 +109,15 @@ export class Net {
       // Sent or forwarded: the frame leaves by r.packet.outIface.
       const out = r.packet;
       const dev = out.outIface!;
-      this.capture(ns, dev, out);
       const peer = ns.peers.get(dev);
       if (!peer || ns.host.down.has(dev) || peer.ns.host.down.has(peer.dev)) return { kind: 'lost', ns, why: `${dev} has no link partner that is up` };
       const route = ns.host.route(out.dst, { oif: dev });
       const nextHop = route?.gateway ?? out.dst;
-      // ARP: the neighbour must own the next hop's address (any of its local addresses answers, arp_ignore 0).
-      if (!peer.ns.host.isLocalAddress(nextHop) && out.dst !== 0xffffffff && peer.ns.host.addrType(out.dst) !== 3) {
+      const broadcast = out.dst === 0xffffffff || peer.ns.host.addrType(out.dst) === 3;
+      if (!broadcast && !this.resolve(ns, dev, peer.ns, peer.dev, nextHop, out.src)) {
         return { kind: 'lost', ns, why: `no neighbour answers ARP for ${addrToString(nextHop)} on ${dev}` };
       }
+      this.capture(ns, dev, out);
       const arriving = clonePacket(out);
       arriving.inIface = peer.dev;
       arriving.outIface = null;
@@ -259,6 +267,32 @@ export class Net {
 
   private capture(ns: Netns, dev: string, p: Packet): void {
     for (const c of this.captures) if (c.ns === ns && c.dev === dev) c.frames.push({ at: this.tick(), pkt: clonePacket(p) });
+  }
+
+  private captureArp(ns: Netns, dev: string, arp: ArpFrame): void {
+    for (const c of this.captures) if (c.ns === ns && c.dev === dev) c.frames.push({ at: this.tick(), arp });
+  }
+
+  /**
+   * Neighbour resolution before a frame leaves `dev` for `nextHop`: a cached entry, or an ARP request (from the
+   * packet's source if it is one of this host's addresses, else the device's address towards the target, as
+   * arp_solicit() picks) answered by the link partner if it owns the address (arp_ignore 0: any of its
+   * addresses). The asked host learns the asker from the request; the asker learns from the reply.
+   */
+  private resolve(ns: Netns, dev: string, peerNs: Netns, peerDev: string, nextHop: number, src: number): boolean {
+    if (ns.neighbours.lookup(dev, nextHop) !== undefined) return true;
+    const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
+    const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: ns.host.macOf(dev) ?? '' };
+    this.captureArp(ns, dev, request);
+    this.captureArp(peerNs, peerDev, request);
+    if (!peerNs.host.isLocalAddress(nextHop)) return false;
+    peerNs.neighbours.learn(peerDev, sender, request.mac);
+    const mac = peerNs.host.macOf(peerDev) ?? '';
+    const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac };
+    this.captureArp(peerNs, peerDev, reply);
+    this.captureArp(ns, dev, reply);
+    ns.neighbours.learn(dev, nextHop, mac);
+    return true;
   }
 }
 

@@ -71,6 +71,12 @@ function optionText(o: Uint8Array): string {
   return out.join(',');
 }
 
+/** An ARP frame: `ARP, Request who-has T tell S, length 28` / `ARP, Reply T is-at MAC, length 28`. */
+export function formatArpLine(arp: { op: 'request' | 'reply'; target: number; sender: number; mac: string }, at: number): string {
+  const what = arp.op === 'request' ? `Request who-has ${addrToString(arp.target)} tell ${addrToString(arp.sender)}` : `Reply ${addrToString(arp.target)} is-at ${arp.mac}`;
+  return `${clock(at)} ARP, ${what}, length 28\n`;
+}
+
 export function formatTcpdumpLine(p: Packet, at: number, st: TcpdumpState): string {
   const a = addrToString;
   const head = `${clock(at)} IP `;
@@ -108,6 +114,8 @@ export function formatTcpdumpLine(p: Packet, at: number, st: TcpdumpState): stri
   const showSeq = payload > 0 || p.tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST) || !(p.tcpFlags & TCP_ACK);
   const opts = p.tcpOptions.length > 0 ? `, options [${optionText(p.tcpOptions)}]` : '';
   const parts = `Flags [${flagText(p.tcpFlags)}]${showSeq ? `, seq ${seqText}` : ''}${ackText}, win ${p.window}${opts}, length ${payload}`;
-  const http = payload > 0 && (p.dport === 80 || p.sport === 80) ? ': HTTP' : '';
+  // print-http.c: the first line of a request or response on port 80.
+  const firstLine = p.payload?.split(/\r?\n/)[0];
+  const http = payload > 0 && (p.dport === 80 || p.sport === 80) ? `: HTTP${firstLine && /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|HTTP\/)/.test(firstLine) ? `: ${firstLine}` : ''}` : '';
   return `${head}${a(p.src)}.${p.sport} > ${a(p.dst)}.${p.dport}: ${parts}${http}\n`;
 }

@@ -18,11 +18,30 @@ export interface DevRef {
   dev: string;
 }
 
+/** The neighbour (ARP) cache of a namespace: address -> MAC, per device. */
+export class Neighbours {
+  private readonly byDev = new Map<string, Map<number, string>>();
+  lookup(dev: string, addr: number): string | undefined {
+    return this.byDev.get(dev)?.get(addr);
+  }
+  learn(dev: string, addr: number, mac: string): void {
+    let m = this.byDev.get(dev);
+    if (!m) this.byDev.set(dev, (m = new Map()));
+    m.set(addr, mac);
+  }
+  /** A device went down or away: its entries go. */
+  forget(dev: string): void {
+    this.byDev.delete(dev);
+  }
+}
+
 export class Netns {
   readonly host = new Host();
   readonly conntrack = new ConntrackTable();
   /** veth peers by device name. */
   readonly peers = new Map<string, DevRef>();
+  /** The ARP cache. */
+  readonly neighbours = new Neighbours();
   private ruleset: Ruleset | undefined;
   private tracer: Tracer | undefined;
   /** Counters changed by traffic and not yet written to the state file. */
