@@ -11,6 +11,8 @@ import { TraceInputError } from '../eval/trace';
 import type { Hop, Outcome } from '../lab/net';
 import { humanView, jsonView, logLines } from './trace-output';
 import type { RunResult } from './main';
+import { writeDiagrams, type DiagramFiles } from './diagram-files';
+import type { DiagramHop, DiagramInput } from '../diagram/model';
 
 export interface LabTraceFlags {
   lab: string;
@@ -19,6 +21,7 @@ export interface LabTraceFlags {
   dmesg?: boolean;
   color: boolean;
   now: Date;
+  diagrams: DiagramFiles;
 }
 
 function fateWord(h: Hop): string {
@@ -56,6 +59,12 @@ export function labTraceJson(t: LabTrace): Record<string, unknown> {
   return { request: t.request.map(hop), reply: t.reply.map(hop), result: endText(t.outcome), answer: t.reply.length ? endText(t.answer) : null, notes: t.notes };
 }
 
+/** The lanes of the picture: one per host, the request's hops then the answer's. */
+export function labDiagram(t: LabTrace, title: string): DiagramInput {
+  const hop = (h: Hop, direction: 'request' | 'reply'): DiagramHop => ({ host: h.ns.label(), direction, result: h.result, ruleset: h.ruleset, wire: { arrived: h.result.in ?? undefined, left: h.result.out ?? undefined } });
+  return { title, hops: [...t.request.map((h) => hop(h, 'request')), ...t.reply.map((h) => hop(h, 'reply'))] };
+}
+
 export async function runLabTrace(flags: LabTraceFlags, packet: readonly string[]): Promise<RunResult> {
   const bad = (msg: string): RunResult => ({ stdout: '', stderr: `tsiptables trace: ${msg}\nTry \`tsiptables trace --help' for more information.\n`, status: 2 });
   if (flags.from === undefined) return bad('--lab needs --from NS: the namespace the packet starts in');
@@ -73,10 +82,19 @@ export async function runLabTrace(flags: LabTraceFlags, packet: readonly string[
     throw e;
   }
   const dropped = t.outcome.kind !== 'delivered';
-  let stdout: string;
-  if (flags.json) stdout = JSON.stringify(labTraceJson(t)) + '\n';
+  const toStdout = [flags.diagrams.html, flags.diagrams.svg, flags.diagrams.dot].includes('-');
+  let stdout = '';
+  if (toStdout) stdout = '';
+  else if (flags.json) stdout = JSON.stringify(labTraceJson(t)) + '\n';
   else if (flags.dmesg) stdout = [...t.request, ...t.reply].flatMap((h) => logLines(h.result, true)).map((l) => l + '\n').join('');
   else stdout = labTraceView(t, flags.color);
   const warn = t.unsupported.map((u) => `tsiptables trace: ${flags.lab}: line ${u.line}: ${u.message} (skipped)\n`).join('');
+  const failed = writeDiagrams(flags.diagrams, (text) => (stdout += text), {
+    inputs: [labDiagram(t, `${basename(flags.lab)}: ${packet.join(' ')} from ${flags.from}`)],
+    title: `tsiptables trace --lab ${flags.lab} --from ${flags.from} ${packet.join(' ')}`,
+    subtitle: `${path(t.request)}${t.reply.length ? ` · answer: ${path(t.reply)}` : ''}`,
+    footnote: t.notes.length ? t.notes.join(' ') : undefined,
+  });
+  if (failed !== undefined) return { stdout, stderr: `${warn}tsiptables trace: ${failed}\n`, status: 2 };
   return { stdout, stderr: warn, status: dropped ? 1 : 0 };
 }

@@ -4,7 +4,7 @@
  * exit status: 0 delivered/forwarded/sent, 1 dropped or rejected, 2 bad input. `--html/--svg/--dot FILE` also draw
  * the packets' path through netfilter (src/diagram), one picture per connection.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Host, HostFileError } from '../eval/host';
 import { PacketLineError, splitWords } from '../eval/packet-line';
@@ -21,9 +21,7 @@ import { findMatch } from '../extensions/registry';
 import type { RunResult } from './main';
 import { runLabTrace } from './trace-lab';
 import { connectionInputs, snapshotResult } from '../diagram/connections';
-import { renderHtml } from '../diagram/html';
-import { renderSvg } from '../diagram/svg';
-import { renderDot } from '../diagram/dot';
+import { writeDiagrams } from './diagram-files';
 
 /** Trace options and whether each takes a value; every other word belongs to the PACKET. */
 const OWN_OPTIONS: ReadonlyMap<string, boolean> = new Map([
@@ -168,12 +166,11 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   const toStdout = Object.entries(diagrams).filter(([, f]) => f === '-');
   if (toStdout.length > 1) return bad(`${toStdout.map(([k]) => `--${k}`).join(' and ')}: only one of them can write to stdout (-)`);
   if (flags.name !== undefined && flags.name.trim() === '') return bad('--name: an empty host name');
-  if (wantDiagram && flags.lab !== undefined) return bad('--html, --svg and --dot do not draw --lab traces yet');
 
   if (flags.lab !== undefined) {
     if (flags.batch !== undefined || flags.rules !== undefined || flags.host !== undefined || flags.monitor || flags.updateCounters) return bad('--lab builds its own hosts and rules: it cannot be used with --batch, --rules, --host, --monitor or --update-counters');
     const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
-    return runLabTrace({ lab: flags.lab, from: flags.from, json: flags.json, dmesg: flags.dmesg, color, now }, packet);
+    return runLabTrace({ lab: flags.lab, from: flags.from, json: flags.json, dmesg: flags.dmesg, color, now, diagrams }, packet);
   }
   if (flags.from !== undefined) return bad('--from goes with --lab SCRIPT');
 
@@ -269,9 +266,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     : traceAll(ruleset);
   if (outcome.error === undefined && wantDiagram && drawnRuleset !== undefined) {
     const failed = writeDiagrams(diagrams, write, {
-      results: drawn,
-      ruleset: drawnRuleset,
-      name: flags.name ?? 'host',
+      inputs: connectionInputs(drawn, drawnRuleset, flags.name ?? 'host'),
       title: flags.batch !== undefined ? `tsiptables trace --batch ${flags.batch}` : `tsiptables trace ${packet.join(' ')}`,
       subtitle: [`rules: ${flags.rules ?? `state file ${statefile}`}`, `host: ${flags.host ?? 'default (eth0 192.168.1.10/24)'}`, `${drawn.length} packet${drawn.length === 1 ? '' : 's'}`].join(' · '),
       footnote: lines.length > drawn.length ? `The picture shows the first ${drawn.length} of ${lines.length} packets.` : undefined,
@@ -279,33 +274,4 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     if (failed !== undefined) return { stdout: collected(), stderr: `tsiptables trace: ${failed}\n`, status: 2 };
   }
   return { stdout: collected(), stderr: outcome.error ?? '', status: outcome.status };
-}
-
-/** Writes --html, --svg and --dot (a file, or `-` for stdout); the error of a file that cannot be written. */
-function writeDiagrams(
-  files: { html: string | undefined; svg: string | undefined; dot: string | undefined },
-  stdout: (text: string) => void,
-  d: { results: TraceResult[]; ruleset: Ruleset; name: string; title: string; subtitle: string; footnote: string | undefined },
-): string | undefined {
-  const inputs = connectionInputs(d.results, d.ruleset, d.name);
-  const outputs: Array<[string | undefined, string, () => string]> = [
-    [files.html, '--html', () => renderHtml(inputs, { title: d.title, subtitle: d.subtitle, footnote: d.footnote })],
-    [files.svg, '--svg', () => renderSvg(inputs, { title: d.title })],
-    [files.dot, '--dot', () => renderDot(inputs, { title: d.title })],
-  ];
-  for (const [file, opt, render] of outputs) {
-    if (file === undefined) continue;
-    const text = render();
-    if (file === '-') {
-      stdout(text);
-      continue;
-    }
-    try {
-      writeFileSync(file, text);
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      return `${opt} ${file}: ${code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : code === 'EISDIR' ? 'Is a directory' : (e as Error).message}`;
-    }
-  }
-  return undefined;
 }

@@ -9,6 +9,7 @@
 import { addrToString } from '../model/ip';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, clonePacket, isIcmpError, type Packet } from '../eval/packet';
 import type { TraceResult } from '../eval/trace';
+import type { Ruleset } from '../model/ruleset';
 import { logLines } from '../cli/trace-output';
 import type { Netns, World } from './world';
 
@@ -25,6 +26,8 @@ export type Outcome =
 export interface Hop {
   ns: Netns;
   result: TraceResult;
+  /** The namespace's ruleset the packet met (the picture lists each walked chain's rules). */
+  ruleset: Ruleset;
 }
 
 /** An ARP request or reply on the wire (tcpdump shows them). */
@@ -101,8 +104,9 @@ export class Net {
     let ns = start;
     let pkt = first;
     for (let hopCount = 0; hopCount < 64; hopCount++) {
-      const r = ns.tracerNow().run(pkt);
-      this.hops.push({ ns, result: r });
+      const tracer = ns.tracerNow();
+      const r = tracer.run(pkt);
+      this.hops.push({ ns, result: r, ruleset: tracer.ruleset });
       for (const l of logLines(r, true)) this.kernelLog.push({ at: this.tick(), text: l });
       if (r.fate === 'delivered') return { kind: 'delivered', ns, pkt: r.packet };
       if (r.fate === 'dropped') return this.dropped(ns, r, depth);
