@@ -8,7 +8,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CHROMIUM, haveChromium, launchChromium, routerLabPage } from './lib/chromium';
+import { CHROMIUM, haveChromium, launchChromium, routerLabPage, routerNatLabPage } from './lib/chromium';
 
 /** The browser globals the clip function uses (the project compiles without the DOM library). */
 interface PageRect {
@@ -16,10 +16,16 @@ interface PageRect {
   bottom: number;
 }
 declare const window: { scrollY: number };
-declare const document: { documentElement: { clientWidth: number }; querySelector(sel: string): { getBoundingClientRect(): PageRect } | null };
+declare const document: {
+  documentElement: { clientWidth: number };
+  querySelector(sel: string): { getBoundingClientRect(): PageRect } | null;
+  querySelectorAll(sel: string): Iterable<{ getBoundingClientRect(): PageRect }>;
+};
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'docs', 'router-lab-trace.png');
+/** The lab picture: one packet through fixtures/labs/router-nat.sh, its lanes (boxA, router, boxB). */
+const LAB_OUT = path.join(ROOT, 'docs', 'router-nat-lab-lanes.png');
 const WIDTH = 1200;
 
 async function main(): Promise<void> {
@@ -47,6 +53,19 @@ async function main(): Promise<void> {
     const png = await page.screenshot({ type: 'png', clip, captureBeyondViewport: true });
     writeFileSync(OUT, png);
     process.stdout.write(`${path.relative(ROOT, OUT)}: ${Math.round(clip.width)}x${Math.round(clip.height)}, ${png.length} bytes\n`);
+
+    // The lab: from the page's title to the last host crossing (the lanes).
+    const labFile = path.join(dir, 'router-nat-lab.html');
+    writeFileSync(labFile, await routerNatLabPage(ROOT));
+    await page.goto(pathToFileURL(labFile).href, { waitUntil: 'load' });
+    const labClip = await page.evaluate(() => {
+      const cards = [...document.querySelectorAll('.hop-card')];
+      const bottom = Math.max(...cards.map((c) => c.getBoundingClientRect().bottom)) + window.scrollY;
+      return { x: 0, y: 0, width: document.documentElement.clientWidth, height: bottom + 12 };
+    });
+    const labPng = await page.screenshot({ type: 'png', clip: labClip, captureBeyondViewport: true });
+    writeFileSync(LAB_OUT, labPng);
+    process.stdout.write(`${path.relative(ROOT, LAB_OUT)}: ${Math.round(labClip.width)}x${Math.round(labClip.height)}, ${labPng.length} bytes\n`);
   } finally {
     await browser.close();
     rmSync(dir, { recursive: true, force: true });

@@ -36,3 +36,19 @@ export async function routerLabPage(root: string): Promise<string> {
   if (!r.stdout.startsWith('<!DOCTYPE html>')) throw new Error(`tsiptables trace --html - failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }
+
+/**
+ * The HTML page of one packet through the bundled router-nat lab (`tsiptables trace --lab
+ * fixtures/labs/router-nat.sh --from boxA -p tcp -d 10.0.1.1 --dport 8800 --html -`): three lanes (boxA,
+ * router, boxB), the SYN crossing them through DNAT and MASQUERADE and the SYN-ACK coming back.
+ */
+export async function routerNatLabPage(root: string): Promise<string> {
+  const lab = relative(process.cwd(), join(root, 'fixtures', 'labs', 'router-nat.sh'));
+  const r = await runTrace(['--lab', lab, '--from', 'boxA', '-p', 'tcp', '-d', '10.0.1.1', '--dport', '8800', '--html', '-'], {
+    stdin: () => '',
+    isTTY: false,
+    env: {},
+  });
+  if (!r.stdout.startsWith('<!DOCTYPE html>')) throw new Error(`tsiptables trace --lab --html - failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}

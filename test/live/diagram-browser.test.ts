@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'puppeteer-core';
-import { CHROMIUM, haveChromium, launchChromium, routerLabPage } from '../../scripts/lib/chromium';
+import { CHROMIUM, haveChromium, launchChromium, routerLabPage, routerNatLabPage } from '../../scripts/lib/chromium';
 
 /** The browser globals the page functions below use (the project compiles without the DOM library). */
 interface PageRect {
@@ -51,6 +51,8 @@ if (!haveChromium()) {
     let browser: Browser;
     let dir: string;
     let url: string;
+    /** The router-nat lab's page: one packet across three hosts. */
+    let labUrl: string;
     /** Every request a page made besides loading the page itself. */
     const requests: string[] = [];
 
@@ -59,6 +61,9 @@ if (!haveChromium()) {
       const file = join(dir, 'router-lab.html');
       writeFileSync(file, await routerLabPage(ROOT));
       url = pathToFileURL(file).href;
+      const labFile = join(dir, 'router-nat-lab.html');
+      writeFileSync(labFile, await routerNatLabPage(ROOT));
+      labUrl = pathToFileURL(labFile).href;
       browser = await launchChromium();
     }, 120_000);
 
@@ -67,18 +72,18 @@ if (!haveChromium()) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    async function open(width: number, height: number, mobile: boolean): Promise<Page> {
+    async function open(width: number, height: number, mobile: boolean, target = url): Promise<Page> {
       const page = await browser.newPage();
       await page.setViewport({ width, height, deviceScaleFactor: 1, isMobile: mobile, hasTouch: mobile });
       await page.setRequestInterception(true);
       page.on('request', (req) => {
-        if (req.url() === url) void req.continue();
+        if (req.url() === target) void req.continue();
         else {
           requests.push(req.url());
           void req.abort();
         }
       });
-      await page.goto(url, { waitUntil: 'load' });
+      await page.goto(target, { waitUntil: 'load' });
       return page;
     }
 
@@ -173,6 +178,36 @@ if (!haveChromium()) {
       expect(Math.abs(fwd!.y - pre!.y)).toBeLessThan(2);
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(718);
       await page.close();
+    }, 60_000);
+
+    it('lab: one lane per host, the request crossing left to right and the answer back, the router deciding by FORWARD rule 3', async () => {
+      const page = await open(1280, 900, false, labUrl);
+      const lanes = await page.$$eval('.lane-head', (hs) => hs.map((h) => ({ text: (h.textContent ?? '').trim(), x: h.getBoundingClientRect().x })));
+      expect(lanes.map((l) => l.text)).toEqual(['boxA', 'router', 'boxB']);
+      expect(lanes[0]!.x).toBeLessThan(lanes[1]!.x);
+      expect(lanes[1]!.x).toBeLessThan(lanes[2]!.x);
+      const cards = await page.$$eval('.hop-card', (cs) =>
+        cs.map((c) => {
+          const r = c.getBoundingClientRect();
+          return { host: c.getAttribute('data-host'), dir: c.getAttribute('data-direction'), fate: c.getAttribute('data-fate'), x: r.x, y: r.y };
+        }),
+      );
+      // boxA -> router -> boxB, then the SYN-ACK boxB -> router -> boxA; each card in its host's column, one below the other.
+      expect(cards.map((c) => `${c.host}:${c.dir}:${c.fate}`)).toEqual(['boxA:request:sent', 'router:request:forwarded', 'boxB:request:delivered', 'boxB:reply:sent', 'router:reply:forwarded', 'boxA:reply:delivered']);
+      const col = new Map(lanes.map((l) => [l.text, l.x]));
+      for (const c of cards) expect(Math.abs(c.x - col.get(c.host!)!)).toBeLessThan(40);
+      for (let i = 1; i < cards.length; i++) expect(cards[i]!.y).toBeGreaterThan(cards[i - 1]!.y);
+      // The router's hop of the SYN: DNAT then MASQUERADE on its arrows, filter FORWARD rule 3 highlighted.
+      const rule = await page.$eval('#f0-h1 .rule.decisive', (e) => ({ num: e.getAttribute('data-num'), text: e.textContent ?? '' }));
+      expect(rule.num).toBe('3');
+      expect(rule.text).toContain('-A FORWARD -i eth0 -o eth1 -m conntrack --ctstate NEW -j ACCEPT');
+      const nats = await page.$$eval('#f0-h1 .nat', (ns) => ns.map((n) => n.textContent));
+      expect(nats).toEqual(expect.arrayContaining(['DNAT 10.0.1.1:8800 → 10.0.2.2:80', 'SNAT 10.0.1.2:40000 → 10.0.2.1:40000']));
+      writeFileSync(join(dir, 'lab.png'), await page.screenshot({ fullPage: true, type: 'png' }));
+      await page.close();
+      const phone = await open(375, 812, true, labUrl);
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+      await phone.close();
     }, 60_000);
 
     it('made no network request', () => {
