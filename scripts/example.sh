@@ -37,3 +37,10 @@ tsiptables trace --rules $lab/rules.txt --host $lab/host.txt --no-color $(head -
 echo
 echo "# 6. the whole batch (ping and its reply, a TCP handshake through DNAT+MASQUERADE, a NEW packet from boxB), as JSON:"
 tsiptables trace --rules $lab/rules.txt --host $lab/host.txt --json --batch $lab/packets.txt | cut -c1-200 || true
+echo
+echo "# 7. tsiptables lab: a how-to's namespace script (fixtures/labs/router-nat.sh) run without root; its traffic part"
+echo "#    (dmesg's LOG lines left out here):"
+tsiptables lab fixtures/labs/router-nat.sh | grep -v '^\[' | sed -n '/^tcpdump: verbose/,/^0 packets dropped/p' || true
+echo
+echo "# 8. every bundled lab compared with its real run (fixtures/labs/recorded/, masked):"
+npx --no-install tsx scripts/lab-check.ts
