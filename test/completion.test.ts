@@ -24,6 +24,18 @@ test('tables, chains of the table in use, extensions and their options', () => {
   expect(complete(['-P', 'INPUT', ''], chains)).toEqual(['ACCEPT', 'DROP']);
 });
 
+test('subcommands and their options', () => {
+  expect(complete(['l'], chains)).toEqual(['lab']);
+  expect(complete(['t'], chains)).toEqual(['trace']);
+  expect(complete(['trace', '--la'], chains)).toEqual(['--lab']);
+  expect(complete(['trace', '--lab', 'x.sh', '--fr'], chains)).toEqual(['--from']);
+  expect(complete(['graph', '--format', ''], chains)).toEqual(['dot', 'html']);
+  expect(complete(['completion', ''], chains)).toEqual(['bash', 'zsh']);
+  expect(complete(['lab', 'fix'], chains)).toEqual([]);
+  // The iptables command line is untouched: `-` still offers the short options.
+  expect(complete(['-'], chains)).toContain('-A');
+});
+
 test('the bash script completes chains from the state file through the built CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsi-compl-'));
   try {

@@ -9,6 +9,11 @@ import { allMatches, allTargets, findMatch, findTarget } from '../extensions/reg
 import { loadState, statePath } from '../io/state';
 import { isTableName, TABLES } from '../model/tables';
 import type { RunResult } from './main';
+import { OWN_OPTIONS as TRACE_OPTIONS } from './trace';
+
+/** The subcommands besides iptables' own command line. */
+const SUBCOMMANDS = ['completion', 'graph', 'lab', 'trace'];
+const GRAPH_OPTIONS = ['--rules', '--table', '--format', '--output', '-t', '-o', '-h', '--help'];
 
 const CHAIN_OPTIONS = new Set(['-A', '-C', '-D', '-I', '-R', '-L', '-S', '-F', '-Z', '-N', '-X', '-P', '-E', '--append', '--check', '--delete', '--insert', '--replace', '--list', '--list-rules', '--flush', '--zero', '--new-chain', '--delete-chain', '--policy', '--rename-chain']);
 const SHORT = ['-A', '-C', '-D', '-I', '-R', '-L', '-S', '-F', '-Z', '-N', '-X', '-P', '-E', '-t', '-s', '-d', '-p', '-i', '-o', '-j', '-g', '-m', '-n', '-v', '-x', '-w', '-h', '-V', '-f', '-c'];
@@ -20,6 +25,14 @@ export function complete(words: readonly string[], chainsOf: (table: string) => 
   const ti = Math.max(words.lastIndexOf('-t'), words.lastIndexOf('--table'));
   const table = ti >= 0 && isTableName(words[ti + 1] ?? '') ? words[ti + 1]! : 'filter';
   const pick = (xs: Iterable<string>): string[] => [...new Set(xs)].filter((x) => x.startsWith(cur)).sort();
+  if (words.length === 1 && cur !== '' && !cur.startsWith('-')) return pick(SUBCOMMANDS);
+  // lab SCRIPT, and the files the trace and graph options name: the shell's own file completion (-o default).
+  if (words[0] === 'lab' || words[0] === 'completion') return words[0] === 'completion' && words.length === 2 ? pick(['bash', 'zsh']) : [];
+  if (words[0] === 'trace' || words[0] === 'graph') {
+    if (prev === '--format') return pick(['dot', 'html']);
+    if (cur.startsWith('-')) return pick(words[0] === 'trace' ? TRACE_OPTIONS.keys() : GRAPH_OPTIONS);
+    return [];
+  }
   if (prev === '-t' || prev === '--table') return pick(Object.keys(TABLES));
   if (CHAIN_OPTIONS.has(prev)) return pick(chainsOf(table));
   if (prev === '-m' || prev === '--match') return pick(allMatches().flatMap((m) => [m.name, ...(m.aliases ?? [])]));

@@ -24,7 +24,7 @@ import { connectionInputs, snapshotResult } from '../diagram/connections';
 import { writeDiagrams } from './diagram-files';
 
 /** Trace options and whether each takes a value; every other word belongs to the PACKET. */
-const OWN_OPTIONS: ReadonlyMap<string, boolean> = new Map([
+export const OWN_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['--rules', true],
   ['--host', true],
   ['--json', false],
