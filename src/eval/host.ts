@@ -230,7 +230,8 @@ export class Host implements HostView {
   mainLookup(dst: number, oif?: string): Route | undefined {
     let best: Route | undefined;
     for (const r of this.routes) {
-      if ((oif !== undefined && r.dev !== oif) || this.down.has(r.dev)) continue;
+      // blackhole/unreachable/prohibit routes have no device that could be down.
+      if ((oif !== undefined && r.dev !== oif) || (r.type === RTN.UNICAST && this.down.has(r.dev))) continue;
       if (((dst & maskOf(r.prefix)) >>> 0) !== r.dst) continue;
       if (!best || r.prefix > best.prefix) best = r;
     }

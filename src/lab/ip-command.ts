@@ -6,7 +6,7 @@
  */
 import { RTN } from '../eval/context';
 import { interfaceMac } from '../eval/mac';
-import { cidrToMask, numericToAddr } from '../model/ip';
+import { addrToString, cidrToMask, numericToAddr } from '../model/ip';
 import type { Netns, World } from './world';
 
 export interface CmdResult {
@@ -219,8 +219,59 @@ function addr(ns: Netns, a: string[]): CmdResult {
   return fail(`tsiptables lab: "ip addr ${cmd ?? 'show'}" is not simulated (add, del, flush are)`, 2);
 }
 
+/** A device without carrier: down itself, or its veth partner down (iproute2 prints `linkdown`). */
+function noCarrier(ns: Netns, dev: string): boolean {
+  if (ns.host.down.has(dev)) return true;
+  const p = ns.peers.get(dev);
+  return p !== undefined && p.ns.host.down.has(p.dev);
+}
+
+const TYPE_WORD: Readonly<Record<number, string>> = { [RTN.BLACKHOLE]: 'blackhole', [RTN.UNREACHABLE]: 'unreachable', [RTN.PROHIBIT]: 'prohibit' };
+
+/** `ip route [show]`: the main table in the fib's order (by destination, then prefix), as iproute2 prints it. */
+function showRoutes(ns: Netns): string {
+  const net = (dst: number, prefix: number): string => (prefix === 0 ? 'default' : prefix === 32 ? addrToString(dst) : `${addrToString(dst)}/${prefix}`);
+  const routes = ns.host.routes.filter((r) => !(r.connected && ns.host.down.has(r.dev)) && (r.connected || r.type !== RTN.UNICAST || !ns.host.down.has(r.dev)));
+  const sorted = [...routes].sort((x, y) => x.dst - y.dst || x.prefix - y.prefix);
+  return sorted
+    .map((r) => {
+      const type = TYPE_WORD[r.type];
+      if (type !== undefined) return `${type} ${net(r.dst, r.prefix)} \n`;
+      let s = net(r.dst, r.prefix);
+      if (r.gateway !== undefined) s += ` via ${addrToString(r.gateway)}`;
+      s += ` dev ${r.dev}`;
+      if (r.connected) s += ' proto kernel';
+      if (r.gateway === undefined) s += ' scope link';
+      if (r.prefsrc !== undefined) s += ` src ${addrToString(r.prefsrc)}`;
+      if (noCarrier(ns, r.dev)) s += ' linkdown';
+      return s + ' \n';
+    })
+    .join('');
+}
+
+/** `ip route get ADDR`. */
+function routeGet(ns: Netns, a: string[]): CmdResult {
+  const target = a.find((w) => w !== 'to');
+  const dst = parseAddr(target);
+  if (dst === undefined || target === undefined) return fail(`Error: inet prefix is expected rather than "${target ?? ''}".`, 1);
+  const r = ns.host.route(dst);
+  if (!r || r.type === RTN.UNREACHABLE || r.type === RTN.BLACKHOLE || r.type === RTN.PROHIBIT) {
+    const why = r?.type === RTN.BLACKHOLE ? 'Invalid argument' : r?.type === RTN.PROHIBIT ? 'Permission denied' : r?.type === RTN.UNREACHABLE ? 'No route to host' : 'Network is unreachable';
+    return fail(`RTNETLINK answers: ${why}`, 2);
+  }
+  const src = r.prefsrc !== undefined ? ` src ${addrToString(r.prefsrc)}` : '';
+  if (r.type === RTN.LOCAL) return ok(`local ${target} dev lo${src} uid 0 \n    cache <local> \n`);
+  if (r.type === RTN.BROADCAST) return ok(`broadcast ${target} dev ${r.dev}${src} uid 0 \n    cache <local,brd> \n`);
+  return ok(`${target}${r.gateway !== undefined ? ` via ${addrToString(r.gateway)}` : ''} dev ${r.dev}${src} uid 0 \n    cache \n`);
+}
+
 function route(ns: Netns, a: string[]): CmdResult {
   const cmd = a.shift();
+  if (cmd === undefined || is(cmd, 'show') || is(cmd, 'list')) {
+    if (a.length > 0 && !(a[0] === 'table' && a[1] === 'main')) return fail(`tsiptables lab: "ip route show ${a.join(' ')}" is not simulated (the main table is)`, 2);
+    return ok(showRoutes(ns));
+  }
+  if (cmd === 'get') return routeGet(ns, a);
   if (cmd !== 'add' && !is(cmd, 'delete', 3) && cmd !== 'replace') return fail(`tsiptables lab: "ip route ${cmd ?? 'show'}" is not simulated (add, del, replace are)`, 2);
   let type: number = RTN.UNICAST;
   const types: Record<string, number> = { unicast: RTN.UNICAST, blackhole: RTN.BLACKHOLE, unreachable: RTN.UNREACHABLE, prohibit: RTN.PROHIBIT };
