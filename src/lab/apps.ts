@@ -316,10 +316,19 @@ export class Apps {
       const pkt = this.net.packet({ src, dst, proto: PROTO_UDP, sport, dport: p, len: 28 + payload.length, uid: 0, gid: 0 });
       const o = this.net.send(ns, pkt);
       let serverOut = '';
+      let refused = false;
       if (o.kind === 'delivered') {
         if (this.listening(o.ns, PROTO_UDP, o.pkt.dport, o.pkt.dst)) serverOut = payload;
-        else this.answerOf(o);
+        else {
+          const back = this.answerOf(o);
+          refused = back?.kind === 'delivered' && back.ns === ns && back.pkt.proto === PROTO_ICMP && back.pkt.icmpType === 3;
+        }
+      } else if (o.kind === 'dropped') {
+        const back = o.answer;
+        refused = back?.kind === 'delivered' && back.ns === ns && back.pkt.proto === PROTO_ICMP && back.pkt.icmpType === 3;
       }
+      // -z over UDP: an ICMP error for its probe makes nc give up, silently, with exit 1 (recorded).
+      if (refused && zero) return ok([...this.listenerOutput(serverOut)], 1);
       const msg = verbose ? `Connection to ${host} ${p} port [udp/${serviceName(p, 'udp')}] succeeded!\n` : '';
       return ok([[2, msg], ...this.listenerOutput(serverOut)], 0);
     }
@@ -336,7 +345,8 @@ export class Apps {
           : r.result === 'noroute'
             ? 'failed: Network is unreachable'
             : 'failed: No route to host';
-    return ok([[2, verbose || r.result !== 'timeout' ? `nc: connect to ${host} port ${p} (${protoName}) ${why}\n` : '']], 1);
+    // OpenBSD nc names a failed connect only with -v (recorded: without it, exit 1 and silence).
+    return ok([[2, verbose ? `nc: connect to ${host} port ${p} (${protoName}) ${why}\n` : '']], 1);
   }
 
   /** What a listener prints of what it received (it writes as data arrives). */
@@ -374,7 +384,7 @@ export class Apps {
     if (r.result === 'refused') return err(7, `Failed to connect to ${host} port ${port} after 0 ms: Couldn't connect to server`);
     if (r.result === 'noroute' || r.result === 'unreachable') return err(7, `Failed to connect to ${host} port ${port} after 0 ms: Couldn't connect to server`);
     const ms = Math.round((maxTime ?? 300) * 1000);
-    if (r.result === 'timeout') return err(28, `Connection timed out after ${ms + 1} milliseconds`);
+    if (r.result === 'timeout') return err(28, `Connection timed out after ${ms} milliseconds`);
     const job = this.jobs.find((j) => j.ns !== ns && j.reply !== undefined && j.kind === 'done');
     if (job?.reply) return ok([...this.listenerOutput(r.serverOut), [1, job.reply.replace(/^[\s\S]*?\r?\n\r?\n/, '')]], 0);
     this.net.clock += maxTime ?? 0;
