@@ -7,7 +7,7 @@
  * Prints "identical" or the first difference per lab (exit 1 if any differs); --side-by-side prints both
  * transcripts in two columns (real | simulated), starting at --from, --lines rows.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { runLab } from '../src/lab/run';
 import { maskTranscript } from '../src/lab/mask';
@@ -27,7 +27,13 @@ const labs = files.length > 0 ? files : readdirSync(dir).filter((f) => f.endsWit
 let failed = 0;
 for (const file of labs) {
   const name = basename(file);
-  const rec = JSON.parse(readFileSync(join(dir, 'recorded', name.replace(/\.sh$/, '.json')), 'utf8')) as { transcript: string; exitStatus: number };
+  const recFile = join(dir, 'recorded', name.replace(/\.sh$/, '.json'));
+  if (!existsSync(recFile)) {
+    console.log(`${name}: not recorded yet (npm run record:labs, as root)`);
+    failed++;
+    continue;
+  }
+  const rec = JSON.parse(readFileSync(recFile, 'utf8')) as { transcript: string; exitStatus: number };
   const r = await runLab(readFileSync(file, 'utf8'), { scriptName: name });
   const got = maskTranscript(r.transcript);
   const w = rec.transcript.split('\n');
