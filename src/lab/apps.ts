@@ -32,6 +32,8 @@ export interface Job {
   capture?: Capture;
   /** Output written when the job ends (tcpdump's buffered lines). */
   finished: boolean;
+  /** Where the job's stdout goes: the terminal (the transcript), /dev/null, or a file of the lab. */
+  stdout: 'tty' | string;
 }
 
 const ok = (chunks: Chunk[] = [], status = 0): Output => ({ chunks: chunks.filter(([, t]) => t !== ''), status });
@@ -111,8 +113,8 @@ export class Apps {
     }
   }
 
-  private startJob(j: Omit<Job, 'id' | 'pid' | 'finished'>): Job {
-    const job: Job = { ...j, id: this.jobs.length + 1, pid: this.pid++, finished: false };
+  private startJob(j: Omit<Job, 'id' | 'pid' | 'finished' | 'stdout'>): Job {
+    const job: Job = { ...j, id: this.jobs.length + 1, pid: this.pid++, finished: false, stdout: 'tty' };
     this.jobs.push(job);
     this.lastPid = job.pid;
     return job;
@@ -216,24 +218,24 @@ export class Apps {
     dst: number,
     dport: number,
     data: string,
-  ): { result: 'connected' | 'refused' | 'timeout' | 'unreachable' | 'noroute'; serverOut: string } {
+  ): { result: 'connected' | 'refused' | 'timeout' | 'unreachable' | 'noroute' } {
     const route = ns.host.route(dst);
-    if (!route) return { result: 'unreachable', serverOut: '' };
+    if (!route) return { result: 'noroute' };
     const src = route.prefsrc ?? ns.host.primaryAddress(route.dev, dst) ?? 0;
     const client: TcpSide = { ns, addr: src, port: this.nextPort, peerAddr: dst, peerPort: dport, isn: 0x10000000 + this.nextPort * 7919, sent: 0, acked: 0, ts: 1000, server: false };
     this.nextPort += 2;
     const syn = this.segment(client, undefined, TCP_SYN, '');
-    if (syn.kind === 'unreachable') return { result: 'noroute', serverOut: '' };
+    if (syn.kind === 'unreachable') return { result: 'noroute' };
     if (syn.kind === 'dropped') {
       const a = syn.answer;
       if (a?.kind === 'delivered' && a.ns === ns) {
         const p = a.pkt;
-        if (p.proto === PROTO_TCP && p.tcpFlags & TCP_RST) return { result: 'refused', serverOut: '' };
-        if (p.proto === PROTO_ICMP && p.icmpType === 3) return { result: p.icmpCode === 3 ? 'refused' : 'unreachable', serverOut: '' };
+        if (p.proto === PROTO_TCP && p.tcpFlags & TCP_RST) return { result: 'refused' };
+        if (p.proto === PROTO_ICMP && p.icmpType === 3) return { result: p.icmpCode === 3 ? 'refused' : 'unreachable' };
       }
-      return { result: 'timeout', serverOut: '' };
+      return { result: 'timeout' };
     }
-    if (syn.kind !== 'delivered') return { result: 'timeout', serverOut: '' };
+    if (syn.kind !== 'delivered') return { result: 'timeout' };
     const at = syn.pkt;
     const server: TcpSide = { ns: syn.ns, addr: at.dst, port: at.dport, peerAddr: at.src, peerPort: at.sport, isn: 0x20000000 + at.dport * 104729, sent: 0, acked: 1, ts: 5000, server: true };
     client.acked = 0;
@@ -241,16 +243,16 @@ export class Apps {
     if (!job) {
       const rst = this.net.kernelAnswer(syn.ns, at);
       const back = rst ? this.net.send(syn.ns, rst) : undefined;
-      return { result: back?.kind === 'delivered' && back.ns === ns ? 'refused' : 'timeout', serverOut: '' };
+      return { result: back?.kind === 'delivered' && back.ns === ns ? 'refused' : 'timeout' };
     }
     const synack = this.segment(server, client, TCP_SYN | TCP_ACK, '', true);
-    if (synack.kind !== 'delivered' || synack.ns !== ns) return { result: 'timeout', serverOut: '' };
+    if (synack.kind !== 'delivered' || synack.ns !== ns) return { result: 'timeout' };
     // The listener accepted: nc -l serves one connection (unless -k).
     if (!job.keep) job.kind = 'done';
     this.segment(client, server, TCP_ACK, '');
-    let serverOut = '';
     if (data !== '') {
-      if (this.segment(client, server, TCP_PSH | TCP_ACK, data).kind === 'delivered') serverOut += data;
+      // The listener prints what it receives, as it receives it.
+      if (this.segment(client, server, TCP_PSH | TCP_ACK, data).kind === 'delivered') this.jobOutput(job, data);
       this.segment(server, client, TCP_ACK, '');
     }
     if (job.reply) {
@@ -261,7 +263,7 @@ export class Apps {
     this.segment(client, server, TCP_FIN | TCP_ACK, '');
     this.segment(server, client, TCP_FIN | TCP_ACK, '');
     this.segment(client, server, TCP_ACK, '');
-    return { result: 'connected', serverOut };
+    return { result: 'connected' };
   }
 
   // ---- nc -----------------------------------------------------------------------------------------------
@@ -310,32 +312,35 @@ export class Apps {
       const route = ns.host.route(dst);
       if (!route) return ok([[2, `nc: connect to ${host} port ${p} (udp) failed: Network is unreachable\n`]], 1);
       const src = route.prefsrc ?? 0;
-      const payload = zero ? 'X' : stdin;
       const sport = this.nextPort;
       this.nextPort += 2;
-      const pkt = this.net.packet({ src, dst, proto: PROTO_UDP, sport, dport: p, len: 28 + payload.length, uid: 0, gid: 0 });
-      const o = this.net.send(ns, pkt);
-      let serverOut = '';
+      // -z over UDP writes "X" three times (recorded: three 29-byte datagrams); data mode sends stdin once.
+      const probes = zero ? ['X', 'X', 'X'] : [stdin];
       let refused = false;
-      if (o.kind === 'delivered') {
-        if (this.listening(o.ns, PROTO_UDP, o.pkt.dport, o.pkt.dst)) serverOut = payload;
-        else {
-          const back = this.answerOf(o);
-          refused = back?.kind === 'delivered' && back.ns === ns && back.pkt.proto === PROTO_ICMP && back.pkt.icmpType === 3;
+      for (const payload of probes) {
+        const pkt = this.net.packet({ src, dst, proto: PROTO_UDP, sport, dport: p, len: 28 + payload.length, uid: 0, gid: 0, payload });
+        const o = this.net.send(ns, pkt);
+        let back: Outcome | undefined;
+        if (o.kind === 'delivered') {
+          const job = this.jobs.find((j) => j.kind === 'listen' && j.ns === o.ns && j.proto === PROTO_UDP && j.port === o.pkt.dport);
+          if (job) this.jobOutput(job, payload);
+          else back = this.answerOf(o);
+        } else if (o.kind === 'dropped') back = o.answer;
+        if (back?.kind === 'delivered' && back.ns === ns && back.pkt.proto === PROTO_ICMP && back.pkt.icmpType === 3) {
+          // The ICMP error fails the next write: the probe ends there.
+          refused = true;
+          break;
         }
-      } else if (o.kind === 'dropped') {
-        const back = o.answer;
-        refused = back?.kind === 'delivered' && back.ns === ns && back.pkt.proto === PROTO_ICMP && back.pkt.icmpType === 3;
       }
       // -z over UDP: an ICMP error for its probe makes nc give up, silently, with exit 1 (recorded).
-      if (refused && zero) return ok([...this.listenerOutput(serverOut)], 1);
+      if (refused && zero) return ok([], 1);
       const msg = verbose ? `Connection to ${host} ${p} port [udp/${serviceName(p, 'udp')}] succeeded!\n` : '';
-      return ok([[2, msg], ...this.listenerOutput(serverOut)], 0);
+      return ok([[2, msg]], 0);
     }
     const r = this.tcpConnect(ns, dst, p, zero ? '' : stdin);
     if (r.result === 'connected') {
       const msg = verbose ? `Connection to ${host} ${p} port [${protoName}/${serviceName(p, protoName)}] succeeded!\n` : '';
-      return ok([[2, msg], ...this.listenerOutput(r.serverOut)], 0);
+      return ok([[2, msg]], 0);
     }
     const why =
       r.result === 'refused'
@@ -349,9 +354,11 @@ export class Apps {
     return ok([[2, verbose ? `nc: connect to ${host} port ${p} (${protoName}) ${why}\n` : '']], 1);
   }
 
-  /** What a listener prints of what it received (it writes as data arrives). */
-  private listenerOutput(text: string): Chunk[] {
-    return text ? [[1, text]] : [];
+  /** A background job's output, where its stdout goes, as it happens (a listener prints data as it arrives). */
+  private jobOutput(job: Job, text: string): void {
+    if (text === '' || job.stdout === '/dev/null') return;
+    if (job.stdout === 'tty') this.lab.emit(text);
+    else this.lab.files.set(job.stdout, (this.lab.files.get(job.stdout) ?? '') + text);
   }
 
   // ---- curl ---------------------------------------------------------------------------------------------
@@ -380,13 +387,13 @@ export class Apps {
     const hostHeader = m[2] !== undefined ? `${host}:${port}` : host;
     const request = `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n`;
     const r = this.tcpConnect(ns, dst, port, request);
-    const err = (code: number, text: string): Output => ok([...this.listenerOutput(r.serverOut), [2, silent && !showErr ? '' : `curl: (${code}) ${text}\n`]], code);
+    const err = (code: number, text: string): Output => ok([[2, silent && !showErr ? '' : `curl: (${code}) ${text}\n`]], code);
     if (r.result === 'refused') return err(7, `Failed to connect to ${host} port ${port} after 0 ms: Couldn't connect to server`);
     if (r.result === 'noroute' || r.result === 'unreachable') return err(7, `Failed to connect to ${host} port ${port} after 0 ms: Couldn't connect to server`);
     const ms = Math.round((maxTime ?? 300) * 1000);
     if (r.result === 'timeout') return err(28, `Connection timed out after ${ms} milliseconds`);
     const job = this.jobs.find((j) => j.ns !== ns && j.reply !== undefined && j.kind === 'done');
-    if (job?.reply) return ok([...this.listenerOutput(r.serverOut), [1, job.reply.replace(/^[\s\S]*?\r?\n\r?\n/, '')]], 0);
+    if (job?.reply) return ok([[1, job.reply.replace(/^[\s\S]*?\r?\n\r?\n/, '')]], 0);
     this.net.clock += maxTime ?? 0;
     return err(28, `Operation timed out after ${ms + 1} milliseconds with 0 bytes received`);
   }
@@ -425,8 +432,9 @@ export class Apps {
     const lines = c.frames.map((f) => (f.arp ? formatArpLine(f.arp, f.at) : formatTcpdumpLine(f.pkt, f.at, st))).join('');
     const n = c.frames.length;
     // On SIGTERM/SIGINT tcpdump ends its output with a newline before the statistics (recorded).
+    // Its lines go where its stdout went (a file with `> cap.txt &`), at once; the statistics to stderr.
+    this.jobOutput(job, lines + '\n');
     return [
-      [1, lines + '\n'],
       [2, `${n} packet${n === 1 ? '' : 's'} captured\n${n} packet${n === 1 ? '' : 's'} received by filter\n0 packets dropped by kernel\n`],
     ];
   }

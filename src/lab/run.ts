@@ -154,7 +154,15 @@ export class Lab {
         stdin = text;
       }
     }
+    const jobsBefore = this.apps.jobs.length;
     const res = await this.exec(argv, ns, stdin, background, cmd);
+    // A job this command started writes its later output where the command's stdout goes.
+    if (this.apps.jobs.length > jobsBefore) {
+      const job = this.apps.jobs[this.apps.jobs.length - 1]!;
+      for (const r of cmd.redirects) {
+        if ((r.fd === 1 || r.fd === 'both') && (r.op === '>' || r.op === '>>')) job.stdout = expandOne(r.target, this.lookup);
+      }
+    }
     return this.redirect(res, cmd, ns);
   }
 
