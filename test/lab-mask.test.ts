@@ -66,6 +66,19 @@ describe('tcpdump -n', () => {
     );
   });
 
+  test('ICMP errors: the checksum of a quoted echo request (printed as its "port") goes, a TCP or UDP port stays', () => {
+    expect(maskLine('23:46:31.036469 IP 10.0.1.1 > 10.0.1.2: ICMP 10.0.2.2 protocol 1 port 22533 unreachable, length 92')).toBe(
+      '<time> IP 10.0.1.1 > 10.0.1.2: ICMP 10.0.2.2 protocol 1 port <cksum> unreachable, length 92',
+    );
+    for (const l of [
+      'IP 10.0.1.1 > 10.0.1.2: ICMP 10.0.2.2 tcp port 22 unreachable, length 68',
+      'IP 10.0.2.2 > 10.0.1.2: ICMP 10.0.2.2 udp port 5001 unreachable, length 37',
+      'IP 10.0.1.1 > 10.0.1.2: ICMP host 10.0.2.2 unreachable - admin prohibited, length 68',
+    ]) {
+      expect(maskLine(`23:46:34.117416 ${l}`)).toBe(`<time> ${l}`);
+    }
+  });
+
   test('TCP: client port, sequence and ack numbers, timestamps go; server port, window, MSS, wscale, lengths stay', () => {
     expect(
       maskLine(

@@ -8,7 +8,9 @@
  *    (the ethertype after the two MACs of `MAC=` stays).
  *  - ping: `time=0.061 ms` -> `time=<time> ms`, the rtt line, `time 1001ms` in the statistics.
  *  - tcpdump: the time of day at the start of a packet line, `id 4242` of ICMP echoes, TCP `seq`/`ack` numbers
- *    (absolute for a flow's first packets, relative later: masked alike), `TS val N ecr N` timestamps.
+ *    (absolute for a flow's first packets, relative later: masked alike), `TS val N ecr N` timestamps, the
+ *    "port" of `ICMP 10.0.2.2 protocol 1 port N unreachable` (an ICMP error about a ping: N is the quoted echo
+ *    request's checksum).
  *  - conntrack -L: the timeout column, `id=` of ICMP entries.
  *  - Ephemeral ports (the kernel's ip_local_port_range, 32768-60999): where a port is printed (`SPT=`/`DPT=`,
  *    `sport=`/`dport=`, tcpdump's `ADDR.PORT`, nc's `Connection received on ADDR PORT`) and it falls in that range,
@@ -45,7 +47,11 @@ function maskTcpdumpLine(rest: string): string {
     /\b(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\.(\d+)(?=[ :>,])/g,
     (_m, addr: string, p: string) => `${addr}.${port(p)}`,
   );
-  if (/: ICMP /.test(s)) s = s.replace(/\bid \d+, seq /g, 'id <id>, seq ');
+  if (/: ICMP /.test(s)) {
+    // An ICMP error quoting an ICMP packet (a REJECTed ping): tcpdump reads the quoted header's bytes 2-3 as a
+    // "port", which there are the echo request's checksum (it varies with the echo id and the time in the data).
+    s = s.replace(/\bid \d+, seq /g, 'id <id>, seq ').replace(/ protocol 1 port \d+ unreachable\b/g, ' protocol 1 port <cksum> unreachable');
+  }
   if (/ Flags \[/.test(s)) {
     s = s
       .replace(/\bseq \d+(?::\d+)?/g, 'seq <seq>')
