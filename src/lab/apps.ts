@@ -231,7 +231,7 @@ export class Apps {
       if (a?.kind === 'delivered' && a.ns === ns) {
         const p = a.pkt;
         if (p.proto === PROTO_TCP && p.tcpFlags & TCP_RST) return { result: 'refused' };
-        if (p.proto === PROTO_ICMP && p.icmpType === 3) return { result: p.icmpCode === 3 ? 'refused' : 'unreachable' };
+        if (p.proto === PROTO_ICMP && p.icmpType === 3) return { result: icmpErrno(p.icmpCode) };
       }
       return { result: 'timeout' };
     }
@@ -556,6 +556,12 @@ export class Apps {
     if (/^net\.(ipv6\.conf\.[^.]+\.disable_ipv6|ipv4\.conf\.[^.]+\.(log_martians|accept_redirects|send_redirects|forwarding)|netfilter\.nf_log_all_netns|ipv4\.icmp_echo_ignore_broadcasts)$/.test(key)) return undefined;
     return `cannot stat /proc/sys/${key.replace(/\./g, '/')}: No such file or directory`;
   }
+}
+
+/** icmp_err_convert[]: the errno a TCP connect gets for an ICMP destination unreachable code. */
+function icmpErrno(code: number): 'refused' | 'unreachable' | 'noroute' {
+  if (code === 3) return 'refused';
+  return code === 0 || code === 6 || code === 9 || code === 11 ? 'noroute' : 'unreachable';
 }
 
 const UNREACH: Readonly<Record<number, string>> = {

@@ -16,11 +16,24 @@ const UNREACH: Readonly<Record<number, (p: Packet) => string>> = {
   0: (p) => `net ${addrToString(p.quoted?.dst ?? 0)} unreachable`,
   1: (p) => `host ${addrToString(p.quoted?.dst ?? 0)} unreachable`,
   2: (p) => `${addrToString(p.quoted?.dst ?? 0)} protocol ${p.quoted?.proto ?? 0} unreachable`,
-  3: (p) => `${addrToString(p.quoted?.dst ?? 0)} ${p.quoted?.proto === PROTO_TCP ? 'tcp' : 'udp'} port ${p.quoted?.dport ?? 0} unreachable`,
+  // Other protocols: print-icmp.c reads a "port" from bytes 2-3 of the quoted header (an ICMP checksum).
+  3: (p) =>
+    p.quoted?.proto === PROTO_TCP || p.quoted?.proto === PROTO_UDP
+      ? `${addrToString(p.quoted.dst)} ${p.quoted.proto === PROTO_TCP ? 'tcp' : 'udp'} port ${p.quoted.dport} unreachable`
+      : `${addrToString(p.quoted?.dst ?? 0)} protocol ${p.quoted?.proto ?? 0} port ${quotedChecksum(p)} unreachable`,
   9: (p) => `net ${addrToString(p.quoted?.dst ?? 0)} unreachable - admin prohibited`,
   10: (p) => `host ${addrToString(p.quoted?.dst ?? 0)} unreachable - admin prohibited`,
   13: (p) => `host ${addrToString(p.quoted?.dst ?? 0)} unreachable - admin prohibited filter`,
 };
+
+/** The quoted ICMP echo's checksum (ones' complement sum of type/code, id, seq; zero payload). */
+function quotedChecksum(p: Packet): number {
+  const q = p.quoted;
+  if (!q) return 0;
+  let sum = ((q.icmpType << 8) | q.icmpCode) + q.icmpId + q.icmpSeq;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
 
 function clock(at: number): string {
   const s = Math.floor(at);
