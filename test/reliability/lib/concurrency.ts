@@ -57,9 +57,9 @@ export function concurrencySuite(size: ConcurrencySizes): void {
       append: spawnSync(join(BIN, 'tsiptables'), ['-w', '1', '-A', 'INPUT', '-j', 'DROP'], { env: s.env, encoding: 'utf8', timeout: 30_000 }),
       restore: spawnSync(join(BIN, 'tsiptables-restore'), ['-w', '1'], { env: s.env, encoding: 'utf8', input: '*filter\n-A INPUT -j DROP\nCOMMIT\n', timeout: 30_000 }),
       waitTwo: spawnSync(join(BIN, 'tsiptables'), ['--wait', '2', '-N', 'X'], { env: s.env, encoding: 'utf8', timeout: 30_000 }),
-      // Without -w, and with -w 0, iptables-legacy waits for ever: still waiting when killed after 2 s.
-      noWait: spawnSync(join(BIN, 'tsiptables'), ['-A', 'INPUT', '-j', 'DROP'], { env: s.env, encoding: 'utf8', timeout: 2000, killSignal: 'SIGKILL' }),
-      waitZero: spawnSync(join(BIN, 'tsiptables'), ['-w', '0', '-A', 'INPUT', '-j', 'DROP'], { env: s.env, encoding: 'utf8', timeout: 2000, killSignal: 'SIGKILL' }),
+      // Without -w, and with -w 0, iptables-legacy waits for ever: still waiting when killed after 1.5 s.
+      noWait: spawnSync(join(BIN, 'tsiptables'), ['-A', 'INPUT', '-j', 'DROP'], { env: s.env, encoding: 'utf8', timeout: 1500, killSignal: 'SIGKILL' }),
+      waitZero: spawnSync(join(BIN, 'tsiptables'), ['-w', '0', '-A', 'INPUT', '-j', 'DROP'], { env: s.env, encoding: 'utf8', timeout: 1500, killSignal: 'SIGKILL' }),
       // Readers take no lock.
       list: spawnSync(join(BIN, 'tsiptables'), ['-S'], { env: s.env, encoding: 'utf8', timeout: 30_000 }),
     }));
