@@ -92,6 +92,39 @@ export interface Packet {
   payload?: string;
 }
 
+/** A packet with every field at a plain sender's value (TTL 64, DF, no options, no marks), `f` on top. */
+export function newPacket(f: Partial<Packet> & Pick<Packet, 'src' | 'dst' | 'proto'>): Packet {
+  return {
+    tos: 0,
+    ttl: 64,
+    id: 0,
+    df: true,
+    len: 20,
+    ipOptions: new Uint8Array(0),
+    sport: 0,
+    dport: 0,
+    tcpFlags: 0,
+    seq: 0,
+    ackSeq: 0,
+    window: 0,
+    urgPtr: 0,
+    tcpOptions: new Uint8Array(0),
+    icmpType: 0,
+    icmpCode: 0,
+    icmpId: 0,
+    icmpSeq: 0,
+    quoted: undefined,
+    mark: 0,
+    inIface: null,
+    outIface: null,
+    macSrc: null,
+    macDst: null,
+    uid: undefined,
+    gid: undefined,
+    ...f,
+  };
+}
+
 export function clonePacket(p: Packet): Packet {
   return { ...p, quoted: p.quoted ? { ...p.quoted } : undefined };
 }

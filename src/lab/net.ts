@@ -7,7 +7,7 @@
  * their device; LOG lines go to the kernel log (dmesg) in order.
  */
 import { addrToString } from '../model/ip';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, clonePacket, isIcmpError, type Packet } from '../eval/packet';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, clonePacket, isIcmpError, newPacket, type Packet } from '../eval/packet';
 import type { TraceResult } from '../eval/trace';
 import type { Ruleset } from '../model/ruleset';
 import { logLines } from '../cli/trace-output';
@@ -151,24 +151,7 @@ export class Net {
   }
 
   private rejectAnswer(ns: Netns, at: Packet, how: string): Packet | undefined {
-    if (how === 'tcp-reset') {
-      if (at.proto !== PROTO_TCP || at.tcpFlags & TCP_RST) return undefined;
-      const ack = at.tcpFlags & TCP_ACK;
-      const payload = Math.max(0, at.len - 20 - 20 - at.tcpOptions.length);
-      return this.packet({
-        src: at.dst,
-        dst: at.src,
-        proto: PROTO_TCP,
-        sport: at.dport,
-        dport: at.sport,
-        tcpFlags: ack ? TCP_RST : TCP_RST | TCP_ACK,
-        seq: ack ? at.ackSeq : 0,
-        ackSeq: ack ? 0 : (at.seq + payload + (at.tcpFlags & TCP_SYN ? 1 : 0) + (at.tcpFlags & TCP_FIN ? 1 : 0)) >>> 0,
-        window: 0,
-        len: 40,
-        df: true,
-      });
-    }
+    if (how === 'tcp-reset') return at.proto === PROTO_TCP && !(at.tcpFlags & TCP_RST) ? this.resetFor(at) : undefined;
     const code = REJECT_CODES[how];
     if (code === undefined) return undefined;
     return this.icmpError(ns, at, 3, code, true);
@@ -215,58 +198,37 @@ export class Net {
     if (p.proto === PROTO_ICMP && p.icmpType === 8) {
       return this.packet({ src: p.dst, dst: p.src, proto: PROTO_ICMP, icmpType: 0, icmpCode: 0, icmpId: p.icmpId, icmpSeq: p.icmpSeq, len: p.len, df: false });
     }
-    if (p.proto === PROTO_TCP && !(p.tcpFlags & TCP_RST) && !this.listening(ns, PROTO_TCP, p.dport, p.dst)) {
-      const ack = p.tcpFlags & TCP_ACK;
-      const payload = Math.max(0, p.len - 20 - 20 - p.tcpOptions.length);
-      return this.packet({
-        src: p.dst,
-        dst: p.src,
-        proto: PROTO_TCP,
-        sport: p.dport,
-        dport: p.sport,
-        tcpFlags: ack ? TCP_RST : TCP_RST | TCP_ACK,
-        seq: ack ? p.ackSeq : 0,
-        ackSeq: ack ? 0 : (p.seq + payload + (p.tcpFlags & TCP_SYN ? 1 : 0)) >>> 0,
-        window: 0,
-        len: 40,
-        df: true,
-      });
-    }
+    if (p.proto === PROTO_TCP && !(p.tcpFlags & TCP_RST) && !this.listening(ns, PROTO_TCP, p.dport, p.dst)) return this.resetFor(p);
     if (p.proto === PROTO_UDP && !this.listening(ns, PROTO_UDP, p.dport, p.dst)) return this.icmpError(ns, p, 3, 3, false);
     return undefined;
   }
 
+  /**
+   * The RST that answers a TCP segment (tcp_v4_send_reset, and REJECT --reject-with tcp-reset, which builds the
+   * same): from its destination, acknowledging it unless it carried an ACK, whose number the RST then takes.
+   */
+  private resetFor(p: Packet): Packet {
+    const ack = p.tcpFlags & TCP_ACK;
+    const payload = Math.max(0, p.len - 20 - 20 - p.tcpOptions.length);
+    const consumed = payload + (p.tcpFlags & TCP_SYN ? 1 : 0) + (p.tcpFlags & TCP_FIN ? 1 : 0);
+    return this.packet({
+      src: p.dst,
+      dst: p.src,
+      proto: PROTO_TCP,
+      sport: p.dport,
+      dport: p.sport,
+      tcpFlags: ack ? TCP_RST : TCP_RST | TCP_ACK,
+      seq: ack ? p.ackSeq : 0,
+      ackSeq: ack ? 0 : (p.seq + consumed) >>> 0,
+      window: 0,
+      len: 40,
+      df: true,
+    });
+  }
+
   /** A packet with the defaults of a Linux sender: TTL 64, the next IP id. */
   packet(f: Partial<Packet> & Pick<Packet, 'src' | 'dst' | 'proto'>): Packet {
-    return {
-      tos: 0,
-      ttl: 64,
-      id: this.nextIpId(),
-      df: true,
-      len: 20,
-      ipOptions: new Uint8Array(0),
-      sport: 0,
-      dport: 0,
-      tcpFlags: 0,
-      seq: 0,
-      ackSeq: 0,
-      window: 0,
-      urgPtr: 0,
-      tcpOptions: new Uint8Array(0),
-      icmpType: 0,
-      icmpCode: 0,
-      icmpId: 0,
-      icmpSeq: 0,
-      quoted: undefined,
-      mark: 0,
-      inIface: null,
-      outIface: null,
-      macSrc: null,
-      macDst: null,
-      uid: undefined,
-      gid: undefined,
-      ...f,
-    };
+    return newPacket({ id: this.nextIpId(), ...f });
   }
 
   private capture(ns: Netns, dev: string, p: Packet): void {
