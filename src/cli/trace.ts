@@ -201,7 +201,9 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     ruleset.ensureTable('raw');
   }
 
-  const lines: Array<{ words: string[]; where: string }> = [];
+  // The PACKET lines of a batch (split into words as each is traced) and their line numbers, or the command line's.
+  const lines: string[] = [];
+  const lineNumbers: number[] = [];
   if (flags.batch !== undefined) {
     let text: string;
     try {
@@ -210,17 +212,37 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
       return bad(`--batch ${flags.batch}: ${(e as Error).message}`);
     }
     text.split('\n').forEach((l, i) => {
-      const t = l.replace(/^\s+|\s+$/g, '');
-      if (t !== '' && !t.startsWith('#')) lines.push({ words: splitWords(t), where: `${flags.batch}:${i + 1}: ` });
+      const t = l.trim();
+      if (t !== '' && !t.startsWith('#')) {
+        lines.push(t);
+        lineNumbers.push(i + 1);
+      }
     });
-  } else lines.push({ words: packet, where: '' });
+  } else lines.push('');
+  const wordsOf = (i: number): readonly string[] => (flags.batch !== undefined ? splitWords(lines[i]!) : packet);
+  const whereOf = (i: number): string => (flags.batch !== undefined ? `${flags.batch}:${lineNumbers[i]!}: ` : '');
 
-  // Output goes out packet by packet when the caller can take it (a 100,000-packet batch would otherwise be
-  // held as one string); otherwise it is collected.
+  // Output goes out as it is made when the caller can take it (a 100,000-packet batch would otherwise be
+  // held as one string), in pieces of about 64 KB rather than a write per packet; otherwise it is collected.
   const chunks: string[] = [];
   const write = io.write ?? ((text: string): void => void chunks.push(text));
+  let pending: string[] = [];
+  let pendingLength = 0;
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    write(pending.join(''));
+    pending = [];
+    pendingLength = 0;
+  };
   // A diagram written to stdout replaces the per-packet output.
-  const emit = toStdout.length > 0 ? (): void => undefined : write;
+  const emit =
+    toStdout.length > 0
+      ? (): void => undefined
+      : (text: string): void => {
+          pending.push(text);
+          pendingLength += text.length;
+          if (pendingLength >= 65536) flush();
+        };
   const drawn: TraceResult[] = [];
   let drawnRuleset: Ruleset | undefined;
   const collected = (): string => chunks.join('');
@@ -228,18 +250,24 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
 
   /** Traces every packet through `rs`; the exit status, or the error of a bad packet line. */
   const traceAll = (rs: Ruleset): { status: number; error?: string } => {
+    try {
+      return traceEach(rs);
+    } finally {
+      flush();
+    }
+  };
+  const traceEach = (rs: Ruleset): { status: number; error?: string } => {
     // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (trace-monitor.ts).
     const monitorPlan = flags.monitor ? handlePlan(rs, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
     const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json });
     drawnRuleset = rs;
     let status = 0;
     for (let i = 0; i < lines.length; i++) {
-      const { words, where } = lines[i]!;
       let result: TraceResult;
       try {
-        result = runner.next(words);
+        result = runner.next(wordsOf(i));
       } catch (e) {
-        if (e instanceof PacketLineError || e instanceof TraceInputError) return { status: 2, error: `tsiptables trace: ${where}${e.message}\n${tryHelp}` };
+        if (e instanceof PacketLineError || e instanceof TraceInputError) return { status: 2, error: `tsiptables trace: ${whereOf(i)}${e.message}\n${tryHelp}` };
         throw e;
       }
       if (result.fate === 'dropped') status = 1;
@@ -247,7 +275,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
       // A single packet that meets random picks (statistic): every outcome with its probability.
       const random = result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1);
       const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && random ? exploreBranches(rs, host, { explain: false, assume, now }, result.original) : [];
-      if (flags.json) emit(JSON.stringify({ ...jsonView(result), ...(branches.length ? { branches: branchesJson(branches) } : {}) }) + '\n');
+      if (flags.json) emit(JSON.stringify(branches.length ? { ...jsonView(result), branches: branchesJson(branches) } : jsonView(result)) + '\n');
       else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
       else if (flags.monitor) emit(monitorLines(result, rs, { plan: monitorPlan }).map((l) => l + '\n').join(''));
       else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));

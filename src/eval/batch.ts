@@ -12,6 +12,8 @@ export class BatchRunner {
   readonly tracer: Tracer;
   private readonly history = new BatchHistory();
   private index = 0;
+  /** The source address a packet without -s takes: the route's preferred source. */
+  private readonly routeSource = (dst: number): number | undefined => this.host.route(dst)?.prefsrc;
 
   constructor(
     ruleset: Ruleset,
@@ -24,7 +26,7 @@ export class BatchRunner {
   /** Runs the next PACKET (its words). Throws PacketLineError / TraceInputError for bad input. */
   next(words: readonly string[]): TraceResult {
     const spec = parsePacketArgs(words);
-    const pkt = buildPacket(spec, this.index++, this.history, this.tracer.conntrack, (dst) => this.host.route(dst)?.prefsrc);
+    const pkt = buildPacket(spec, this.index++, this.history, this.tracer.conntrack, this.routeSource);
     const result = this.tracer.run(pkt);
     // What the far side saw: the packet as it left or was delivered; a dropped one never left, so as sent.
     this.history.add({ wire: result.fate === 'dropped' ? result.original : result.packet, given: result.original });

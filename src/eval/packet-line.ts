@@ -55,14 +55,58 @@ export interface PacketSpec {
 
 const FLAG_BITS: Readonly<Record<string, number>> = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16, URG: 32, ALL: 63, NONE: 0 };
 
+/** The value of a string of 1 to 15 decimal digits, else -1 (no regular expression on the hot path). */
+function digits(v: string): number {
+  const len = v.length;
+  if (len === 0 || len > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < len; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
 function num(opt: string, v: string | undefined, max: number): number {
   if (v === undefined) throw new PacketLineError(`${opt}: missing value`);
-  const n = /^0x[0-9a-f]+$/i.test(v) ? parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : NaN;
+  const d = digits(v);
+  const n = d >= 0 ? d : /^0x[0-9a-f]+$/i.test(v) ? parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isFinite(n) || n > max) throw new PacketLineError(`${opt}: "${v}" is not a number from 0 to ${max}`);
   return n;
 }
 
+/**
+ * A plain dotted quad (four decimal bytes without leading zeros) as numericToAddr() reads it, else -1: the
+ * common case without splitting the string.
+ */
+function dottedQuad(v: string): number {
+  let a = 0;
+  let part = 0;
+  let len = 0;
+  let dots = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 46) {
+      if (len === 0 || dots === 3) return -1;
+      a = a * 256 + part;
+      part = 0;
+      len = 0;
+      dots++;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9 || (len === 1 && part === 0)) return -1;
+    part = part * 10 + d;
+    if (++len > 3 || part > 255) return -1;
+  }
+  if (len === 0 || dots !== 3) return -1;
+  return a * 256 + part;
+}
+
 function addr(opt: string, v: string | undefined): number {
+  const quad = v === undefined ? -1 : dottedQuad(v);
+  if (quad >= 0) return quad;
   const a = v === undefined ? null : numericToAddr(v, false);
   if (a === null || v === undefined || v.split('.').length !== 4) throw new PacketLineError(`${opt}: "${v ?? ''}" is not an IPv4 address`);
   return a;
@@ -79,8 +123,15 @@ function flags(opt: string, v: string | undefined): number {
   return f;
 }
 
+/** No quote or backslash: the words are the runs of non-blanks. */
+const PLAIN_LINE = /^[^"'\\]*$/;
+
 /** Splits a PACKET line as a shell would (quotes, backslashes), for --batch files. */
 export function splitWords(line: string): string[] {
+  if (PLAIN_LINE.test(line)) {
+    const t = line.trim();
+    return t === '' ? [] : t.split(/\s+/);
+  }
   const out: string[] = [];
   const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|((?:[^\s"'\\]|\\.)+)/g;
   let m: RegExpExecArray | null;
@@ -99,25 +150,36 @@ export function splitWords(line: string): string[] {
   return out;
 }
 
+/** Protocol words seen so far and their numbers (parseProtocol() walks the protocol table). */
+const protocols = new Map<string, number>();
+
+function protocol(v: string | undefined): number {
+  const known = v === undefined ? undefined : protocols.get(v);
+  if (known !== undefined) return known;
+  let n: number;
+  try {
+    n = parseProtocol(v ?? '');
+  } catch {
+    throw new PacketLineError(`-p: unknown protocol "${v ?? ''}"`);
+  }
+  if (v !== undefined && protocols.size < 1024) protocols.set(v, n);
+  return n;
+}
+
 export function parsePacketArgs(argv: readonly string[]): PacketSpec {
   let proto: number | undefined;
   let src: number | undefined;
   let dst: number | undefined;
   const spec: Partial<PacketSpec> & { df: boolean; inIface: string | null } = { df: true, inIface: null };
-  for (let i = 0; i < argv.length; i++) {
+  let i = 0;
+  const val = (): string | undefined => argv[++i];
+  for (; i < argv.length; i++) {
     const opt = argv[i]!;
-    const val = (): string | undefined => argv[++i];
     switch (opt) {
       case '-p':
-      case '--protocol': {
-        const v = val();
-        try {
-          proto = parseProtocol(v ?? '');
-        } catch {
-          throw new PacketLineError(`-p: unknown protocol "${v ?? ''}"`);
-        }
+      case '--protocol':
+        proto = protocol(val());
         break;
-      }
       case '-s':
       case '--source':
         src = addr(opt, val());
@@ -212,7 +274,10 @@ export function parsePacketArgs(argv: readonly string[]): PacketSpec {
   if ((spec.sport !== undefined || spec.dport !== undefined) && proto !== PROTO_TCP && proto !== PROTO_UDP) throw new PacketLineError('--sport/--dport need -p tcp or -p udp');
   if (spec.tcpFlags !== undefined && proto !== PROTO_TCP) throw new PacketLineError('--syn/--tcp-flags need -p tcp');
   if (spec.icmpType !== undefined && proto !== PROTO_ICMP) throw new PacketLineError('--icmp-type needs -p icmp');
-  return { ...spec, proto, src, dst };
+  spec.proto = proto;
+  spec.src = src;
+  spec.dst = dst;
+  return spec as PacketSpec;
 }
 
 /** A packet of the batch so far, remembered for defaults (TCP sequence numbers, ICMP errors' quotes). */
@@ -223,9 +288,11 @@ export interface SentRecord {
   given: Packet;
 }
 
-const pairKey = (src: number, dst: number): string => `${src}>${dst}`;
-const flowKey = (p: Packet): string => `${p.proto}|${p.src}|${p.dst}|${p.sport}|${p.dport}`;
-const reverseFlowKey = (p: Packet): string => `${p.proto}|${p.dst}|${p.src}|${p.dport}|${p.sport}`;
+// Map keys as short flat strings, one UTF-16 unit per 16 bits: cheap to build and to hash in maps that hold
+// every address pair and flow of a 100,000-packet batch.
+const pairKey = (src: number, dst: number): string => String.fromCharCode(src >>> 16, src & 0xffff, dst >>> 16, dst & 0xffff);
+const flowKey = (p: Packet): string => String.fromCharCode(p.proto, p.src >>> 16, p.src & 0xffff, p.dst >>> 16, p.dst & 0xffff, p.sport, p.dport);
+const reverseFlowKey = (p: Packet): string => String.fromCharCode(p.proto, p.dst >>> 16, p.dst & 0xffff, p.src >>> 16, p.src & 0xffff, p.dport, p.sport);
 
 /** What a later packet's TCP defaults need of an earlier one: where its sequence space ends. */
 interface SeqMark {
@@ -295,6 +362,20 @@ export class BatchHistory {
   }
 }
 
+/** No IP or TCP options: one empty array for every packet (options are replaced, never written in place). */
+const NO_OPTIONS = new Uint8Array(0);
+
+const peerMacs = new Map<string, string>();
+/** peerMac(), remembered: a batch names the same few interfaces. */
+function peerMacOf(iface: string): string {
+  let m = peerMacs.get(iface);
+  if (m === undefined) {
+    m = peerMac(iface);
+    if (peerMacs.size < 1024) peerMacs.set(iface, m);
+  }
+  return m;
+}
+
 /**
  * Builds the packet with every default filled in. `index` numbers packets in the batch (IP id default);
  * `history` holds the batch's earlier packets (the ICMP error quote, TCP defaults), `ct` the conntrack table.
@@ -312,7 +393,7 @@ export function buildPacket(spec: PacketSpec, index: number, history: BatchHisto
     id: spec.ipId ?? (0x1000 + index) & 0xffff,
     df: spec.df,
     len: 20,
-    ipOptions: new Uint8Array(0),
+    ipOptions: NO_OPTIONS,
     sport: 0,
     dport: 0,
     tcpFlags: 0,
@@ -320,7 +401,7 @@ export function buildPacket(spec: PacketSpec, index: number, history: BatchHisto
     ackSeq: 0,
     window: 0,
     urgPtr: 0,
-    tcpOptions: new Uint8Array(0),
+    tcpOptions: NO_OPTIONS,
     icmpType: 0,
     icmpCode: 0,
     icmpId: 0,
@@ -329,7 +410,7 @@ export function buildPacket(spec: PacketSpec, index: number, history: BatchHisto
     mark: spec.mark ?? 0,
     inIface: spec.inIface,
     outIface: null,
-    macSrc: spec.inIface !== null ? (spec.macSource ?? peerMac(spec.inIface)) : null,
+    macSrc: spec.inIface !== null ? (spec.macSource ?? peerMacOf(spec.inIface)) : null,
     macDst: null,
     uid: spec.inIface === null ? (spec.uid ?? 0) : undefined,
     gid: spec.inIface === null ? (spec.gid ?? spec.uid ?? 0) : undefined,

@@ -16,7 +16,7 @@ import type { Host } from './host';
 import { applyNat, rangeOf, setupNat, type Manip } from './nat';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_RST, clonePacket, type Packet } from './packet';
 import { routeInput, routeOutput } from './routing';
-import { walkTable, type Miss, type Step, type WalkSink } from './walk';
+import { WalkCache, walkTable, type Miss, type Step, type WalkSink } from './walk';
 
 export type Fate = 'delivered' | 'forwarded' | 'sent' | 'dropped';
 
@@ -125,6 +125,8 @@ class Run {
 export class Tracer {
   readonly conntrack: ConntrackTable;
   private readonly memoryStore = new WeakMap<object, unknown>();
+  /** The ruleset's chains compiled for the walk, as they are first entered. */
+  private readonly walkCache = new WalkCache();
   /**
    * Conntrack runs in a namespace only while some rule needs it (nf_ct_netns_get from a conntrack-using
    * match or target); otherwise packets carry no entry and the nat chains are never walked.
@@ -308,6 +310,7 @@ export class Tracer {
         return ctx;
       },
       (run.sink ??= this.sinkFor(run)),
+      this.walkCache,
     );
     return { verdict: res.verdict, step: res.decidedBy, table: tableName };
   }

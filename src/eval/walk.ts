@@ -6,10 +6,14 @@
  * kernel's TRACE notation, including its quirk: an unconditional rule with a standard verdict is reported as
  * `policy:N` (built-in chain) or `return:N` (user chain) with its own number.
  */
+import type { MatchUse, TargetUse } from '../extensions/spec';
+import type { MultiportState } from '../extensions/matches/multiport';
+import type { TcpState } from '../extensions/matches/tcp';
+import type { UdpState } from '../extensions/matches/udp';
 import type { Chain, IpMatch, Rule, Table } from '../model/ruleset';
 import { addrToString, maskToListString } from '../model/ip';
 import type { EvalContext, TargetVerdict } from './context';
-import { protoName, type Packet } from './packet';
+import { PROTO_TCP, PROTO_UDP, protoName, type Packet } from './packet';
 
 export type StepType = 'rule' | 'return' | 'policy';
 
@@ -109,118 +113,23 @@ function unconditional(r: Rule): boolean {
   );
 }
 
-/**
- * A chain's base criteria in flat typed arrays, built once per chain: the walk skips rules whose addresses or
- * protocol cannot match without touching the rule objects (a kube-proxy KUBE-SERVICES chain has 10,000 rules,
- * nearly all with `-d IP/32 -p tcp`). Rules that pass this filter get the full ip_packet_match() and their
- * matches, so the result is the naive walk's; test/trace-walk.property.test.ts checks that.
- */
-interface CompiledChain {
-  n: number;
-  src: Uint32Array;
-  smask: Uint32Array;
-  dst: Uint32Array;
-  dmask: Uint32Array;
-  proto: Uint8Array;
-  /** Bit 1: ! -s, 2: ! -d, 4: ! -p. */
-  inv: Uint8Array;
-  /**
-   * Long chains only: the rules with `-d ADDR/32` (not inverted) by address, and all other rules, each list in
-   * rule order. A packet's candidates are the merge of its destination's list and the other rules.
-   */
-  byDst: Map<number, Int32Array> | undefined;
-  others: Int32Array | undefined;
-}
-
-const compiledChains = new WeakMap<readonly Rule[], CompiledChain>();
-/** Chains shorter than this are scanned; longer ones get the destination index. */
-const INDEX_FROM = 64;
-
-function compileChain(rules: readonly Rule[]): CompiledChain {
-  let cc = compiledChains.get(rules);
-  if (cc && cc.n === rules.length) return cc;
-  const n = rules.length;
-  cc = { n, src: new Uint32Array(n), smask: new Uint32Array(n), dst: new Uint32Array(n), dmask: new Uint32Array(n), proto: new Uint8Array(n), inv: new Uint8Array(n), byDst: undefined, others: undefined };
-  for (let i = 0; i < n; i++) {
-    const ip = rules[i]!.ip;
-    cc.src[i] = ip.src.addr;
-    cc.smask[i] = ip.src.mask;
-    cc.dst[i] = ip.dst.addr;
-    cc.dmask[i] = ip.dst.mask;
-    cc.proto[i] = ip.proto;
-    cc.inv[i] = (ip.inv.src ? 1 : 0) | (ip.inv.dst ? 2 : 0) | (ip.inv.proto ? 4 : 0);
-  }
-  if (n >= INDEX_FROM) {
-    const exact = new Map<number, number[]>();
-    const others: number[] = [];
-    for (let i = 0; i < n; i++) {
-      if (cc.dmask[i] === 0xffffffff && !(cc.inv[i]! & 2)) {
-        const l = exact.get(cc.dst[i]!);
-        if (l) l.push(i);
-        else exact.set(cc.dst[i]!, [i]);
-      } else others.push(i);
-    }
-    cc.byDst = new Map([...exact].map(([k, v]) => [k, Int32Array.from(v)]));
-    cc.others = Int32Array.from(others);
-  }
-  compiledChains.set(rules, cc);
-  return cc;
-}
-
-/** Does rule i's base prefilter (addresses, protocol) let the packet through? */
-function passes(cc: CompiledChain, i: number, ps: number, pd: number, pp: number): boolean {
-  const f = cc.inv[i]!;
-  if ((((ps & cc.smask[i]!) >>> 0) !== cc.src[i]) !== ((f & 1) !== 0)) return false;
-  if ((((pd & cc.dmask[i]!) >>> 0) !== cc.dst[i]) !== ((f & 2) !== 0)) return false;
-  const rp = cc.proto[i]!;
-  return rp === 0 || (pp !== rp) === ((f & 4) !== 0);
-}
-
-/** The first position in a sorted list holding a value >= from. */
-function lowerBound(list: Int32Array, from: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < from) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** The first rule at or after `from` whose addresses and protocol may match (or n). */
-function nextCandidate(cc: CompiledChain, from: number, p: Packet): number {
-  const ps = p.src >>> 0;
-  const pd = p.dst >>> 0;
-  const pp = p.proto;
-  if (cc.byDst && cc.others) {
-    const mine = cc.byDst.get(pd);
-    const others = cc.others;
-    let a = mine ? lowerBound(mine, from) : 0;
-    let b = lowerBound(others, from);
-    const aEnd = mine ? mine.length : 0;
-    for (;;) {
-      const x = a < aEnd ? mine![a]! : cc.n;
-      const y = b < others.length ? others[b]! : cc.n;
-      if (x === cc.n && y === cc.n) return cc.n;
-      const i = x < y ? x : y;
-      if (passes(cc, i, ps, pd, pp)) return i;
-      if (x < y) a++;
-      else b++;
-    }
-  }
-  for (let i = from; i < cc.n; i++) if (passes(cc, i, ps, pd, pp)) return i;
-  return cc.n;
-}
-
 /** The kernel's jump stack is bounded by the table's chain count; loops are refused at load time. */
 const MAX_DEPTH = 10000;
 
 /**
  * Runs the packet through `table`'s built-in chain `hookChain`. `makeCtx` gives the context for a rule's
- * chain (extensions read it, targets act through it).
+ * chain (extensions read it, targets act through it). Without `sink.miss` the compiled walk runs (rules
+ * skipped by their precompiled criteria, long chains through their index), with it the naive one (every rule
+ * tried, so that each miss can be explained); both give the same steps, verdicts, counters and side effects
+ * (test/trace-walk.property.test.ts). `cache` keeps the compiled chains between walks: a Tracer keeps one for
+ * its life, during which its ruleset does not change.
  */
-export function walkTable(table: Table, hookChain: string, pkt: Packet, count: boolean, makeCtx: (chain: string) => EvalContext, sink: WalkSink): WalkResult {
+export function walkTable(table: Table, hookChain: string, pkt: Packet, count: boolean, makeCtx: (chain: string) => EvalContext, sink: WalkSink, cache?: WalkCache): WalkResult {
+  return sink.miss ? walkNaive(table, hookChain, pkt, count, makeCtx, sink) : walkCompiled(table, hookChain, pkt, count, makeCtx, sink, cache ?? new WalkCache());
+}
+
+/** The reference walk: every rule in order, its base match, then its matches until the first miss. */
+function walkNaive(table: Table, hookChain: string, pkt: Packet, count: boolean, makeCtx: (chain: string) => EvalContext, sink: WalkSink): WalkResult {
   const base = table.chains.get(hookChain);
   if (!base) return { verdict: 'ACCEPT', decidedBy: undefined };
   const stack: Array<{ chain: Chain; next: number; path: readonly string[] }> = [];
@@ -248,10 +157,6 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, count: b
       sink.step({ table: table.name, chain: chain.name, type: 'return', num, rule: undefined, verdict: 'RETURN', path }, pkt);
       ({ chain, next: i, path } = stack.pop() ?? atPolicy);
       continue;
-    }
-    if (!sink.miss) {
-      i = nextCandidate(compileChain(chain.rules), i, pkt);
-      if (i >= chain.rules.length) continue;
     }
     const rule = chain.rules[i]!;
     const num = i + 1;
@@ -335,5 +240,406 @@ export function walkTable(table: Table, hookChain: string, pkt: Packet, count: b
       continue;
     }
     return { verdict, decidedBy: step };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The compiled walk
+
+/** Matches without side effects (no decide(), memory, note or log through the context): the walk may skip
+ * a rule on a criterion of theirs without running the matches before it. */
+const PURE_MATCHES: ReadonlySet<string> = new Set(['comment', 'tcp', 'udp', 'multiport', 'mark', 'conntrack', 'state', 'addrtype', 'icmp', 'iprange', 'mac', 'pkttype', 'tos', 'ttl', 'length', 'connmark']);
+
+/** What a rule does, decided once. */
+const K_NONE = 0;
+const K_JUMP = 1;
+const K_GOTO = 2;
+const K_STANDARD = 3;
+const K_TARGET = 4;
+
+/**
+ * One rule, compiled: its base criteria and the port criteria of its leading side-effect-free tcp/udp match as
+ * plain numbers (every compiled rule has the same shape, so the walk's reads stay monomorphic), the matches
+ * still to run, and its verdict with the jump target resolved.
+ */
+class CompiledRule {
+  readonly src: number;
+  readonly smask: number;
+  readonly dst: number;
+  readonly dmask: number;
+  readonly proto: number;
+  readonly invSrc: boolean;
+  readonly invDst: boolean;
+  readonly invProto: boolean;
+  /** -i, -o or -f: the rest of ip_packet_match() runs on the rule's IpMatch. */
+  readonly ifaces: boolean;
+  /** The protocol a leading tcp/udp match demands (0: none), with its port ranges and their `!`. */
+  readonly pproto: number;
+  readonly slo: number;
+  readonly shi: number;
+  readonly sinv: boolean;
+  readonly dlo: number;
+  readonly dhi: number;
+  readonly dinv: boolean;
+  /** Destination ports the rule can only match (index key), or undefined. */
+  readonly dports: readonly number[] | undefined;
+  /** The matches to run, in order: the rule's, less those its criteria above prove (comment, port-only tcp/udp). */
+  readonly matches: readonly MatchUse[];
+  readonly kind: number;
+  /** Jump or goto: the chain (undefined when it does not exist). */
+  readonly target: Chain | undefined;
+  /** Standard verdict name, or the target. */
+  readonly standard: string;
+  readonly targetUse: TargetUse | undefined;
+  /** Unconditional with a standard verdict: TRACE reports it as policy/return. */
+  readonly quirk: boolean;
+
+  constructor(
+    readonly rule: Rule,
+    table: Table,
+  ) {
+    const ip = rule.ip;
+    // As int32 (small integers to V8, never boxed): `&` and `!==` on them agree with the uint32 comparison.
+    this.src = ip.src.addr | 0;
+    this.smask = ip.src.mask | 0;
+    this.dst = ip.dst.addr | 0;
+    this.dmask = ip.dst.mask | 0;
+    this.proto = ip.proto;
+    this.invSrc = ip.inv.src;
+    this.invDst = ip.inv.dst;
+    this.invProto = ip.inv.proto;
+    this.ifaces = ip.inIface !== '' || ip.outIface !== '' || ip.fragment;
+    let pproto = 0;
+    let slo = 0;
+    let shi = 65535;
+    let sinv = false;
+    let dlo = 0;
+    let dhi = 65535;
+    let dinv = false;
+    let dports: number[] | undefined;
+    const run: MatchUse[] = [];
+    let pure = true;
+    for (const m of rule.matches) {
+      const name = m.def.name;
+      pure &&= m.def.match !== undefined && PURE_MATCHES.has(name);
+      if (pure && name === 'comment') continue;
+      if (pure && pproto === 0 && (name === 'tcp' || name === 'udp')) {
+        // tcp_mt()/udp_mt(): the protocol, then each port range with its `!` (inRange: lo <= port <= hi).
+        const s = m.state as UdpState & Partial<Pick<TcpState, 'flagMask' | 'invFlags' | 'option' | 'invOption'>>;
+        pproto = name === 'tcp' ? PROTO_TCP : PROTO_UDP;
+        [slo, shi] = s.spts;
+        sinv = s.invSport;
+        [dlo, dhi] = s.dpts;
+        dinv = s.invDport;
+        if (!dinv && dlo === dhi) dports = [dlo];
+        // The ports and the protocol are all a udp match or a tcp match without flags and option checks.
+        if (name === 'udp' || (s.flagMask === 0 && s.invFlags === false && s.option === 0 && s.invOption === false)) continue;
+      } else if (pure && dports === undefined && name === 'multiport' && ip.proto !== 0 && !ip.inv.proto) {
+        // ports_match_v1() on the destination port: the rule matches only the listed single ports.
+        const s = m.state as MultiportState;
+        if (s.which === 'dports' && !s.inverted && !s.range.some((r) => r)) dports = [...s.ports];
+      }
+      run.push(m);
+    }
+    this.pproto = pproto;
+    this.slo = slo;
+    this.shi = shi;
+    this.sinv = sinv;
+    this.dlo = dlo;
+    this.dhi = dhi;
+    this.dinv = dinv;
+    this.dports = dports;
+    this.matches = run;
+    const v = rule.verdict;
+    this.target = undefined;
+    this.standard = '';
+    this.targetUse = undefined;
+    if (v.kind === 'none') this.kind = K_NONE;
+    else if (v.kind === 'jump' || v.kind === 'goto') {
+      this.kind = v.kind === 'jump' ? K_JUMP : K_GOTO;
+      this.target = table.chains.get(v.chain);
+    } else if (v.target.def.standard) {
+      this.kind = K_STANDARD;
+      this.standard = v.target.def.name;
+    } else {
+      this.kind = K_TARGET;
+      this.targetUse = v.target;
+    }
+    this.quirk = unconditional(rule);
+  }
+
+  /** The protocol of the port index key. */
+  get portProto(): number {
+    return this.pproto !== 0 ? this.pproto : this.proto;
+  }
+}
+
+/** Does the rule's compiled criteria let the packet through? (The interfaces and matches come after.) */
+function passes(r: CompiledRule, ps: number, pd: number, pp: number, sp: number, dp: number): boolean {
+  if (((ps & r.smask) !== r.src) !== r.invSrc) return false;
+  if (((pd & r.dmask) !== r.dst) !== r.invDst) return false;
+  if (r.proto !== 0 && (pp !== r.proto) !== r.invProto) return false;
+  if (r.pproto !== 0) {
+    if (pp !== r.pproto) return false;
+    if ((sp >= r.slo && sp <= r.shi) === r.sinv) return false;
+    if ((dp >= r.dlo && dp <= r.dhi) === r.dinv) return false;
+  }
+  return true;
+}
+
+/**
+ * A chain compiled for one Tracer. Long chains also get an index: the rules with `-d ADDR/32` by address, the
+ * others that can match only some destination ports (`-p tcp --dport N`, `-m multiport --dports A,B`) by
+ * protocol and port, and the rest; each list in rule order. A packet's candidates are the merge of its
+ * destination's list, its protocol and port's list, and the rest: the only rules that can match it.
+ */
+class CompiledChain {
+  readonly n: number;
+  readonly rules: readonly CompiledRule[];
+  readonly byDst: Map<number, Int32Array> | undefined;
+  readonly byPort: Map<number, Int32Array> | undefined;
+  readonly others: Int32Array | undefined;
+
+  constructor(
+    readonly chain: Chain,
+    readonly source: readonly Rule[],
+    table: Table,
+  ) {
+    this.n = source.length;
+    this.rules = source.map((r) => new CompiledRule(r, table));
+    if (this.n < INDEX_FROM) {
+      this.byDst = undefined;
+      this.byPort = undefined;
+      this.others = undefined;
+      return;
+    }
+    const byDst = new Map<number, number[]>();
+    const byPort = new Map<number, number[]>();
+    const others: number[] = [];
+    const add = (m: Map<number, number[]>, k: number, i: number): void => {
+      const l = m.get(k);
+      if (l) l.push(i);
+      else m.set(k, [i]);
+    };
+    this.rules.forEach((r, i) => {
+      if (r.dmask === -1 && !r.invDst) add(byDst, r.dst, i);
+      else if (r.dports !== undefined) for (const p of new Set(r.dports)) add(byPort, portKey(r.portProto, p), i);
+      else others.push(i);
+    });
+    const frozen = (m: Map<number, number[]>): Map<number, Int32Array> => new Map([...m].map(([k, v]) => [k, Int32Array.from(v)]));
+    this.byDst = frozen(byDst);
+    this.byPort = frozen(byPort);
+    this.others = Int32Array.from(others);
+  }
+
+  /** The first rule at or after `from` whose compiled criteria let the packet through (or n). */
+  next(from: number, p: Packet): number {
+    const ps = p.src | 0;
+    const pd = p.dst | 0;
+    const pp = p.proto;
+    const sp = p.sport;
+    const dp = p.dport;
+    const rules = this.rules;
+    const n = this.n;
+    if (this.others === undefined) {
+      for (let i = from; i < n; i++) if (passes(rules[i]!, ps, pd, pp, sp, dp)) return i;
+      return n;
+    }
+    const a = this.byDst!.get(pd) ?? EMPTY;
+    const b = this.byPort!.get(portKey(pp, dp)) ?? EMPTY;
+    const c = this.others;
+    let ia = a.length === 0 ? 0 : lowerBound(a, from);
+    let ib = b.length === 0 ? 0 : lowerBound(b, from);
+    let ic = lowerBound(c, from);
+    for (;;) {
+      const x = ia < a.length ? a[ia]! : n;
+      const y = ib < b.length ? b[ib]! : n;
+      const z = ic < c.length ? c[ic]! : n;
+      const i = x < y ? (x < z ? x : z) : y < z ? y : z;
+      if (i === n) return n;
+      if (passes(rules[i]!, ps, pd, pp, sp, dp)) return i;
+      if (i === x) ia++;
+      else if (i === y) ib++;
+      else ic++;
+    }
+  }
+}
+
+const EMPTY = new Int32Array(0);
+/** Chains shorter than this are scanned; longer ones are indexed. */
+const INDEX_FROM = 32;
+
+const portKey = (proto: number, port: number): number => proto * 65536 + port;
+
+/** The first position in a sorted list holding a value >= from. */
+function lowerBound(list: Int32Array, from: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Compiled chains, kept by the walker's user for as long as the ruleset does not change (a Tracer's life). */
+export class WalkCache {
+  private readonly chains = new Map<Chain, CompiledChain>();
+
+  /** The chain compiled (again when its rule list was replaced or changed length). */
+  compiled(chain: Chain, table: Table): CompiledChain {
+    let cc = this.chains.get(chain);
+    if (cc === undefined || cc.source !== chain.rules || cc.n !== chain.rules.length) {
+      cc = new CompiledChain(chain, chain.rules, table);
+      this.chains.set(chain, cc);
+    }
+    return cc;
+  }
+}
+
+/** A jump's return point. */
+interface Frame {
+  cc: CompiledChain;
+  next: number;
+  path: readonly string[];
+}
+
+/** BigInt(len) of the last packet counted: a batch counts the same few lengths over and over. */
+let lastLen = -1;
+let lastLenBig = 0n;
+function bigLen(len: number): bigint {
+  if (len !== lastLen) {
+    lastLen = len;
+    lastLenBig = BigInt(len);
+  }
+  return lastLenBig;
+}
+
+/** The walk over compiled chains: the naive walk's steps and verdicts, without trying rules that cannot match. */
+function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boolean, makeCtx: (chain: string) => EvalContext, sink: WalkSink, cache: WalkCache): WalkResult {
+  const base = table.chains.get(hookChain);
+  if (!base) return { verdict: 'ACCEPT', decidedBy: undefined };
+  const tname = table.name;
+  const stack: Frame[] = [];
+  let cc = cache.compiled(base, table);
+  const baseCc = cc;
+  const basePath: readonly string[] = [base.name];
+  let path = basePath;
+  let i = 0;
+  for (;;) {
+    if (i < cc.n) i = cc.next(i, pkt);
+    const chain = cc.chain;
+    if (i >= cc.n) {
+      // The chain's tail: the policy of a built-in chain, the implicit RETURN of a user chain.
+      const num = cc.n + 1;
+      if (chain.hook) {
+        const policy = chain.policy ?? 'ACCEPT';
+        const step: Step = { table: tname, chain: chain.name, type: 'policy', num, rule: undefined, verdict: policy, path };
+        if (count && chain.counted === true) {
+          chain.counters.packets += 1n;
+          chain.counters.bytes += bigLen(pkt.len);
+        }
+        sink.step(step, pkt);
+        return { verdict: policy, decidedBy: step };
+      }
+      sink.step({ table: tname, chain: chain.name, type: 'return', num, rule: undefined, verdict: 'RETURN', path }, pkt);
+      const f = stack.pop();
+      if (f) ({ cc, next: i, path } = f);
+      else [cc, i, path] = [baseCc, baseCc.n, basePath];
+      continue;
+    }
+    const r = cc.rules[i]!;
+    const rule = r.rule;
+    const num = i + 1;
+    if (r.ifaces && !ipMatches(rule.ip, pkt)) {
+      i++;
+      continue;
+    }
+    let matched = true;
+    let ctx: EvalContext | undefined;
+    const ms = r.matches;
+    for (let k = 0; k < ms.length; k++) {
+      const m = ms[k]!;
+      const fn = m.def.match;
+      if (!fn) {
+        sink.unsimulated(`-m ${m.def.name}`);
+        continue;
+      }
+      ctx ??= makeCtx(chain.name);
+      if (!fn.call(m.def, m.state, ctx)) {
+        matched = false;
+        break;
+      }
+    }
+    if (!matched) {
+      i++;
+      continue;
+    }
+    if (count) {
+      const c = rule.counters;
+      c.packets += 1n;
+      c.bytes += bigLen(pkt.len);
+    }
+    switch (r.kind) {
+      case K_NONE:
+        sink.step({ table: tname, chain: chain.name, type: 'rule', num, rule, verdict: 'CONTINUE', path }, pkt);
+        i++;
+        continue;
+      case K_JUMP:
+      case K_GOTO: {
+        const target = r.target;
+        sink.step({ table: tname, chain: chain.name, type: 'rule', num, rule, verdict: r.kind === K_JUMP ? 'JUMP' : 'GOTO', path }, pkt);
+        if (!target) {
+          i++;
+          continue;
+        }
+        if (r.kind === K_JUMP) {
+          if (stack.length >= MAX_DEPTH) return { verdict: 'DROP', decidedBy: undefined };
+          stack.push({ cc, next: i + 1, path });
+        }
+        path = [...path, target.name];
+        cc = cache.compiled(target, table);
+        i = 0;
+        continue;
+      }
+      case K_STANDARD: {
+        const name = r.standard;
+        const step: Step = { table: tname, chain: chain.name, type: r.quirk ? (chain.hook ? 'policy' : 'return') : 'rule', num, rule, verdict: name, path };
+        sink.step(step, pkt);
+        if (name === 'RETURN') {
+          const f = stack.pop();
+          if (f) ({ cc, next: i, path } = f);
+          else [cc, i, path] = [baseCc, baseCc.n, basePath];
+          continue;
+        }
+        return { verdict: name === 'ACCEPT' ? 'ACCEPT' : name === 'QUEUE' ? 'QUEUE' : 'DROP', decidedBy: step };
+      }
+      default: {
+        const use = r.targetUse!;
+        const def = use.def;
+        const step: Step = { table: tname, chain: chain.name, type: 'rule', num, rule, verdict: 'CONTINUE', path };
+        sink.step(step, pkt);
+        let verdict: TargetVerdict = 'CONTINUE';
+        if (def.run) {
+          ctx ??= makeCtx(chain.name);
+          verdict = def.run(use.state, ctx);
+        } else {
+          sink.unsimulated(`-j ${def.name}`);
+        }
+        step.verdict = verdict;
+        if (verdict === 'CONTINUE') {
+          i++;
+          continue;
+        }
+        if (verdict === 'RETURN') {
+          const f = stack.pop();
+          if (f) ({ cc, next: i, path } = f);
+          else [cc, i, path] = [baseCc, baseCc.n, basePath];
+          continue;
+        }
+        return { verdict, decidedBy: step };
+      }
+    }
   }
 }
