@@ -1,13 +1,14 @@
 /**
- * The walker's fast path (rules skipped by a typed-array prefilter on addresses and protocol, and in long chains
- * an index by destination address) must give what
- * the naive walk gives (every rule tried, as when explanations are collected): same steps, same verdict, for
- * random chains and packets (fast-check).
+ * The walker's compiled path (rules skipped on their precompiled base, port and interface criteria, matches
+ * those criteria prove left out, jump targets resolved once, and in long chains an index by destination address
+ * and by protocol and destination port) must give what the naive walk gives (every rule tried, as when
+ * explanations are collected): same steps, same verdict, same side effects in the same order (random picks,
+ * LOG, REJECT, MARK) and the same counters, for random chains and packets (fast-check).
  */
 import fc from 'fast-check';
 import { restore } from '../src/io/restore';
 import { Ruleset } from '../src/model/ruleset';
-import { walkTable, type Step } from '../src/eval/walk';
+import { WalkCache, walkTable, type Step } from '../src/eval/walk';
 import type { EvalContext } from '../src/eval/context';
 import { PROTO_TCP, PROTO_UDP, PROTO_ICMP, type Packet } from '../src/eval/packet';
 
@@ -32,20 +33,23 @@ const ruleText = fc.tuple(fc.array(criterion, { maxLength: 3 }), target).map(([c
   return `${parts.join(' ')} ${t}`.trim();
 });
 
+const parse = (text: string): Ruleset =>
+  restore(text, new Ruleset(), { counters: false, noflush: false, test: false, onlyTable: undefined, verbose: false, programName: 't', warn: () => undefined }).ruleset;
+
 function ruleset(input: string[], user: string[]): Ruleset {
   const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]', ':USER - [0:0]'];
   for (const r of input) lines.push(`-A FORWARD ${r}`.trimEnd());
   for (const r of user) lines.push(`-A USER ${r.replace(/-[jg] USER/, '-j ACCEPT')}`.trimEnd());
   lines.push('COMMIT', '');
-  return restore(lines.join('\n'), new Ruleset(), { counters: false, noflush: false, test: false, onlyTable: undefined, verbose: false, programName: 't', warn: () => undefined }).ruleset;
+  return parse(lines.join('\n'));
 }
 
-function packet(src: string, dst: string, proto: number, iface: string): Packet {
+function packet(src: string, dst: string, proto: number, iface: string, sport = 1, dport = 2, mark = 0, out = 'eth9'): Packet {
   const a = (s: string): number => s.split('.').reduce((x, b) => x * 256 + Number(b), 0) >>> 0;
   return {
     src: a(src), dst: a(dst), proto, tos: 0, ttl: 64, id: 1, df: true, len: 60, ipOptions: new Uint8Array(0),
-    sport: 1, dport: 2, tcpFlags: 2, seq: 0, ackSeq: 0, window: 0, urgPtr: 0, tcpOptions: new Uint8Array(0),
-    icmpType: 8, icmpCode: 0, icmpId: 0, icmpSeq: 0, quoted: undefined, mark: 0, inIface: iface, outIface: 'eth9',
+    sport, dport, tcpFlags: 2, seq: 0, ackSeq: 0, window: 0, urgPtr: 0, tcpOptions: new Uint8Array(0),
+    icmpType: 8, icmpCode: 0, icmpId: 0, icmpSeq: 0, quoted: undefined, mark, inIface: iface, outIface: out,
     macSrc: null, macDst: null, uid: undefined, gid: undefined,
   };
 }
@@ -62,8 +66,8 @@ function walk(rs: Ruleset, p: Packet, naive: boolean): { steps: string[]; verdic
 
 test.each([
   ['short chains (scanned)', 0, 12, 400],
-  ['long chains (indexed by destination)', 64, 130, 120],
-])('the prefiltered walk equals the naive walk: %s', (_name, min, max, runs) => {
+  ['long chains (indexed)', 64, 130, 120],
+])('the compiled walk equals the naive walk: %s', (_name, min, max, runs) => {
   fc.assert(
     fc.property(
       fc.array(ruleText, { minLength: min, maxLength: max }),
@@ -79,4 +83,221 @@ test.each([
     ),
     { numRuns: runs },
   );
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Ports, multiport, matches with side effects, targets, gotos and returns; several packets through one cache.
+
+const PORTS = [22, 80, 443, 1000, 1500, 8080, 40000];
+const portSpec = fc.constantFrom('22', '80', '443', '1000', '8080', '1000:2000', '0:1023', '80:443');
+const portList = fc.array(fc.constantFrom('22', '80', '443', '1000', '8080', '1000:2000', '0:1023'), { minLength: 1, maxLength: 3 }).map((l) => l.join(','));
+const bang = (neg: boolean): string => (neg ? '! ' : '');
+const maybe = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(arb, { nil: null });
+
+/** `-p tcp|udp` with port options of the implicit match and a multiport match, or another protocol part. */
+const protoPart = fc.oneof(
+  { weight: 1, arbitrary: fc.constantFrom('', '-p icmp', '! -p tcp', '! -p udp') },
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({
+        p: fc.constantFrom('tcp', 'udp'),
+        sport: maybe(fc.tuple(fc.boolean(), portSpec)),
+        dport: maybe(fc.tuple(fc.boolean(), portSpec)),
+        syn: maybe(fc.boolean()),
+        multi: maybe(fc.tuple(fc.boolean(), fc.constantFrom('dports', 'sports', 'ports'), portList)),
+      })
+      .map(({ p, sport, dport, syn, multi }) => {
+        const parts = [`-p ${p}`];
+        if (sport) parts.push(`${bang(sport[0])}--sport ${sport[1]}`);
+        if (dport) parts.push(`${bang(dport[0])}--dport ${dport[1]}`);
+        if (syn !== null && p === 'tcp') parts.push(`${bang(syn)}--syn`);
+        if (multi) parts.push(`-m multiport ${bang(multi[0])}--${multi[1]} ${multi[2]}`);
+        return parts.join(' ');
+      }),
+  },
+);
+/** Matches of their own: side-effect free (comment, mark) and not (statistic asks, or counts packets). */
+const extra = fc.constantFrom('-m comment --comment c', '-m statistic --mode random --probability 0.5', '-m statistic --mode nth --every 2 --packet 0', '-m mark --mark 0x1', '-m mark ! --mark 0x1');
+const richTarget = fc.constantFrom('-j ACCEPT', '-j DROP', '-j RETURN', '-j USER', '-g USER', '-j USER2', '-g USER2', '', '', '-j LOG --log-prefix x', '-j REJECT', '-j MARK --set-mark 0x1');
+const richRule = fc
+  .record({
+    s: maybe(fc.tuple(fc.boolean(), fc.constantFrom(...nets))),
+    // Mostly single addresses: the destination index.
+    d: maybe(fc.tuple(fc.boolean(), fc.constantFrom('10.0.0.1', '10.0.0.2', '10.0.1.1', '192.168.1.1', '10.0.0.0/24', '0.0.0.0/0'))),
+    i: maybe(fc.tuple(fc.boolean(), fc.constantFrom('eth0', 'eth1', 'eth+'))),
+    o: maybe(fc.tuple(fc.boolean(), fc.constantFrom('eth9', 'eth0'))),
+    proto: protoPart,
+    extras: fc.uniqueArray(extra, { maxLength: 2, selector: (e) => e.split(' ')[1] }),
+    extrasFirst: fc.boolean(),
+    target: richTarget,
+  })
+  .map((r) => {
+    const parts: string[] = [];
+    if (r.s) parts.push(`${bang(r.s[0])}-s ${r.s[1]}`);
+    if (r.d) parts.push(`${bang(r.d[0])}-d ${r.d[1]}`);
+    if (r.i) parts.push(`${bang(r.i[0])}-i ${r.i[1]}`);
+    if (r.o) parts.push(`${bang(r.o[0])}-o ${r.o[1]}`);
+    // Extensions before the port match: a random pick or an nth count must still happen when the ports miss.
+    if (r.extrasFirst) parts.push(...r.extras, r.proto);
+    else parts.push(r.proto, ...r.extras);
+    return { text: parts.filter((x) => x !== '').join(' '), target: r.target };
+  });
+
+/** Rules as long kube-proxy chains have them, which the index files by address or by port: most packets pass them. */
+const narrowRule = fc
+  .record({
+    d: maybe(fc.constantFrom(...addrs)),
+    p: fc.constantFrom('tcp', 'udp'),
+    ports: fc.oneof(
+      fc.constantFrom(...PORTS).map((x) => `--dport ${x}`),
+      fc.constantFrom(...PORTS).map((x) => `-m multiport --dports ${x},${(x + 1) % 65536}`),
+      fc.constant(''),
+    ),
+    comment: fc.boolean(),
+    target: fc.constantFrom('-j ACCEPT', '-j DROP', '-j USER', '-j LOG --log-prefix n', ''),
+  })
+  .map((r) => ({ text: [r.d ? `-d ${r.d}/32` : '', r.comment ? '-m comment --comment svc' : '', `-p ${r.p}`, r.ports].filter((x) => x !== '').join(' '), target: r.target }));
+const chainRule = fc.oneof({ weight: 1, arbitrary: richRule }, { weight: 2, arbitrary: narrowRule });
+
+function richRuleset(fwd: Array<{ text: string; target: string }>, user: Array<{ text: string; target: string }>, user2: Array<{ text: string; target: string }>): string {
+  const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]', ':USER - [0:0]', ':USER2 - [0:0]'];
+  const rule = (chain: string, r: { text: string; target: string }, t: string): string => `-A ${chain} ${r.text} ${t}`.replace(/ +/g, ' ').trimEnd();
+  for (const r of fwd) lines.push(rule('FORWARD', r, r.target));
+  // USER may go on to USER2; USER2 jumps nowhere (no loops).
+  for (const r of user) lines.push(rule('USER', r, r.target.replace(/-([jg]) USER$/, '-$1 USER2')));
+  for (const r of user2) lines.push(rule('USER2', r, r.target.replace(/-[jg] USER2?$/, '-j RETURN')));
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+/** A context recording every side effect in order; random picks answered from a fixed sequence. */
+function recorder(p: Packet, log: string[]): (chain: string) => EvalContext {
+  const memory = new Map<object, unknown>();
+  let picks = 0;
+  let chain = '';
+  const ctx = {
+    hook: 'FORWARD',
+    table: 'filter',
+    get chain() {
+      return chain;
+    },
+    pkt: p,
+    ctState: 'NEW',
+    ct: undefined,
+    ctReply: false,
+    now: new Date(0),
+    decide(ext: string, question: string) {
+      const answer = picks++ % 3 !== 1;
+      log.push(`${chain}: ${ext} ${question} -> ${answer}`);
+      return answer;
+    },
+    memory<T>(key: object, init: () => T): T {
+      if (!memory.has(key)) memory.set(key, init());
+      return memory.get(key) as T;
+    },
+    log: (req: { prefix: string }) => log.push(`${chain}: LOG ${req.prefix} mark ${p.mark}`),
+    nat: () => log.push(`${chain}: nat`),
+    reject: (w: string) => log.push(`${chain}: reject ${w}`),
+    notrack: () => log.push(`${chain}: notrack`),
+    startTrace: () => undefined,
+    note: (t: string) => log.push(`${chain}: note ${t}`),
+  } as unknown as EvalContext;
+  return (c) => {
+    chain = c;
+    return ctx;
+  };
+}
+
+interface PacketArgs {
+  src: string;
+  dst: string;
+  proto: number;
+  iface: string;
+  out: string;
+  sport: number;
+  dport: number;
+  mark: number;
+}
+const packetArgs: fc.Arbitrary<PacketArgs> = fc.record({
+  src: fc.constantFrom(...addrs),
+  dst: fc.constantFrom(...addrs),
+  proto: fc.constantFrom(PROTO_TCP, PROTO_UDP, PROTO_ICMP),
+  iface: fc.constantFrom('eth0', 'eth1', 'wlan0'),
+  out: fc.constantFrom('eth9', 'eth0'),
+  sport: fc.constantFrom(...PORTS),
+  dport: fc.constantFrom(...PORTS),
+  mark: fc.constantFrom(0, 1),
+});
+
+/** Walks the packets one after another (one cache for the compiled walk); steps, side effects, counters. */
+function series(text: string, packets: readonly PacketArgs[], naive: boolean): { walks: unknown[]; counters: string[] } {
+  const rs = parse(text);
+  const table = rs.tables.get('filter')!;
+  const cache = new WalkCache();
+  const walks = packets.map((a) => {
+    const p = packet(a.src, a.dst, a.proto, a.iface, a.sport, a.dport, a.mark, a.out);
+    const steps: string[] = [];
+    const effects: string[] = [];
+    const res = walkTable(
+      table,
+      'FORWARD',
+      p,
+      true,
+      recorder(p, effects),
+      {
+        step: (s: Step) => steps.push(`${s.chain}:${s.type}:${s.num}:${s.verdict}:${s.path.join('>')}`),
+        miss: naive ? () => undefined : undefined,
+        unsimulated: (what) => effects.push(`unsimulated ${what}`),
+      },
+      naive ? undefined : cache,
+    );
+    return { steps, effects, verdict: res.verdict, decided: res.decidedBy ? `${res.decidedBy.chain}:${res.decidedBy.num}` : null, mark: p.mark };
+  });
+  const counters: string[] = [];
+  for (const c of table.chains.values()) {
+    counters.push(`${c.name} policy ${c.counters.packets}/${c.counters.bytes}`);
+    c.rules.forEach((r, i) => counters.push(`${c.name} ${i + 1} ${r.counters.packets}/${r.counters.bytes}`));
+  }
+  return { walks, counters };
+}
+
+test.each([
+  ['short chains (scanned)', 0, 12, 300],
+  ['chains around the index threshold', 24, 40, 100],
+  ['long chains (indexed by address and by port)', 48, 120, 80],
+])('the compiled walk equals the naive walk with ports, multiport, side effects and jumps: %s', (_name, min, max, runs) => {
+  fc.assert(
+    fc.property(
+      fc.array(chainRule, { minLength: min, maxLength: max }),
+      fc.array(richRule, { maxLength: 8 }),
+      fc.array(richRule, { maxLength: 5 }),
+      fc.array(packetArgs, { minLength: 1, maxLength: 6 }),
+      (fwd, user, user2, packets) => {
+        const text = richRuleset(fwd, user, user2);
+        expect(series(text, packets, false)).toEqual(series(text, packets, true));
+      },
+    ),
+    { numRuns: runs },
+  );
+});
+
+test('the index by address and by port on a kube-proxy style chain (tcp and udp node ports, cluster IPs, multiport)', () => {
+  const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]'];
+  for (let i = 0; i < 200; i++) lines.push(`-A FORWARD -p tcp -m comment --comment "node port ${i}" -m tcp --dport ${30000 + i} -j ACCEPT`);
+  for (let i = 0; i < 200; i++) lines.push(`-A FORWARD -d 10.96.${i >> 8}.${i & 255}/32 -p udp -m udp --dport 53 -j ACCEPT`);
+  for (let i = 0; i < 100; i++) lines.push(`-A FORWARD -p udp -m udp --dport ${31000 + i} -j ACCEPT`);
+  lines.push('-A FORWARD -p tcp -m multiport --dports 80,443 -j DROP', 'COMMIT', '');
+  const text = lines.join('\n');
+  const packets: PacketArgs[] = [
+    { src: '10.0.0.1', dst: '10.0.0.2', proto: PROTO_TCP, iface: 'eth0', out: 'eth9', sport: 1000, dport: 30123, mark: 0 },
+    { src: '10.0.0.1', dst: '10.96.0.77', proto: PROTO_UDP, iface: 'eth0', out: 'eth9', sport: 1000, dport: 53, mark: 0 },
+    { src: '10.0.0.1', dst: '10.96.0.77', proto: PROTO_TCP, iface: 'eth0', out: 'eth9', sport: 1000, dport: 443, mark: 0 },
+    { src: '10.0.0.1', dst: '10.96.0.77', proto: PROTO_UDP, iface: 'eth0', out: 'eth9', sport: 1000, dport: 54, mark: 0 },
+    { src: '10.0.0.1', dst: '10.0.0.2', proto: PROTO_UDP, iface: 'eth0', out: 'eth9', sport: 1000, dport: 31007, mark: 0 },
+    { src: '10.0.0.1', dst: '10.0.0.2', proto: PROTO_UDP, iface: 'eth0', out: 'eth9', sport: 1000, dport: 30007, mark: 0 },
+  ];
+  const fast = series(text, packets, false);
+  expect(fast).toEqual(series(text, packets, true));
+  expect(fast.walks.map((w) => (w as { decided: string | null }).decided)).toEqual(['FORWARD:124', 'FORWARD:278', 'FORWARD:501', 'FORWARD:502', 'FORWARD:408', 'FORWARD:502']);
 });
