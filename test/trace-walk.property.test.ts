@@ -160,13 +160,17 @@ const narrowRule = fc
   .map((r) => ({ text: [r.d ? `-d ${r.d}/32` : '', r.comment ? '-m comment --comment svc' : '', `-p ${r.p}`, r.ports].filter((x) => x !== '').join(' '), target: r.target }));
 const chainRule = fc.oneof({ weight: 1, arbitrary: richRule }, { weight: 2, arbitrary: narrowRule });
 
-function richRuleset(fwd: Array<{ text: string; target: string }>, user: Array<{ text: string; target: string }>, user2: Array<{ text: string; target: string }>): string {
-  const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]', ':USER - [0:0]', ':USER2 - [0:0]'];
-  const rule = (chain: string, r: { text: string; target: string }, t: string): string => `-A ${chain} ${r.text} ${t}`.replace(/ +/g, ' ').trimEnd();
+type RuleArgs = { text: string; target: string };
+
+function richRuleset(fwd: RuleArgs[], user: RuleArgs[], user2: RuleArgs[], user3: RuleArgs[]): string {
+  const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]', ':USER - [0:0]', ':USER2 - [0:0]', ':USER3 - [0:0]'];
+  const rule = (chain: string, r: RuleArgs, t: string): string => `-A ${chain} ${r.text} ${t}`.replace(/ +/g, ' ').trimEnd();
   for (const r of fwd) lines.push(rule('FORWARD', r, r.target));
-  // USER may go on to USER2; USER2 jumps nowhere (no loops).
+  // FORWARD jumps to USER and USER2, USER to USER2, USER2 to USER3, USER3 nowhere (no loops): USER2 and USER3
+  // are reached on more than one path.
   for (const r of user) lines.push(rule('USER', r, r.target.replace(/-([jg]) USER$/, '-$1 USER2')));
-  for (const r of user2) lines.push(rule('USER2', r, r.target.replace(/-[jg] USER2?$/, '-j RETURN')));
+  for (const r of user2) lines.push(rule('USER2', r, r.target.replace(/-([jg]) USER2?$/, '-$1 USER3')));
+  for (const r of user3) lines.push(rule('USER3', r, r.target.replace(/-[jg] USER2?$/, '-j RETURN')));
   lines.push('COMMIT', '');
   return lines.join('\n');
 }
@@ -230,11 +234,15 @@ const packetArgs: fc.Arbitrary<PacketArgs> = fc.record({
   mark: fc.constantFrom(0, 1),
 });
 
-/** Walks the packets one after another (one cache for the compiled walk); steps, side effects, counters. */
-function series(text: string, packets: readonly PacketArgs[], naive: boolean): { walks: unknown[]; counters: string[] } {
+/**
+ * Walks the packets one after another (one cache for the compiled walk, counting in BigInts or deferred and
+ * flushed at the end); steps, side effects, counters.
+ */
+function series(text: string, packets: readonly PacketArgs[], mode: 'naive' | 'compiled' | 'deferred'): { walks: unknown[]; counters: string[] } {
   const rs = parse(text);
   const table = rs.tables.get('filter')!;
-  const cache = new WalkCache();
+  const naive = mode === 'naive';
+  const cache = new WalkCache({ deferCounters: mode === 'deferred' });
   const walks = packets.map((a) => {
     const p = packet(a.src, a.dst, a.proto, a.iface, a.sport, a.dport, a.mark, a.out);
     const steps: string[] = [];
@@ -254,6 +262,7 @@ function series(text: string, packets: readonly PacketArgs[], naive: boolean): {
     );
     return { steps, effects, verdict: res.verdict, decided: res.decidedBy ? `${res.decidedBy.chain}:${res.decidedBy.num}` : null, mark: p.mark };
   });
+  cache.flushCounters();
   const counters: string[] = [];
   for (const c of table.chains.values()) {
     counters.push(`${c.name} policy ${c.counters.packets}/${c.counters.bytes}`);
@@ -272,10 +281,13 @@ test.each([
       fc.array(chainRule, { minLength: min, maxLength: max }),
       fc.array(richRule, { maxLength: 8 }),
       fc.array(richRule, { maxLength: 5 }),
+      fc.array(richRule, { maxLength: 4 }),
       fc.array(packetArgs, { minLength: 1, maxLength: 6 }),
-      (fwd, user, user2, packets) => {
-        const text = richRuleset(fwd, user, user2);
-        expect(series(text, packets, false)).toEqual(series(text, packets, true));
+      (fwd, user, user2, user3, packets) => {
+        const text = richRuleset(fwd, user, user2, user3);
+        const naive = series(text, packets, 'naive');
+        expect(series(text, packets, 'compiled')).toEqual(naive);
+        expect(series(text, packets, 'deferred')).toEqual(naive);
       },
     ),
     { numRuns: runs },
@@ -297,7 +309,33 @@ test('the index by address and by port on a kube-proxy style chain (tcp and udp 
     { src: '10.0.0.1', dst: '10.0.0.2', proto: PROTO_UDP, iface: 'eth0', out: 'eth9', sport: 1000, dport: 31007, mark: 0 },
     { src: '10.0.0.1', dst: '10.0.0.2', proto: PROTO_UDP, iface: 'eth0', out: 'eth9', sport: 1000, dport: 30007, mark: 0 },
   ];
-  const fast = series(text, packets, false);
-  expect(fast).toEqual(series(text, packets, true));
+  const fast = series(text, packets, 'compiled');
+  expect(fast).toEqual(series(text, packets, 'naive'));
+  expect(series(text, packets, 'deferred')).toEqual(fast);
   expect(fast.walks.map((w) => (w as { decided: string | null }).decided)).toEqual(['FORWARD:124', 'FORWARD:278', 'FORWARD:501', 'FORWARD:502', 'FORWARD:408', 'FORWARD:502']);
+});
+
+test('a chain reached on two paths: each step names the path it was reached on', () => {
+  const text = [
+    '*filter',
+    ':INPUT ACCEPT [0:0]',
+    ':FORWARD DROP [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':USER - [0:0]',
+    ':USER2 - [0:0]',
+    ':USER3 - [0:0]',
+    '-A FORWARD -p tcp -j USER',
+    '-A FORWARD -j USER2',
+    '-A USER -j USER2',
+    '-A USER2 -j USER3',
+    '-A USER3 -j LOG --log-prefix deep',
+    'COMMIT',
+    '',
+  ].join('\n');
+  const p = (proto: number): PacketArgs => ({ src: '10.0.0.1', dst: '10.0.0.2', proto, iface: 'eth0', out: 'eth9', sport: 1000, dport: 80, mark: 0 });
+  const packets = [p(PROTO_TCP), p(PROTO_UDP), p(PROTO_TCP)];
+  const fast = series(text, packets, 'compiled');
+  expect(fast).toEqual(series(text, packets, 'naive'));
+  const deepest = fast.walks.map((w) => (w as { steps: string[] }).steps.find((s) => s.startsWith('USER3:rule')));
+  expect(deepest).toEqual(['USER3:rule:1:CONTINUE:FORWARD>USER>USER2>USER3', 'USER3:rule:1:CONTINUE:FORWARD>USER2>USER3', 'USER3:rule:1:CONTINUE:FORWARD>USER>USER2>USER3']);
 });

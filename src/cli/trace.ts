@@ -250,16 +250,18 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
 
   /** Traces every packet through `rs`; the exit status, or the error of a bad packet line. */
   const traceAll = (rs: Ruleset): { status: number; error?: string } => {
+    // The counters are read only once every packet has run (--update-counters writes them to the state file).
+    const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json, deferCounters: true });
     try {
-      return traceEach(rs);
+      return traceEach(rs, runner);
     } finally {
+      runner.tracer.flushCounters();
       flush();
     }
   };
-  const traceEach = (rs: Ruleset): { status: number; error?: string } => {
+  const traceEach = (rs: Ruleset, runner: BatchRunner): { status: number; error?: string } => {
     // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (trace-monitor.ts).
     const monitorPlan = flags.monitor ? handlePlan(rs, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
-    const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json });
     drawnRuleset = rs;
     let status = 0;
     for (let i = 0; i < lines.length; i++) {

@@ -85,6 +85,11 @@ export interface TraceOptions {
    */
   stepPackets?: boolean;
   /**
+   * Add packets to the rule and policy counters in plain numbers and write them to the ruleset only in
+   * Tracer.flushCounters(): for a caller that reads the counters only after its last packet (a --batch run).
+   */
+  deferCounters?: boolean;
+  /**
    * The host answers what is delivered to it (a RST, an echo reply) inside the trace, as conntrack sees it.
    * Default true; a lab (src/lab) sends the answers itself as real packets, so it turns this off.
    */
@@ -126,7 +131,7 @@ export class Tracer {
   readonly conntrack: ConntrackTable;
   private readonly memoryStore = new WeakMap<object, unknown>();
   /** The ruleset's chains compiled for the walk, as they are first entered. */
-  private readonly walkCache = new WalkCache();
+  private readonly walkCache: WalkCache;
   /**
    * Conntrack runs in a namespace only while some rule needs it (nf_ct_netns_get from a conntrack-using
    * match or target); otherwise packets carry no entry and the nat chains are never walked.
@@ -141,7 +146,13 @@ export class Tracer {
     conntrack?: ConntrackTable,
   ) {
     this.conntrack = conntrack ?? new ConntrackTable();
+    this.walkCache = new WalkCache({ deferCounters: opts.deferCounters === true });
     this.conntrackActive = [...ruleset.tables.values()].some((t) => [...t.chains.values()].some((c) => c.rules.some((r) => r.facts.defs.some((d) => d.needsConntrack === true))));
+  }
+
+  /** With deferCounters: adds the packets counted so far to the ruleset's rule and policy counters. */
+  flushCounters(): void {
+    this.walkCache.flushCounters();
   }
 
   /** Sends one packet through the host. The packet object is not changed; the result holds copies. */
