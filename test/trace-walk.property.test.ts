@@ -11,6 +11,16 @@ import { Ruleset } from '../src/model/ruleset';
 import { WalkCache, walkTable, type Step } from '../src/eval/walk';
 import type { EvalContext } from '../src/eval/context';
 import { PROTO_TCP, PROTO_UDP, PROTO_ICMP, type Packet } from '../src/eval/packet';
+import { readFileSync } from 'node:fs';
+import { BatchRunner } from '../src/eval/batch';
+import { Host } from '../src/eval/host';
+import { splitWords } from '../src/eval/packet-line';
+import { parseDump } from '../src/io/state';
+import { JsonLines } from '../src/cli/trace';
+import { jsonView } from '../src/cli/trace-output';
+import { recordedFiles } from '../scripts/trace-compare';
+import type { TraceFixtureFile } from '../scripts/trace-fixture-format';
+import { DEFAULT_OPTIONS, generate } from '../bench/gen-kube-proxy';
 
 const addrs = ['10.0.0.1', '10.0.0.2', '10.0.1.1', '192.168.1.1'];
 const nets = ['10.0.0.0/8', '10.0.0.0/24', '10.0.1.0/24', '10.0.0.1/32', '10.0.0.2', '192.168.0.0/16', '0.0.0.0/0'];
@@ -338,4 +348,62 @@ test('a chain reached on two paths: each step names the path it was reached on',
   expect(fast).toEqual(series(text, packets, 'naive'));
   const deepest = fast.walks.map((w) => (w as { steps: string[] }).steps.find((s) => s.startsWith('USER3:rule')));
   expect(deepest).toEqual(['USER3:rule:1:CONTINUE:FORWARD>USER>USER2>USER3', 'USER3:rule:1:CONTINUE:FORWARD>USER2>USER3', 'USER3:rule:1:CONTINUE:FORWARD>USER>USER2>USER3']);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// The --batch --json writer against the JSON view it stands for.
+
+/**
+ * Packets through a BatchRunner; every line of JsonLines must be JSON.stringify(jsonView(result)). One writer
+ * may serve several rulesets (its per-rule and per-chain memory must notice that a step differs).
+ */
+function jsonMismatches(rules: string, host: string, packets: readonly string[], explain: boolean, lines = new JsonLines(), assume = new Map<string, boolean>()): string[] {
+  const runner = new BatchRunner(parseDump(rules), Host.parse(host), { explain, assume, now: new Date(0), stepPackets: false, deferCounters: true });
+  const bad: string[] = [];
+  for (const p of packets) {
+    let r;
+    try {
+      r = runner.next(splitWords(p));
+    } catch {
+      continue;
+    }
+    const want = JSON.stringify(jsonView(r)) + '\n';
+    const got = lines.line(r);
+    if (got !== want) bad.push(`${p}\n  want ${want}  got  ${got}`);
+  }
+  return bad;
+}
+
+test('the --json writer of a batch prints JSON.stringify(jsonView(result)) for every recorded kernel case', () => {
+  let packets = 0;
+  const bad: string[] = [];
+  const writer = new JsonLines();
+  for (const f of recordedFiles()) {
+    const data = JSON.parse(readFileSync(f, 'utf8')) as TraceFixtureFile;
+    for (const sc of data.scenarios) {
+      const lines = sc.packets.map((p) => p.packet);
+      packets += lines.length;
+      for (const explain of [false, true]) bad.push(...jsonMismatches(sc.rules, sc.host, lines, explain, writer));
+    }
+  }
+  expect(packets).toBeGreaterThan(600);
+  expect(bad).toEqual([]);
+});
+
+test('the --json writer of a batch prints JSON.stringify(jsonView(result)) on a kube-proxy ruleset', () => {
+  const dump = generate({ ...DEFAULT_OPTIONS, services: 40 });
+  const svc = [...dump.matchAll(/^-A KUBE-SERVICES .*-p (tcp|udp) -d (\S+?)(?:\/32)? --dport (\d+) -j KUBE-SVC-/gm)];
+  expect(svc.length).toBeGreaterThan(10);
+  const packets: string[] = [];
+  svc.forEach((m, i) => {
+    const [, proto, ip, port] = m;
+    packets.push(`-p ${proto!} -s 192.168.1.${1 + (i % 200)} -d ${ip!} --sport ${2000 + i} --dport ${port!} -i eth1`);
+    packets.push(`-p ${proto!} -s ${ip!} -d 192.168.1.${1 + (i % 200)} --sport ${port!} --dport ${2000 + i} -i eth0`);
+    packets.push(`-p icmp -s 192.168.1.${1 + (i % 200)} -d ${ip!} -i eth1`);
+    packets.push(`-p tcp -s 10.0.0.10 -d ${ip!} --dport ${port!}`);
+  });
+  const host = 'ip addr add 10.0.0.10/8 dev eth0\nip addr add 192.168.0.10/16 dev eth1\nsysctl -w net.ipv4.ip_forward=1\n';
+  expect(jsonMismatches(dump, host, packets, false)).toEqual([]);
+  // Every random pick answered no: each service's last endpoint, after the 1/3 and 1/2 picks.
+  expect(jsonMismatches(dump, host, packets, false, new JsonLines(), new Map([['statistic', false]]))).toEqual([]);
 });

@@ -8,13 +8,18 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Host, HostFileError } from '../eval/host';
 import { PacketLineError, splitWords } from '../eval/packet-line';
-import { TraceInputError, type TraceResult } from '../eval/trace';
+import { statusNames, TraceInputError, type TraceResult } from '../eval/trace';
+import { ConntrackTable, tupleText } from '../eval/conntrack';
+import { addrToString } from '../model/ip';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, protoName, type Packet } from '../eval/packet';
+import type { Rule } from '../model/ruleset';
+import type { Step } from '../eval/walk';
 import { BatchRunner } from '../eval/batch';
 import { loadState, parseDump, statePath, withLock, writeState } from '../io/state';
 import { RestoreError } from '../io/restore';
 import { Ruleset } from '../model/ruleset';
 import { IptablesError } from '../messages';
-import { branchesJson, branchesView, dmesgLines, humanView, jsonView } from './trace-output';
+import { branchesJson, branchesView, dmesgLines, humanView, jsonView, logLines, stepText } from './trace-output';
 import { handlePlan, monitorLines } from './trace-monitor';
 import { exploreBranches } from '../eval/branches';
 import { findMatch } from '../extensions/registry';
@@ -65,6 +70,134 @@ interface TraceFlags {
   svg?: string;
   dot?: string;
   name?: string;
+}
+
+/** Characters JSON.stringify writes escaped (or may: any surrogate, so that lone ones are left to it). */
+const JSON_SPECIAL = /[\u0000-\u001f"\\\ud800-\udfff]/;
+
+/** A string as JSON.stringify writes it. */
+function jsonString(s: string): string {
+  return JSON_SPECIAL.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+/** A number as JSON.stringify writes it. */
+function jsonNumber(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
+}
+
+const jsonList = (items: readonly string[]): string => {
+  let out = '[';
+  for (let i = 0; i < items.length; i++) out += (i > 0 ? ',' : '') + jsonString(items[i]!);
+  return out + ']';
+};
+
+interface StepJson {
+  table: string;
+  chain: string;
+  type: string;
+  num: number;
+  json: string;
+}
+
+/**
+ * The --json line of a packet, `JSON.stringify(jsonView(result))` byte for byte (test/trace-walk.property.test.ts
+ * compares them on every recorded kernel case and a kube-proxy batch), written without building the view: a
+ * --batch of 100,000 packets spends less on its output. What repeats from packet to packet (the TRACE step of
+ * a rule, the deciding rule's line) is encoded once.
+ */
+export class JsonLines {
+  private readonly ruleSteps = new Map<Rule, StepJson>();
+  private readonly chainSteps = new Map<string, Map<string, StepJson>>();
+  private readonly decidedRules = new Map<Rule, { chain: string; json: string }>();
+  private readonly names = new Map<string, string>();
+
+  line(r: TraceResult): string {
+    const conn = r.conn;
+    if (r.in === undefined || r.out === undefined) return JSON.stringify(jsonView(r)) + '\n';
+    let o = `{"fate":${jsonString(r.fate)},"in":${r.in === null ? 'null' : jsonString(r.in)},"out":${r.out === null ? 'null' : jsonString(r.out)},"reason":${jsonString(r.reason)}`;
+    o += `,"packet":${r.fate === 'dropped' ? 'null' : wireJson(r.packet)},"trace":[`;
+    const steps = r.steps;
+    for (let i = 0; i < steps.length; i++) o += (i > 0 ? ',' : '') + this.step(steps[i]!);
+    let nat = '';
+    let route = '';
+    let notes = '';
+    let logs = false;
+    for (const e of r.events) {
+      if (e.kind === 'nat') nat += `${nat === '' ? '' : ','}{"manip":${jsonString(e.manip)},"before":${jsonString(e.before)},"after":${jsonString(e.after)}}`;
+      else if (e.kind === 'route') route += (route === '' ? '' : ',') + jsonString(e.text);
+      else if (e.kind === 'note') notes += (notes === '' ? '' : ',') + jsonString(e.text);
+      else if (e.kind === 'unsimulated') notes += (notes === '' ? '' : ',') + jsonString(`${e.what}: packet semantics not simulated, taken as matching`);
+      else if (e.kind === 'log') logs = true;
+    }
+    o += `],"log":${logs ? jsonList(logLines(r, false)) : '[]'},"verdict":${jsonString(r.verdict)},"conntrack":{"state":${jsonString(r.ctState)},"entry":`;
+    if (conn) {
+      o += `{"original":${jsonString(tupleText(conn.orig))},"reply":${jsonString(tupleText(conn.reply))},"status":${jsonList(statusNames(conn.status))},"mark":${jsonNumber(conn.mark)}`;
+      if (conn.orig.proto === PROTO_TCP) o += `,"tcp":${jsonString(ConntrackTable.tcpStateName(conn))}`;
+      o += `,"confirmed":${conn.confirmed ? 'true' : 'false'}}`;
+    } else o += 'null';
+    o += `},"nat":[${nat}],"route":[${route}],"decided":`;
+    const d = r.decidedBy;
+    if (d) {
+      o += `{"rule":${d.rule ? this.decidedRule(d.chain, d.rule) : 'null'},"path":[`;
+      for (let i = 0; i < d.path.length; i++) o += (i > 0 ? ',' : '') + this.name(d.path[i]!);
+      o += `],"step":${this.step(d)}}`;
+    } else o += 'null';
+    if (r.rejectWith !== undefined) o += `,"reject":${jsonString(r.rejectWith)}`;
+    if (r.assumptions.length) {
+      o += ',"assumed":[';
+      r.assumptions.forEach((a, i) => {
+        o += `${i > 0 ? ',' : ''}{"ext":${jsonString(a.ext)},"question":${jsonString(a.question)},"answer":${a.answer ? 'true' : 'false'}`;
+        if (a.probability !== undefined) o += `,"probability":${jsonNumber(a.probability)}`;
+        o += '}';
+      });
+      o += ']';
+    }
+    return o + `,"notes":[${notes}]}\n`;
+  }
+
+  /** stepText(s) as JSON, kept per rule (per chain for policies and returns). */
+  private step(s: Step): string {
+    let c: StepJson | undefined;
+    let byChain: Map<string, StepJson> | undefined;
+    if (s.rule !== undefined) c = this.ruleSteps.get(s.rule);
+    else {
+      byChain = this.chainSteps.get(s.table);
+      if (byChain === undefined) this.chainSteps.set(s.table, (byChain = new Map()));
+      c = byChain.get(s.chain);
+    }
+    if (c === undefined || c.table !== s.table || c.chain !== s.chain || c.type !== s.type || c.num !== s.num) {
+      c = { table: s.table, chain: s.chain, type: s.type, num: s.num, json: jsonString(stepText(s)) };
+      if (s.rule !== undefined) this.ruleSteps.set(s.rule, c);
+      else byChain!.set(s.chain, c);
+    }
+    return c.json;
+  }
+
+  private decidedRule(chain: string, rule: Rule): string {
+    let c = this.decidedRules.get(rule);
+    if (c === undefined || c.chain !== chain) {
+      c = { chain, json: jsonString(`-A ${chain}${rule.line}`) };
+      this.decidedRules.set(rule, c);
+    }
+    return c.json;
+  }
+
+  private name(n: string): string {
+    let j = this.names.get(n);
+    if (j === undefined) {
+      j = jsonString(n);
+      this.names.set(n, j);
+    }
+    return j;
+  }
+}
+
+/** wireView(p) as JSON. */
+function wireJson(p: Packet): string {
+  let o = `{"proto":${jsonString(protoName(p.proto))},"src":"${addrToString(p.src)}","dst":"${addrToString(p.dst)}"`;
+  if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) o += `,"sport":${jsonNumber(p.sport)},"dport":${jsonNumber(p.dport)}`;
+  else if (p.proto === PROTO_ICMP) o += `,"type":${jsonNumber(p.icmpType)},"code":${jsonNumber(p.icmpCode)}`;
+  return o + '}';
 }
 
 /** A --batch drawn as a diagram keeps at most this many packets in memory (and in the picture). */
@@ -263,6 +396,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (trace-monitor.ts).
     const monitorPlan = flags.monitor ? handlePlan(rs, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
     drawnRuleset = rs;
+    const json = new JsonLines();
     let status = 0;
     for (let i = 0; i < lines.length; i++) {
       let result: TraceResult;
@@ -277,7 +411,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
       // A single packet that meets random picks (statistic): every outcome with its probability.
       const random = result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1);
       const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && random ? exploreBranches(rs, host, { explain: false, assume, now }, result.original) : [];
-      if (flags.json) emit(JSON.stringify(branches.length ? { ...jsonView(result), branches: branchesJson(branches) } : jsonView(result)) + '\n');
+      if (flags.json) emit(branches.length ? JSON.stringify({ ...jsonView(result), branches: branchesJson(branches) }) + '\n' : json.line(result));
       else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
       else if (flags.monitor) emit(monitorLines(result, rs, { plan: monitorPlan }).map((l) => l + '\n').join(''));
       else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));
