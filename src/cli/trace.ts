@@ -91,23 +91,12 @@ const jsonList = (items: readonly string[]): string => {
   return out + ']';
 };
 
-interface StepJson {
-  table: string;
-  chain: string;
-  type: string;
-  num: number;
-  json: string;
-}
-
 /**
  * The --json line of a packet, `JSON.stringify(jsonView(result))` byte for byte (test/trace-walk.property.test.ts
  * compares them on every recorded kernel case and a kube-proxy batch), written without building the view: a
- * --batch of 100,000 packets spends less on its output. What repeats from packet to packet (the TRACE step of
- * a rule, the deciding rule's line) is encoded once.
+ * --batch of 100,000 packets spends less on its output. The deciding rule's line is encoded once per rule.
  */
 export class JsonLines {
-  private readonly ruleSteps = new Map<Rule, StepJson>();
-  private readonly chainSteps = new Map<string, Map<string, StepJson>>();
   private readonly decidedRules = new Map<Rule, { chain: string; json: string }>();
   private readonly names = new Map<string, string>();
 
@@ -155,22 +144,10 @@ export class JsonLines {
     return o + `,"notes":[${notes}]}\n`;
   }
 
-  /** stepText(s) as JSON, kept per rule (per chain for policies and returns). */
+  /** stepText(s) as JSON. */
   private step(s: Step): string {
-    let c: StepJson | undefined;
-    let byChain: Map<string, StepJson> | undefined;
-    if (s.rule !== undefined) c = this.ruleSteps.get(s.rule);
-    else {
-      byChain = this.chainSteps.get(s.table);
-      if (byChain === undefined) this.chainSteps.set(s.table, (byChain = new Map()));
-      c = byChain.get(s.chain);
-    }
-    if (c === undefined || c.table !== s.table || c.chain !== s.chain || c.type !== s.type || c.num !== s.num) {
-      c = { table: s.table, chain: s.chain, type: s.type, num: s.num, json: jsonString(stepText(s)) };
-      if (s.rule !== undefined) this.ruleSteps.set(s.rule, c);
-      else byChain!.set(s.chain, c);
-    }
-    return c.json;
+    // Table names and step types need no escapes; only a chain name might.
+    return JSON_SPECIAL.test(s.chain) ? JSON.stringify(stepText(s)) : `"${s.table}:${s.chain}:${s.type}:${s.num}"`;
   }
 
   private decidedRule(chain: string, rule: Rule): string {

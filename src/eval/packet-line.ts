@@ -294,70 +294,124 @@ const pairKey = (src: number, dst: number): string => String.fromCharCode(src >>
 const flowKey = (p: Packet): string => String.fromCharCode(p.proto, p.src >>> 16, p.src & 0xffff, p.dst >>> 16, p.dst & 0xffff, p.sport, p.dport);
 const reverseFlowKey = (p: Packet): string => String.fromCharCode(p.proto, p.dst >>> 16, p.dst & 0xffff, p.src >>> 16, p.src & 0xffff, p.dport, p.sport);
 
-/** What a later packet's TCP defaults need of an earlier one: where its sequence space ends. */
-interface SeqMark {
-  /** The sequence number after the packet (seq + 1 for SYN or FIN). */
-  next: number;
-}
+/** The fields of a quote, in the order a QuoteStore keeps them. */
+const QUOTE_FIELDS = ['src', 'dst', 'proto', 'tos', 'ttl', 'id', 'df', 'len', 'sport', 'dport', 'seq', 'icmpType', 'icmpCode', 'icmpId', 'icmpSeq'] as const;
+const QF = QUOTE_FIELDS.length;
 
-function quoteOf(w: Packet): QuotedPacket {
-  return {
-    src: w.src,
-    dst: w.dst,
-    proto: w.proto,
-    tos: w.tos,
-    ttl: w.ttl,
-    id: w.id,
-    df: w.df,
-    len: w.len,
-    sport: w.sport,
-    dport: w.dport,
-    seq: w.seq,
-    icmpType: w.icmpType,
-    icmpCode: w.icmpCode,
-    icmpId: w.icmpId,
-    icmpSeq: w.icmpSeq,
-  };
+/**
+ * The quotes of a batch's packets, one row of numbers each in a growing Float64Array (outside the garbage
+ * collector's heap, which a 100,000-packet batch would otherwise fill with 200,000 small objects).
+ */
+class QuoteStore {
+  private data = new Float64Array(QF * 1024);
+  count = 0;
+
+  push(w: Packet): void {
+    if ((this.count + 1) * QF > this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    const d = this.data;
+    const o = this.count++ * QF;
+    d[o] = w.src;
+    d[o + 1] = w.dst;
+    d[o + 2] = w.proto;
+    d[o + 3] = w.tos;
+    d[o + 4] = w.ttl;
+    d[o + 5] = w.id;
+    d[o + 6] = w.df ? 1 : 0;
+    d[o + 7] = w.len;
+    d[o + 8] = w.sport;
+    d[o + 9] = w.dport;
+    d[o + 10] = w.seq;
+    d[o + 11] = w.icmpType;
+    d[o + 12] = w.icmpCode;
+    d[o + 13] = w.icmpId;
+    d[o + 14] = w.icmpSeq;
+  }
+
+  /** The addresses of row i, as pairKey() keys them. */
+  key(i: number): string {
+    return pairKey(this.data[i * QF]!, this.data[i * QF + 1]!);
+  }
+
+  get(i: number): QuotedPacket {
+    const d = this.data;
+    const o = i * QF;
+    return {
+      src: d[o]!,
+      dst: d[o + 1]!,
+      proto: d[o + 2]!,
+      tos: d[o + 3]!,
+      ttl: d[o + 4]!,
+      id: d[o + 5]!,
+      df: d[o + 6] === 1,
+      len: d[o + 7]!,
+      sport: d[o + 8]!,
+      dport: d[o + 9]!,
+      seq: d[o + 10]!,
+      icmpType: d[o + 11]!,
+      icmpCode: d[o + 12]!,
+      icmpId: d[o + 13]!,
+      icmpSeq: d[o + 14]!,
+    };
+  }
 }
 
 /**
  * The batch's earlier packets, indexed so that a packet's defaults find the latest one that matters however
- * long the batch: by address pair (an ICMP error's quote) and by flow (TCP sequence numbers). Only the small
- * parts those defaults read are kept, so a 100,000-packet batch does not hold 100,000 packets.
+ * long the batch: by address pair (an ICMP error's quote) and by flow (TCP sequence numbers: where the flow's
+ * sequence space ends, the seq after the packet, + 1 for SYN or FIN). Only the small parts those defaults read
+ * are kept, so a 100,000-packet batch does not hold 100,000 packets; the index by address pair is built when
+ * the first ICMP error asks for it.
  */
 export class BatchHistory {
-  private readonly byPair = new Map<string, QuotedPacket>();
-  private readonly byGivenFlow = new Map<string, SeqMark>();
-  private readonly byAnyFlow = new Map<string, SeqMark>();
+  private readonly quotes = new QuoteStore();
+  /** Address pair -> row of the latest quote; undefined until an ICMP error first asks. */
+  private byPair: Map<string, number> | undefined;
+  private readonly byGivenFlow = new Map<string, number>();
+  private readonly byAnyFlow = new Map<string, number>();
 
   add(r: SentRecord): void {
-    // The wire view is set last, so it wins when both views have the same addresses.
-    const wireQuote = quoteOf(r.wire);
-    const givenKey = pairKey(r.given.src, r.given.dst);
-    const wireKey = pairKey(r.wire.src, r.wire.dst);
-    // One quote when NAT did not change the addresses (most packets): the wire view.
-    if (givenKey !== wireKey) this.byPair.set(givenKey, quoteOf(r.given));
-    this.byPair.set(wireKey, wireQuote);
-    if (r.given.proto === PROTO_TCP) {
-      const mark: SeqMark = { next: (r.given.seq + (r.given.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0 };
-      this.byGivenFlow.set(flowKey(r.given), mark);
-      this.byAnyFlow.set(flowKey(r.given), mark);
-      this.byAnyFlow.set(flowKey(r.wire), mark);
+    const g = r.given;
+    const w = r.wire;
+    // One quote when NAT did not change the addresses (most packets): the wire view. The wire view comes last,
+    // so it wins when both views have the same addresses.
+    if ((g.src & 0xffffffff) !== (w.src & 0xffffffff) || (g.dst & 0xffffffff) !== (w.dst & 0xffffffff)) this.quote(g);
+    this.quote(w);
+    if (g.proto === PROTO_TCP) {
+      const next = (g.seq + (g.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0;
+      const given = flowKey(g);
+      this.byGivenFlow.set(given, next);
+      this.byAnyFlow.set(given, next);
+      const wire = flowKey(w);
+      if (wire !== given) this.byAnyFlow.set(wire, next);
     }
+  }
+
+  private quote(p: Packet): void {
+    this.quotes.push(p);
+    this.byPair?.set(pairKey(p.src, p.dst), this.quotes.count - 1);
   }
 
   /** The latest packet whose addresses (as sent or on the wire) go from src to dst, as a quote. */
   latestBetween(src: number, dst: number): QuotedPacket | undefined {
-    return this.byPair.get(pairKey(src, dst));
+    if (this.byPair === undefined) {
+      this.byPair = new Map();
+      for (let i = 0; i < this.quotes.count; i++) this.byPair.set(this.quotes.key(i), i);
+    }
+    const i = this.byPair.get(pairKey(src, dst));
+    return i === undefined ? undefined : this.quotes.get(i);
   }
 
-  /** The latest packet given on the same flow, same direction. */
-  sameFlow(p: Packet): SeqMark | undefined {
+  /** Where the latest packet given on the same flow, same direction, ended its sequence space. */
+  sameFlow(p: Packet): number | undefined {
     return this.byGivenFlow.get(flowKey(p));
   }
 
-  /** The latest packet of the flow's other direction (as given or on the wire). */
-  otherDirection(p: Packet): SeqMark | undefined {
+  /** Where the latest packet of the flow's other direction (as given or on the wire) ended it. */
+  otherDirection(p: Packet): number | undefined {
     return this.byAnyFlow.get(reverseFlowKey(p));
   }
 }
@@ -425,9 +479,9 @@ export function buildPacket(spec: PacketSpec, index: number, history: BatchHisto
     // Sequence numbers that conntrack will find plausible: continue from the flow's last packets.
     const mine = history.sameFlow(p);
     const theirs = history.otherDirection(p);
-    const defSeq = mine ? mine.next : theirs ? 5000 : 1000;
+    const defSeq = mine !== undefined ? mine : theirs !== undefined ? 5000 : 1000;
     p.seq = spec.seq ?? defSeq;
-    const defAck = p.tcpFlags & TCP_ACK && theirs ? theirs.next : 0;
+    const defAck = p.tcpFlags & TCP_ACK && theirs !== undefined ? theirs : 0;
     p.ackSeq = spec.ackSeq ?? defAck;
     p.window = spec.window ?? 64240;
     p.len = spec.len ?? 40;
@@ -460,6 +514,5 @@ function minLength(p: Packet): number {
 
 /** An ICMP error quotes the latest earlier packet whose addresses it reverses (as that packet was on the wire). */
 function quoteFor(p: Packet, history: BatchHistory): QuotedPacket | undefined {
-  const q = history.latestBetween(p.dst, p.src);
-  return q ? { ...q } : undefined;
+  return history.latestBetween(p.dst, p.src);
 }
