@@ -361,7 +361,8 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   /** Traces every packet through `rs`; the exit status, or the error of a bad packet line. */
   const traceAll = (rs: Ruleset): { status: number; error?: string } => {
     // The counters are read only once every packet has run (--update-counters writes them to the state file).
-    const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json, deferCounters: true });
+    // The JSON view needs only some of the events; a diagram reads them all.
+    const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json, deferCounters: true, events: flags.json && !wantDiagram ? 'json' : 'all' });
     try {
       return traceEach(rs, runner);
     } finally {

@@ -27,7 +27,8 @@ export class BatchRunner {
   next(words: readonly string[]): TraceResult {
     const spec = parsePacketArgs(words);
     const pkt = buildPacket(spec, this.index++, this.history, this.tracer.conntrack, this.routeSource);
-    const result = this.tracer.run(pkt);
+    // The packet was made for this run alone: the result keeps it as its original.
+    const result = this.tracer.run(pkt, true);
     // What the far side saw: the packet as it left or was delivered; a dropped one never left, so as sent.
     this.history.add({ wire: result.fate === 'dropped' ? result.original : result.packet, given: result.original });
     return result;

@@ -85,6 +85,11 @@ export interface TraceOptions {
    */
   stepPackets?: boolean;
   /**
+   * 'json': keep only the events the JSON view reads (nat, route, note, unsimulated, log); the steps,
+   * assumptions and REJECT answer are in the result anyway. A --json batch spares the others. Default 'all'.
+   */
+  events?: 'all' | 'json';
+  /**
    * Add packets to the rule and policy counters in plain numbers and write them to the ruleset only in
    * Tracer.flushCounters(): for a caller that reads the counters only after its last packet (a --batch run).
    */
@@ -132,6 +137,8 @@ export class Tracer {
   private readonly memoryStore = new WeakMap<object, unknown>();
   /** The ruleset's chains compiled for the walk, as they are first entered. */
   private readonly walkCache: WalkCache;
+  /** Record every event (not only those of the JSON view). */
+  readonly allEvents: boolean;
   /**
    * Conntrack runs in a namespace only while some rule needs it (nf_ct_netns_get from a conntrack-using
    * match or target); otherwise packets carry no entry and the nat chains are never walked.
@@ -147,6 +154,7 @@ export class Tracer {
   ) {
     this.conntrack = conntrack ?? new ConntrackTable();
     this.walkCache = new WalkCache({ deferCounters: opts.deferCounters === true });
+    this.allEvents = opts.events !== 'json';
     this.conntrackActive = [...ruleset.tables.values()].some((t) => [...t.chains.values()].some((c) => c.rules.some((r) => r.facts.defs.some((d) => d.needsConntrack === true))));
   }
 
@@ -155,9 +163,12 @@ export class Tracer {
     this.walkCache.flushCounters();
   }
 
-  /** Sends one packet through the host. The packet object is not changed; the result holds copies. */
-  run(input: Packet): TraceResult {
-    const original = clonePacket(input);
+  /**
+   * Sends one packet through the host. The packet object is not changed; the result holds copies (with
+   * `handOver` the caller gives the packet up, and it is the result's `original`).
+   */
+  run(input: Packet, handOver = false): TraceResult {
+    const original = handOver ? input : clonePacket(input);
     const pkt = clonePacket(input);
     const run = new Run(pkt);
     let decided: Step | undefined;
@@ -277,7 +288,7 @@ export class Tracer {
 
   /** Runs every base chain of a hook in priority order. */
   private hook(run: Run, hook: Hook): HookOutcome {
-    run.events.push({ kind: 'hook', hook });
+    if (this.allEvents) run.events.push({ kind: 'hook', hook });
     let last: Step | undefined;
     for (const entry of hookEntries(hook)) {
       if (entry.kind === 'conntrack') {
@@ -309,7 +320,7 @@ export class Tracer {
 
   private walk(run: Run, tableName: string, hook: Hook): HookOutcome {
     const table = this.ruleset.tables.get(tableName as never)!;
-    run.events.push({ kind: 'chain', table: tableName, chain: hook, hook });
+    if (this.allEvents) run.events.push({ kind: 'chain', table: tableName, chain: hook, hook });
     const ctx = new RunContext(run, this, this.memoryStore, tableName, hook);
     const res = walkTable(
       table,
@@ -329,12 +340,15 @@ export class Tracer {
   /** Where a walk reports its steps: one object per packet run, made on its first walk. */
   private sinkFor(run: Run): WalkSink {
     const keepPackets = this.opts.stepPackets !== false;
+    const all = this.allEvents;
     return {
-      step: (s, p) => {
-        run.steps.push(s);
-        run.events.push({ kind: 'step', step: s, packet: keepPackets ? clonePacket(p) : p });
-      },
-      miss: this.opts.explain ? (m) => run.events.push({ kind: 'miss', miss: m }) : undefined,
+      step: all
+        ? (s, p) => {
+            run.steps.push(s);
+            run.events.push({ kind: 'step', step: s, packet: keepPackets ? clonePacket(p) : p });
+          }
+        : (s) => void run.steps.push(s),
+      miss: this.opts.explain ? (m) => void (all && run.events.push({ kind: 'miss', miss: m })) : undefined,
       unsimulated: (what) => {
         if (!run.events.some((e) => e.kind === 'unsimulated' && e.what === what)) run.events.push({ kind: 'unsimulated', what });
       },
@@ -374,12 +388,12 @@ export class Tracer {
   private conntrackIn(run: Run): void {
     if (run.untracked) {
       run.ctState = 'UNTRACKED';
-      run.events.push({ kind: 'conntrack', state: 'UNTRACKED', conn: undefined, why: 'NOTRACK in raw' });
+      if (this.allEvents) run.events.push({ kind: 'conntrack', state: 'UNTRACKED', conn: undefined, why: 'NOTRACK in raw' });
       return;
     }
     if (run.looped) return; // the entry from OUTPUT stays attached
     if (!this.conntrackActive) {
-      run.events.push({ kind: 'conntrack', state: 'INVALID', conn: undefined, why: 'conntrack is not running: no rule uses a conntrack match or target (nor NAT)' });
+      if (this.allEvents) run.events.push({ kind: 'conntrack', state: 'INVALID', conn: undefined, why: 'conntrack is not running: no rule uses a conntrack match or target (nor NAT)' });
       return;
     }
     const r = this.conntrack.classify(run.pkt);
@@ -387,6 +401,7 @@ export class Tracer {
     run.conn = r.conn;
     run.ctReply = r.reply;
     run.ctFresh = r.fresh;
+    if (!this.allEvents) return;
     const desc = r.conn ? `${tupleText(r.conn.orig)}${r.reply ? ' (reply direction)' : ''}` : undefined;
     run.events.push({ kind: 'conntrack', state: r.state, conn: desc, why: r.why ?? (r.fresh ? 'first packet of a new connection' : undefined) });
   }
@@ -512,7 +527,7 @@ class RunContext implements EvalContext {
     const answer = forced ?? assumed;
     const a: Assumption = { ext, question, answer, probability };
     run.assumptions.push(a);
-    run.events.push({ kind: 'assume', assumption: a });
+    if (this.tracer.allEvents) run.events.push({ kind: 'assume', assumption: a });
     return answer;
   }
   memory<T>(key: object, init: () => T): T {
@@ -527,7 +542,7 @@ class RunContext implements EvalContext {
   }
   reject(what: string): void {
     this.run.rejectWith = what;
-    this.run.events.push({ kind: 'reject', with: what });
+    if (this.tracer.allEvents) this.run.events.push({ kind: 'reject', with: what });
   }
   notrack(): void {
     this.run.untracked = true;

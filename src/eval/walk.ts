@@ -286,8 +286,9 @@ class CompiledRule {
   /** The matches to run, in order: the rule's, less those its criteria above prove (comment, port-only tcp/udp). */
   readonly matches: readonly MatchUse[];
   readonly kind: number;
-  /** Jump or goto: the chain (undefined when it does not exist). */
-  readonly target: Chain | undefined;
+  /** Jump or goto: the chain's name, and the chain compiled once the walk first takes the jump. */
+  readonly jumpTo: string;
+  targetCc: CompiledChain | undefined = undefined;
   /** Standard verdict name, or the target. */
   readonly standard: string;
   readonly targetUse: TargetUse | undefined;
@@ -298,12 +299,9 @@ class CompiledRule {
   hitBytes = 0;
   /** The last path a jump from here was taken with, and the path it led to (one array for every packet). */
   pathFrom: readonly string[] | undefined = undefined;
-  pathTo: readonly string[] = [];
+  pathTo: readonly string[] = NO_PATH;
 
-  constructor(
-    readonly rule: Rule,
-    table: Table,
-  ) {
+  constructor(readonly rule: Rule) {
     const ip = rule.ip;
     // As int32 (small integers to V8, never boxed): `&` and `!==` on them agree with the uint32 comparison.
     this.src = ip.src.addr | 0;
@@ -355,15 +353,15 @@ class CompiledRule {
     this.dhi = dhi;
     this.dinv = dinv;
     this.dports = dports;
-    this.matches = run;
+    this.matches = run.length > 0 ? run : NO_MATCHES;
     const v = rule.verdict;
-    this.target = undefined;
+    this.jumpTo = '';
     this.standard = '';
     this.targetUse = undefined;
     if (v.kind === 'none') this.kind = K_NONE;
     else if (v.kind === 'jump' || v.kind === 'goto') {
       this.kind = v.kind === 'jump' ? K_JUMP : K_GOTO;
-      this.target = table.chains.get(v.chain);
+      this.jumpTo = v.chain;
     } else if (v.target.def.standard) {
       this.kind = K_STANDARD;
       this.standard = v.target.def.name;
@@ -379,6 +377,9 @@ class CompiledRule {
     return this.pproto !== 0 ? this.pproto : this.proto;
   }
 }
+
+const NO_PATH: readonly string[] = [];
+const NO_MATCHES: readonly MatchUse[] = [];
 
 /** Does the rule's compiled criteria let the packet through? (The interfaces and matches come after.) */
 function passes(r: CompiledRule, ps: number, pd: number, pp: number, sp: number, dp: number): boolean {
@@ -414,11 +415,10 @@ class CompiledChain {
   constructor(
     readonly chain: Chain,
     readonly source: readonly Rule[],
-    table: Table,
   ) {
     this.n = source.length;
     this.ownPath = [chain.name];
-    this.rules = source.map((r) => new CompiledRule(r, table));
+    this.rules = source.map((r) => new CompiledRule(r));
     if (this.n < INDEX_FROM) {
       this.byDst = undefined;
       this.byPort = undefined;
@@ -513,11 +513,11 @@ export class WalkCache {
   }
 
   /** The chain compiled (again when its rule list was replaced or changed length). */
-  compiled(chain: Chain, table: Table): CompiledChain {
+  compiled(chain: Chain): CompiledChain {
     let cc = this.chains.get(chain);
     if (cc === undefined || cc.source !== chain.rules || cc.n !== chain.rules.length) {
       if (cc !== undefined) flushChain(cc);
-      cc = new CompiledChain(chain, chain.rules, table);
+      cc = new CompiledChain(chain, chain.rules);
       this.chains.set(chain, cc);
     }
     return cc;
@@ -572,7 +572,7 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
   const tname = table.name;
   const defer = cache.deferCounters;
   let stack: Frame[] | undefined;
-  let cc = cache.compiled(base, table);
+  let cc = cache.compiled(base);
   const baseCc = cc;
   const basePath = cc.ownPath;
   let path = basePath;
@@ -650,11 +650,16 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
         continue;
       case K_JUMP:
       case K_GOTO: {
-        const target = r.target;
         sink.step({ table: tname, chain: chain.name, type: 'rule', num, rule, verdict: r.kind === K_JUMP ? 'JUMP' : 'GOTO', path }, pkt);
-        if (!target) {
-          i++;
-          continue;
+        // The target as compiled when the jump was first taken (again if its rules changed since).
+        let target = r.targetCc;
+        if (target === undefined || target.source !== target.chain.rules || target.n !== target.source.length) {
+          const c = table.chains.get(r.jumpTo);
+          if (!c) {
+            i++;
+            continue;
+          }
+          target = r.targetCc = cache.compiled(c);
         }
         if (r.kind === K_JUMP) {
           stack ??= [];
@@ -663,10 +668,10 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
         }
         if (r.pathFrom !== path) {
           r.pathFrom = path;
-          r.pathTo = [...path, target.name];
+          r.pathTo = [...path, target.chain.name];
         }
         path = r.pathTo;
-        cc = cache.compiled(target, table);
+        cc = target;
         i = 0;
         continue;
       }
