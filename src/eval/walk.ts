@@ -6,7 +6,7 @@
  * kernel's TRACE notation, including its quirk: an unconditional rule with a standard verdict is reported as
  * `policy:N` (built-in chain) or `return:N` (user chain) with its own number.
  */
-import type { MatchUse, TargetUse } from '../extensions/spec';
+import type { AnyMatch, MatchUse, TargetUse } from '../extensions/spec';
 import type { MultiportState } from '../extensions/matches/multiport';
 import type { TcpState } from '../extensions/matches/tcp';
 import type { UdpState } from '../extensions/matches/udp';
@@ -285,6 +285,10 @@ class CompiledRule {
   readonly dports: readonly number[] | undefined;
   /** The matches to run, in order: the rule's, less those its criteria above prove (comment, port-only tcp/udp). */
   readonly matches: readonly MatchUse[];
+  /** How many, and the first one's definition and state (most rules have none or one left). */
+  readonly nMatches: number;
+  readonly def0: AnyMatch | undefined;
+  readonly state0: unknown;
   readonly kind: number;
   /** Jump or goto: the chain's name, and the chain compiled once the walk first takes the jump. */
   readonly jumpTo: string;
@@ -354,6 +358,9 @@ class CompiledRule {
     this.dinv = dinv;
     this.dports = dports;
     this.matches = run.length > 0 ? run : NO_MATCHES;
+    this.nMatches = run.length;
+    this.def0 = run[0]?.def;
+    this.state0 = run[0]?.state;
     const v = rule.verdict;
     this.jumpTo = '';
     this.standard = '';
@@ -406,6 +413,9 @@ class CompiledChain {
   readonly byDst: Map<number, Int32Array> | undefined;
   readonly byPort: Map<number, Int32Array> | undefined;
   readonly others: Int32Array | undefined;
+  /** The chain's name and hook, read by every step (the Chain object itself only at a built-in chain's tail). */
+  readonly name: string;
+  readonly hook: Chain['hook'];
   /** The path of a walk that starts here. */
   readonly ownPath: readonly string[];
   /** The policy's pending packets and bytes (deferred counters). */
@@ -417,6 +427,8 @@ class CompiledChain {
     readonly source: readonly Rule[],
   ) {
     this.n = source.length;
+    this.name = chain.name;
+    this.hook = chain.hook;
     this.ownPath = [chain.name];
     this.rules = source.map((r) => new CompiledRule(r));
     if (this.n < INDEX_FROM) {
@@ -499,7 +511,9 @@ function lowerBound(list: Int32Array, from: number): number {
 const FLUSH_BYTES = 2 ** 48;
 
 /**
- * Compiled chains, kept by the walker's user for as long as the ruleset does not change (a Tracer's life).
+ * Compiled chains, kept by the walker's user for as long as the ruleset does not change (a Tracer's life): a
+ * chain is compiled anew when a walk starts in it and its rule list was replaced or changed length, but a jump
+ * keeps the chain it led to the first time.
  * With `deferCounters` the compiled walk adds packets and bytes up in plain numbers and writes them to the
  * rules' and policies' counters only in flushCounters(): a caller that reads counters only after its last
  * walk (tsiptables trace --batch) spares two BigInt additions per rule matched.
@@ -579,13 +593,14 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
   let i = 0;
   for (;;) {
     if (i < cc.n) i = cc.next(i, pkt);
-    const chain = cc.chain;
+    const chainName = cc.name;
     if (i >= cc.n) {
       // The chain's tail: the policy of a built-in chain, the implicit RETURN of a user chain.
       const num = cc.n + 1;
-      if (chain.hook) {
+      if (cc.hook) {
+        const chain = cc.chain;
         const policy = chain.policy ?? 'ACCEPT';
-        const step: Step = { table: tname, chain: chain.name, type: 'policy', num, rule: undefined, verdict: policy, path };
+        const step: Step = { table: tname, chain: chainName, type: 'policy', num, rule: undefined, verdict: policy, path };
         if (count && chain.counted === true) {
           if (defer) {
             cc.hits++;
@@ -599,7 +614,7 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
         sink.step(step, pkt);
         return { verdict: policy, decidedBy: step };
       }
-      sink.step({ table: tname, chain: chain.name, type: 'return', num, rule: undefined, verdict: 'RETURN', path }, pkt);
+      sink.step({ table: tname, chain: chainName, type: 'return', num, rule: undefined, verdict: 'RETURN', path }, pkt);
       const f = stack?.pop();
       if (f) ({ cc, next: i, path } = f);
       else [cc, i, path] = [baseCc, baseCc.n, basePath];
@@ -614,16 +629,16 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
     }
     let matched = true;
     let ctx: EvalContext | undefined;
-    const ms = r.matches;
-    for (let k = 0; k < ms.length; k++) {
-      const m = ms[k]!;
-      const fn = m.def.match;
+    const nm = r.nMatches;
+    for (let k = 0; k < nm; k++) {
+      const def = k === 0 ? r.def0! : r.matches[k]!.def;
+      const fn = def.match;
       if (!fn) {
-        sink.unsimulated(`-m ${m.def.name}`);
+        sink.unsimulated(`-m ${def.name}`);
         continue;
       }
-      ctx ??= makeCtx(chain.name);
-      if (!fn.call(m.def, m.state, ctx)) {
+      ctx ??= makeCtx(chainName);
+      if (!fn.call(def, k === 0 ? r.state0 : r.matches[k]!.state, ctx)) {
         matched = false;
         break;
       }
@@ -645,15 +660,15 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
     }
     switch (r.kind) {
       case K_NONE:
-        sink.step({ table: tname, chain: chain.name, type: 'rule', num, rule, verdict: 'CONTINUE', path }, pkt);
+        sink.step({ table: tname, chain: chainName, type: 'rule', num, rule, verdict: 'CONTINUE', path }, pkt);
         i++;
         continue;
       case K_JUMP:
       case K_GOTO: {
-        sink.step({ table: tname, chain: chain.name, type: 'rule', num, rule, verdict: r.kind === K_JUMP ? 'JUMP' : 'GOTO', path }, pkt);
-        // The target as compiled when the jump was first taken (again if its rules changed since).
+        sink.step({ table: tname, chain: chainName, type: 'rule', num, rule, verdict: r.kind === K_JUMP ? 'JUMP' : 'GOTO', path }, pkt);
+        // The target as compiled when the jump was first taken.
         let target = r.targetCc;
-        if (target === undefined || target.source !== target.chain.rules || target.n !== target.source.length) {
+        if (target === undefined) {
           const c = table.chains.get(r.jumpTo);
           if (!c) {
             i++;
@@ -668,7 +683,7 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
         }
         if (r.pathFrom !== path) {
           r.pathFrom = path;
-          r.pathTo = [...path, target.chain.name];
+          r.pathTo = [...path, target.name];
         }
         path = r.pathTo;
         cc = target;
@@ -677,7 +692,7 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
       }
       case K_STANDARD: {
         const name = r.standard;
-        const step: Step = { table: tname, chain: chain.name, type: r.quirk ? (chain.hook ? 'policy' : 'return') : 'rule', num, rule, verdict: name, path };
+        const step: Step = { table: tname, chain: chainName, type: r.quirk ? (cc.hook ? 'policy' : 'return') : 'rule', num, rule, verdict: name, path };
         sink.step(step, pkt);
         if (name === 'RETURN') {
           const f = stack?.pop();
@@ -690,11 +705,11 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
       default: {
         const use = r.targetUse!;
         const def = use.def;
-        const step: Step = { table: tname, chain: chain.name, type: 'rule', num, rule, verdict: 'CONTINUE', path };
+        const step: Step = { table: tname, chain: chainName, type: 'rule', num, rule, verdict: 'CONTINUE', path };
         sink.step(step, pkt);
         let verdict: TargetVerdict = 'CONTINUE';
         if (def.run) {
-          ctx ??= makeCtx(chain.name);
+          ctx ??= makeCtx(chainName);
           verdict = def.run(use.state, ctx);
         } else {
           sink.unsimulated(`-j ${def.name}`);
