@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { BatchRunner } from '../src/eval/batch';
 import type { TraceResult } from '../src/eval/trace';
 import { Host } from '../src/eval/host';
-import { splitWords } from '../src/eval/packet-line';
+import { BatchHistory, splitWords } from '../src/eval/packet-line';
 import { parseDump } from '../src/io/state';
 import { JsonLines } from '../src/cli/trace';
 import { jsonView } from '../src/cli/trace-output';
@@ -411,4 +411,42 @@ test('the --json writer of a batch prints JSON.stringify(jsonView(result)) on a 
   expect(jsonMismatches(dump, host, packets, false)).toEqual([]);
   // Every random pick answered no: each service's last endpoint, after the 1/3 and 1/2 picks.
   expect(jsonMismatches(dump, host, packets, false, new JsonLines(), new Map([['statistic', false]]))).toEqual([]);
+});
+
+test('the batch history finds the flows and address pairs a plain record of every packet finds', () => {
+  const addr = fc.constantFrom(0x0a000001, 0x0a000002, 0xc0a80101, 0xfffffffe, 0x80000000);
+  const pkt = fc.record({ proto: fc.constantFrom(PROTO_TCP, PROTO_UDP, PROTO_ICMP), src: addr, dst: addr, sport: fc.constantFrom(0, 80, 65535, 40000), dport: fc.constantFrom(0, 80, 65535, 40000), seq: fc.constantFrom(0, 1000, 0xffffffff), tcpFlags: fc.constantFrom(2, 16, 1, 18) });
+  const full = (p: { proto: number; src: number; dst: number; sport: number; dport: number; seq: number; tcpFlags: number }): Packet => ({ ...packet('0.0.0.0', '0.0.0.0', p.proto, 'eth0', p.sport, p.dport), src: p.src, dst: p.dst, seq: p.seq, tcpFlags: p.tcpFlags });
+  fc.assert(
+    fc.property(fc.array(fc.tuple(pkt, fc.option(pkt, { nil: undefined })), { maxLength: 30 }), fc.array(pkt, { maxLength: 10 }), (sent, asked) => {
+      const h = new BatchHistory();
+      const quotes = new Map<string, Packet>();
+      const given = new Map<string, number>();
+      const any = new Map<string, number>();
+      const key = (p: Packet): string => `${p.proto} ${p.src} ${p.dst} ${p.sport} ${p.dport}`;
+      sent.forEach(([g, w], i) => {
+        // Halfway, an ICMP error's question builds the index by address pair; later packets must update it.
+        if (i === sent.length >> 1) h.latestBetween(0, 0);
+        const gp = full(g);
+        const wp = w ? full(w) : gp;
+        h.add({ given: gp, wire: wp });
+        quotes.set(`${gp.src} ${gp.dst}`, gp);
+        quotes.set(`${wp.src} ${wp.dst}`, wp);
+        if (gp.proto === PROTO_TCP) {
+          const next = (gp.seq + (gp.tcpFlags & 3 ? 1 : 0)) >>> 0;
+          given.set(key(gp), next);
+          any.set(key(gp), next);
+          any.set(key(wp), next);
+        }
+      });
+      for (const a of asked) {
+        const p = full(a);
+        expect(h.sameFlow(p)).toBe(given.get(key(p)));
+        expect(h.otherDirection(p)).toBe(any.get(`${p.proto} ${p.dst} ${p.src} ${p.dport} ${p.sport}`));
+        const q = quotes.get(`${p.src} ${p.dst}`);
+        expect(h.latestBetween(p.src, p.dst)).toEqual(q && { src: q.src, dst: q.dst, proto: q.proto, tos: q.tos, ttl: q.ttl, id: q.id, df: q.df, len: q.len, sport: q.sport, dport: q.dport, seq: q.seq, icmpType: q.icmpType, icmpCode: q.icmpCode, icmpId: q.icmpId, icmpSeq: q.icmpSeq });
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -294,6 +294,21 @@ const pairKey = (src: number, dst: number): string => String.fromCharCode(src >>
 const flowKey = (p: Packet): string => String.fromCharCode(p.proto, p.src >>> 16, p.src & 0xffff, p.dst >>> 16, p.dst & 0xffff, p.sport, p.dport);
 const reverseFlowKey = (p: Packet): string => String.fromCharCode(p.proto, p.dst >>> 16, p.dst & 0xffff, p.src >>> 16, p.src & 0xffff, p.dport, p.sport);
 
+/** Bits of BatchHistory's filter of flows seen (2^22: a few percent set after 100,000 connections). */
+const SEEN_BITS = 1 << 22;
+
+/**
+ * A bit of that filter for a flow: its fields mixed, each taken as flowKey() takes it (addresses modulo 2^32,
+ * protocol and ports modulo 2^16), so that equal keys give equal bits.
+ */
+function flowHash(proto: number, src: number, dst: number, sport: number, dport: number): number {
+  let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 15) ^ dst, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 13) ^ (((sport & 0xffff) << 16) | (dport & 0xffff)), 0x27d4eb2f);
+  h = Math.imul(h ^ (h >>> 16) ^ (proto & 0xffff), 0x165667b1);
+  return (h ^ (h >>> 15)) & (SEEN_BITS - 1);
+}
+
 /** The fields of a quote, in the order a QuoteStore keeps them. */
 const QUOTE_FIELDS = ['src', 'dst', 'proto', 'tos', 'ttl', 'id', 'df', 'len', 'sport', 'dport', 'seq', 'icmpType', 'icmpCode', 'icmpId', 'icmpSeq'] as const;
 const QF = QUOTE_FIELDS.length;
@@ -372,6 +387,11 @@ export class BatchHistory {
   private byPair: Map<string, number> | undefined;
   private readonly byGivenFlow = new Map<string, number>();
   private readonly byAnyFlow = new Map<string, number>();
+  /**
+   * One bit per hash of every flow in the maps above: a flow whose bit is clear was never seen, and a batch
+   * of new connections skips both map lookups of each packet (a set bit only means: look).
+   */
+  private readonly seen = new Int32Array(SEEN_BITS >>> 5);
 
   add(r: SentRecord): void {
     const g = r.given;
@@ -385,9 +405,21 @@ export class BatchHistory {
       const given = flowKey(g);
       this.byGivenFlow.set(given, next);
       this.byAnyFlow.set(given, next);
+      this.mark(flowHash(g.proto, g.src, g.dst, g.sport, g.dport));
       const wire = flowKey(w);
-      if (wire !== given) this.byAnyFlow.set(wire, next);
+      if (wire !== given) {
+        this.byAnyFlow.set(wire, next);
+        this.mark(flowHash(w.proto, w.src, w.dst, w.sport, w.dport));
+      }
     }
+  }
+
+  private mark(h: number): void {
+    this.seen[h >>> 5]! |= 1 << (h & 31);
+  }
+
+  private marked(h: number): boolean {
+    return (this.seen[h >>> 5]! & (1 << (h & 31))) !== 0;
   }
 
   private quote(p: Packet): void {
@@ -407,12 +439,12 @@ export class BatchHistory {
 
   /** Where the latest packet given on the same flow, same direction, ended its sequence space. */
   sameFlow(p: Packet): number | undefined {
-    return this.byGivenFlow.get(flowKey(p));
+    return this.marked(flowHash(p.proto, p.src, p.dst, p.sport, p.dport)) ? this.byGivenFlow.get(flowKey(p)) : undefined;
   }
 
   /** Where the latest packet of the flow's other direction (as given or on the wire) ended it. */
   otherDirection(p: Packet): number | undefined {
-    return this.byAnyFlow.get(reverseFlowKey(p));
+    return this.marked(flowHash(p.proto, p.dst, p.src, p.dport, p.sport)) ? this.byAnyFlow.get(reverseFlowKey(p)) : undefined;
   }
 }
 
