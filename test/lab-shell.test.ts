@@ -96,3 +96,30 @@ describe('lab interpreter', () => {
     expect(r.transcript).toContain('ping: connect: Network is unreachable\nno route: 2\n');
   });
 });
+
+describe('hostile scripts', () => {
+  // Pieces of real lab lines, shuffled and cut: the interpreter must answer every combination with output and a
+  // status, never an exception, and quickly.
+  const pieces = [
+    'ip netns add a', 'ip netns add b', 'ip -n a link add eth0 type veth peer name eth0 netns b', 'ip -n a addr add 10.0.0.1/24 dev eth0',
+    'ip -n b addr add 10.0.0.2/24 dev eth0', 'ip -n a link set eth0 up', 'ip -n b link set eth0 up', 'ip -n a route add default via 10.0.0.2',
+    'ip netns exec a ping -c 1 -W 1 10.0.0.2', 'ip netns exec b nc -l -p 80 &', 'ip netns exec a nc -zv -w 1 10.0.0.2 80', 'ip netns exec a curl -s http://10.0.0.2/',
+    'ip netns exec b iptables -A INPUT -j REJECT', 'ip netns exec b iptables -t nat -A POSTROUTING -j MASQUERADE', 'ip netns exec a tcpdump -i eth0 -n &',
+    'kill %1', 'wait', 'dmesg', 'ip netns exec b conntrack -L', 'ip netns del a', 'ip link set eth0 netns b', 'sysctl -w net.ipv4.ip_forward=1',
+    "sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'", 'X=$(date)', 'for i in 1; do :; done', '"unterminated', "'", '<<EOF', 'a && || b', '|', '&', ';;',
+    'ip', 'ip netns exec', 'ping', 'nc', 'curl http://', 'iptables -Z nosuch', 'ip route add 300.1.1.1/40 via x', '\u0000', '\udc80', 'set -e', 'false',
+  ];
+  it('never throws and always ends', async () => {
+    const fc = await import('fast-check');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 12 })), { maxLength: 25 }), async (lines) => {
+        const started = Date.now();
+        const r = await runLab(lines.join('\n') + '\n', { scriptName: 'fuzz.sh' });
+        expect(typeof r.transcript).toBe('string');
+        expect(Number.isInteger(r.status)).toBe(true);
+        expect(Date.now() - started).toBeLessThan(5000);
+      }),
+      { numRuns: 150 },
+    );
+  }, 120_000);
+});
