@@ -450,3 +450,30 @@ test('the batch history finds the flows and address pairs a plain record of ever
     { numRuns: 300 },
   );
 });
+
+test('the --json writer escapes as JSON.stringify does: any text in any string field', () => {
+  const rules = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:USER - [0:0]\n-A FORWARD -j USER\n-A USER -p tcp -j LOG --log-prefix x\n-A USER -j REJECT\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -j DNAT --to-destination 10.0.2.9\nCOMMIT\n';
+  const host = 'ip addr add 10.0.1.1/24 dev eth0\nip addr add 10.0.2.1/24 dev eth1\nsysctl -w net.ipv4.ip_forward=1\n';
+  const runner = new BatchRunner(parseDump(rules), Host.parse(host), { explain: false, assume: new Map([['statistic', true]]), now: new Date(0), stepPackets: false });
+  const base = runner.next(splitWords('-p tcp -s 10.0.1.2 -d 10.0.1.1 --dport 80 -i eth0'));
+  expect(base.steps.length).toBeGreaterThan(2);
+  const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('a"b', 'a\\b', '\t\n\u0000', '\u001f', 'x\u0001', '\u2028\u2029', '\ud800', 'x\udfffy', '😀', 'é', '\u007f'));
+  const writer = new JsonLines();
+  fc.assert(
+    fc.property(fc.array(text, { minLength: 8, maxLength: 8 }), (t) => {
+      const r: TraceResult = {
+        ...base,
+        verdict: t[0]!,
+        reason: t[1]!,
+        in: t[2]!,
+        rejectWith: t[3]!,
+        steps: base.steps.map((s, i) => ({ ...s, chain: i === 1 ? t[4]! : s.chain })),
+        events: [...base.events, { kind: 'route', text: t[5]! }, { kind: 'note', text: t[6]! }, { kind: 'unsimulated', what: t[7]! }, { kind: 'nat', manip: 'dst', before: t[0]!, after: t[5]!, note: undefined }],
+        assumptions: [{ ext: t[6]!, question: t[7]!, answer: true, probability: 0.5 }],
+        decidedBy: base.decidedBy && { ...base.decidedBy, chain: t[4]!, path: [t[4]!, t[2]!] },
+      };
+      expect(writer.line(r)).toBe(JSON.stringify(jsonView(r)) + '\n');
+    }),
+    { numRuns: 500 },
+  );
+});

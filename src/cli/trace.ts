@@ -72,12 +72,22 @@ interface TraceFlags {
   name?: string;
 }
 
-/** Characters JSON.stringify writes escaped (or may: any surrogate, so that lone ones are left to it). */
-const JSON_SPECIAL = /[\u0000-\u001f"\\\ud800-\udfff]/;
-
-/** A string as JSON.stringify writes it. */
+/**
+ * A string as JSON.stringify writes it: as it is between quotes unless it holds a character JSON escapes (a
+ * control character, a quote or a backslash) or any surrogate (a lone one is escaped), which JSON.stringify
+ * then writes. A loop over the characters: cheaper than a regular expression on these short strings.
+ */
 function jsonString(s: string): string {
-  return JSON_SPECIAL.test(s) ? JSON.stringify(s) : `"${s}"`;
+  return plain(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/** Nothing in s that JSON.stringify would escape. */
+function plain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
 }
 
 /** A number as JSON.stringify writes it. */
@@ -147,7 +157,7 @@ export class JsonLines {
   /** stepText(s) as JSON. */
   private step(s: Step): string {
     // Table names and step types need no escapes; only a chain name might.
-    return JSON_SPECIAL.test(s.chain) ? JSON.stringify(stepText(s)) : `"${s.table}:${s.chain}:${s.type}:${s.num}"`;
+    return plain(s.chain) ? `"${s.table}:${s.chain}:${s.type}:${s.num}"` : JSON.stringify(stepText(s));
   }
 
   private decidedRule(chain: string, rule: Rule): string {
