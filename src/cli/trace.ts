@@ -346,22 +346,19 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   // held as one string), in pieces of about 64 KB rather than a write per packet; otherwise it is collected.
   const chunks: string[] = [];
   const write = io.write ?? ((text: string): void => void chunks.push(text));
-  let pending: string[] = [];
-  let pendingLength = 0;
+  let pending = '';
   const flush = (): void => {
-    if (pending.length === 0) return;
-    write(pending.join(''));
-    pending = [];
-    pendingLength = 0;
+    if (pending === '') return;
+    write(pending);
+    pending = '';
   };
   // A diagram written to stdout replaces the per-packet output.
   const emit =
     toStdout.length > 0
       ? (): void => undefined
       : (text: string): void => {
-          pending.push(text);
-          pendingLength += text.length;
-          if (pendingLength >= 65536) flush();
+          pending += text;
+          if (pending.length >= 65536) flush();
         };
   const drawn: TraceResult[] = [];
   let drawnRuleset: Ruleset | undefined;
