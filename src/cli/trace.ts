@@ -187,6 +187,12 @@ function wireJson(p: Packet): string {
   return o + '}';
 }
 
+/** What tracing the packets came to: the exit status, or the error of a bad packet line. */
+interface Outcome {
+  status: number;
+  error?: string;
+}
+
 /** A --batch drawn as a diagram keeps at most this many packets in memory (and in the picture). */
 const DIAGRAM_MAX_PACKETS = 1000;
 
@@ -347,10 +353,13 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   const chunks: string[] = [];
   const write = io.write ?? ((text: string): void => void chunks.push(text));
   let pending = '';
+  /** Set when a piece went out: the batch then lets the event loop run (see traceSteps). */
+  let wrote = false;
   const flush = (): void => {
     if (pending === '') return;
     write(pending);
     pending = '';
+    wrote = true;
   };
   // A diagram written to stdout replaces the per-packet output.
   const emit =
@@ -365,43 +374,70 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   const collected = (): string => chunks.join('');
   const tryHelp = "Try `tsiptables trace --help' for more information.\n";
 
-  /** Traces every packet through `rs`; the exit status, or the error of a bad packet line. */
-  const traceAll = (rs: Ruleset): { status: number; error?: string } => {
+  /**
+   * Traces every packet through `rs`: the exit status, or the error of a bad packet line. It pauses (yields)
+   * after each piece of output it writes, so that an asynchronous caller can let the event loop run: stdout to a
+   * pipe takes a write only then, and a batch that never let it run would hold its whole output in memory.
+   */
+  function* traceSteps(rs: Ruleset): Generator<void, Outcome, void> {
     // The counters are read only once every packet has run (--update-counters writes them to the state file).
     // The JSON view needs only some of the events; a diagram reads them all.
     const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json, deferCounters: true, events: flags.json && !wantDiagram ? 'json' : 'all' });
-    try {
-      return traceEach(rs, runner);
-    } finally {
-      runner.tracer.flushCounters();
-      flush();
-    }
-  };
-  const traceEach = (rs: Ruleset, runner: BatchRunner): { status: number; error?: string } => {
     // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (trace-monitor.ts).
     const monitorPlan = flags.monitor ? handlePlan(rs, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
     drawnRuleset = rs;
     const json = new JsonLines();
     let status = 0;
-    for (let i = 0; i < lines.length; i++) {
-      let result: TraceResult;
-      try {
-        result = runner.next(wordsOf(i));
-      } catch (e) {
-        if (e instanceof PacketLineError || e instanceof TraceInputError) return { status: 2, error: `tsiptables trace: ${whereOf(i)}${e.message}\n${tryHelp}` };
-        throw e;
+    try {
+      for (let i = 0; i < lines.length; i++) {
+        const o = traceOne(rs, runner, json, monitorPlan, i);
+        if (typeof o === 'string') return { status: 2, error: o };
+        if (o) status = 1;
+        if (wrote) {
+          wrote = false;
+          yield;
+        }
       }
-      if (result.fate === 'dropped') status = 1;
-      if (wantDiagram && drawn.length < DIAGRAM_MAX_PACKETS) drawn.push(snapshotResult(result));
-      // A single packet that meets random picks (statistic): every outcome with its probability.
-      const random = result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1);
-      const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && random ? exploreBranches(rs, host, { explain: false, assume, now }, result.original) : [];
-      if (flags.json) emit(branches.length ? JSON.stringify({ ...jsonView(result), branches: branchesJson(branches) }) + '\n' : json.line(result));
-      else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
-      else if (flags.monitor) emit(monitorLines(result, rs, { plan: monitorPlan }).map((l) => l + '\n').join(''));
-      else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));
+    } finally {
+      runner.tracer.flushCounters();
+      flush();
     }
     return { status };
+  }
+  /** Under the writers' lock: without a pause. */
+  const traceAll = (rs: Ruleset): Outcome => {
+    const steps = traceSteps(rs);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  };
+  const traceAllPausing = async (rs: Ruleset): Promise<Outcome> => {
+    const steps = traceSteps(rs);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  /** One packet: whether it was dropped, or the error of its line. */
+  const traceOne = (rs: Ruleset, runner: BatchRunner, json: JsonLines, monitorPlan: ReturnType<typeof handlePlan> | undefined, i: number): boolean | string => {
+    let result: TraceResult;
+    try {
+      result = runner.next(wordsOf(i));
+    } catch (e) {
+      if (e instanceof PacketLineError || e instanceof TraceInputError) return `tsiptables trace: ${whereOf(i)}${e.message}\n${tryHelp}`;
+      throw e;
+    }
+    if (wantDiagram && drawn.length < DIAGRAM_MAX_PACKETS) drawn.push(snapshotResult(result));
+    // A single packet that meets random picks (statistic): every outcome with its probability.
+    const random = result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1);
+    const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && random ? exploreBranches(rs, host, { explain: false, assume, now }, result.original) : [];
+    if (flags.json) emit(branches.length ? JSON.stringify({ ...jsonView(result), branches: branchesJson(branches) }) + '\n' : json.line(result));
+    else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
+    else if (flags.monitor) emit(monitorLines(result, rs, { plan: monitorPlan }).map((l) => l + '\n').join(''));
+    else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));
+    return result.fate === 'dropped';
   };
 
   // --update-counters: read, trace and write back under the writers' lock, so no concurrent change is lost.
@@ -412,7 +448,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
         if (o.error === undefined) writeState(statefile, rs);
         return o;
       })
-    : traceAll(ruleset);
+    : await traceAllPausing(ruleset);
   if (outcome.error === undefined && wantDiagram && drawnRuleset !== undefined) {
     const failed = writeDiagrams(diagrams, write, {
       inputs: connectionInputs(drawn, drawnRuleset, flags.name ?? 'host'),
