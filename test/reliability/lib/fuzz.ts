@@ -106,6 +106,7 @@ const MORE_FAMILIES = [
   /^Newlines not allowed in --log-prefix$/,
   /^[\w -]+: (bad value|bad integer value|trailing garbage after value) for option "--[\w-]+"(\.| near .*)$/s,
   /^[\w -]+: Argument to "--[\w-]+" has unexpected characters near ".*"\.$/s,
+  /^[\w -]+: Too many components for option "--[\w-]+" \(max: \d+\)$/,
   /^-c (packet|byte) counter not numeric$/,
   /^Set .* doesn't exist\.$/s,
   /^You cannot use `-[wW]' from iptables-restore$/,
@@ -115,6 +116,10 @@ const MORE_FAMILIES = [
   /^Odd number of hex digits$/,
   /^Garbage after port range: `.*'$/s,
   /^ICMP type range not supported$/,
+  /^Invalid address format$/,
+  /^--[\w-]+ requires two args\.$/,
+  /^burst cannot be smaller than \d+b$/,
+  /^--reject-with [\w-]+ no longer supported$/,
   // state.ts (README, "The state file"): the file or its lock cannot be read or written.
   /^Fatal: can't (open lock file|read state file|write state file) .+: [A-Z][a-z -]+$/,
   /^state file .+ is damaged/,
@@ -142,39 +147,26 @@ export function flushCollected(): void {
 }
 
 /**
- * The input's own words that hold a quote or a line break, longest first: iptables prints words back inside
- * its messages (`Bad argument \`X'`), and such a word would otherwise split a message or unbalance its quotes.
- * For a dump, the words of each line (split at blanks) and each line's rest after a quote (an unbalanced
- * quote swallows the rest of the line, newline included, into one value).
+ * Whether the input can put a line break inside a message: a command-line word that holds one, or a dump line
+ * with an unbalanced quote (iptables-restore keeps the line's newline in the quoted value). iptables prints
+ * words back (`Bad argument \`X'`), so such a message spans two lines.
  */
-export function trickyWords(words: readonly string[], dumpText?: string): string[] {
-  const out = new Set<string>(words);
-  for (const line of dumpText?.split('\n') ?? []) {
-    for (const w of line.split(/[ \t]+/)) out.add(w);
-    for (let q = line.search(/["']/); q >= 0; q = line.slice(q + 1).search(/["']/) < 0 ? -1 : q + 1 + line.slice(q + 1).search(/["']/)) {
-      out.add(line.slice(q + 1));
-      out.add(line.slice(q + 1) + '\n');
-      out.add(line.slice(q));
-      out.add(line.slice(q) + '\n');
-    }
-  }
-  // Words that are little more than a quote or a line break are left alone (they would mask iptables' own).
-  return [...out].filter((w) => /['"`\n]/.test(w) && w.replace(/[\s'"`]/g, '').length >= 3).sort((a, b) => b.length - a.length);
+export function newlineInWords(words: readonly string[], dumpText?: string): boolean {
+  if (words.some((w) => w.includes('\n'))) return true;
+  return (dumpText ?? '').split('\n').some((l) => (l.split('"').length - 1) % 2 === 1 || (l.split("'").length - 1) % 2 === 1);
 }
 
 /**
  * Why a result is not something iptables would print, or undefined when it is. `input`: the whole input (crash
- * marks it contains are not held against the output); `words`: from trickyWords().
+ * marks it contains are not held against the output); `newlines`: from newlineInWords().
  */
-export function problemWith(r: RunResult, input: string, words: readonly string[], statuses: readonly number[]): string | undefined {
+export function problemWith(r: RunResult, input: string, newlines: boolean, statuses: readonly number[]): string | undefined {
   if (!statuses.includes(r.status)) return `exit status ${r.status}`;
   for (const mark of CRASH_MARKS) if (r.stderr.includes(mark) && !input.includes(mark)) return `stderr has "${mark}"`;
   if (/\n\s+at .+:\d+:\d+\)?\n/.test(r.stderr)) return 'stderr has a stack trace';
   if (r.status !== 0 && r.stderr === '') return 'failed without a message';
   const known = seeds().known;
-  let stderr = r.stderr;
-  for (const w of words) if (stderr.includes(w)) stderr = stderr.split(w).join('WORD');
-  for (const line of messageLines(stderr)) {
+  for (const line of messageLines(r.stderr, newlines, known)) {
     if (isKnownLine(line, known)) continue;
     if (!COLLECT) return `stderr line not in iptables' messages: ${JSON.stringify(line.slice(0, 200))}`;
     COLLECT.add(JSON.stringify([line.replace(PROGRAM_PREFIX, '').slice(0, 120), input.slice(0, 300)]));
@@ -190,13 +182,18 @@ function insideQuote(line: string): boolean {
   return back > apos || (back === 0 && apos % 2 === 1) || count(/"/g) % 2 === 1;
 }
 
-/** stderr split into messages: a line break inside a quoted word (the input had one) does not split. */
-function messageLines(stderr: string): string[] {
+/**
+ * stderr split into messages. Where the input can put a line break inside a message (see newlineInWords), a
+ * line does not start a message when it ends the quoted word of the line before (or starts with a closing
+ * quote), or when it is no message of its own but completes the one before.
+ */
+function messageLines(stderr: string, newlines: boolean, known: Known): string[] {
   const out: string[] = [];
   for (const line of stderr.split('\n')) {
     const last = out[out.length - 1];
-    // A line of one or two characters (`Z'`) is the end of a quoted word that held a line break.
-    if (last !== undefined && (insideQuote(last) || (line.length > 0 && line.length <= 2))) out[out.length - 1] = `${last}\n${line}`;
+    const joined = `${last}\n${line}`;
+    const continues = last !== undefined && newlines && (insideQuote(last) || /^['"]/.test(line) || (!isKnownLine(line, known) && isKnownLine(joined, known)));
+    if (continues) out[out.length - 1] = joined;
     else out.push(line);
   }
   return out;
