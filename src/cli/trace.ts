@@ -113,7 +113,8 @@ export class JsonLines {
   line(r: TraceResult): string {
     const conn = r.conn;
     if (r.in === undefined || r.out === undefined) return JSON.stringify(jsonView(r)) + '\n';
-    let o = `{"fate":${jsonString(r.fate)},"in":${r.in === null ? 'null' : jsonString(r.in)},"out":${r.out === null ? 'null' : jsonString(r.out)},"reason":${jsonString(r.reason)}`;
+    // Fate, conntrack state and NAT manip are fixed words (their types say which): nothing to escape.
+    let o = `{"fate":"${r.fate}","in":${r.in === null ? 'null' : jsonString(r.in)},"out":${r.out === null ? 'null' : jsonString(r.out)},"reason":${jsonString(r.reason)}`;
     o += `,"packet":${r.fate === 'dropped' ? 'null' : wireJson(r.packet)},"trace":[`;
     const steps = r.steps;
     for (let i = 0; i < steps.length; i++) o += (i > 0 ? ',' : '') + this.step(steps[i]!);
@@ -122,13 +123,13 @@ export class JsonLines {
     let notes = '';
     let logs = false;
     for (const e of r.events) {
-      if (e.kind === 'nat') nat += `${nat === '' ? '' : ','}{"manip":${jsonString(e.manip)},"before":${jsonString(e.before)},"after":${jsonString(e.after)}}`;
+      if (e.kind === 'nat') nat += `${nat === '' ? '' : ','}{"manip":"${e.manip}","before":${jsonString(e.before)},"after":${jsonString(e.after)}}`;
       else if (e.kind === 'route') route += (route === '' ? '' : ',') + jsonString(e.text);
       else if (e.kind === 'note') notes += (notes === '' ? '' : ',') + jsonString(e.text);
       else if (e.kind === 'unsimulated') notes += (notes === '' ? '' : ',') + jsonString(`${e.what}: packet semantics not simulated, taken as matching`);
       else if (e.kind === 'log') logs = true;
     }
-    o += `],"log":${logs ? jsonList(logLines(r, false)) : '[]'},"verdict":${jsonString(r.verdict)},"conntrack":{"state":${jsonString(r.ctState)},"entry":`;
+    o += `],"log":${logs ? jsonList(logLines(r, false)) : '[]'},"verdict":${jsonString(r.verdict)},"conntrack":{"state":"${r.ctState}","entry":`;
     if (conn) {
       o += `{"original":${jsonString(tupleText(conn.orig))},"reply":${jsonString(tupleText(conn.reply))},"status":${jsonList(statusNames(conn.status))},"mark":${jsonNumber(conn.mark)}`;
       if (conn.orig.proto === PROTO_TCP) o += `,"tcp":${jsonString(ConntrackTable.tcpStateName(conn))}`;
