@@ -1,9 +1,10 @@
 /**
  * bench.ts - `npm run bench`: tsiptables against the real iptables 1.8.9 on kube-proxy style rulesets.
  *
- *   npx tsx bench/bench.ts [--reps N] [--ts-only] [--keep] [--small N] [--large N] [--no-write]
+ *   npx tsx bench/bench.ts [--reps N] [--ts-only] [--keep] [--small N] [--large N] [--no-write] [--only trace]
  *
- *   --reps N     runs per measurement, the median is reported (default 3)
+ *   --reps N     runs per measurement, the median is reported (default 3); with --only trace, runs of each
+ *                trace --batch, the best is reported
  *   --ts-only    do not run the real iptables even where they could run
  *   --keep       keep the temporary directory (dumps, save outputs, tsiptables state)
  *   --small N    services in the small dump (default 1000)
@@ -11,6 +12,7 @@
  *   --no-write   print the table only, write no bench/results/<date>.json
  *   --trace-packets N  packets in the trace --batch runs (default 100000), on a 10-service (~130 rules) and
  *                the large ruleset
+ *   --only trace only the trace --batch runs (no restore/save/-A... and no real iptables)
  *
  * It generates the dumps with bench/gen-kube-proxy.ts, then measures wall time and peak RSS (GNU time
  * `%e %M`; CI gets it from the Debian package `time`) of each operation, side by side with
@@ -40,10 +42,11 @@ interface Args {
   large: number;
   write: boolean;
   tracePackets: number;
+  onlyTrace: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { reps: 3, tsOnly: false, keep: false, small: 1000, large: 10000, write: true, tracePackets: 100000 };
+  const a: Args = { reps: 3, tsOnly: false, keep: false, small: 1000, large: 10000, write: true, tracePackets: 100000, onlyTrace: false };
   const num = (flag: string, v: string | undefined): number => {
     if (v === undefined || !/^[1-9]\d*$/.test(v)) {
       process.stderr.write(`bench: ${flag} needs a positive integer\n`);
@@ -74,10 +77,17 @@ function parseArgs(argv: string[]): Args {
       case '--no-write':
         a.write = false;
         break;
+      case '--only':
+        if (argv[++i] !== 'trace') {
+          process.stderr.write('bench: --only takes one part: trace\n');
+          process.exit(2);
+        }
+        a.onlyTrace = true;
+        break;
       default:
         process.stderr.write(
           `bench: unknown argument ${argv[i]}\n` +
-            'usage: bench.ts [--reps N] [--ts-only] [--keep] [--small N] [--large N] [--no-write] [--trace-packets N]\n',
+            'usage: bench.ts [--reps N] [--ts-only] [--keep] [--small N] [--large N] [--no-write] [--trace-packets N] [--only trace]\n',
         );
         process.exit(2);
     }
@@ -304,6 +314,10 @@ async function main(): Promise<void> {
   ensureBuilt();
   const load = os.loadavg()[0];
   if (load > os.cpus().length * 0.5) log(`note: load average ${load.toFixed(2)} on ${os.cpus().length} CPUs: other work makes the times noisy`);
+  if (args.onlyTrace) {
+    traceOnly(args, started, t0, load);
+    return;
+  }
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsi-bench-'));
   const ipBin = which('ip');
@@ -500,6 +514,32 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
+}
+
+/** --only trace: the trace --batch runs alone, best of --reps; results in bench/results/<date>-trace.json. */
+function traceOnly(args: Args, started: Date, t0: number, load: number): void {
+  log(`tsiptables trace --batch (best of ${args.reps}):`);
+  const traceResults: TraceBenchResult[] = [];
+  for (const services of [10, args.large]) {
+    const r = benchTrace(services, args.tracePackets, args.reps);
+    traceResults.push(r);
+    log(`  ${services} services (${r.rules} rules): ${Math.round(r.packetsPerSecond)} packets/s (runs: ${r.runs.join(', ')})`);
+  }
+  const elapsed = (Date.now() - t0) / 1000;
+  process.stdout.write(`\n${formatTraceBench(traceResults)}\nload average at start ${load.toFixed(2)} (${os.cpus().length} CPUs); total ${elapsed.toFixed(0)} s\n`);
+  if (!args.write) return;
+  const file = path.join(ROOT, 'bench', 'results', `${started.toISOString().slice(0, 10)}-trace.json`);
+  writeJson(file, {
+    date: started.toISOString(),
+    only: 'trace',
+    reps: args.reps,
+    pick: 'best',
+    git: gitInfo(),
+    elapsedSeconds: Math.round(elapsed),
+    host: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, kernel: os.release(), loadAverageAtStart: Math.round(load * 100) / 100 },
+    trace: traceResults,
+  });
+  log(`wrote ${path.relative(ROOT, file)}`);
 }
 
 main().catch((e: unknown) => {

@@ -348,7 +348,11 @@ export class Tracer {
             run.events.push({ kind: 'step', step: s, packet: keepPackets ? clonePacket(p) : p });
           }
         : (s) => void run.steps.push(s),
-      miss: this.opts.explain ? (m) => void (all && run.events.push({ kind: 'miss', miss: m })) : undefined,
+      miss: this.opts.explain
+        ? (m) => {
+            if (all) run.events.push({ kind: 'miss', miss: m });
+          }
+        : undefined,
       unsimulated: (what) => {
         if (!run.events.some((e) => e.kind === 'unsimulated' && e.what === what)) run.events.push({ kind: 'unsimulated', what });
       },
