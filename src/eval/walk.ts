@@ -410,8 +410,9 @@ function passes(r: CompiledRule, ps: number, pd: number, pp: number, sp: number,
 class CompiledChain {
   readonly n: number;
   readonly rules: readonly CompiledRule[];
-  readonly byDst: Map<number, Int32Array> | undefined;
-  readonly byPort: Map<number, Int32Array> | undefined;
+  /** A list of one rule is the rule's position itself (a kube-proxy KUBE-SERVICES has one rule per address). */
+  readonly byDst: Map<number, number | Int32Array> | undefined;
+  readonly byPort: Map<number, number | Int32Array> | undefined;
   readonly others: Int32Array | undefined;
   /** The chain's name and hook, read by every step (the Chain object itself only at a built-in chain's tail). */
   readonly name: string;
@@ -450,10 +451,17 @@ class CompiledChain {
       else if (r.dports !== undefined) for (const p of new Set(r.dports)) add(byPort, portKey(r.portProto, p), i);
       else others.push(i);
     });
-    const frozen = (m: Map<number, number[]>): Map<number, Int32Array> => new Map([...m].map(([k, v]) => [k, Int32Array.from(v)]));
+    const frozen = (m: Map<number, number[]>): Map<number, number | Int32Array> => new Map([...m].map(([k, v]) => [k, v.length === 1 ? v[0]! : Int32Array.from(v)]));
     this.byDst = frozen(byDst);
     this.byPort = frozen(byPort);
     this.others = Int32Array.from(others);
+  }
+
+  private list(v: number | Int32Array | undefined, one: Int32Array): Int32Array {
+    if (v === undefined) return EMPTY;
+    if (typeof v !== 'number') return v;
+    one[0] = v;
+    return one;
   }
 
   /** The first rule at or after `from` whose compiled criteria let the packet through (or n). */
@@ -469,8 +477,8 @@ class CompiledChain {
       for (let i = from; i < n; i++) if (passes(rules[i]!, ps, pd, pp, sp, dp)) return i;
       return n;
     }
-    const a = this.byDst!.get(pd) ?? EMPTY;
-    const b = this.byPort!.get(portKey(pp, dp)) ?? EMPTY;
+    const a = this.list(this.byDst!.get(pd), ONE_DST);
+    const b = this.list(this.byPort!.get(portKey(pp, dp)), ONE_PORT);
     const c = this.others;
     let ia = a.length === 0 ? 0 : lowerBound(a, from);
     let ib = b.length === 0 ? 0 : lowerBound(b, from);
@@ -490,6 +498,9 @@ class CompiledChain {
 }
 
 const EMPTY = new Int32Array(0);
+/** Where next() puts a one-rule list of each index while it merges (it is not re-entered). */
+const ONE_DST = new Int32Array(1);
+const ONE_PORT = new Int32Array(1);
 /** Chains shorter than this are scanned; longer ones are indexed. */
 const INDEX_FROM = 32;
 
