@@ -15,7 +15,7 @@ import { fuzzSuite } from '../reliability/lib/fuzz-suite';
 import { BIN, killAll, leftovers, requireDist, run } from '../reliability/lib/harness';
 
 describe('concurrency, full size', () => concurrencySuite({ writers: 200, restoreRounds: 40, restoreRules: 5000 }));
-describe('SIGKILL loops, full size', () => crashSuite({ iterations: 120 }));
+describe('SIGKILL loops, full size', () => crashSuite({ iterations: 120, rules: 20_000 }));
 describe('hostile input, full size', () => fuzzSuite({ commandRuns: 6000, dumpRuns: 6000, byteRuns: 3000, traceRuns: 3000, caseBoundMs: 5000 }));
 
 const isRoot = process.getuid?.() === 0;

@@ -2,4 +2,4 @@
 import { FULL } from './lib/harness';
 import { concurrencySuite } from './lib/concurrency';
 
-concurrencySuite(FULL ? { writers: 200, restoreRounds: 40, restoreRules: 5000 } : { writers: 50, restoreRounds: 10, restoreRules: 2000 });
+concurrencySuite(FULL ? { writers: 200, restoreRounds: 40, restoreRules: 5000 } : { writers: 50, restoreRounds: 8, restoreRules: 1500 });

@@ -2,4 +2,4 @@
 import { FULL } from './lib/harness';
 import { crashSuite } from './lib/crash';
 
-crashSuite({ iterations: FULL ? 120 : 10 });
+crashSuite(FULL ? { iterations: 120, rules: 20_000 } : { iterations: 10, rules: 8000 });

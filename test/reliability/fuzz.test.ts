@@ -9,5 +9,5 @@ import { fuzzSuite } from './lib/fuzz-suite';
 fuzzSuite(
   FULL
     ? { commandRuns: 6000, dumpRuns: 6000, byteRuns: 3000, traceRuns: 3000, caseBoundMs: 5000 }
-    : { commandRuns: 1000, dumpRuns: 600, byteRuns: 300, traceRuns: 400, caseBoundMs: 3000 },
+    : { commandRuns: 800, dumpRuns: 400, byteRuns: 200, traceRuns: 300, caseBoundMs: 3000 },
 );

@@ -12,6 +12,8 @@ import { addr, killAll, leftovers, requireDist, rng, run, Scratch, seedFromEnv, 
 export interface CrashSizes {
   /** SIGKILLed runs of each operation. */
   iterations: number;
+  /** Rules in the big rulesets (the restored one, the one -A appends to; half as many for -X). */
+  rules: number;
 }
 
 interface Op {
@@ -28,23 +30,23 @@ function rules(chain: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `-A ${chain} -s ${addr(i)}/32 -p tcp --dport ${1 + (i % 65535)} -j ACCEPT`);
 }
 
-const OPS: Op[] = [
+const ops = (n: number): Op[] => [
   {
     name: 'tsiptables-restore',
     before: ['*filter', '-A INPUT -s 1.1.1.1/32 -j ACCEPT', 'COMMIT', ''].join('\n'),
     program: 'tsiptables-restore',
     args: (s) => [s.file('new.rules')],
-    files: { 'new.rules': ['*filter', ':BIG - [0:0]', '-A INPUT -j BIG', ...rules('BIG', 20_000), 'COMMIT', '*nat', '-A POSTROUTING -o eth0 -j MASQUERADE', 'COMMIT', ''].join('\n') },
+    files: { 'new.rules': ['*filter', ':BIG - [0:0]', '-A INPUT -j BIG', ...rules('BIG', n), 'COMMIT', '*nat', '-A POSTROUTING -o eth0 -j MASQUERADE', 'COMMIT', ''].join('\n') },
   },
   {
     name: 'tsiptables -A',
-    before: ['*filter', ...rules('INPUT', 20_000), 'COMMIT', ''].join('\n'),
+    before: ['*filter', ...rules('INPUT', n), 'COMMIT', ''].join('\n'),
     program: 'tsiptables',
     args: () => ['-A', 'INPUT', '-s', '192.0.2.1', '-j', 'DROP'],
   },
   {
     name: 'tsiptables -X',
-    before: ['*filter', ...Array.from({ length: 5000 }, (_, i) => `:U${i} - [0:0]`), ...rules('INPUT', 10_000), 'COMMIT', ''].join('\n'),
+    before: ['*filter', ...Array.from({ length: n / 4 }, (_, i) => `:U${i} - [0:0]`), ...rules('INPUT', n / 2), 'COMMIT', ''].join('\n'),
     program: 'tsiptables',
     args: () => ['-X'],
   },
@@ -56,7 +58,7 @@ export function crashSuite(size: CrashSizes): void {
   const seed = seedFromEnv();
   const tally = { old: 0, new: 0, midWrite: 0 };
 
-  for (const op of OPS) {
+  for (const op of ops(size.rules)) {
     test(`SIGKILL during ${op.name}, ${size.iterations} times: the state is the old or the new one`, async () => {
       const s = new Scratch('tsi-crash-');
       try {
