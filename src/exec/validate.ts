@@ -1,11 +1,18 @@
 /**
  * What the kernel (nf_tables with xtables compat) checks when a rule is added: the jump target exists, no
- * loop, and every match/target may run in the hooks that reach the chain (a user chain inherits the hooks of
+ * loop, no chain deeper than JUMP_STACK_SIZE jumps, and every match/target may run in the hooks that reach the chain (a user chain inherits the hooks of
  * every built-in chain that jumps to it, directly or not).
  */
 import type { Hook, KernelView } from '../extensions/spec';
 import { IptablesError, Exit, kernelRefused } from '../messages';
 import type { Chain, Rule, Table } from '../model/ruleset';
+
+/**
+ * NFT_JUMP_STACK_SIZE: nft_chain_validate() refuses a chain reached at this jump depth from a base chain with
+ * EMLINK ("Too many links"); a loop reached from a base chain ends the same way. Checked against iptables-nft
+ * 1.8.9 on a 6.x kernel: a chain of user chains jumped to from INPUT is refused from the 16th jump on.
+ */
+export const JUMP_STACK_SIZE = 16;
 
 /**
  * `-j X`/`-g X` must name an existing chain. A jump to a built-in chain is refused by the kernel: with
@@ -108,6 +115,90 @@ function reachableFrom(t: Table, start: string, extra?: Rule): string[] | null {
   return out;
 }
 
+/**
+ * The longest jump path from each chain walked from `roots` downward (0: the chain jumps nowhere), memoised
+ * over the whole walk. Iterative. A chain met again on its own path (a loop) counts as unbounded.
+ */
+function heights(t: Table, roots: readonly string[]): Map<string, number> {
+  const h = new Map<string, number>();
+  for (const root of roots) {
+    if (h.has(root)) continue;
+    const onPath = new Set<string>([root]);
+    const stack: Array<{ name: string; i: number; best: number }> = [{ name: root, i: 0, best: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const rules = t.chains.get(top.name)?.rules ?? [];
+      let pushed = false;
+      while (top.i < rules.length) {
+        const to = rules[top.i++]!.jumpTo;
+        if (to === undefined || !t.chains.has(to)) continue;
+        if (onPath.has(to)) {
+          top.best = Infinity;
+          continue;
+        }
+        const known = h.get(to);
+        if (known !== undefined) {
+          top.best = Math.max(top.best, known + 1);
+          continue;
+        }
+        onPath.add(to);
+        stack.push({ name: to, i: 0, best: 0 });
+        pushed = true;
+        break;
+      }
+      if (pushed) continue;
+      h.set(top.name, top.best);
+      onPath.delete(top.name);
+      stack.pop();
+      const parent = stack[stack.length - 1];
+      if (parent) parent.best = Math.max(parent.best, top.best + 1);
+    }
+  }
+  return h;
+}
+
+/** The longest jump path from a base chain down to `chain` (0 for a base chain); -Infinity if none reaches it. */
+function depthFromBase(t: Table, chain: string): number {
+  const callers = new Map<string, string[]>();
+  for (const c of t.chains.values()) {
+    for (const r of c.rules) {
+      if (r.jumpTo === undefined) continue;
+      const list = callers.get(r.jumpTo);
+      if (list) list.push(c.name);
+      else callers.set(r.jumpTo, [c.name]);
+    }
+  }
+  // The same walk as heights(), on the graph of callers, with base chains as the ends.
+  const up = new Map<string, number>();
+  const onPath = new Set<string>([chain]);
+  const stack: Array<{ name: string; i: number; best: number }> = [{ name: chain, i: 0, best: t.chains.get(chain)?.hook ? 0 : -Infinity }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const from = callers.get(top.name) ?? [];
+    let pushed = false;
+    while (top.i < from.length) {
+      const p = from[top.i++]!;
+      if (onPath.has(p)) continue;
+      const known = up.get(p);
+      if (known !== undefined) {
+        top.best = Math.max(top.best, known + 1);
+        continue;
+      }
+      onPath.add(p);
+      stack.push({ name: p, i: 0, best: t.chains.get(p)?.hook ? 0 : -Infinity });
+      pushed = true;
+      break;
+    }
+    if (pushed) continue;
+    up.set(top.name, top.best);
+    onPath.delete(top.name);
+    stack.pop();
+    const child = stack[stack.length - 1];
+    if (child) child.best = Math.max(child.best, top.best + 1);
+  }
+  return up.get(chain)!;
+}
+
 export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string): void {
   const hooks = reachingHooks(t, c.name);
   const what = `rule in chain ${c.name}`;
@@ -120,6 +211,9 @@ export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string): void 
       return;
     }
     if (hooks.size === 0) return;
+    // The new jump puts the target's chains one level below this chain's deepest level.
+    const below = heights(t, [r.jumpTo]).get(r.jumpTo) ?? 0;
+    if (depthFromBase(t, c.name) + 1 + below >= JUMP_STACK_SIZE) throw kernelRefused(op, 'Too many links', what);
     for (const name of reach) {
       for (const rule of t.chains.get(name)?.rules ?? []) {
         const why = refusal(rule, t.name, hooks, null);
@@ -181,6 +275,9 @@ export function validateTable(t: Table): string | undefined {
     }
   }
   if (loop) return 'Too many links';
+  const roots = [...t.chains.values()].filter((c) => c.hook).map((c) => c.name);
+  const h = heights(t, roots);
+  if (roots.some((name) => (h.get(name) ?? 0) >= JUMP_STACK_SIZE)) return 'Too many links';
   for (const c of t.chains.values()) {
     const set = hooks.get(c.name);
     if (!set || set.size === 0) continue;
