@@ -4,7 +4,7 @@
  */
 import { parseDumpLine } from '../../grammar/index';
 import type { ArgNode } from '../ast';
-import { EarlyExitSignal, parseCommand, type EarlyExit } from '../compile/command';
+import { EarlyExitSignal, parseCommand, type EarlyExit, type ParsedCommand } from '../compile/command';
 import { assertValidChainName, scanU64 } from '../compile/command';
 import { execute } from '../exec/commands';
 import { checkAddresses } from '../compile/rule';
@@ -77,7 +77,9 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   let staged: Ruleset | undefined;
   let table: TableName | undefined;
   let skipping = false;
+  /** The first error the kernel would report at COMMIT; with `refusals`, every rule it refuses. */
   let deferred: IptablesError | undefined;
+  let refusals: Refusal[] = [];
   /** User chains created since the current `*table` line. */
   const createdHere = new Set<string>();
   /**
@@ -85,7 +87,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
    * are made once at COMMIT (validateTable); only if that fails are the steps replayed with per-rule graph
    * checks, to name the line the kernel would have refused.
    */
-  let ops: Array<{ line: number; run: (rs: Ruleset, defer: boolean) => string }> = [];
+  let ops: Op[] = [];
   let sectionBase: Ruleset | undefined;
   let stdout = '';
   const lines = text.split('\n');
@@ -119,7 +121,10 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       continue;
     }
     if (table !== undefined && /^COMMIT$/.test(raw)) {
-      if (!deferred && !opts.test && !opts.trusted && !skipping) deferred = graphProblem(staged!, table, sectionBase!, ops);
+      if (!opts.test && !opts.trusted && !skipping && (deferred === undefined || deferred.status === Exit.Resource)) {
+        // Rules the kernel refuses on their own hide the jump graph's problems (iptables-nft 1.8.9, kernel 6.x).
+        deferred = kernelReport(refusals, refusals.length === 0 ? graphRefusals(staged!, table, sectionBase!, ops) : undefined) ?? deferred;
+      }
       if (deferred) fail(deferred);
       if (!skipping && !opts.test) pending = staged!;
       table = undefined;
@@ -144,6 +149,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         staged.tables.delete(table);
       }
       ops = [];
+      refusals = [];
       sectionBase = opts.trusted || opts.test ? undefined : staged.clone();
       continue;
     }
@@ -252,7 +258,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         }
         const run = (rs: Ruleset, defer: boolean): string => execute(rs, cmd, { kernel: defer ? 'per-rule' : 'full' }).stdout;
         const out = run(staged!, true);
-        if (sectionBase) ops.push({ line: lineNo, run });
+        if (sectionBase) ops.push({ line: lineNo, run, cmd });
         stdout += out;
         if (cmd.command === 'new-chain') createdHere.add(cmd.chain!);
       } catch (e) {
@@ -266,7 +272,10 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         // Kernel-side refusals surface at COMMIT in the nft variant; so does a jump to a missing chain.
         // --test does not ask the kernel, so it sees neither.
         if (e.status === Exit.Resource) {
-          if (!opts.test) deferred ??= new IptablesError(`\nline ${lineNo}:${e.message}`, Exit.Resource, 'prefixed');
+          if (!opts.test) {
+            deferred ??= e;
+            refusals.push({ line: lineNo, message: e.message });
+          }
           continue;
         }
         if (/^Chain '.*' does not exist$/.test(e.message)) {
@@ -286,24 +295,80 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   return { ruleset: pending ?? committed, stdout };
 }
 
+/** A replayable step of the current table; `cmd` when it is a parsed command line (rule lines). */
+interface Op {
+  line: number;
+  run: (rs: Ruleset, defer: boolean) => string;
+  cmd?: ParsedCommand;
+}
+
+/** A rule the kernel refuses: its line and the message (` RULE_APPEND failed (Errno text): rule in chain X`). */
+interface Refusal {
+  line: number;
+  message: string;
+}
+
+const NEW_RULE_OPS: Partial<Record<ParsedCommand['command'], string>> = { append: 'RULE_APPEND', insert: 'RULE_INSERT', replace: 'RULE_REPLACE' };
+
 /**
- * The COMMIT-time check of the jump graph (hooks reaching each chain, loops). When the table fails it, the
- * table's steps are replayed with per-rule graph checks to find the line the kernel refuses, reported as the
- * nft variant does (`line N: RULE_APPEND failed (...)`, exit 4).
+ * The COMMIT-time check of the jump graph (hooks reaching each chain, loops, jump depth). When the table fails
+ * it, the table's steps are replayed with per-rule graph checks to find the rule after which the kernel finds
+ * the table invalid. That rule is refused, and so is every rule added after it in the batch (the kernel checks
+ * the whole table again at each one and the invalid rule stays in the transaction), with the same errno.
  */
-function graphProblem(staged: Ruleset, table: TableName, base: Ruleset, ops: Array<{ line: number; run: (rs: Ruleset, defer: boolean) => string }>): IptablesError | undefined {
+function graphRefusals(staged: Ruleset, table: TableName, base: Ruleset, ops: readonly Op[]): Refusal[] | string | undefined {
   const t = staged.table(table);
-  if (!t || validateTable(t) === undefined) return undefined;
+  const why = t ? validateTable(t) : undefined;
+  if (why === undefined) return undefined;
   const rs = base.clone();
-  for (const op of ops) {
+  for (let k = 0; k < ops.length; k++) {
     try {
-      op.run(rs, false);
+      ops[k]!.run(rs, false);
     } catch (e) {
-      if (e instanceof IptablesError && e.status === Exit.Resource) return new IptablesError(`\nline ${op.line}:${e.message}`, Exit.Resource, 'prefixed');
-      throw e;
+      if (!(e instanceof IptablesError) || e.status !== Exit.Resource) throw e;
+      const out: Refusal[] = [{ line: ops[k]!.line, message: e.message }];
+      const errno = /failed \((.*?)\): /.exec(e.message)?.[1] ?? why;
+      for (const later of ops.slice(k + 1)) {
+        const op = later.cmd ? NEW_RULE_OPS[later.cmd.command] : undefined;
+        if (!op) continue;
+        // One message per rule the line makes (`-s a,b` is two rules).
+        const { srcs, dsts } = checkAddresses(later.cmd!.rule);
+        for (let n = 0; n < srcs.length * dsts.length; n++) out.push({ line: later.line, message: ` ${op} failed (${errno}): rule in chain ${later.cmd!.chain}` });
+      }
+      return out;
     }
   }
-  return new IptablesError(` COMMIT failed (${validateTable(t)})`, Exit.Resource, 'prefixed');
+  return why;
+}
+
+/**
+ * What iptables-restore (nft variant) prints for a batch the kernel refused: one `line N: ...` per refused rule
+ * in line order, exit 4, gathered as nft_action() gathers them in its 1024-byte errmsg buffer.
+ */
+function kernelReport(refusals: readonly Refusal[], graph: Refusal[] | string | undefined): IptablesError | undefined {
+  const all = [...refusals, ...(Array.isArray(graph) ? graph : [])].sort((a, b) => a.line - b.line);
+  if (all.length === 0) return typeof graph === 'string' ? new IptablesError(` COMMIT failed (${graph})`, Exit.Resource, 'prefixed') : undefined;
+  return new IptablesError(errmsgBuffer(all.map((r) => `\nline ${r.line}:${r.message}`)), Exit.Resource, 'prefixed');
+}
+
+/**
+ * nft_action()'s errmsg[1024]: each message is snprintf()ed at the end of those kept so far; it is kept only if
+ * it fitted (a message that fills the buffer exactly loses its last character to the NUL). A message that did
+ * not fit stays, cut, until the next one is written over it, so the last one shows, cut, at the end.
+ */
+function errmsgBuffer(messages: readonly string[]): string {
+  let kept = '';
+  let room = 1024;
+  let cut = '';
+  for (const m of messages) {
+    if (room > 0) cut = m.slice(0, room - 1);
+    if (m.length > 0 && m.length <= room) {
+      kept += cut;
+      room -= m.length;
+      cut = '';
+    }
+  }
+  return kept + cut;
 }
 
 export { nftError };
