@@ -81,7 +81,12 @@ export function execute(rs: Ruleset, cmd: ParsedCommand, opts: ExecOptions = {})
       const c = t.chains.get(chainName!);
       if (!c) throw nftError(NFT_STRERROR.noChain);
       if (cmd.command === 'replace' && c.hook && !c.registered) throw nftError(NFT_STRERROR.noChain);
-      const op = cmd.command === 'replace' ? 'RULE_REPLACE' : cmd.command === 'insert' ? 'RULE_INSERT' : 'RULE_APPEND';
+      // The positions are checked before the kernel sees the rule; inserting at the position after the last
+      // rule is an append (nft_rule_insert()), and the kernel says so.
+      const at = cmd.command === 'insert' ? (cmd.rulenum ?? 1) - 1 : cmd.command === 'replace' ? cmd.rulenum! - 1 : c.rules.length;
+      if (cmd.command === 'insert' && at > c.rules.length) throw nftError(NFT_STRERROR.insertTooBig);
+      if (cmd.command === 'replace' && at >= c.rules.length) throw nftError(NFT_STRERROR.replaceTooBig);
+      const op = cmd.command === 'replace' ? 'RULE_REPLACE' : cmd.command === 'insert' && !(at > 0 && at === c.rules.length) ? 'RULE_INSERT' : 'RULE_APPEND';
       const kernel = opts.kernel ?? 'full';
       if (kernel !== 'none') {
         for (const r of rules) {
@@ -92,16 +97,9 @@ export function execute(rs: Ruleset, cmd: ParsedCommand, opts: ExecOptions = {})
       }
       if (c.hook) c.registered = true;
       if (cmd.command === 'append') c.rules.push(...rules);
-      else if (cmd.command === 'insert') {
-        const at = (cmd.rulenum ?? 1) - 1;
-        if (at > c.rules.length) throw nftError(NFT_STRERROR.insertTooBig);
-        // One insert per address pair, each at the same position: `-I X -s a,b` leaves b before a.
-        for (const r of rules) c.rules.splice(at, 0, r);
-      } else {
-        const at = cmd.rulenum! - 1;
-        if (at >= c.rules.length) throw nftError(NFT_STRERROR.replaceTooBig);
-        c.rules[at] = rules[0]!;
-      }
+      // One insert per address pair, each at the same position: `-I X -s a,b` leaves b before a.
+      else if (cmd.command === 'insert') for (const r of rules) c.rules.splice(at, 0, r);
+      else c.rules[at] = rules[0]!;
       return { stdout: cmd.verbose ? rules.map(verboseRuleLine).join('') : '', changed: true };
     }
     case 'delete-num': {
