@@ -364,6 +364,9 @@ function jsonMismatches(rules: string, host: string, packets: readonly string[],
   const full = new BatchRunner(parseDump(rules), Host.parse(host), opts);
   const lean = new BatchRunner(parseDump(rules), Host.parse(host), { ...opts, events: 'json' });
   const bad: string[] = [];
+  // The batch's way: every line appended to one writer, taken as one string at the end.
+  const appended = new JsonLines();
+  let wanted = '';
   for (const p of packets) {
     let r: TraceResult;
     try {
@@ -375,7 +378,10 @@ function jsonMismatches(rules: string, host: string, packets: readonly string[],
     const l = lean.next(splitWords(p));
     const want = JSON.stringify(jsonView(r)) + '\n';
     for (const got of [lines.line(r), lines.line(l), JSON.stringify(jsonView(l)) + '\n']) if (got !== want) bad.push(`${p}\n  want ${want}  got  ${got}`);
+    appended.append(l);
+    wanted += want;
   }
+  if (appended.take() !== wanted) bad.push('the appended lines, taken at once, differ');
   return bad;
 }
 
@@ -459,6 +465,8 @@ test('the --json writer escapes as JSON.stringify does: any text in any string f
   expect(base.steps.length).toBeGreaterThan(2);
   const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('a"b', 'a\\b', '\t\n\u0000', '\u001f', 'x\u0001', '\u2028\u2029', '\ud800', 'x\udfffy', '😀', 'é', '\u007f'));
   const writer = new JsonLines();
+  // Lines appended one after another and taken together: a plain one and one with any text, in one string.
+  const batch = new JsonLines();
   fc.assert(
     fc.property(fc.array(text, { minLength: 8, maxLength: 8 }), (t) => {
       const r: TraceResult = {
@@ -472,8 +480,35 @@ test('the --json writer escapes as JSON.stringify does: any text in any string f
         assumptions: [{ ext: t[6]!, question: t[7]!, answer: true, probability: 0.5 }],
         decidedBy: base.decidedBy && { ...base.decidedBy, chain: t[4]!, path: [t[4]!, t[2]!] },
       };
-      expect(writer.line(r)).toBe(JSON.stringify(jsonView(r)) + '\n');
+      const want = JSON.stringify(jsonView(r)) + '\n';
+      expect(writer.line(r)).toBe(want);
+      batch.append(base);
+      batch.append(r);
+      expect(batch.take()).toBe(JSON.stringify(jsonView(base)) + '\n' + want);
     }),
     { numRuns: 500 },
   );
+  // All plain: taken as Latin-1.
+  batch.append(base);
+  expect(batch.take()).toBe(JSON.stringify(jsonView(base)) + '\n');
+});
+
+test('the --json writer: a rule line with non-ASCII text, and a buffer grown past its size', () => {
+  const rules = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -m comment --comment "café 😀" -j ACCEPT\nCOMMIT\n';
+  const host = 'ip addr add 10.0.1.1/24 dev eth0\nip addr add 10.0.2.1/24 dev eth1\nsysctl -w net.ipv4.ip_forward=1\n';
+  const runner = new BatchRunner(parseDump(rules), Host.parse(host), { explain: false, assume: new Map(), now: new Date(0), stepPackets: false });
+  const r = runner.next(splitWords('-p udp -s 10.0.1.2 -d 10.0.2.2 -i eth0'));
+  expect(r.decidedBy?.rule?.line).toContain('café');
+  const writer = new JsonLines();
+  // Only the deciding rule's line (written from the writer's memory) is not ASCII.
+  writer.append(r);
+  expect(writer.take()).toBe(JSON.stringify(jsonView(r)) + '\n');
+  // Lines of 15,000 bytes and more, 40 of them: the buffer grows several times, a multi-byte character at its end.
+  let wanted = '';
+  for (let i = 0; i < 40; i++) {
+    const long: TraceResult = { ...r, verdict: `${'x'.repeat(i)}${'é'.repeat(5000)}`, reason: '😀'.repeat(i) };
+    writer.append(long);
+    wanted += JSON.stringify(jsonView(long)) + '\n';
+  }
+  expect(writer.take()).toBe(wanted);
 });

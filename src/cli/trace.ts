@@ -10,7 +10,6 @@ import { Host, HostFileError } from '../eval/host';
 import { PacketLineError, splitWords } from '../eval/packet-line';
 import { statusNames, TraceInputError, type TraceResult } from '../eval/trace';
 import { ConntrackTable, tupleText } from '../eval/conntrack';
-import { addrToString } from '../model/ip';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, protoName, type Packet } from '../eval/packet';
 import type { Rule } from '../model/ruleset';
 import type { Step } from '../eval/walk';
@@ -75,7 +74,7 @@ interface TraceFlags {
 /**
  * A string as JSON.stringify writes it: as it is between quotes unless it holds a character JSON escapes (a
  * control character, a quote or a backslash) or any surrogate (a lone one is escaped), which JSON.stringify
- * then writes. A loop over the characters: cheaper than a regular expression on these short strings.
+ * then writes.
  */
 function jsonString(s: string): string {
   return plain(s) ? `"${s}"` : JSON.stringify(s);
@@ -95,97 +94,345 @@ function jsonNumber(n: number): string {
   return Number.isFinite(n) ? String(n) : 'null';
 }
 
-const jsonList = (items: readonly string[]): string => {
-  let out = '[';
-  for (let i = 0; i < items.length; i++) out += (i > 0 ? ',' : '') + jsonString(items[i]!);
-  return out + ']';
+/** A string's UTF-8, and whether it is all ASCII. */
+interface Encoded {
+  bytes: Uint8Array;
+  ascii: boolean;
+}
+const encode = (s: string): Encoded => {
+  const bytes = Buffer.from(s, 'utf8');
+  return { bytes, ascii: bytes.length === s.length };
 };
 
 /**
- * The --json line of a packet, `JSON.stringify(jsonView(result))` byte for byte (test/trace-walk.property.test.ts
- * compares them on every recorded kernel case and a kube-proxy batch), written without building the view: a
- * --batch of 100,000 packets spends less on its output. The deciding rule's line is encoded once per rule.
+ * The --json lines of packets, `JSON.stringify(jsonView(result))` byte for byte (test/trace-walk.property.test.ts
+ * compares them on every recorded kernel case, a kube-proxy batch and arbitrary text in every field), written
+ * as UTF-8 into a buffer without building the view or a string per line: a --batch of 100,000 packets spends
+ * less on its output. append() adds a packet's line, take() returns the lines so far as one string; line() is
+ * one packet's line alone. What repeats from packet to packet (the deciding rule's line) is encoded once.
  */
 export class JsonLines {
-  private readonly decidedRules = new Map<Rule, { chain: string; json: string }>();
-  private readonly names = new Map<string, string>();
+  private buf = Buffer.allocUnsafe(1 << 17);
+  private n = 0;
+  /** Every byte written since the last take() is ASCII (the string is then the bytes as Latin-1). */
+  private ascii = true;
+  private readonly decidedRules = new Map<Rule, { chain: string; json: Encoded }>();
+  private readonly names = new Map<string, Encoded>();
 
+  /** Bytes of the lines appended and not yet taken. */
+  get size(): number {
+    return this.n;
+  }
+
+  /** The lines appended since the last take(), as one string. */
+  take(): string {
+    const s = this.buf.toString(this.ascii ? 'latin1' : 'utf8', 0, this.n);
+    this.n = 0;
+    this.ascii = true;
+    return s;
+  }
+
+  /** One packet's line. */
   line(r: TraceResult): string {
-    const conn = r.conn;
-    if (r.in === undefined || r.out === undefined) return JSON.stringify(jsonView(r)) + '\n';
-    // Fate, conntrack state and NAT manip are fixed words (their types say which): nothing to escape.
-    let o = `{"fate":"${r.fate}","in":${r.in === null ? 'null' : jsonString(r.in)},"out":${r.out === null ? 'null' : jsonString(r.out)},"reason":${jsonString(r.reason)}`;
-    o += `,"packet":${r.fate === 'dropped' ? 'null' : wireJson(r.packet)},"trace":[`;
-    const steps = r.steps;
-    for (let i = 0; i < steps.length; i++) o += (i > 0 ? ',' : '') + this.step(steps[i]!);
-    let nat = '';
-    let route = '';
-    let notes = '';
-    let logs = false;
-    for (const e of r.events) {
-      if (e.kind === 'nat') nat += `${nat === '' ? '' : ','}{"manip":"${e.manip}","before":${jsonString(e.before)},"after":${jsonString(e.after)}}`;
-      else if (e.kind === 'route') route += (route === '' ? '' : ',') + jsonString(e.text);
-      else if (e.kind === 'note') notes += (notes === '' ? '' : ',') + jsonString(e.text);
-      else if (e.kind === 'unsimulated') notes += (notes === '' ? '' : ',') + jsonString(`${e.what}: packet semantics not simulated, taken as matching`);
-      else if (e.kind === 'log') logs = true;
+    const from = this.n;
+    this.append(r);
+    const s = this.buf.toString('utf8', from, this.n);
+    this.n = from;
+    return s;
+  }
+
+  append(r: TraceResult): void {
+    if (r.in === undefined || r.out === undefined) {
+      this.text(JSON.stringify(jsonView(r)) + '\n');
+      return;
     }
-    o += `],"log":${logs ? jsonList(logLines(r, false)) : '[]'},"verdict":${jsonString(r.verdict)},"conntrack":{"state":"${r.ctState}","entry":`;
+    const conn = r.conn;
+    // Fate, conntrack state and NAT manip are fixed words (their types say which): nothing to escape.
+    this.lit('{"fate":"');
+    this.lit(r.fate);
+    this.lit('","in":');
+    this.strOrNull(r.in);
+    this.lit(',"out":');
+    this.strOrNull(r.out);
+    this.lit(',"reason":');
+    this.str(r.reason);
+    this.lit(',"packet":');
+    if (r.fate === 'dropped') this.lit('null');
+    else this.wire(r.packet);
+    this.lit(',"trace":[');
+    const steps = r.steps;
+    for (let i = 0; i < steps.length; i++) {
+      if (i > 0) this.byte(0x2c);
+      this.step(steps[i]!);
+    }
+    this.lit('],"log":[');
+    let logs = false;
+    for (const e of r.events) if (e.kind === 'log') logs = true;
+    if (logs) this.strings(logLines(r, false));
+    this.lit('],"verdict":');
+    this.str(r.verdict);
+    this.lit(',"conntrack":{"state":"');
+    this.lit(r.ctState);
+    this.lit('","entry":');
     if (conn) {
-      o += `{"original":${jsonString(tupleText(conn.orig))},"reply":${jsonString(tupleText(conn.reply))},"status":${jsonList(statusNames(conn.status))},"mark":${jsonNumber(conn.mark)}`;
-      if (conn.orig.proto === PROTO_TCP) o += `,"tcp":${jsonString(ConntrackTable.tcpStateName(conn))}`;
-      o += `,"confirmed":${conn.confirmed ? 'true' : 'false'}}`;
-    } else o += 'null';
-    o += `},"nat":[${nat}],"route":[${route}],"decided":`;
+      this.lit('{"original":');
+      this.str(tupleText(conn.orig));
+      this.lit(',"reply":');
+      this.str(tupleText(conn.reply));
+      this.lit(',"status":[');
+      this.strings(statusNames(conn.status));
+      this.lit('],"mark":');
+      this.num(conn.mark);
+      if (conn.orig.proto === PROTO_TCP) {
+        this.lit(',"tcp":');
+        this.str(ConntrackTable.tcpStateName(conn));
+      }
+      this.lit(conn.confirmed ? ',"confirmed":true}' : ',"confirmed":false}');
+    } else this.lit('null');
+    this.lit('},"nat":[');
+    let first = true;
+    for (const e of r.events) {
+      if (e.kind !== 'nat') continue;
+      this.lit(first ? '{"manip":"' : ',{"manip":"');
+      first = false;
+      this.lit(e.manip);
+      this.lit('","before":');
+      this.str(e.before);
+      this.lit(',"after":');
+      this.str(e.after);
+      this.byte(0x7d);
+    }
+    this.lit('],"route":[');
+    first = true;
+    for (const e of r.events) {
+      if (e.kind !== 'route') continue;
+      if (!first) this.byte(0x2c);
+      first = false;
+      this.str(e.text);
+    }
+    this.lit('],"decided":');
     const d = r.decidedBy;
     if (d) {
-      o += `{"rule":${d.rule ? this.decidedRule(d.chain, d.rule) : 'null'},"path":[`;
-      for (let i = 0; i < d.path.length; i++) o += (i > 0 ? ',' : '') + this.name(d.path[i]!);
-      o += `],"step":${this.step(d)}}`;
-    } else o += 'null';
-    if (r.rejectWith !== undefined) o += `,"reject":${jsonString(r.rejectWith)}`;
-    if (r.assumptions.length) {
-      o += ',"assumed":[';
-      r.assumptions.forEach((a, i) => {
-        o += `${i > 0 ? ',' : ''}{"ext":${jsonString(a.ext)},"question":${jsonString(a.question)},"answer":${a.answer ? 'true' : 'false'}`;
-        if (a.probability !== undefined) o += `,"probability":${jsonNumber(a.probability)}`;
-        o += '}';
-      });
-      o += ']';
+      this.lit('{"rule":');
+      if (d.rule) this.bytes(this.decidedRule(d.chain, d.rule));
+      else this.lit('null');
+      this.lit(',"path":[');
+      for (let i = 0; i < d.path.length; i++) {
+        if (i > 0) this.byte(0x2c);
+        this.bytes(this.name(d.path[i]!));
+      }
+      this.lit('],"step":');
+      this.step(d);
+      this.byte(0x7d);
+    } else this.lit('null');
+    if (r.rejectWith !== undefined) {
+      this.lit(',"reject":');
+      this.str(r.rejectWith);
     }
-    return o + `,"notes":[${notes}]}\n`;
+    if (r.assumptions.length) {
+      this.lit(',"assumed":[');
+      r.assumptions.forEach((a, i) => {
+        this.lit(i > 0 ? ',{"ext":' : '{"ext":');
+        this.str(a.ext);
+        this.lit(',"question":');
+        this.str(a.question);
+        this.lit(a.answer ? ',"answer":true' : ',"answer":false');
+        if (a.probability !== undefined) {
+          this.lit(',"probability":');
+          this.num(a.probability);
+        }
+        this.byte(0x7d);
+      });
+      this.byte(0x5d);
+    }
+    this.lit(',"notes":[');
+    first = true;
+    for (const e of r.events) {
+      if (e.kind !== 'note' && e.kind !== 'unsimulated') continue;
+      if (!first) this.byte(0x2c);
+      first = false;
+      this.str(e.kind === 'note' ? e.text : `${e.what}: packet semantics not simulated, taken as matching`);
+    }
+    this.lit(']}\n');
   }
 
-  /** stepText(s) as JSON. */
-  private step(s: Step): string {
-    // Table names and step types need no escapes; only a chain name might.
-    return plain(s.chain) ? `"${s.table}:${s.chain}:${s.type}:${s.num}"` : JSON.stringify(stepText(s));
+  /** Room for `more` bytes. */
+  private room(more: number): void {
+    if (this.n + more <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + more));
+    this.buf.copy(bigger, 0, 0, this.n);
+    this.buf = bigger;
   }
 
-  private decidedRule(chain: string, rule: Rule): string {
+  private byte(b: number): void {
+    this.room(1);
+    this.buf[this.n++] = b;
+  }
+
+  /** ASCII text the writer itself spells (keys, punctuation, fixed words). */
+  private lit(s: string): void {
+    this.room(s.length);
+    const b = this.buf;
+    let n = this.n;
+    for (let i = 0; i < s.length; i++) b[n++] = s.charCodeAt(i);
+    this.n = n;
+  }
+
+  /** Any text as UTF-8, unescaped. */
+  private text(s: string): void {
+    this.room(s.length * 3);
+    const b = this.buf;
+    let n = this.n;
+    for (let i = 0; i < s.length; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) {
+        b[n++] = c;
+        continue;
+      }
+      this.ascii = false;
+      if (c < 0x800) {
+        b[n++] = 0xc0 | (c >> 6);
+      } else {
+        const lo = c >= 0xd800 && c <= 0xdbff && i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+        if (lo >= 0xdc00 && lo <= 0xdfff) {
+          i++;
+          c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+          b[n++] = 0xf0 | (c >> 18);
+          b[n++] = 0x80 | ((c >> 12) & 0x3f);
+        } else b[n++] = 0xe0 | (c >> 12);
+        b[n++] = 0x80 | ((c >> 6) & 0x3f);
+      }
+      b[n++] = 0x80 | (c & 0x3f);
+    }
+    this.n = n;
+  }
+
+  private bytes(e: Encoded): void {
+    this.room(e.bytes.length);
+    this.buf.set(e.bytes, this.n);
+    this.n += e.bytes.length;
+    if (!e.ascii) this.ascii = false;
+  }
+
+  /** A string as JSON: plain ASCII copied between quotes, anything else as JSON.stringify writes it. */
+  private str(s: string): void {
+    this.room(s.length + 2);
+    const b = this.buf;
+    let n = this.n;
+    b[n++] = 0x22;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) {
+        this.text(jsonString(s));
+        return;
+      }
+      b[n++] = c;
+    }
+    b[n++] = 0x22;
+    this.n = n;
+  }
+
+  private strOrNull(s: string | null): void {
+    if (s === null) this.lit('null');
+    else this.str(s);
+  }
+
+  private strings(items: readonly string[]): void {
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) this.byte(0x2c);
+      this.str(items[i]!);
+    }
+  }
+
+  private num(x: number): void {
+    if (x >= 0 && x <= 0x7fffffff && (x | 0) === x) {
+      this.room(10);
+      if (x === 0) {
+        this.buf[this.n++] = 0x30;
+        return;
+      }
+      let digits = 0;
+      for (let v = x; v > 0; v = (v / 10) | 0) digits++;
+      let n = this.n + digits;
+      this.n = n;
+      for (let v = x; v > 0; v = (v / 10) | 0) this.buf[--n] = 0x30 + (v % 10);
+      return;
+    }
+    this.lit(jsonNumber(x));
+  }
+
+  /** stepText(s) as JSON: table names and step types need no escapes; a chain name might. */
+  private step(s: Step): void {
+    const chain = s.chain;
+    for (let i = 0; i < chain.length; i++) {
+      const c = chain.charCodeAt(i);
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) {
+        this.text(jsonString(stepText(s)));
+        return;
+      }
+    }
+    this.byte(0x22);
+    this.lit(s.table);
+    this.byte(0x3a);
+    this.lit(chain);
+    this.byte(0x3a);
+    this.lit(s.type);
+    this.byte(0x3a);
+    this.num(s.num);
+    this.byte(0x22);
+  }
+
+  /** wireView(p) as JSON. */
+  private wire(p: Packet): void {
+    this.lit('{"proto":');
+    this.str(protoName(p.proto));
+    this.lit(',"src":"');
+    this.addr(p.src);
+    this.lit('","dst":"');
+    this.addr(p.dst);
+    this.byte(0x22);
+    if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) {
+      this.lit(',"sport":');
+      this.num(p.sport);
+      this.lit(',"dport":');
+      this.num(p.dport);
+    } else if (p.proto === PROTO_ICMP) {
+      this.lit(',"type":');
+      this.num(p.icmpType);
+      this.lit(',"code":');
+      this.num(p.icmpCode);
+    }
+    this.byte(0x7d);
+  }
+
+  /** addrToString(a), written. */
+  private addr(a: number): void {
+    this.num(a >>> 24);
+    this.byte(0x2e);
+    this.num((a >>> 16) & 255);
+    this.byte(0x2e);
+    this.num((a >>> 8) & 255);
+    this.byte(0x2e);
+    this.num(a & 255);
+  }
+
+  private decidedRule(chain: string, rule: Rule): Encoded {
     let c = this.decidedRules.get(rule);
     if (c === undefined || c.chain !== chain) {
-      c = { chain, json: jsonString(`-A ${chain}${rule.line}`) };
+      c = { chain, json: encode(jsonString(`-A ${chain}${rule.line}`)) };
       this.decidedRules.set(rule, c);
     }
     return c.json;
   }
 
-  private name(n: string): string {
+  private name(n: string): Encoded {
     let j = this.names.get(n);
     if (j === undefined) {
-      j = jsonString(n);
+      j = encode(jsonString(n));
       this.names.set(n, j);
     }
     return j;
   }
-}
-
-/** wireView(p) as JSON. */
-function wireJson(p: Packet): string {
-  let o = `{"proto":${jsonString(protoName(p.proto))},"src":"${addrToString(p.src)}","dst":"${addrToString(p.dst)}"`;
-  if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) o += `,"sport":${jsonNumber(p.sport)},"dport":${jsonNumber(p.dport)}`;
-  else if (p.proto === PROTO_ICMP) o += `,"type":${jsonNumber(p.icmpType)},"code":${jsonNumber(p.icmpCode)}`;
-  return o + '}';
 }
 
 /** What tracing the packets came to: the exit status, or the error of a bad packet line. */
@@ -354,22 +601,30 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   const chunks: string[] = [];
   const write = io.write ?? ((text: string): void => void chunks.push(text));
   let pending = '';
+  /** The --json lines, written straight into a buffer (pending text goes out before them). */
+  const json = new JsonLines();
   /** Set when a piece went out: the batch then lets the event loop run (see traceSteps). */
   let wrote = false;
   const flush = (): void => {
+    if (json.size > 0) pending += json.take();
     if (pending === '') return;
     write(pending);
     pending = '';
     wrote = true;
   };
   // A diagram written to stdout replaces the per-packet output.
-  const emit =
-    toStdout.length > 0
-      ? (): void => undefined
-      : (text: string): void => {
-          pending += text;
-          if (pending.length >= 65536) flush();
-        };
+  const quiet = toStdout.length > 0;
+  const emit = (text: string): void => {
+    if (quiet) return;
+    if (json.size > 0) pending += json.take();
+    pending += text;
+    if (pending.length >= 65536) flush();
+  };
+  const emitJson = (r: TraceResult): void => {
+    if (quiet) return;
+    json.append(r);
+    if (json.size >= 65536) flush();
+  };
   const drawn: TraceResult[] = [];
   let drawnRuleset: Ruleset | undefined;
   const collected = (): string => chunks.join('');
@@ -387,11 +642,10 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (trace-monitor.ts).
     const monitorPlan = flags.monitor ? handlePlan(rs, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
     drawnRuleset = rs;
-    const json = new JsonLines();
     let status = 0;
     try {
       for (let i = 0; i < lines.length; i++) {
-        const o = traceOne(rs, runner, json, monitorPlan, i);
+        const o = traceOne(rs, runner, monitorPlan, i);
         if (typeof o === 'string') return { status: 2, error: o };
         if (o) status = 1;
         if (wrote) {
@@ -422,7 +676,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     }
   };
   /** One packet: whether it was dropped, or the error of its line. */
-  const traceOne = (rs: Ruleset, runner: BatchRunner, json: JsonLines, monitorPlan: ReturnType<typeof handlePlan> | undefined, i: number): boolean | string => {
+  const traceOne = (rs: Ruleset, runner: BatchRunner, monitorPlan: ReturnType<typeof handlePlan> | undefined, i: number): boolean | string => {
     let result: TraceResult;
     try {
       result = runner.next(wordsOf(i));
@@ -434,7 +688,10 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     // A single packet that meets random picks (statistic): every outcome with its probability.
     const random = result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1);
     const branches = flags.batch === undefined && !flags.dmesg && !flags.monitor && random ? exploreBranches(rs, host, { explain: false, assume, now }, result.original) : [];
-    if (flags.json) emit(branches.length ? JSON.stringify({ ...jsonView(result), branches: branchesJson(branches) }) + '\n' : json.line(result));
+    if (flags.json) {
+      if (branches.length) emit(JSON.stringify({ ...jsonView(result), branches: branchesJson(branches) }) + '\n');
+      else emitJson(result);
+    }
     else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
     else if (flags.monitor) emit(monitorLines(result, rs, { plan: monitorPlan }).map((l) => l + '\n').join(''));
     else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));
