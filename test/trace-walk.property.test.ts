@@ -512,3 +512,43 @@ test('the --json writer: a rule line with non-ASCII text, and a buffer grown pas
   }
   expect(writer.take()).toBe(wanted);
 });
+
+test('the batch history keeps every flow of a long batch (its table grows many times)', () => {
+  const h = new BatchHistory();
+  const given = new Map<string, number>();
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const key = (p: Packet): string => `${p.proto} ${p.src} ${p.dst} ${p.sport} ${p.dport}`;
+  // Random flows, and flows alike but in one field (only the destination, the source, a port or the protocol
+  // differs): every field of the key must tell them apart.
+  const make = (): Packet => {
+    const kind = rnd(5);
+    const sport = kind === 0 ? rnd(65536) : kind === 3 ? rnd(30000) : 1000;
+    const dport = kind === 0 ? rnd(3) * 40000 : 80;
+    const p = packet('0.0.0.0', '0.0.0.0', kind === 4 ? rnd(256) : PROTO_TCP, 'eth0', sport, dport);
+    return { ...p, src: kind === 0 ? (0xc0a80000 + rnd(20000)) >>> 0 : kind === 2 ? (0x0a000000 + rnd(30000)) >>> 0 : 0xc0a80101, dst: kind === 0 ? 0x0a600001 + rnd(50) : kind === 1 ? (0xac100000 + rnd(30000)) >>> 0 : 0x0a600001, seq: rnd(2 ** 31), tcpFlags: 2 };
+  };
+  for (let i = 0; i < 30000; i++) {
+    const p = make();
+    h.add({ given: p, wire: p });
+    // Only TCP flows are kept (their sequence numbers); a SYN takes one.
+    if (p.proto === PROTO_TCP) given.set(key(p), (p.seq + 1) >>> 0);
+  }
+  expect(given.size).toBeGreaterThan(20000);
+  // The protocol is part of the flow.
+  const tcp = { ...packet('0.0.0.0', '0.0.0.0', PROTO_TCP, 'eth0', 1000, 80), src: 0xc0a80101, dst: 0x0a600001, seq: 41 };
+  const probe = new BatchHistory();
+  probe.add({ given: tcp, wire: tcp });
+  expect(probe.sameFlow(tcp)).toBe(42);
+  expect(probe.sameFlow({ ...tcp, proto: PROTO_UDP })).toBeUndefined();
+  seed = 7;
+  for (let i = 0; i < 30000; i++) {
+    const p = make();
+    expect(h.sameFlow(p)).toBe(given.get(key(p)));
+    const q = make();
+    expect(h.sameFlow(q)).toBe(given.get(key(q)));
+  }
+});

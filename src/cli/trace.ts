@@ -363,21 +363,25 @@ export class JsonLines {
 
   /** stepText(s) as JSON: table names and step types need no escapes; a chain name might. */
   private step(s: Step): void {
-    const chain = s.chain;
+    const { table, chain, type } = s;
+    this.room(table.length + chain.length + type.length + 14);
+    const b = this.buf;
+    let n = this.n;
+    b[n++] = 0x22;
+    for (let i = 0; i < table.length; i++) b[n++] = table.charCodeAt(i);
+    b[n++] = 0x3a;
     for (let i = 0; i < chain.length; i++) {
       const c = chain.charCodeAt(i);
       if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) {
         this.text(jsonString(stepText(s)));
         return;
       }
+      b[n++] = c;
     }
-    this.byte(0x22);
-    this.lit(s.table);
-    this.byte(0x3a);
-    this.lit(chain);
-    this.byte(0x3a);
-    this.lit(s.type);
-    this.byte(0x3a);
+    b[n++] = 0x3a;
+    for (let i = 0; i < type.length; i++) b[n++] = type.charCodeAt(i);
+    b[n++] = 0x3a;
+    this.n = n;
     this.num(s.num);
     this.byte(0x22);
   }
