@@ -9,7 +9,7 @@ import { assertValidChainName, scanU64 } from '../compile/command';
 import { execute } from '../exec/commands';
 import { checkAddresses } from '../compile/rule';
 import { Exit, IptablesError, kernelRefused, nftError, paramProblem } from '../messages';
-import { type Counters, Ruleset, zeroCounters } from '../model/ruleset';
+import { type Chain, type Counters, type Rule, Ruleset, type Table, zeroCounters } from '../model/ruleset';
 import { validateTable } from '../exec/validate';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
 
@@ -88,6 +88,9 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
    * checks, to name the line the kernel would have refused.
    */
   let ops: Op[] = [];
+  /** The rules this table's lines added, in batch order (see graphRefusals), and whether lines only added. */
+  let tags = new Map<Rule, RuleTag>();
+  let additive = true;
   let sectionBase: Ruleset | undefined;
   let stdout = '';
   const lines = text.split('\n');
@@ -123,7 +126,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
     if (table !== undefined && /^COMMIT$/.test(raw)) {
       if (!opts.test && !opts.trusted && !skipping && (deferred === undefined || deferred.status === Exit.Resource)) {
         // Rules the kernel refuses on their own hide the jump graph's problems (iptables-nft 1.8.9, kernel 6.x).
-        deferred = kernelReport(refusals, refusals.length === 0 ? graphRefusals(staged!, table, sectionBase!, ops) : undefined) ?? deferred;
+        deferred = kernelReport(refusals, refusals.length === 0 ? graphRefusals(staged!, table, sectionBase!, ops, tags, additive) : undefined) ?? deferred;
       }
       if (deferred) fail(deferred);
       if (!skipping && !opts.test) pending = staged!;
@@ -150,6 +153,8 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       }
       ops = [];
       refusals = [];
+      tags = new Map();
+      additive = true;
       sectionBase = opts.trusted || opts.test ? undefined : staged.clone();
       continue;
     }
@@ -193,6 +198,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         }
         return '';
       };
+      if (sectionBase && (staged!.table(tname)?.chains.get(name!)?.rules.length ?? 0) > 0 && !counters) additive = false;
       if (!opts.test) declare(staged!);
       if (sectionBase) ops.push({ line: lineNo, run: declare });
       continue;
@@ -257,8 +263,14 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
           continue;
         }
         const run = (rs: Ruleset, defer: boolean): string => execute(rs, cmd, { kernel: defer ? 'per-rule' : 'full' }).stdout;
+        const op = NEW_RULE_OPS[cmd.command];
+        const before = sectionBase && op ? (staged!.table(table!)?.chains.get(cmd.chain!)?.rules.length ?? 0) : 0;
         const out = run(staged!, true);
-        if (sectionBase) ops.push({ line: lineNo, run, cmd });
+        if (sectionBase) {
+          ops.push({ line: lineNo, run, cmd });
+          if (op) tagNewRules(tags, staged!.table(table!)!.chains.get(cmd.chain!)!, cmd, op, before, lineNo);
+          else if (!ADDITIVE.has(cmd.command)) additive = false;
+        }
         stdout += out;
         if (cmd.command === 'new-chain') createdHere.add(cmd.chain!);
       } catch (e) {
@@ -310,16 +322,72 @@ interface Refusal {
 
 const NEW_RULE_OPS: Partial<Record<ParsedCommand['command'], string>> = { append: 'RULE_APPEND', insert: 'RULE_INSERT', replace: 'RULE_REPLACE' };
 
+/** Commands that leave every rule where it was (so the table only grows as the batch goes on). */
+const ADDITIVE = new Set<ParsedCommand['command']>(['append', 'insert', 'new-chain', 'set-policy', 'zero', 'zero-num', 'list', 'list-rules', 'check']);
+
+/** A rule a restore line added: its place in the batch, its line, and how the kernel names the operation. */
+interface RuleTag {
+  seq: number;
+  line: number;
+  op: string;
+  chain: string;
+}
+
+/** Tags the rules `cmd` just added to `c` (which had `before` rules), in the order the batch adds them. */
+function tagNewRules(tags: Map<Rule, RuleTag>, c: Chain, cmd: ParsedCommand, op: string, before: number, line: number): void {
+  const added = c.rules.length - before;
+  let rules: Rule[];
+  let name = op;
+  if (cmd.command === 'append') rules = c.rules.slice(before);
+  else if (cmd.command === 'insert') {
+    const at = (cmd.rulenum ?? 1) - 1;
+    // Each address pair is inserted at the same place, so the batch's first rule ends up last.
+    rules = c.rules.slice(at, at + added).reverse();
+    if (at > 0 && at === before) name = 'RULE_APPEND';
+  } else rules = [c.rules[cmd.rulenum! - 1]!];
+  for (const r of rules) tags.set(r, { seq: tags.size, line, op: name, chain: c.name });
+}
+
+/** The table with only the rules added up to batch position `seq` (and those it had before the batch). */
+function upTo(t: Table, tags: ReadonlyMap<Rule, RuleTag>, seq: number): Table {
+  const chains = new Map<string, Chain>();
+  for (const [name, c] of t.chains) chains.set(name, { ...c, rules: c.rules.filter((r) => (tags.get(r)?.seq ?? -1) <= seq) });
+  return { ...t, chains };
+}
+
 /**
  * The COMMIT-time check of the jump graph (hooks reaching each chain, loops, jump depth). When the table fails
- * it, the table's steps are replayed with per-rule graph checks to find the rule after which the kernel finds
- * the table invalid. That rule is refused, and so is every rule added after it in the batch (the kernel checks
- * the whole table again at each one and the invalid rule stays in the transaction), with the same errno.
+ * it, the rule after which the kernel finds the table invalid is refused, and so is every rule added after it
+ * in the batch (the kernel checks the whole table again at each one and the invalid rule stays in the
+ * transaction), with the same errno: `-s a,b` makes two rules, two messages.
+ *
+ * When the lines only added rules, the table only grows, so that rule is found by bisection over the batch
+ * (each step checks the table with the rules added so far): O(n log n), where replaying n lines with the
+ * graph checks of each would be O(n^2), minutes for a kube-proxy dump with one loop. Lines that also delete,
+ * flush or replace are replayed in order as the kernel sees them (up to 2,000 lines; beyond, the bisection's
+ * answer over the rules that remain).
  */
-function graphRefusals(staged: Ruleset, table: TableName, base: Ruleset, ops: readonly Op[]): Refusal[] | string | undefined {
+function graphRefusals(staged: Ruleset, table: TableName, base: Ruleset, ops: readonly Op[], tags: ReadonlyMap<Rule, RuleTag>, additive: boolean): Refusal[] | string | undefined {
   const t = staged.table(table);
   const why = t ? validateTable(t) : undefined;
   if (why === undefined) return undefined;
+  if (!additive && ops.length <= 2000) return replayRefusals(base, ops, why);
+  const order = [...t!.chains.values()].flatMap((c) => c.rules.map((r) => tags.get(r))).filter((g): g is RuleTag => g !== undefined).sort((a, b) => a.seq - b.seq);
+  if (order.length === 0 || validateTable(upTo(t!, tags, -1)) !== undefined) return why;
+  // The first position whose table is invalid: invalid at the end, valid before the batch.
+  let lo = 0;
+  let hi = order.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (validateTable(upTo(t!, tags, order[mid]!.seq)) !== undefined) hi = mid;
+    else lo = mid + 1;
+  }
+  const errno = validateTable(upTo(t!, tags, order[lo]!.seq)) ?? why;
+  return order.slice(lo).map((g) => ({ line: g.line, message: ` ${g.op} failed (${errno}): rule in chain ${g.chain}` }));
+}
+
+/** graphRefusals() for lines that also delete, flush or replace: replayed in order with the CLI's checks. */
+function replayRefusals(base: Ruleset, ops: readonly Op[], why: string): Refusal[] | string {
   const rs = base.clone();
   for (let k = 0; k < ops.length; k++) {
     try {
