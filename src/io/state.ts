@@ -356,7 +356,8 @@ function ownerAlive(id: string): boolean {
   }
   if (!s.hasProc) return true;
   const info = procInfo(pid);
-  if (!info) return false;
+  // kill() found it but /proc does not show it (hidepid, or it has just gone): alive until kill() says not.
+  if (!info) return true;
   if (info.state === 'Z' || info.state === 'X') return false;
   return start === '0' || info.start === start;
 }
