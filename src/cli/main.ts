@@ -260,6 +260,13 @@ export function main(program: string, argv: string[]): void {
     process.exitCode = r.status;
   };
   const crash = (e: unknown): void => {
+    // An iptables error a runner let through (e.g. the state file's lock or write under `trace
+    // --update-counters`) is still printed as iptables prints it, with its exit status.
+    if (e instanceof IptablesError) {
+      process.stderr.write(formatError(e, program));
+      process.exitCode = e.status;
+      return;
+    }
     process.stderr.write(`${program}: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = Exit.Other;
   };

@@ -43,6 +43,9 @@ test('an unwritable state directory: the lock file cannot be made, exit 4, the s
   }
   const r = await runLimited('tsiptables-restore', [], '*filter\n-A INPUT -j DROP\nCOMMIT\n');
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 4, stderr: expected.stderr });
+  // `trace --update-counters` writes the state too: the same line and exit status.
+  const t = await runLimited('tsiptables', ['trace', '--update-counters', '-p', 'icmp', '-s', '10.0.0.1', '-d', '192.168.1.10', '-i', 'eth0']);
+  expect({ code: t.code, stderr: t.stderr }).toEqual({ code: 4, stderr: expected.stderr });
   expect(readFileSync(s.state)).toEqual(before);
   const listed = await runLimited('tsiptables', ['-S']);
   expect({ code: listed.code, stdout: listed.stdout, stderr: listed.stderr }).toEqual({ code: 0, stdout: LISTED, stderr: '' });
