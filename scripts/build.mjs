@@ -10,7 +10,7 @@ await build({
   entryPoints: ['src/index.ts'],
   outfile: 'dist/index.mjs',
   format: 'esm',
-  // The CommonJS packages inside (proper-lockfile, write-file-atomic) require() Node's built-ins.
+  // The CommonJS packages inside (commander, cli-table3) require() Node's built-ins.
   banner: { js: "import { createRequire as __tsiCreateRequire } from 'node:module'; const require = __tsiCreateRequire(import.meta.url);" },
 });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.types.json'], { stdio: 'inherit' });
