@@ -30,6 +30,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { pidLock } from './lib/pid-lock';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -338,25 +339,7 @@ async function runLab(file: string): Promise<RunResult> {
 // the command line
 
 function lock(): () => void {
-  const deadline = Date.now() + 10 * 60_000;
-  for (;;) {
-    try {
-      fs.writeFileSync(LOCK, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(LOCK, { force: true });
-    } catch {
-      const pid = Number(fs.readFileSync(LOCK, 'utf8').trim());
-      let alive = false;
-      try {
-        process.kill(pid, 0);
-        alive = pid > 0;
-      } catch {
-        alive = false;
-      }
-      if (!alive) fs.rmSync(LOCK, { force: true });
-      else if (Date.now() > deadline) throw new Error(`another lab recorder (pid ${pid}) holds ${LOCK}`);
-      else spawnSync('sleep', ['1']);
-    }
-  }
+  return pidLock(LOCK, 10, 'lab recorder');
 }
 
 function preflight(): void {

@@ -13,8 +13,9 @@
  *
  * How the recorders work and their file formats: fixtures/traces/README.md.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
+import { pidLock } from './pid-lock';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -823,26 +824,7 @@ function preflight(name: string, n: Needs): void {
 }
 
 function lock(): () => void {
-  fs.mkdirSync(path.dirname(LOCK), { recursive: true });
-  const deadline = Date.now() + 30 * 60_000;
-  for (;;) {
-    try {
-      fs.writeFileSync(LOCK, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(LOCK, { force: true });
-    } catch {
-      const pid = Number(fs.readFileSync(LOCK, 'utf8').trim());
-      let alive = false;
-      try {
-        process.kill(pid, 0);
-        alive = pid > 0;
-      } catch {
-        alive = false;
-      }
-      if (!alive) fs.rmSync(LOCK, { force: true });
-      else if (Date.now() > deadline) throw new Error(`another recorder (pid ${pid}) holds ${LOCK}`);
-      else execFileSync('sleep', ['1']);
-    }
-  }
+  return pidLock(LOCK, 30, 'recorder');
 }
 
 /**
