@@ -257,26 +257,33 @@ export class ConntrackTable {
    * sport=.. dport=.. src=.. dst=.. sport=.. dport=.. [ASSURED] mark=0`, `[UNREPLIED]` before the reply tuple.
    */
   listLines(): string[] {
-    const out: string[] = [];
-    for (const c of this.entries()) {
-      const t = c.orig;
-      const name = t.proto === PROTO_TCP ? 'tcp' : t.proto === PROTO_UDP ? 'udp' : t.proto === PROTO_ICMP ? 'icmp' : t.proto === 47 ? 'gre' : 'unknown';
-      const parts = [name, String(t.proto)];
-      if (t.proto === PROTO_TCP) parts.push(TCP_STATES[c.tcpState] ?? 'NONE');
-      parts.push(tupleFields(c.orig));
-      if (!(c.status & IPS.SEEN_REPLY)) parts.push('[UNREPLIED]');
-      parts.push(tupleFields(c.reply));
-      if (c.status & IPS.ASSURED) parts.push('[ASSURED]');
-      parts.push(`mark=${c.mark >>> 0}`);
-      out.push(parts.join(' '));
-    }
-    return out.sort();
+    return this.entries()
+      .map((c) => entryText(c, false))
+      .sort();
   }
 
   /** The tcp state name of an entry (conntrack -L shows it). */
   static tcpStateName(conn: Conn): string {
     return TCP_STATES[conn.tcpState] ?? 'NONE';
   }
+}
+
+/**
+ * One entry as `conntrack -L` prints it. `full`: conntrack-tools 1.4.7's own line (the protocol name padded to 8,
+ * the timeout, `use=1`), as a lab shows it; otherwise the recorder's normalised form without them.
+ */
+export function entryText(c: Conn, full: boolean): string {
+  const t = c.orig;
+  const name = t.proto === PROTO_TCP ? 'tcp' : t.proto === PROTO_UDP ? 'udp' : t.proto === PROTO_ICMP ? 'icmp' : t.proto === 47 ? 'gre' : 'unknown';
+  const parts = full ? [`${name.padEnd(8, ' ')} ${t.proto} ${c.expires}`] : [name, String(t.proto)];
+  if (t.proto === PROTO_TCP) parts.push(TCP_STATES[c.tcpState] ?? 'NONE');
+  parts.push(tupleFields(c.orig));
+  if (!(c.status & IPS.SEEN_REPLY)) parts.push('[UNREPLIED]');
+  parts.push(tupleFields(c.reply));
+  if (c.status & IPS.ASSURED) parts.push('[ASSURED]');
+  parts.push(`mark=${c.mark >>> 0}`);
+  if (full) parts.push('use=1');
+  return parts.join(' ');
 }
 
 function tupleFields(t: Tuple): string {

@@ -8,9 +8,8 @@
 import { addrToString, numericToAddr } from '../model/ip';
 import { SERVICES } from '../data/netdb';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../eval/packet';
-import { ConntrackTable } from '../eval/conntrack';
-import type { Conn } from '../eval/conntrack';
-import { IPS } from '../eval/context';
+import { entryText } from '../eval/conntrack';
+import { RTN } from '../eval/context';
 import type { Netns } from './world';
 import type { Capture, Outcome } from './net';
 import type { Chunk, Lab, Output } from './run';
@@ -89,8 +88,13 @@ export class Apps {
     return this.lab.net;
   }
 
-  listening(ns: Netns, proto: number, port: number, _addr: number): boolean {
-    return this.jobs.some((j) => j.kind === 'listen' && j.ns === ns && j.proto === proto && j.port === port);
+  /** The listener (`nc -l`) on a port of a namespace, while it listens. */
+  private listenerOn(ns: Netns, proto: number, port: number): Job | undefined {
+    return this.jobs.find((j) => j.kind === 'listen' && j.ns === ns && j.proto === proto && j.port === port);
+  }
+
+  listening(ns: Netns, proto: number, port: number): boolean {
+    return this.listenerOn(ns, proto, port) !== undefined;
   }
 
   async run(name: string, args: string[], ns: Netns, stdin: string, background: boolean): Promise<Output> {
@@ -138,7 +142,7 @@ export class Apps {
     if (dst === null) return ok([[2, `ping: ${dest}: Name or service not known\n`]], 2);
     if (!Number.isFinite(count)) count = 1;
     const route = ns.host.route(dst);
-    if (!route || (route.type !== 1 && route.type !== 2 && route.type !== 3)) return ok([[2, 'ping: connect: Network is unreachable\n']], 2);
+    if (!route || (route.type !== RTN.UNICAST && route.type !== RTN.LOCAL && route.type !== RTN.BROADCAST)) return ok([[2, 'ping: connect: Network is unreachable\n']], 2);
     const src = route.prefsrc ?? ns.host.primaryAddress(route.dev, dst) ?? 0;
     const id = this.icmpId++;
     let out = `PING ${dest} (${dest}) 56(84) bytes of data.\n`;
@@ -218,7 +222,7 @@ export class Apps {
     dst: number,
     dport: number,
     data: string,
-  ): { result: 'connected' | 'refused' | 'timeout' | 'unreachable' | 'noroute' } {
+  ): { result: 'connected' | 'refused' | 'timeout' | 'unreachable' | 'noroute'; server?: Job } {
     const route = ns.host.route(dst);
     if (!route) return { result: 'noroute' };
     const src = route.prefsrc ?? ns.host.primaryAddress(route.dev, dst) ?? 0;
@@ -239,7 +243,7 @@ export class Apps {
     const at = syn.pkt;
     const server: TcpSide = { ns: syn.ns, addr: at.dst, port: at.dport, peerAddr: at.src, peerPort: at.sport, isn: 0x20000000 + at.dport * 104729, sent: 0, acked: 1, ts: 5000, server: true };
     client.acked = 0;
-    const job = this.jobs.find((j) => j.kind === 'listen' && j.ns === syn.ns && j.proto === PROTO_TCP && j.port === at.dport);
+    const job = this.listenerOn(syn.ns, PROTO_TCP, at.dport);
     if (!job) {
       const rst = this.net.kernelAnswer(syn.ns, at);
       const back = rst ? this.net.send(syn.ns, rst) : undefined;
@@ -263,7 +267,7 @@ export class Apps {
     this.segment(client, server, TCP_FIN | TCP_ACK, '');
     this.segment(server, client, TCP_FIN | TCP_ACK, '');
     this.segment(client, server, TCP_ACK, '');
-    return { result: 'connected' };
+    return { result: 'connected', server: job };
   }
 
   // ---- nc -----------------------------------------------------------------------------------------------
@@ -322,7 +326,7 @@ export class Apps {
         const o = this.net.send(ns, pkt);
         let back: Outcome | undefined;
         if (o.kind === 'delivered') {
-          const job = this.jobs.find((j) => j.kind === 'listen' && j.ns === o.ns && j.proto === PROTO_UDP && j.port === o.pkt.dport);
+          const job = this.listenerOn(o.ns, PROTO_UDP, o.pkt.dport);
           if (job) this.jobOutput(job, payload);
           else back = this.answerOf(o);
         } else if (o.kind === 'dropped') back = o.answer;
@@ -392,8 +396,9 @@ export class Apps {
     if (r.result === 'noroute' || r.result === 'unreachable') return err(7, `Failed to connect to ${host} port ${port} after 0 ms: Couldn't connect to server`);
     const ms = Math.round((maxTime ?? 300) * 1000);
     if (r.result === 'timeout') return err(28, `Connection timed out after ${ms} milliseconds`);
-    const job = this.jobs.find((j) => j.ns !== ns && j.reply !== undefined && j.kind === 'done');
-    if (job?.reply) return ok([[1, job.reply.replace(/^[\s\S]*?\r?\n\r?\n/, '')]], 0);
+    // The listener that took the connection answers with what it was given on its stdin: the body is printed.
+    const reply = r.server?.reply;
+    if (reply !== undefined) return ok([[1, reply.replace(/^[\s\S]*?\r?\n\r?\n/, '')]], 0);
     this.net.clock += maxTime ?? 0;
     return err(28, `Operation timed out after ${ms + 1} milliseconds with 0 bytes received`);
   }
@@ -492,7 +497,7 @@ export class Apps {
     }
     if (!list) return ok([[2, 'conntrack: tsiptables lab simulates -L and -F only\n']], 2);
     const entries = ns.conntrack.entries();
-    const lines = entries.map((c) => conntrackLine(c) + '\n').join('');
+    const lines = entries.map((c) => entryText(c, true) + '\n').join('');
     return ok([[2, `conntrack v1.4.7 (conntrack-tools): ${entries.length} flow entries have been shown.\n`], [1, lines]]);
   }
 
@@ -579,25 +584,4 @@ function fmtTime(at: number): string {
   const s = Math.floor(at);
   const us = Math.floor((at - s) * 1e6);
   return `${String(s + 100).padStart(5, ' ')}.${String(us).padStart(6, '0')}`;
-}
-
-/** A `conntrack -L` line as conntrack-tools 1.4.7 prints it (the default output format). */
-export function conntrackLine(c: Conn): string {
-  const t = c.orig;
-  const name = t.proto === PROTO_TCP ? 'tcp' : t.proto === PROTO_UDP ? 'udp' : t.proto === PROTO_ICMP ? 'icmp' : 'unknown';
-  const parts = [`${name.padEnd(8, ' ')} ${t.proto} ${c.expires}`];
-  if (t.proto === PROTO_TCP) parts.push(ConntrackTable.tcpStateName(c));
-  parts.push(tuple(c.orig));
-  if (!(c.status & IPS.SEEN_REPLY)) parts.push('[UNREPLIED]');
-  parts.push(tuple(c.reply));
-  if (c.status & IPS.ASSURED) parts.push('[ASSURED]');
-  parts.push(`mark=${c.mark >>> 0}`, 'use=1');
-  return parts.join(' ');
-}
-
-function tuple(t: { src: number; dst: number; proto: number; sport: number; dport: number }): string {
-  const a = `src=${addrToString(t.src)} dst=${addrToString(t.dst)}`;
-  if (t.proto === PROTO_TCP || t.proto === PROTO_UDP) return `${a} sport=${t.sport} dport=${t.dport}`;
-  if (t.proto === PROTO_ICMP) return `${a} type=${t.dport >> 8} code=${t.dport & 255} id=${t.sport}`;
-  return a;
 }

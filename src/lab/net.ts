@@ -17,7 +17,7 @@ import type { Netns, World } from './world';
 export type Outcome =
   | { kind: 'delivered'; ns: Netns; pkt: Packet }
   /** Dropped (by a rule, a policy, routing); `answer` is the outcome of the REJECT/ICMP error sent back, if any. */
-  | { kind: 'dropped'; ns: Netns; why: string; answer: Outcome | undefined; answerPkt: Packet | undefined }
+  | { kind: 'dropped'; ns: Netns; why: string; answer: Outcome | undefined }
   /** The sender has no route: the sending call fails (connect: Network is unreachable). */
   | { kind: 'unreachable'; ns: Netns; why: string }
   /** Nothing answered on the wire (no neighbour with that address, a device down). */
@@ -50,7 +50,7 @@ export interface Capture {
 }
 
 /** Kernel answers to a delivered packet depend on what listens: the interpreter's jobs know. */
-export type ListenerCheck = (ns: Netns, proto: number, port: number, addr: number) => boolean;
+export type ListenerCheck = (ns: Netns, proto: number, port: number) => boolean;
 
 const REJECT_CODES: Readonly<Record<string, number>> = {
   'icmp-net-unreachable': 0,
@@ -142,28 +142,27 @@ export class Net {
     const at = r.packet;
     let answer: Packet | undefined;
     if (r.rejectWith !== undefined) answer = this.rejectAnswer(ns, at, r.rejectWith);
-    else if (r.reason === 'ttl-exceeded') answer = this.icmpError(ns, at, 11, 0, false);
-    else if (r.reason === 'no-route' && at.inIface !== null) answer = this.icmpError(ns, at, 3, 0, false);
+    else if (r.reason === 'ttl-exceeded') answer = this.icmpError(ns, at, 11, 0);
+    else if (r.reason === 'no-route' && at.inIface !== null) answer = this.icmpError(ns, at, 3, 0);
     else if (r.reason === 'no-route' && at.inIface === null) return { kind: 'unreachable', ns, why: r.verdict };
     let sent: Outcome | undefined;
     if (answer && depth < 4) sent = this.send(ns, answer, depth + 1);
-    return { kind: 'dropped', ns, why: r.verdict, answer: sent, answerPkt: answer };
+    return { kind: 'dropped', ns, why: r.verdict, answer: sent };
   }
 
   private rejectAnswer(ns: Netns, at: Packet, how: string): Packet | undefined {
     if (how === 'tcp-reset') return at.proto === PROTO_TCP && !(at.tcpFlags & TCP_RST) ? this.resetFor(at) : undefined;
     const code = REJECT_CODES[how];
     if (code === undefined) return undefined;
-    return this.icmpError(ns, at, 3, code, true);
+    return this.icmpError(ns, at, 3, code);
   }
 
   /** icmp_send(): the error quotes the offending header; its source is the local destination or the route's. */
-  icmpError(ns: Netns, at: Packet, type: number, code: number, fromReject: boolean): Packet | undefined {
+  icmpError(ns: Netns, at: Packet, type: number, code: number): Packet | undefined {
     if (at.proto === PROTO_ICMP && isIcmpError(at.icmpType)) return undefined; // never an error about an error
     const local = ns.host.isLocalAddress(at.dst);
     const src = local ? at.dst : (ns.host.route(at.src)?.prefsrc ?? 0);
     if (src === 0) return undefined;
-    void fromReject;
     return this.packet({
       src,
       dst: at.src,
@@ -198,8 +197,8 @@ export class Net {
     if (p.proto === PROTO_ICMP && p.icmpType === 8) {
       return this.packet({ src: p.dst, dst: p.src, proto: PROTO_ICMP, icmpType: 0, icmpCode: 0, icmpId: p.icmpId, icmpSeq: p.icmpSeq, len: p.len, df: false });
     }
-    if (p.proto === PROTO_TCP && !(p.tcpFlags & TCP_RST) && !this.listening(ns, PROTO_TCP, p.dport, p.dst)) return this.resetFor(p);
-    if (p.proto === PROTO_UDP && !this.listening(ns, PROTO_UDP, p.dport, p.dst)) return this.icmpError(ns, p, 3, 3, false);
+    if (p.proto === PROTO_TCP && !(p.tcpFlags & TCP_RST) && !this.listening(ns, PROTO_TCP, p.dport)) return this.resetFor(p);
+    if (p.proto === PROTO_UDP && !this.listening(ns, PROTO_UDP, p.dport)) return this.icmpError(ns, p, 3, 3);
     return undefined;
   }
 

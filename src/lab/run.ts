@@ -11,7 +11,7 @@ import { expandOne, expandWord, parseInline, parseScript, type Pipeline, type Si
 import { runIp, type CmdResult } from './ip-command';
 import { Net } from './net';
 import { World, type Netns } from './world';
-import { Apps, type Job } from './apps';
+import { Apps } from './apps';
 
 export interface LabOptions {
   /** The script's name as bash would print it in messages ("lab.sh: line 3: ..."). */
@@ -63,7 +63,7 @@ export class Lab {
     const traceOpts: TraceOptions = { explain: true, assume: new Map(), now: opts.now ?? new Date(), stepPackets: true, selfAnswer: false };
     this.world = new World(() => traceOpts);
     this.apps = new Apps(this);
-    this.net = new Net(this.world, (ns, proto, port, addr) => this.apps.listening(ns, proto, port, addr));
+    this.net = new Net(this.world, (ns, proto, port) => this.apps.listening(ns, proto, port));
   }
 
   /** Writes a chunk to the transcript as the script's own output. */
@@ -332,9 +332,6 @@ export class Lab {
     return this.line;
   }
 
-  jobsOf(): readonly Job[] {
-    return this.apps.jobs;
-  }
 }
 
 /** What a setup-only run leaves out: traffic, captures, inspection and waiting. */
