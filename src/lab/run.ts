@@ -205,13 +205,12 @@ export class Lab {
   async exec(argv: string[], ns: Netns, stdin: string, background: boolean, cmd: SimpleCommand): Promise<Output> {
     const name = argv[0]!;
     const args = argv.slice(1);
-    if (this.opts.setupOnly && (SETUP_SKIPS.has(name) || (name === 'ip' && args.some((a) => a === 'del' || a === 'delete') && args.some((a) => a.startsWith('netns') || a === 'netns')))) {
-      if (!(name === 'ip' && args[0] !== undefined && 'netns'.startsWith(args[0]) && args[1] === 'exec')) return { chunks: [], status: 0 };
-    }
+    const netnsCmd = name === 'ip' && args[0] !== undefined && args[0].length >= 2 && 'netns'.startsWith(args[0]) ? args[1] : undefined;
+    if (this.opts.setupOnly && (SETUP_SKIPS.has(name) || netnsCmd === 'del' || netnsCmd === 'delete')) return { chunks: [], status: 0 };
     const wrap = (r: CmdResult): Output => ({ chunks: [[1, r.stdout], [2, r.stderr]].filter(([, t]) => t !== '') as Chunk[], status: r.status });
     switch (name) {
       case 'ip': {
-        if (args[0] !== undefined && 'netns'.startsWith(args[0]) && args[0].length >= 2 && args[1] === 'exec') {
+        if (netnsCmd === 'exec') {
           const target = args[2] === undefined ? undefined : this.world.namespaces.get(args[2]);
           if (!target) return SIMPLE_ERROR(`Cannot open network namespace "${args[2] ?? ''}": No such file or directory\n`, 255);
           if (args.length < 4) return SIMPLE_ERROR('No command specified\n', 255);
