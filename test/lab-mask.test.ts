@@ -210,6 +210,34 @@ describe('what stays', () => {
   });
 });
 
+describe('a TCP close: the bare ACK of a FIN that its sender\'s own FIN follows at once', () => {
+  // Both forms were printed by tcpdump on the router for the same `nc -zv` to an `nc -l` listener
+  // (reject-and-errors.sh, two runs of the recorder): whether the listener's ACK goes alone depends on timing.
+  const head = [
+    '12:00:00.000001 IP 10.0.1.2.41000 > 10.0.2.2.8000: Flags [F.], seq 1, ack 1, win 63, options [nop,nop,TS val 5 ecr 6], length 0',
+  ];
+  const separate = [
+    ...head,
+    '12:00:00.000002 IP 10.0.2.2.8000 > 10.0.1.2.41000: Flags [.], ack 2, win 64, options [nop,nop,TS val 7 ecr 5], length 0',
+    '12:00:00.000003 IP 10.0.2.2.8000 > 10.0.1.2.41000: Flags [F.], seq 1, ack 2, win 64, options [nop,nop,TS val 8 ecr 5], length 0',
+    '12:00:00.000004 IP 10.0.1.2.41000 > 10.0.2.2.8000: Flags [.], ack 2, win 63, options [nop,nop,TS val 9 ecr 8], length 0',
+  ];
+  const folded = [separate[0], separate[2], separate[3]];
+
+  test('both forms mask to the same lines', () => {
+    expect(maskTranscript(separate.join('\n'))).toBe(maskTranscript(folded.join('\n')));
+    expect(maskTranscript(folded.join('\n')).split('\n')).toHaveLength(3);
+  });
+
+  test('an ACK not between the two FINs stays: the last ACK, an ACK carrying data, an ACK in the other direction', () => {
+    expect(maskTranscript(separate.slice(0, 2).join('\n')).split('\n')).toHaveLength(2);
+    const data = separate[1].replace('length 0', 'length 5');
+    expect(maskTranscript([separate[0], data, separate[2]].join('\n')).split('\n')).toHaveLength(3);
+    const wrongWay = '12:00:00.000002 IP 10.0.1.2.41000 > 10.0.2.2.8000: Flags [.], ack 2, win 63, length 0';
+    expect(maskTranscript([separate[0], wrongWay, separate[2]].join('\n')).split('\n')).toHaveLength(3);
+  });
+});
+
 describe('the recorded labs', () => {
   const labs = readdirSync(LABS)
     .filter((f) => f.endsWith('.sh'))

@@ -19,7 +19,9 @@
  *  - curl's `after N milliseconds` and nc's timing.
  *
  * Addresses, counters, TTL, LEN, flags, windows, conntrack states and the order of lines are kept: the simulator
- * reproduces them. One exception: the entries of a `conntrack -L` listing are sorted (see maskTranscript).
+ * reproduces them. Two exceptions, both about order or timing, not content (see maskTranscript): the entries of a
+ * `conntrack -L` listing are sorted, and a TCP peer's bare ACK of a FIN that its own FIN follows at once is folded
+ * into that FIN.
  */
 
 /** The kernel's default ip_local_port_range: the ports a client's connect() picks from. */
@@ -98,10 +100,31 @@ export function maskLine(line: string): string {
   return s.replace(MAC, '<mac>');
 }
 
+/** A masked tcpdump TCP line: its direction (`A.p > B.q`), its flags, and whether it carries no data. */
+const TCP_LINE = /^<time> IP (\S+) > (\S+): Flags \[([^\]]*)\], .*\blength 0$/;
+
+/**
+ * Whether `line` is a bare ACK that only acknowledges the FIN of the line before it and is followed at once by its
+ * sender's own FIN: `B > A [.]` between `A > B [F.]` and `B > A [F.]`. Whether the kernel sends that ACK alone or
+ * lets the FIN carry it depends on how soon the program closes its socket after reading end of file (a race between
+ * the delayed-ACK timer and close(); both were seen on the same script), so the two forms are the same close.
+ */
+function isAckFoldedIntoFin(prev: string | undefined, line: string, next: string | undefined): boolean {
+  const cur = TCP_LINE.exec(line);
+  if (cur === null || cur[3] !== '.') return false;
+  const before = prev === undefined ? null : TCP_LINE.exec(prev);
+  const after = next === undefined ? null : TCP_LINE.exec(next);
+  if (before === null || after === null) return false;
+  return (
+    before[3] === 'F.' && before[1] === cur[2] && before[2] === cur[1] && after[3] === 'F.' && after[1] === cur[1] && after[2] === cur[2]
+  );
+}
+
 /**
  * The whole transcript, line by line (line ends and a missing final newline are kept). The entries of one
  * `conntrack -L` listing (consecutive entry lines) are sorted: the kernel lists them in hash-bucket order, and the
- * hash is seeded at random per boot and per namespace.
+ * hash is seeded at random per boot and per namespace. A bare ACK folded into the FIN after it (see
+ * isAckFoldedIntoFin) is dropped.
  */
 export function maskTranscript(text: string): string {
   const lines = text.split('\n');
@@ -123,5 +146,5 @@ export function maskTranscript(text: string): string {
     out.push(cr ? `${m}\r` : m);
   }
   flush();
-  return out.join('\n');
+  return out.filter((l, i) => !isAckFoldedIntoFin(out[i - 1], l, out[i + 1])).join('\n');
 }
