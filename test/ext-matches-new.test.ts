@@ -1,0 +1,244 @@
+/**
+ * Packet semantics of the matches added for issue 4 (time, connlimit, connbytes, quota, policy, tcpmss, dscp,
+ * ecn, esp, ah, helper, devgroup, cpu, sctp, dccp, realm, cgroup, cluster, connlabel, ipcomp, ...): match() and
+ * explain() checked against what the kernel's xt_*.c does, on rules compiled from their iptables text, with a
+ * small fake EvalContext (as test/extension-semantics.test.ts does for the older extensions).
+ */
+import { parseCommandLine } from '../grammar/index';
+import { parseCommand } from '../src/compile/command';
+import { buildRules } from '../src/compile/rule';
+import { findMatch } from '../src/extensions/registry';
+import type { MatchUse } from '../src/extensions/spec';
+import { IPS, RTN, type ConnView, type CtState, type EvalContext } from '../src/eval/context';
+import { TCP_SYN, newPacket, type Packet } from '../src/eval/packet';
+import { numericToAddr } from '../src/model/ip';
+
+const ip = (s: string): number => numericToAddr(s, false)!;
+
+interface CtxOptions {
+  pkt?: Partial<Packet>;
+  ctState?: CtState;
+  ct?: ConnView;
+  ctReply?: boolean;
+  now?: number;
+  answers?: Record<string, boolean>;
+  memory?: Map<object, unknown>;
+}
+
+type FakeCtx = EvalContext & { decisions: string[] };
+
+function conn(over: Partial<ConnView> = {}): ConnView {
+  return {
+    orig: { src: ip('10.0.0.1'), dst: ip('10.0.0.2'), proto: 6, sport: 40000, dport: 22 },
+    reply: { src: ip('10.0.0.2'), dst: ip('10.0.0.1'), proto: 6, sport: 22, dport: 40000 },
+    status: IPS.CONFIRMED,
+    mark: 0,
+    expires: 120,
+    helper: undefined,
+    ...over,
+  };
+}
+
+function context(o: CtxOptions = {}): FakeCtx {
+  const memory = o.memory ?? new Map<object, unknown>();
+  const decisions: string[] = [];
+  return {
+    decisions,
+    hook: 'INPUT',
+    table: 'filter',
+    chain: 'INPUT',
+    pkt: newPacket({
+      src: ip('10.0.0.1'),
+      dst: ip('10.0.0.2'),
+      proto: 6,
+      sport: 40000,
+      dport: 22,
+      tcpFlags: TCP_SYN,
+      len: 60,
+      inIface: 'eth0',
+      ...o.pkt,
+    }),
+    ctState: o.ctState ?? (o.ct ? 'ESTABLISHED' : 'INVALID'),
+    ct: o.ct,
+    ctReply: o.ctReply ?? false,
+    host: {
+      addrType: () => RTN.UNICAST,
+      route: () => undefined,
+      primaryAddress: () => undefined,
+      macOf: () => undefined,
+      isLocalAddress: () => false,
+    },
+    now: new Date(o.now ?? Date.UTC(2026, 0, 1)),
+    decide(ext, question, assumed) {
+      decisions.push(`${ext}: ${question}`);
+      return o.answers?.[ext] ?? assumed;
+    },
+    memory<T>(key: object, init: () => T): T {
+      if (!memory.has(key)) memory.set(key, init());
+      return memory.get(key) as T;
+    },
+    log: () => undefined,
+    nat: () => undefined,
+    reject: () => undefined,
+    notrack: () => undefined,
+    startTrace: () => undefined,
+    note: () => undefined,
+  };
+}
+
+/** Splits like a shell: blanks separate words, double quotes group. */
+function words(text: string): string[] {
+  return [...text.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+}
+
+function matchOf(text: string, name: string): MatchUse {
+  const p = parseCommandLine(words(text));
+  if (!p.ok) throw new Error(`syntax: ${text}`);
+  const cmd = parseCommand(p.value, { table: 'filter', restore: false, programName: 'tsiptables', warn: () => undefined });
+  const m = buildRules(cmd.rule)[0]!.matches.find((u) => u.def.name === name);
+  if (!m) throw new Error(`no ${name} match in ${text}`);
+  return m;
+}
+
+interface Case {
+  rule: string;
+  ctx?: CtxOptions;
+  expect: boolean;
+  why?: string;
+}
+
+/** Each case on a fresh context: match() gives `expect`; a miss is explained as `why`. */
+function table(ext: string, cases: Case[]): void {
+  describe(ext, () => {
+    test.each(cases.map((c, i) => [`${i + 1}: ${c.rule}${c.why ? ` / ${c.why}` : ''}`, c] as const))('%s', (_n, c) => {
+      const m = matchOf(c.rule, ext);
+      const ctx = context(c.ctx);
+      expect(m.def.match!(m.state, ctx)).toBe(c.expect);
+      if (!c.expect) expect(m.def.explain!(m.state, ctx)).toBe(c.why);
+    });
+  });
+}
+
+/** Runs packets one after another through one rule, sharing the trace run's memory. */
+function sequence(rule: string, ext: string, ctxs: CtxOptions[]): boolean[] {
+  const m = matchOf(rule, ext);
+  const memory = new Map<object, unknown>();
+  return ctxs.map((c) => m.def.match!(m.state, context({ ...c, memory })));
+}
+
+test('every new match has its packet semantics', () => {
+  for (const n of ['time', 'connlimit', 'connbytes', 'quota']) {
+    expect([n, typeof findMatch(n)?.match, typeof findMatch(n)?.explain]).toEqual([n, 'function', 'function']);
+  }
+});
+
+// xt_time.c time_mt(): dates, daytime (wrapping past midnight), weekday (Mon=1..Sun=7) and month day, in UTC.
+const at = (iso: string): CtxOptions => ({ now: Date.parse(`${iso}Z`) });
+table('time', [
+  // 2026-01-01 is a Thursday.
+  { rule: '-A INPUT -m time --timestart 08:00 --timestop 17:00', ctx: at('2026-01-01T12:00:00'), expect: true },
+  {
+    rule: '-A INPUT -m time --timestart 08:00 --timestop 17:00',
+    ctx: at('2026-01-01T17:00:01'),
+    expect: false,
+    why: '--timestart 08:00:00 --timestop 17:00:00 --datestop 2038-01-19T03:14:07: packet time is 2026-01-01T17:00:01',
+  },
+  { rule: '-A INPUT -m time --timestart 22:00 --timestop 06:00', ctx: at('2026-01-01T23:30:00'), expect: true },
+  { rule: '-A INPUT -m time --timestart 22:00 --timestop 06:00', ctx: at('2026-01-01T05:00:00'), expect: true },
+  { rule: '-A INPUT -m time --timestart 22:00 --timestop 06:00', ctx: at('2026-01-01T12:00:00'), expect: false, why: '--timestart 22:00:00 --timestop 06:00:00 --datestop 2038-01-19T03:14:07: packet time is 2026-01-01T12:00:00' },
+  { rule: '-A INPUT -m time --weekdays Thu', ctx: at('2026-01-01T12:00:00'), expect: true },
+  { rule: '-A INPUT -m time ! --weekdays Thu', ctx: at('2026-01-01T12:00:00'), expect: false, why: '--weekdays Mon,Tue,Wed,Fri,Sat,Sun --datestop 2038-01-19T03:14:07: packet time is 2026-01-01T12:00:00, a Thu' },
+  // --contiguous: 05:00 on Friday belongs to Thursday's 22:00-06:00 window.
+  { rule: '-A INPUT -m time --timestart 22:00 --timestop 06:00 --contiguous --weekdays Thu', ctx: at('2026-01-02T05:00:00'), expect: true },
+  { rule: '-A INPUT -m time --timestart 22:00 --timestop 06:00 --weekdays Thu', ctx: at('2026-01-02T05:00:00'), expect: false, why: '--timestart 22:00:00 --timestop 06:00:00 --weekdays Thu --datestop 2038-01-19T03:14:07: packet time is 2026-01-02T05:00:00, a Fri' },
+  { rule: '-A INPUT -m time --monthdays 1,15', ctx: at('2026-01-15T00:00:00'), expect: true },
+  { rule: '-A INPUT -m time --monthdays 1,15', ctx: at('2026-01-16T00:00:00'), expect: false, why: '--monthdays 1,15 --datestop 2038-01-19T03:14:07: packet time is 2026-01-16T00:00:00, day 16 of the month' },
+  { rule: '-A INPUT -m time --datestart 2026-06-01', ctx: at('2026-01-01T00:00:00'), expect: false, why: '--datestart 2026-06-01T00:00:00 --datestop 2038-01-19T03:14:07: packet time is 2026-01-01T00:00:00' },
+  { rule: '-A INPUT -m time --datestop 2025-12-31T23:59:59', ctx: at('2026-01-01T00:00:00'), expect: false, why: '--datestop 2025-12-31T23:59:59: packet time is 2026-01-01T00:00:00' },
+]);
+
+test('time --kerneltz says the kernel timezone is assumed to be UTC', () => {
+  const m = matchOf('-A INPUT -m time --kerneltz --timestart 10:00', 'time');
+  const ctx = context(at('2026-01-01T11:00:00'));
+  expect(m.def.match!(m.state, ctx)).toBe(true);
+  expect(ctx.decisions).toEqual(['time: the kernel timezone is UTC (sys_tz unset)']);
+});
+
+// xt_connlimit.c connlimit_mt(): the connections of the (masked) address seen by this rule, this one included.
+describe('connlimit', () => {
+  const from = (src: string, sport: number): CtxOptions => ({
+    pkt: { src: ip(src), sport },
+    ct: conn({ orig: { src: ip(src), dst: ip('10.0.0.2'), proto: 6, sport, dport: 22 } }),
+  });
+  test('--connlimit-above 2 matches the third connection of a source', () => {
+    const r = sequence('-A INPUT -p tcp -m connlimit --connlimit-above 2', 'connlimit', [
+      from('10.0.0.1', 1000),
+      from('10.0.0.1', 1001),
+      from('10.0.0.1', 1001),
+      from('10.0.0.9', 1000),
+      from('10.0.0.1', 1002),
+    ]);
+    expect(r).toEqual([false, false, false, false, true]);
+  });
+  test('--connlimit-mask groups sources; --connlimit-upto inverts', () => {
+    const r = sequence('-A INPUT -p tcp -m connlimit --connlimit-upto 1 --connlimit-mask 24', 'connlimit', [
+      from('10.0.0.1', 1000),
+      from('10.0.0.9', 1000),
+    ]);
+    expect(r).toEqual([true, false]);
+  });
+  test('explains the count', () => {
+    const m = matchOf('-A INPUT -p tcp -m connlimit --connlimit-above 1 --connlimit-daddr', 'connlimit');
+    const ctx = context(from('10.0.0.1', 1000));
+    expect(m.def.match!(m.state, ctx)).toBe(false);
+    expect(m.def.explain!(m.state, ctx)).toBe(
+      '--connlimit-above 1 --connlimit-mask 32 --connlimit-daddr: 1 connection from this destination group',
+    );
+  });
+});
+
+// xt_connbytes.c connbytes_mt(): per-direction packet/byte counters of the connection.
+describe('connbytes', () => {
+  const ct = conn();
+  test('packets in the original direction, counted once per packet', () => {
+    const r = sequence('-A INPUT -m connbytes --connbytes 2:3 --connbytes-dir original --connbytes-mode packets', 'connbytes', [
+      { ct },
+      { ct },
+      { ct, ctReply: true },
+      { ct },
+      { ct },
+    ]);
+    expect(r).toEqual([false, true, true, true, false]);
+  });
+  test('bytes in both directions and the average packet size', () => {
+    expect(
+      sequence('-A INPUT -m connbytes --connbytes 100: --connbytes-dir both --connbytes-mode bytes', 'connbytes', [
+        { ct, pkt: { len: 60 } },
+        { ct, ctReply: true, pkt: { len: 60 } },
+      ]),
+    ).toEqual([false, true]);
+    expect(
+      sequence('-A INPUT -m connbytes ! --connbytes 0:100 --connbytes-dir both --connbytes-mode avgpkt', 'connbytes', [
+        { ct, pkt: { len: 60 } },
+        { ct, pkt: { len: 1500 } },
+      ]),
+    ).toEqual([false, true]);
+  });
+  table('connbytes', [
+    {
+      rule: '-A INPUT -m connbytes ! --connbytes 0 --connbytes-dir both --connbytes-mode bytes',
+      expect: false,
+      why: '! --connbytes 0 --connbytes-mode bytes --connbytes-dir both: packet has no connection (INVALID)',
+    },
+  ]);
+});
+
+// xt_quota.c quota_mt(): packets that fit take their length from the quota.
+describe('quota', () => {
+  test('the quota runs out, then `!` matches', () => {
+    const pkts = [{ pkt: { len: 60 } }, { pkt: { len: 60 } }, { pkt: { len: 60 } }, { pkt: { len: 10 } }];
+    expect(sequence('-A INPUT -m quota --quota 130', 'quota', pkts)).toEqual([true, true, false, false]);
+    expect(sequence('-A INPUT -m quota ! --quota 130', 'quota', pkts)).toEqual([false, false, true, true]);
+  });
+  table('quota', [{ rule: '-A INPUT -m quota --quota 10', expect: false, why: '--quota 10: 0 bytes left, packet has 60' }]);
+});
