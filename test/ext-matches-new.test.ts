@@ -127,7 +127,7 @@ function sequence(rule: string, ext: string, ctxs: CtxOptions[]): boolean[] {
 }
 
 test('every new match has its packet semantics', () => {
-  for (const n of ['time', 'connlimit', 'connbytes', 'quota']) {
+  for (const n of ['time', 'connlimit', 'connbytes', 'quota', 'policy', 'tcpmss', 'dscp', 'ecn', 'esp', 'ah', 'ipcomp']) {
     expect([n, typeof findMatch(n)?.match, typeof findMatch(n)?.explain]).toEqual([n, 'function', 'function']);
   }
 });
@@ -241,4 +241,70 @@ describe('quota', () => {
     expect(sequence('-A INPUT -m quota ! --quota 130', 'quota', pkts)).toEqual([false, false, true, true]);
   });
   table('quota', [{ rule: '-A INPUT -m quota --quota 10', expect: false, why: '--quota 10: 0 bytes left, packet has 60' }]);
+});
+
+// xt_policy.c policy_mt(): the simulation has no IPsec, so only `--pol none` matches.
+table('policy', [
+  { rule: '-A INPUT -m policy --dir in --pol none', expect: true },
+  {
+    rule: '-A INPUT -m policy --dir in --pol ipsec --proto esp',
+    expect: false,
+    why: '--dir in --pol ipsec --proto esp: packet has no IPsec policy (the simulation has no IPsec)',
+  },
+]);
+
+// xt_tcpmss.c tcpmss_mt(): the MSS option's value in the range, `!`; no option gives `invert`.
+const mss = (v: number): CtxOptions => ({ pkt: { tcpOptions: Uint8Array.of(1, 1, 2, 4, v >> 8, v & 255) } });
+table('tcpmss', [
+  { rule: '-A INPUT -p tcp -m tcpmss --mss 1000:1500', ctx: mss(1460), expect: true },
+  { rule: '-A INPUT -p tcp -m tcpmss --mss 1000:1400', ctx: mss(1460), expect: false, why: '--mss 1000:1400: packet has MSS 1460' },
+  { rule: '-A INPUT -p tcp -m tcpmss ! --mss 1460', ctx: mss(1460), expect: false, why: '! --mss 1460: packet has MSS 1460' },
+  { rule: '-A INPUT -p tcp -m tcpmss --mss 0:65535', expect: false, why: '--mss 0:65535: packet has no MSS option' },
+  { rule: '-A INPUT -p tcp -m tcpmss ! --mss 1460', expect: true },
+]);
+
+// xt_dscp.c dscp_mt(): (tos >> 2) == dscp, `!`.
+table('dscp', [
+  { rule: '-A INPUT -m dscp --dscp-class EF', ctx: { pkt: { tos: 0xb8 } }, expect: true },
+  { rule: '-A INPUT -m dscp --dscp 46', ctx: { pkt: { tos: 0xb9 } }, expect: true },
+  { rule: '-A INPUT -m dscp --dscp 10', ctx: { pkt: { tos: 0xb8 } }, expect: false, why: '--dscp 0x0a: packet has 0x2e' },
+  { rule: '-A INPUT -m dscp ! --dscp 0', expect: false, why: '! --dscp 0x00: packet has 0x00' },
+]);
+
+// xt_ecn.c ecn_mt4(): the IP ECN field, then the TCP ECE/CWR bits.
+table('ecn', [
+  { rule: '-A INPUT -m ecn --ecn-ip-ect 2', ctx: { pkt: { tos: 0x02 } }, expect: true },
+  { rule: '-A INPUT -m ecn ! --ecn-ip-ect 2', ctx: { pkt: { tos: 0x02 } }, expect: false, why: '! --ecn-ip-ect 2: packet has 2' },
+  { rule: '-A INPUT -p tcp -m ecn --ecn-tcp-ece', ctx: { pkt: { tcpFlags: 0x42 } }, expect: true },
+  { rule: '-A INPUT -p tcp -m ecn --ecn-tcp-cwr', expect: false, why: '--ecn-tcp-cwr: packet has CWR clear' },
+  { rule: '-A INPUT -p tcp -m ecn ! --ecn-tcp-cwr --ecn-ip-ect 0', expect: true },
+]);
+
+// xt_esp.c / xt_ah.c / xt_ipcomp.c spi_match(): the packet carries no SPI, so the trace asks.
+describe('esp, ah, ipcomp', () => {
+  test('a range asks whether the SPI is in it; `!` inverts the answer', () => {
+    const m = matchOf('-A INPUT -p esp -m esp ! --espspi 1:1000', 'esp');
+    const ctx = context({ pkt: { proto: 50 } });
+    expect(m.def.match!(m.state, ctx)).toBe(false);
+    expect(ctx.decisions).toEqual(["esp: the packet's SPI is in 1:1000"]);
+    expect(m.def.explain!(m.state, ctx)).toBe("! --espspi 1:1000: the packet's SPI is not in the range (assumed)");
+    const no = context({ pkt: { proto: 50 }, answers: { esp: false } });
+    expect(m.def.match!(m.state, no)).toBe(true);
+  });
+  test('the full range needs no question, a reversed range never matches', () => {
+    const all = matchOf('-A INPUT -p ah -m ah', 'ah');
+    const ctx = context({ pkt: { proto: 51 } });
+    expect(all.def.match!(all.state, ctx)).toBe(true);
+    const rev = matchOf('-A INPUT -p ah -m ah --ahspi 200:100', 'ah');
+    expect(rev.def.match!(rev.state, ctx)).toBe(false);
+    expect(ctx.decisions).toEqual([]);
+  });
+  test('ipcomp: CPIs are 16 bits; without --ipcompspi the range is 0:0', () => {
+    const wide = matchOf('-A INPUT -p ipcomp -m ipcomp --ipcompspi 0:70000', 'ipcomp');
+    const ctx = context({ pkt: { proto: 108 } });
+    expect(wide.def.match!(wide.state, ctx)).toBe(true);
+    const dflt = matchOf('-A INPUT -p ipcomp -m ipcomp', 'ipcomp');
+    expect(dflt.def.match!(dflt.state, ctx)).toBe(true);
+    expect(ctx.decisions).toEqual(["ipcomp: the packet's CPI is in 0:0"]);
+  });
 });
