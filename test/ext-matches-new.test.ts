@@ -127,7 +127,7 @@ function sequence(rule: string, ext: string, ctxs: CtxOptions[]): boolean[] {
 }
 
 test('every new match has its packet semantics', () => {
-  for (const n of ['time', 'connlimit', 'connbytes', 'quota', 'policy', 'tcpmss', 'dscp', 'ecn', 'esp', 'ah', 'ipcomp']) {
+  for (const n of ['time', 'connlimit', 'connbytes', 'quota', 'policy', 'tcpmss', 'dscp', 'ecn', 'esp', 'ah', 'ipcomp', 'helper', 'devgroup', 'cpu', 'realm']) {
     expect([n, typeof findMatch(n)?.match, typeof findMatch(n)?.explain]).toEqual([n, 'function', 'function']);
   }
 });
@@ -308,3 +308,36 @@ describe('esp, ah, ipcomp', () => {
     expect(ctx.decisions).toEqual(["ipcomp: the packet's CPI is in 0:0"]);
   });
 });
+
+// xt_helper.c helper_mt(): no connection expected by a helper in the simulation, so `invert`.
+table('helper', [
+  { rule: '-A INPUT -m helper ! --helper ftp', ctx: { ct: conn() }, expect: true },
+  { rule: '-A INPUT -m helper --helper ftp', ctx: { ct: conn() }, expect: false, why: '--helper ftp: packet belongs to no connection a helper expected' },
+]);
+
+// xt_devgroup.c devgroup_mt(): every simulated device is in group 0.
+table('devgroup', [
+  { rule: '-A FORWARD -m devgroup --src-group default', expect: true },
+  { rule: '-A FORWARD -m devgroup --src-group 0/1 --dst-group 0x10/0x10', expect: false, why: '--dst-group 0x10/0x10: outgoing device is in group 0 (default)' },
+  { rule: '-A FORWARD -m devgroup ! --dst-group 1', expect: true },
+]);
+
+// xt_cpu.c cpu_mt(): the CPU is asked, CPU 0 assumed.
+describe('cpu', () => {
+  test('CPU 0 is assumed; another CPU is asked', () => {
+    const zero = matchOf('-A INPUT -m cpu --cpu 0', 'cpu');
+    const ctx = context();
+    expect(zero.def.match!(zero.state, ctx)).toBe(true);
+    const three = matchOf('-A INPUT -m cpu ! --cpu 3', 'cpu');
+    expect(three.def.match!(three.state, ctx)).toBe(true);
+    expect(ctx.decisions).toEqual(['cpu: the packet is processed on CPU 0', 'cpu: the packet is processed on CPU 3']);
+    expect(three.def.match!(three.state, context({ answers: { cpu: true } }))).toBe(false);
+  });
+});
+
+// xt_realm.c realm_mt(): simulated routes have realm 0.
+table('realm', [
+  { rule: '-A INPUT -m realm --realm cosmos', expect: true },
+  { rule: '-A INPUT -m realm --realm 0x10/0xf0', expect: false, why: '--realm 0x10/0xf0: the route has realm 0' },
+  { rule: '-A INPUT -m realm ! --realm 3', expect: true },
+]);

@@ -38,9 +38,22 @@ function ruleKey(r: Rule): string {
   return uses.map((u) => `${u.def.name}:${u.def.compareKey ? u.def.compareKey(u.state) : u.def.save(u.state)}`).join('|') + `|${r.line}`;
 }
 
+/** The rule's save line without the options of matches whose data iptables does not compare (compareNoData). */
+function noDataLine(r: Rule): string {
+  let line = r.line;
+  for (const u of r.matches) {
+    if (!u.def.compareNoData) continue;
+    const name = u.def.saveName?.(u.state) ?? u.def.name;
+    line = line.replace(`-m ${name}${u.def.save(u.state)}`, `-m ${name}`);
+  }
+  return line;
+}
+
 /** `candidate` is the rule a -C/-D command built (complete); `stored` may be a lazy rule of the state. */
 function sameRule(stored: Rule, candidate: Rule): boolean {
-  if (stored.line !== candidate.line) return false;
+  if (stored.line !== candidate.line && !(candidate.matches.some((u) => u.def.compareNoData) && noDataLine(stored) === noDataLine(candidate))) {
+    return false;
+  }
   const uses = [...candidate.matches, ...(candidate.verdict.kind === 'target' ? [candidate.verdict.target] : [])];
   return !uses.some((u) => u.def.compareKey) || ruleKey(stored) === ruleKey(candidate);
 }

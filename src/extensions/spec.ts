@@ -88,6 +88,11 @@ export interface ExtensionCommon<S> {
   /** Key for rule comparison (-D/-C by spec) where save text loses a difference the kernel sees. */
   compareKey?(state: S): string;
   /**
+   * The extension registers no userspacesize (libxt_helper): iptables compares none of its data, so -C/-D find
+   * a rule whose match of this name has any options at all.
+   */
+  compareNoData?: boolean;
+  /**
    * The state file's text for this extension when save() is lossy or does not parse back (iptables-save
    * prints `--seconds -1`, `0b/s`, only the low icmp code); parse() must accept it when ctx.trusted.
    * Return undefined (or omit) when save() already round-trips.
