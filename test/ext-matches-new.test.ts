@@ -127,7 +127,7 @@ function sequence(rule: string, ext: string, ctxs: CtxOptions[]): boolean[] {
 }
 
 test('every new match has its packet semantics', () => {
-  for (const n of ['time', 'connlimit', 'connbytes', 'quota', 'policy', 'tcpmss', 'dscp', 'ecn', 'esp', 'ah', 'ipcomp', 'helper', 'devgroup', 'cpu', 'realm']) {
+  for (const n of ['time', 'connlimit', 'connbytes', 'quota', 'policy', 'tcpmss', 'dscp', 'ecn', 'esp', 'ah', 'ipcomp', 'helper', 'devgroup', 'cpu', 'realm', 'sctp', 'dccp']) {
     expect([n, typeof findMatch(n)?.match, typeof findMatch(n)?.explain]).toEqual([n, 'function', 'function']);
   }
 });
@@ -340,4 +340,22 @@ table('realm', [
   { rule: '-A INPUT -m realm --realm cosmos', expect: true },
   { rule: '-A INPUT -m realm --realm 0x10/0xf0', expect: false, why: '--realm 0x10/0xf0: the route has realm 0' },
   { rule: '-A INPUT -m realm ! --realm 3', expect: true },
+]);
+
+// xt_sctp.c sctp_mt() / xt_dccp.c dccp_mt(): ports from the packet; chunks, types and options are asked.
+table('sctp', [
+  { rule: '-A INPUT -p sctp -m sctp --dport 80', ctx: { pkt: { proto: 132, dport: 80 } }, expect: true },
+  { rule: '-A INPUT -p sctp -m sctp ! --sport 1:1024', ctx: { pkt: { proto: 132, sport: 80 } }, expect: false, why: '! --sport 1:1024: packet has 80' },
+  {
+    rule: '-A INPUT -p sctp -m sctp --chunk-types any INIT',
+    ctx: { pkt: { proto: 132 }, answers: { sctp: false } },
+    expect: false,
+    why: "--chunk-types any INIT: the packet's chunks do not match (asked)",
+  },
+]);
+table('dccp', [
+  { rule: '-A INPUT -p dccp -m dccp --dport 80', ctx: { pkt: { proto: 33, dport: 80 } }, expect: true },
+  { rule: '-A INPUT -p dccp -m dccp --dport 80', ctx: { pkt: { proto: 33, dport: 81 } }, expect: false, why: '--dport 80: packet has 81' },
+  { rule: '-A INPUT -p dccp -m dccp ! --dccp-types REQUEST', ctx: { pkt: { proto: 33 } }, expect: false, why: '! --dccp-types REQUEST: packet type does not match (asked)' },
+  { rule: '-A INPUT -p dccp -m dccp --dccp-option 4', ctx: { pkt: { proto: 33 }, answers: { dccp: false } }, expect: false, why: '--dccp-option 4: option does not match (asked)' },
 ]);
