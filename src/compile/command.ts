@@ -151,6 +151,20 @@ const CORE_GROUP: LongGroup<Key> = longGroup(
 
 /** Each extension's long options, built once per definition (the instance an option goes to is found at use). */
 const extGroups = new WeakMap<AnyMatch | AnyTarget, LongGroup<Key>>();
+
+/**
+ * libxtables asks the kernel for an xt target's revision when it loads it; for one the kernel lacks (LED,
+ * CLUSTERIP, ULOG on the recording kernel) it warns once per process, then the rule fails with ENOENT. One
+ * warn callback serves one run (a command, or every line of a restore), so the warning is kept once per callback.
+ */
+const missingWarned = new WeakMap<(line: string) => void, Set<string>>();
+function missingModuleWarning(name: string, warn: (line: string) => void): void {
+  let seen = missingWarned.get(warn);
+  if (!seen) missingWarned.set(warn, (seen = new Set()));
+  if (seen.has(name)) return;
+  seen.add(name);
+  warn(`Warning: Extension ${name} revision 0 not supported, missing kernel module?`);
+}
 function extGroup(def: AnyMatch | AnyTarget): LongGroup<Key> {
   let g = extGroups.get(def);
   if (!g) {
@@ -336,6 +350,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   const groups: LongGroup<Key>[] = [CORE_GROUP];
 
   const load = (kind: 'match' | 'target', def: AnyMatch | AnyTarget): Loaded => {
+    if (def.kind === 'target' && def.kernelMissing && !def.standard) missingModuleWarning(def.name, opts.warn);
     const l: Loaded = { kind, def, state: def.init(), given: new Set(), givenIds: new Set() };
     loaded.push(l);
     groups.splice(1, 0, extGroup(def));
