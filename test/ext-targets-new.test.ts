@@ -311,6 +311,28 @@ describe('HMARK', () => {
   });
 });
 
+// Checks on state the kernel shares between rules (recorded in ext-target-IDLETIMER "same label twice" and
+// ext-target-RATEEST "same name twice"), given the other rules' targets as KernelView.peers.
+describe('kernel checks against the other rules', () => {
+  const refusal = (rule: string, others: string[]): string | undefined => {
+    const t = targetOf(rule);
+    const peers = others.map(targetOf);
+    return t.def.kernelCheck!(t.state, { table: 'filter', protocol: 0, protocolInverted: false, hooks: new Set(['INPUT']), peers: () => peers });
+  };
+  test('IDLETIMER: a label in use must keep its timer type', () => {
+    const shared = ['-A INPUT -j IDLETIMER --timeout 5 --label shared'];
+    expect(refusal('-A FORWARD -j IDLETIMER --timeout 9 --label shared', shared)).toBeUndefined();
+    expect(refusal('-A FORWARD -j IDLETIMER --timeout 5 --label shared --alarm', shared)).toBe('Invalid argument');
+    expect(refusal('-A FORWARD -j IDLETIMER --timeout 5 --label other --alarm', shared)).toBeUndefined();
+  });
+  test('RATEEST: a name in use must keep its interval and ewmalog', () => {
+    const shared = ['-A INPUT -j RATEEST --rateest-name shared --rateest-interval 1s --rateest-ewmalog 8s'];
+    expect(refusal('-A OUTPUT -j RATEEST --rateest-name shared --rateest-interval 1000ms --rateest-ewmalog 8s', shared)).toBeUndefined();
+    expect(refusal('-A OUTPUT -j RATEEST --rateest-name shared --rateest-interval 2s --rateest-ewmalog 8s', shared)).toBe('Invalid argument');
+    expect(refusal('-A OUTPUT -j RATEEST --rateest-name other --rateest-interval 2s --rateest-ewmalog 8s', shared)).toBeUndefined();
+  });
+});
+
 // The kernel the fixtures were recorded on lacks LED, CLUSTERIP and ULOG, so no recording shows their save or
 // -L text: these follow libxt_LED.c, libipt_CLUSTERIP.c and libipt_ULOG.c.
 describe('texts of targets this kernel refuses', () => {

@@ -123,6 +123,12 @@ export interface KernelView {
    * the rule is added, with that hook mask (a later jump re-checks only the fixed hooks/tables lists).
    */
   hooks: ReadonlySet<Hook>;
+  /**
+   * The targets of the other rules of the ruleset (every table), for checkentry code that looks up state the
+   * kernel shares between rules: IDLETIMER's timers by label, RATEEST's estimators by name. Optional: when the
+   * caller does not give it, those checks pass.
+   */
+  peers?: () => Iterable<TargetUse>;
 }
 
 /** A match (-m NAME, or implicit through -p). */

@@ -38,10 +38,16 @@ export default defineTarget<IdletimerState>({
     else if (use.name === 'label') s.label = truncateBytes(use.value!, MAX_IDLETIMER_LABEL_SIZE - 1);
     else s.alarm = true;
   },
-  // idletimer_tg_checkentry_v1(): idletimer_tg_helper() and, for a new timer, idletimer_check_sysfs_name().
-  kernelCheck(s) {
-    if (s.timeout === 0 || s.timeout >= Math.floor(0x7fffffff / 1000)) return 'Invalid argument';
-    if (s.label === '' || s.label === '.' || s.label === '..' || s.label.includes('/')) return 'Invalid argument';
+  // idletimer_tg_checkentry_v1(): idletimer_tg_helper(); a timer of that label already there must be of the
+  // same type; a new one needs a label that can be a sysfs file name (idletimer_check_sysfs_name()).
+  kernelCheck(s, k) {
+    if (s.timeout === 0 || s.timeout >= Math.floor(0x7fffffff / 1000) || s.label === '') return 'Invalid argument';
+    for (const peer of k.peers?.() ?? []) {
+      if (peer.def.name !== 'IDLETIMER') continue;
+      const other = peer.state as IdletimerState;
+      if (other.label === s.label) return other.alarm === s.alarm ? undefined : 'Invalid argument';
+    }
+    if (s.label === '.' || s.label === '..' || s.label.includes('/')) return 'Invalid argument';
     if (['power', 'subsystem', 'uevent'].includes(s.label)) return 'Invalid argument';
     return undefined;
   },

@@ -123,6 +123,15 @@ export default defineTarget<RateestState>({
     if (e === 0 || e >= 31) throw paramProblem('RATEEST: ewmalog value is out of range');
     s.ewmaLog = e;
   },
+  // xt_rateest_tg_checkentry(): an estimator of that name already there must have the same parameters.
+  kernelCheck(s, k) {
+    for (const peer of k.peers?.() ?? []) {
+      if (peer.def.name !== 'RATEEST') continue;
+      const other = peer.state as RateestState;
+      if (other.name === s.name) return other.interval === s.interval && other.ewmaLog === s.ewmaLog ? undefined : 'Invalid argument';
+    }
+    return undefined;
+  },
   save: (s) => describe(s, '--rateest-', ` ${s.name}`),
   stateText: (s) => (needsQuotes(s.name) ? describe(s, '--rateest-', restoreWord(s.name)) : undefined),
   print: (s) => describe(s, '', ` ${s.name}`),
