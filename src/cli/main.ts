@@ -254,6 +254,12 @@ export async function runRestore(program: string, argv: readonly string[], stdin
 
 /** bin/ entry point. */
 export function main(program: string, argv: string[]): void {
+  // A reader that goes away (`tsiptables -S | head`): the real iptables dies of SIGPIPE without a word, and the
+  // shell reports 128 + 13; Node ignores SIGPIPE, so the write fails with EPIPE instead, and is ended the same way.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    throw e;
+  });
   const done = (r: RunResult): void => {
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);

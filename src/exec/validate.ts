@@ -4,8 +4,10 @@
  * every built-in chain that jumps to it, directly or not).
  */
 import type { Hook, KernelView } from '../extensions/spec';
+import { allMatches, allTargets } from '../extensions/registry';
 import { IptablesError, Exit, kernelRefused } from '../messages';
-import type { Chain, Rule, Table } from '../model/ruleset';
+import { JumpGraph } from './jump-graph';
+import { type Chain, jumpsOf, type Rule, type Table } from '../model/ruleset';
 
 /**
  * NFT_JUMP_STACK_SIZE: nft_chain_validate() refuses a chain reached at this jump depth from a base chain with
@@ -33,32 +35,6 @@ export function checkJumpTargets(t: Table, c: Chain, r: Rule, op: string): void 
   }
 }
 
-/** Hooks from which `chain` can be reached (through jumps and gotos). */
-export function reachingHooks(t: Table, chain: string): Set<Hook> {
-  const callers = new Map<string, string[]>();
-  for (const c of t.chains.values()) {
-    for (const r of c.rules) {
-      if (r.jumpTo !== undefined) {
-        const list = callers.get(r.jumpTo) ?? [];
-        list.push(c.name);
-        callers.set(r.jumpTo, list);
-      }
-    }
-  }
-  const hooks = new Set<Hook>();
-  const seen = new Set<string>();
-  const stack = [chain];
-  while (stack.length) {
-    const name = stack.pop()!;
-    if (seen.has(name)) continue;
-    seen.add(name);
-    const c = t.chains.get(name);
-    if (c?.hook) hooks.add(c.hook);
-    for (const from of callers.get(name) ?? []) stack.push(from);
-  }
-  return hooks;
-}
-
 /**
  * Why the kernel refuses the rule in `table` reached from `hooks` (an errno text), or undefined. The fixed
  * lists (tables, hooks, protocol) are checked against every hook that reaches the chain; checkentry
@@ -83,36 +59,20 @@ function refusal(r: Rule, table: string, hooks: Set<Hook>, ownHook: Hook | undef
   return undefined;
 }
 
+let hookLimited: RegExp | undefined;
+
 /**
- * Every chain reachable from `chain` (itself included), or null if that walk meets a chain on its own path (a
- * loop). Iterative: a chain of jumps thousands deep must not exhaust the call stack.
+ * ` -m NAME` or ` -j NAME` (a word of its own) for every name of an extension limited to some hooks (xt_match.hooks,
+ * xt_target.hooks), as a canonical rule line spells it. A quoted value holding such words only costs a parse.
  */
-function reachableFrom(t: Table, start: string, extra?: Rule): string[] | null {
-  const out: string[] = [start];
-  const seen = new Set<string>([start]);
-  const onPath = new Set<string>([start]);
-  const rulesOf = (name: string): readonly Rule[] => {
-    const rules = t.chains.get(name)?.rules ?? [];
-    return name === start && extra ? [...rules, extra] : rules;
-  };
-  const stack: Array<{ name: string; rules: readonly Rule[]; i: number }> = [{ name: start, rules: rulesOf(start), i: 0 }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    if (top.i >= top.rules.length) {
-      onPath.delete(top.name);
-      stack.pop();
-      continue;
-    }
-    const to = top.rules[top.i++]!.jumpTo;
-    if (to === undefined) continue;
-    if (onPath.has(to)) return null;
-    if (seen.has(to)) continue;
-    seen.add(to);
-    onPath.add(to);
-    out.push(to);
-    stack.push({ name: to, rules: rulesOf(to), i: 0 });
-  }
-  return out;
+function hookLimitedPattern(): RegExp {
+  if (hookLimited) return hookLimited;
+  const words: string[] = [];
+  for (const d of allMatches()) if (d.hooks) for (const n of [d.name, ...(d.aliases ?? [])]) words.push(`-m ${n}`);
+  for (const d of allTargets()) if (d.hooks) for (const n of [d.name, ...(d.aliases ?? [])]) words.push(`-j ${n}`);
+  const escape = (w: string): string => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  hookLimited = words.length === 0 ? /(?!)/ : new RegExp(` (?:${words.map(escape).join('|')})(?= |$)`);
+  return hookLimited;
 }
 
 /**
@@ -127,11 +87,12 @@ function heights(t: Table, roots: readonly string[]): Map<string, number> {
     const stack: Array<{ name: string; i: number; best: number }> = [{ name: root, i: 0, best: 0 }];
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
-      const rules = t.chains.get(top.name)?.rules ?? [];
+      const c = t.chains.get(top.name);
+      const jumps = c ? jumpsOf(c) : [];
       let pushed = false;
-      while (top.i < rules.length) {
-        const to = rules[top.i++]!.jumpTo;
-        if (to === undefined || !t.chains.has(to)) continue;
+      while (top.i < jumps.length) {
+        const to = jumps[top.i++]!;
+        if (!t.chains.has(to)) continue;
         if (onPath.has(to)) {
           top.best = Infinity;
           continue;
@@ -157,68 +118,35 @@ function heights(t: Table, roots: readonly string[]): Map<string, number> {
   return h;
 }
 
-/** The longest jump path from a base chain down to `chain` (0 for a base chain); -Infinity if none reaches it. */
-function depthFromBase(t: Table, chain: string): number {
-  const callers = new Map<string, string[]>();
-  for (const c of t.chains.values()) {
-    for (const r of c.rules) {
-      if (r.jumpTo === undefined) continue;
-      const list = callers.get(r.jumpTo);
-      if (list) list.push(c.name);
-      else callers.set(r.jumpTo, [c.name]);
-    }
-  }
-  // The same walk as heights(), on the graph of callers, with base chains as the ends.
-  const up = new Map<string, number>();
-  const onPath = new Set<string>([chain]);
-  const stack: Array<{ name: string; i: number; best: number }> = [{ name: chain, i: 0, best: t.chains.get(chain)?.hook ? 0 : -Infinity }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    const from = callers.get(top.name) ?? [];
-    let pushed = false;
-    while (top.i < from.length) {
-      const p = from[top.i++]!;
-      if (onPath.has(p)) continue;
-      const known = up.get(p);
-      if (known !== undefined) {
-        top.best = Math.max(top.best, known + 1);
-        continue;
-      }
-      onPath.add(p);
-      stack.push({ name: p, i: 0, best: t.chains.get(p)?.hook ? 0 : -Infinity });
-      pushed = true;
-      break;
-    }
-    if (pushed) continue;
-    up.set(top.name, top.best);
-    onPath.delete(top.name);
-    stack.pop();
-    const child = stack[stack.length - 1];
-    if (child) child.best = Math.max(child.best, top.best + 1);
-  }
-  return up.get(chain)!;
-}
-
 export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string): void {
-  const hooks = reachingHooks(t, c.name);
+  const g = new JumpGraph(t);
+  const self = g.id(c.name)!;
+  const hooks = g.reachingHooks(self);
   const what = `rule in chain ${c.name}`;
   const own = refusal(r, t.name, hooks, c.hook);
   if (own !== undefined) throw kernelRefused(op, own, what);
-  if (r.jumpTo !== undefined) {
-    const reach = reachableFrom(t, c.name, r);
-    if (reach === null) {
-      if (hooks.size > 0) throw kernelRefused(op, 'Too many links', what);
-      return;
-    }
-    if (hooks.size === 0) return;
-    // The new jump puts the target's chains one level below this chain's deepest level.
-    const below = heights(t, [r.jumpTo]).get(r.jumpTo) ?? 0;
-    if (depthFromBase(t, c.name) + 1 + below >= JUMP_STACK_SIZE) throw kernelRefused(op, 'Too many links', what);
-    for (const name of reach) {
-      for (const rule of t.chains.get(name)?.rules ?? []) {
-        const why = refusal(rule, t.name, hooks, null);
-        if (why !== undefined) throw kernelRefused(op, why, what);
-      }
+  // Chains no built-in chain reaches are not checked (a loop among them is allowed); checkJumpTargets has
+  // already refused a jump to a chain that does not exist.
+  const target = r.jumpTo === undefined ? undefined : g.id(r.jumpTo);
+  if (target === undefined || hooks.size === 0) return;
+  // A loop: the new jump leads back to this chain.
+  const below = g.below(target);
+  if (below.includes(self)) throw kernelRefused(op, 'Too many links', what);
+  // The new jump puts the target's chains one level below this chain's deepest level.
+  if (g.depthFromBase(self) + 1 + g.height(target) >= JUMP_STACK_SIZE) throw kernelRefused(op, 'Too many links', what);
+  // Only the chains below the jump can gain hooks (this chain's own rules were allowed in its hooks when they
+  // came), and none does when every hook reaching this chain already reaches the target: then every rule
+  // below it was allowed in these hooks before. Every refusal here reads the same ('Invalid argument').
+  const targetHooks = g.reachingHooks(target);
+  if ([...hooks].every((h) => targetHooks.has(h))) return;
+  const limited = hookLimitedPattern();
+  for (const n of below) {
+    for (const rule of t.chains.get(g.names[n]!)?.rules ?? []) {
+      // Allowed where it is, a rule can be refused in new hooks only for an extension limited to some hooks,
+      // whose `-m NAME`/`-j NAME` its canonical line then holds: the others need no parse.
+      if (!limited.test(rule.line)) continue;
+      const why = refusal(rule, t.name, hooks, null);
+      if (why !== undefined) throw kernelRefused(op, why, what);
     }
   }
 }
@@ -252,11 +180,10 @@ export function validateTable(t: Table): string | undefined {
       let set = hooks.get(top.name);
       if (!set) hooks.set(top.name, (set = new Set()));
       set.add(hook);
-      const rules = c?.rules ?? [];
+      const jumps = c ? jumpsOf(c) : [];
       let pushed = false;
-      while (top.i < rules.length) {
-        const to = rules[top.i++]!.jumpTo;
-        if (to === undefined) continue;
+      while (top.i < jumps.length) {
+        const to = jumps[top.i++]!;
         if (onPath.has(to)) {
           loop = true;
           continue;

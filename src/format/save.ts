@@ -24,7 +24,12 @@ export function saveTableBody(t: Table, counters: boolean, forState = false): st
   const chains = chainsInSaveOrder(t);
   const parts: string[] = [`*${t.name}\n`];
   for (const c of chains) parts.push(chainHeader(c));
-  for (const c of chains) for (const r of c.rules) parts.push(ruleLine(c.name, r, counters, forState));
+  for (const c of chains) {
+    // Rules still as state text (a chain no command has read): their save lines come from the text.
+    const pending = c.pending !== undefined && !c.pending.loaded && !forState ? c.pending.saveText(counters) : undefined;
+    if (pending !== undefined) parts.push(pending);
+    else for (const r of c.rules) parts.push(ruleLine(c.name, r, counters, forState));
+  }
   parts.push('COMMIT\n');
   return parts.join('');
 }

@@ -13,14 +13,28 @@ import type { AnyMatch, AnyTarget, MatchUse } from '../extensions/spec';
 import type { Counters, IpMatch, Rule, RuleFacts, Verdict } from '../model/ruleset';
 import { Exit, IptablesError } from '../messages';
 
-const TAIL = / -([jg]) ([^\s"]+)$/;
+/**
+ * The chain the canonical rule text `text.slice(start, end)` jumps or goes to, or undefined: its last option
+ * is `-j NAME` or `-g NAME` with a NAME of no blanks or quotes (a quoted value cannot end a canonical line with
+ * that shape). Read in place, without slicing the line out of a state file's text.
+ */
+export function jumpAt(text: string, start: number, end: number): string | undefined {
+  const q = text.lastIndexOf(' -', end - 2);
+  if (q < start) return undefined;
+  const kind = text.charCodeAt(q + 2);
+  if ((kind !== 0x6a && kind !== 0x67) || text.charCodeAt(q + 3) !== 0x20 || q + 4 >= end) return undefined;
+  for (let i = q + 4; i < end; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x20 || ch === 0x22 || ch === 0x09 || ch === 0x0a || ch === 0x0d || ch === 0x0b || ch === 0x0c) return undefined;
+  }
+  const name = text.slice(q + 4, end);
+  // `-j NAME` with an extension of that name is a target (ACCEPT, LOG...); `-g` always names a chain.
+  return kind === 0x67 || findTarget(name) === undefined ? name : undefined;
+}
 
 /** The chain a canonical rule line jumps or goes to, or undefined. */
 export function jumpOfLine(line: string): string | undefined {
-  const m = TAIL.exec(line);
-  if (!m) return undefined;
-  // `-j NAME` with an extension of that name is a target (ACCEPT, LOG...); `-g` always names a chain.
-  return m[1] === 'g' || findTarget(m[2]!) === undefined ? m[2] : undefined;
+  return jumpAt(line, 0, line.length);
 }
 
 /** The extensions and protocol of a canonical rule line, read from its words without parsing options. */

@@ -9,7 +9,7 @@ import { assertValidChainName, scanU64 } from '../compile/command';
 import { execute } from '../exec/commands';
 import { checkAddresses } from '../compile/rule';
 import { Exit, IptablesError, kernelRefused, nftError, paramProblem } from '../messages';
-import { type Chain, type Counters, type Rule, Ruleset, type Table, zeroCounters } from '../model/ruleset';
+import { type Chain, chainWithRules, type Counters, type Rule, Ruleset, type Table, zeroCounters } from '../model/ruleset';
 import { validateTable } from '../exec/validate';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
 
@@ -351,7 +351,7 @@ function tagNewRules(tags: Map<Rule, RuleTag>, c: Chain, cmd: ParsedCommand, op:
 /** The table with only the rules added up to batch position `seq` (and those it had before the batch). */
 function upTo(t: Table, tags: ReadonlyMap<Rule, RuleTag>, seq: number): Table {
   const chains = new Map<string, Chain>();
-  for (const [name, c] of t.chains) chains.set(name, { ...c, rules: c.rules.filter((r) => (tags.get(r)?.seq ?? -1) <= seq) });
+  for (const [name, c] of t.chains) chains.set(name, chainWithRules(c, c.rules.filter((r) => (tags.get(r)?.seq ?? -1) <= seq)));
   return { ...t, chains };
 }
 

@@ -6,7 +6,6 @@
  * so a reader or a writer killed at any moment sees the old file or the new one, never a mix. Writers are
  * serialised on a lock beside the state file (see withLock) that a dead holder never keeps.
  */
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fchmodSync,
@@ -25,12 +24,14 @@ import {
   writeSync,
   writeFileSync,
 } from 'node:fs';
+import { isAscii } from 'node:buffer';
 import { homedir, hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Exit, IptablesError } from '../messages';
-import { chainsInSaveOrder, Ruleset } from '../model/ruleset';
+import { type Chain, chainsInSaveOrder, type Counters, type PendingRules, type Rule, Ruleset } from '../model/ruleset';
+import type { Hook } from '../extensions/spec';
 import { isTableName, type TableName } from '../model/tables';
-import { LazyRule } from './lazy-rule';
+import { jumpAt, LazyRule } from './lazy-rule';
 import { chainHeader } from '../format/save';
 import { REGISTERED_MARK, restore } from './restore';
 
@@ -55,6 +56,11 @@ export function serialize(rs: Ruleset): string {
     parts.push(`*${t.name}\n`);
     for (const c of chains) parts.push(chainHeader(c));
     for (const c of chains) {
+      const pending = c.pending;
+      if (pending !== undefined && !pending.loaded) {
+        parts.push(pending.text);
+        continue;
+      }
       for (const r of c.rules) {
         const st = r.stateText;
         if (st !== undefined) parts.push(`${STATE_SPELLING_MARK}\n`);
@@ -70,10 +76,115 @@ export function serialize(rs: Ruleset): string {
 
 const RULE_LINE = /^\[(\d+):(\d+)\] -A (\S+)(.*)$/;
 const CHAIN_LINE = /^:(\S+) (\S+) \[(\d+):(\d+)\]$/;
+/** The `[p:b] ` before each rule line. */
+const COUNTERS_PREFIX = /^\[\d+:\d+\] /gm;
+/** The end of a user chain's `:NAME - [0:0]` line, after the name. */
+const USER_ZERO = ' - [0:0]';
+/** The start of a rule line, tested in place (sticky) without slicing the line out. */
+const RULE_HEAD = /\[\d+:\d+\] -A /y;
 
 /**
- * Reads a state file this program wrote, without parsing rules: they stay lazy (io/lazy-rule.ts) until a
- * command needs their parts. Returns undefined for any line it does not expect (a hand-made file), which then
+ * A chain read from the state file. Its rules stay the file's text until `rules` is first read: a `-A` into
+ * one chain of a 110,000-rule kube-proxy state makes Rule objects for that chain only, and the kernel's jump
+ * graph checks and the state writer read the other chains' text (Chain.pending).
+ */
+class StateChain implements Chain, PendingRules {
+  registered = true;
+  counted: boolean | undefined = undefined;
+  private materialized: Rule[] | undefined;
+  private jumpList: readonly string[] | undefined;
+  /** The chain's name in its rule lines (`-A NAME`): `name` changes with -E, the text does not. */
+  private readonly textName: string;
+
+  constructor(
+    private chainName: string,
+    public hook: Hook | undefined,
+    public policy: 'ACCEPT' | 'DROP' | undefined,
+    public counters: Counters,
+    private readonly table: TableName,
+    /** The rule lines (with the state-spelling comments before theirs), each ending with a newline. */
+    public text: string,
+  ) {
+    this.textName = chainName;
+  }
+
+  get name(): string {
+    return this.chainName;
+  }
+
+  /** Renaming (-E) turns the rules into objects first: the text names the chain by its old name. */
+  set name(name: string) {
+    if (name !== this.textName) void this.rules;
+    this.chainName = name;
+  }
+
+  get loaded(): boolean {
+    return this.materialized !== undefined;
+  }
+
+  get pending(): PendingRules {
+    return this;
+  }
+
+  get rules(): Rule[] {
+    this.materialized ??= rulesOfText(this.table, this.textName, this.text);
+    return this.materialized;
+  }
+
+  set rules(rules: Rule[]) {
+    this.materialized = rules;
+  }
+
+  saveText(counters: boolean): string | undefined {
+    // The state line of a rule is its save line unless a state-spelling comment stands before it.
+    if (this.text.includes(STATE_SPELLING_MARK)) return undefined;
+    return counters ? this.text : this.text.replace(COUNTERS_PREFIX, '');
+  }
+
+  jumps(): readonly string[] {
+    if (this.jumpList) return this.jumpList;
+    const out: string[] = [];
+    const text = this.text;
+    for (let p = 0; p < text.length; ) {
+      const e = text.indexOf('\n', p);
+      if (text.charCodeAt(p) === 0x5b) {
+        const to = jumpAt(text, p, e);
+        if (to !== undefined) out.push(to);
+      }
+      p = e + 1;
+    }
+    this.jumpList = out;
+    return out;
+  }
+}
+
+/** The Rule objects of a chain's state text (lazy rules: parsed further only when a command needs it). */
+function rulesOfText(table: TableName, chain: string, text: string): Rule[] {
+  const rules: Rule[] = [];
+  let spelling = false;
+  for (let p = 0; p < text.length; ) {
+    const e = text.indexOf('\n', p);
+    const line = text.slice(p, e);
+    p = e + 1;
+    if (line === '') continue;
+    if (line === STATE_SPELLING_MARK) {
+      spelling = true;
+      continue;
+    }
+    const m = RULE_LINE.exec(line);
+    if (!m || m[3] !== chain) throw new IptablesError(`state file is damaged: unexpected line in chain ${chain}: ${line}`, Exit.Other, 'plain');
+    // `0n` is a constant; BigInt() of "0" would allocate for the common case of zero counters.
+    const packets = m[1] === '0' ? 0n : BigInt(m[1]!);
+    const bytes = m[2] === '0' ? 0n : BigInt(m[2]!);
+    rules.push(new LazyRule(table, chain, m[4]!, { packets, bytes }, spelling));
+    spelling = false;
+  }
+  return rules;
+}
+
+/**
+ * Reads a state file this program wrote, without parsing rules: each chain keeps its rules' text (StateChain)
+ * until a command needs them. Returns undefined for any line it does not expect (a hand-made file), which then
  * goes through the full iptables-restore path.
  */
 function loadOwnState(text: string, want: ReadonlySet<TableName> | undefined): Ruleset | undefined {
@@ -93,51 +204,100 @@ function loadOwnState(text: string, want: ReadonlySet<TableName> | undefined): R
     if (want && !want.has(name)) {
       // A table this command does not need: its text is kept and written back as it is.
       rs.untouched.set(name, text.slice(star, endOfSection));
-    } else if (!loadTableSection(rs, name, text.slice(nl + 1, commit + 1))) return undefined;
+    } else if (!loadTableSection(rs, name, text, nl + 1, commit + 1)) return undefined;
     pos = endOfSection;
   }
   return rs;
 }
 
-/** The lines between `*table` and `COMMIT` of our own state file; false for anything unexpected. */
-function loadTableSection(rs: Ruleset, name: TableName, body: string): boolean {
+/**
+ * The lines text[from, to) between `*table` and `COMMIT` of our own state file; false for anything unexpected.
+ * Each chain's rule lines are one run of lines (the writer puts them so), kept as one slice of the text.
+ */
+function loadTableSection(rs: Ruleset, name: TableName, text: string, from: number, to: number): boolean {
   const table = rs.ensureTable(name);
-  let spelling = false;
-  for (const line of body.split('\n')) {
-    if (line === '') continue;
-    const c0 = line[0];
-    if (c0 === '[') {
-      const m = RULE_LINE.exec(line);
-      const chain = m ? table.chains.get(m[3]!) : undefined;
-      if (!m || !chain) return false;
-      // `0n` is a constant; BigInt() of "0" would allocate for the common case of zero counters.
-      const packets = m[1] === '0' ? 0n : BigInt(m[1]!);
-      const bytes = m[2] === '0' ? 0n : BigInt(m[2]!);
-      chain.rules.push(new LazyRule(table.name, chain.name, m[4]!, { packets, bytes }, spelling));
-      spelling = false;
-    } else if (c0 === ':') {
-      const m = CHAIN_LINE.exec(line);
-      if (!m) return false;
-      const counters = { packets: BigInt(m[3]!), bytes: BigInt(m[4]!) };
-      const existing = table.chains.get(m[1]!);
-      if (existing?.hook) {
-        if (m[2] !== 'ACCEPT' && m[2] !== 'DROP') return false;
-        existing.policy = m[2];
-        existing.counters = counters;
-      } else if (!existing && m[2] === '-') {
-        table.chains.set(m[1]!, { name: m[1]!, hook: undefined, registered: true, policy: undefined, counters, rules: [] });
-      } else return false;
-    } else if (line === STATE_SPELLING_MARK) {
-      spelling = true;
-    } else if (line.startsWith(REGISTERED_MARK)) {
-      const words = line.slice(REGISTERED_MARK.length).split(' ');
-      for (const c of table.chains.values()) {
+  const chains = new Map<string, StateChain>();
+  for (const c of table.chains.values()) {
+    const sc = new StateChain(c.name, c.hook, c.policy, c.counters, name, '');
+    sc.registered = c.registered;
+    chains.set(c.name, sc);
+  }
+  let p = from;
+  // `:CHAIN POLICY [p:b]` lines come first.
+  while (p < to && text.charCodeAt(p) === 0x3a) {
+    const e = text.indexOf('\n', p);
+    // Most are user chains with zero counters: `:NAME - [0:0]`, read without a regular expression.
+    const sp = text.indexOf(' ', p);
+    if (sp > p + 1 && sp + USER_ZERO.length === e && text.startsWith(USER_ZERO, sp)) {
+      const chainName = text.slice(p + 1, sp);
+      if (chains.has(chainName)) return false;
+      chains.set(chainName, new StateChain(chainName, undefined, undefined, { packets: 0n, bytes: 0n }, name, ''));
+      p = e + 1;
+      continue;
+    }
+    const m = CHAIN_LINE.exec(text.slice(p, e));
+    if (!m) return false;
+    const counters = { packets: BigInt(m[3]!), bytes: BigInt(m[4]!) };
+    const existing = chains.get(m[1]!);
+    if (existing?.hook) {
+      if (m[2] !== 'ACCEPT' && m[2] !== 'DROP') return false;
+      existing.policy = m[2];
+      existing.counters = counters;
+    } else if (!existing && m[2] === '-') {
+      chains.set(m[1]!, new StateChain(m[1]!, undefined, undefined, counters, name, ''));
+    } else return false;
+    p = e + 1;
+  }
+  // Then the rules, chain after chain; a state-spelling comment belongs to the rule after it.
+  const done = new Set<string>();
+  let current: StateChain | undefined;
+  let blockStart = p;
+  let runStart = p;
+  const close = (end: number): void => {
+    if (current) current.text = text.slice(blockStart, end);
+  };
+  while (p < to) {
+    const e = text.indexOf('\n', p);
+    const c0 = text.charCodeAt(p);
+    if (c0 === 0x5b) {
+      RULE_HEAD.lastIndex = p;
+      if (!RULE_HEAD.test(text)) return false;
+      const at = RULE_HEAD.lastIndex;
+      const same =
+        current !== undefined && text.startsWith(current.name, at) && (text.charCodeAt(at + current.name.length) === 0x20 || at + current.name.length === e);
+      if (!same) {
+        close(runStart);
+        const sp = text.indexOf(' ', at);
+        const chainName = text.slice(at, sp < 0 || sp > e ? e : sp);
+        const next = chains.get(chainName);
+        if (!next || done.has(chainName)) return false;
+        done.add(chainName);
+        current = next;
+        blockStart = runStart;
+      }
+      runStart = e + 1;
+    } else if (text.startsWith(STATE_SPELLING_MARK, p) && e === p + STATE_SPELLING_MARK.length) {
+      // Stays at runStart: it opens the next rule's run.
+    } else if (text.startsWith(REGISTERED_MARK, p)) {
+      const words = text.slice(p + REGISTERED_MARK.length, e).split(' ');
+      for (const c of chains.values()) {
         if (!c.hook) continue;
         c.counted = words.includes(`${c.name}+`);
         c.registered = c.counted || words.includes(c.name);
       }
-    } else if (!line.startsWith('#')) return false;
+      close(runStart);
+      current = undefined;
+      runStart = e + 1;
+    } else if (c0 === 0x23) {
+      close(runStart);
+      current = undefined;
+      runStart = e + 1;
+    } else if (p !== e) return false;
+    p = e + 1;
   }
+  close(runStart);
+  table.chains.clear();
+  for (const [n, c] of chains) table.chains.set(n, c);
   return true;
 }
 
@@ -168,7 +328,9 @@ export function parseStateText(text: string): Ruleset {
 export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    const bytes = readFileSync(path);
+    // Nearly every state is ASCII, whose latin1 reading is a copy: half the time of decoding UTF-8.
+    text = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
   } catch (e) {
     if (errnoOf(e) === 'ENOENT') return new Ruleset();
     throw ioProblem(`can't read state file ${path}`, e);
@@ -331,10 +493,18 @@ function me(): Self {
   return self;
 }
 
-/** `<pid>.<start>.<nonce>.<boot>-<pidns>-<host>`: unique to one acquisition (or one temporary file). */
+let acquisitions = 0;
+
+/**
+ * `<pid>.<start>.<nonce>.<boot>-<pidns>-<host>`: unique to one acquisition (or one temporary file). The pid and
+ * start time tell processes apart; the nonce (a counter and the monotonic clock, not random bytes: loading
+ * node:crypto costs a writer ~9 ms) tells apart the acquisitions of one process, and pids reused where there is
+ * no /proc start time.
+ */
 function ownerId(): string {
   const s = me();
-  return `${process.pid}.${s.start}.${randomBytes(8).toString('hex')}.${s.boot}-${s.pidns}-${s.host}`;
+  const nonce = `${process.hrtime.bigint().toString(16)}${(++acquisitions).toString(16).padStart(4, '0')}`;
+  return `${process.pid}.${s.start}.${nonce}.${s.boot}-${s.pidns}-${s.host}`;
 }
 
 /** Whether the process named by an owner id (from ownerId) may still be running. Unknown ids count as alive. */

@@ -95,6 +95,35 @@ export interface Chain {
   policy: 'ACCEPT' | 'DROP' | undefined;
   counters: Counters;
   rules: Rule[];
+  /**
+   * Set on chains read from the state file (io/state.ts) whose rules are still the file's text: `rules` turns
+   * them into Rule objects on first use, while the jump graph and the state writer can read the text itself.
+   */
+  readonly pending?: PendingRules;
+}
+
+/** The rules of a chain as state-file text, not yet turned into Rule objects. */
+export interface PendingRules {
+  /** Whether Chain.rules has been read (or set) since: from then on the rules, not the text, are the truth. */
+  readonly loaded: boolean;
+  /** The chains the rules jump or go to, one entry per such rule, in rule order. */
+  jumps(): readonly string[];
+  /** The rules' lines as the state file holds them, each ending with a newline. */
+  readonly text: string;
+  /**
+   * The rules as iptables-save lines (`-A CHAIN ...`, with `[p:b] ` before each when `counters`), read from the
+   * text; undefined when a rule's save line must come from parsing it (a state spelling, Rule.stateText).
+   */
+  saveText(counters: boolean): string | undefined;
+}
+
+/** The chains `c`'s rules jump or go to, one entry per such rule, without parsing rules still pending. */
+export function jumpsOf(c: Chain): readonly string[] {
+  const p = c.pending;
+  if (p !== undefined && !p.loaded) return p.jumps();
+  const out: string[] = [];
+  for (const r of c.rules) if (r.jumpTo !== undefined) out.push(r.jumpTo);
+  return out;
 }
 
 export interface Table {
@@ -141,12 +170,22 @@ export class Ruleset {
     for (const [name, t] of this.tables) {
       const chains = new Map<string, Chain>();
       for (const [cn, c] of t.chains) {
-        chains.set(cn, { ...c, counters: { ...c.counters }, rules: c.rules.map(withOwnCounters) });
+        chains.set(cn, chainWithRules(c, c.rules.map(withOwnCounters)));
       }
       r.tables.set(name, { name, chains });
     }
     return r;
   }
+}
+
+/**
+ * A plain copy of chain `c` (its own counters object) holding `rules`. Not a spread: a chain read from the
+ * state file is a class whose name is an accessor, which `{ ...c }` would not copy.
+ */
+export function chainWithRules(c: Chain, rules: Rule[]): Chain {
+  const copy: Chain = { name: c.name, hook: c.hook, registered: c.registered, policy: c.policy, counters: { ...c.counters }, rules };
+  if (c.counted !== undefined) copy.counted = c.counted;
+  return copy;
 }
 
 /** The same rule with a counters object of its own (a clone must not share counters with the original). */
@@ -172,9 +211,7 @@ export function chainsInSaveOrder(t: Table): Chain[] {
 export function referenceCounts(t: Table): Map<string, number> {
   const counts = new Map<string, number>();
   for (const c of t.chains.values()) {
-    for (const r of c.rules) {
-      if (r.jumpTo !== undefined) counts.set(r.jumpTo, (counts.get(r.jumpTo) ?? 0) + 1);
-    }
+    for (const to of jumpsOf(c)) counts.set(to, (counts.get(to) ?? 0) + 1);
   }
   return counts;
 }
