@@ -71,8 +71,12 @@ export default defineTarget<LedState>({
   },
   // LED_save(): the delay only when "> 0" (a __u32, so inf prints as --led-delay -1), or when -1.
   save: (s) => ` --led-trigger-id ${quoted(s.id)}${s.delay > 0 ? ` --led-delay ${asInt(s.delay)}` : ''}${s.alwaysBlink ? ' --led-always-blink' : ''}`,
-  // `--led-delay -1` does not parse back: the state file says inf.
-  stateText: (s) => (s.delay === INF ? ` --led-trigger-id ${quoted(s.id)} --led-delay inf${s.alwaysBlink ? ' --led-always-blink' : ''}` : undefined),
+  // A delay above INT_MAX saves as a negative number that does not parse back (inf as -1): the state file
+  // spells it unsigned, or inf.
+  stateText: (s) =>
+    s.delay > 0x7fffffff
+      ? ` --led-trigger-id ${quoted(s.id)} --led-delay ${s.delay === INF ? 'inf' : s.delay}${s.alwaysBlink ? ' --led-always-blink' : ''}`
+      : undefined,
   print: (s) =>
     ` led-trigger-id:${quoted(s.id)}${s.delay === INF ? ' led-delay:inf' : ` led-delay:${asInt(s.delay)}ms`}${s.alwaysBlink ? ' led-always-blink' : ''}`,
   // led_tg() of xt_LED.c: led_trigger_event(FULL), then off after the delay (never with inf); XT_CONTINUE.
