@@ -136,10 +136,148 @@ function quotedTuple(q: QuotedPacket): Tuple {
   return packetTuple({ ...q, icmpId: q.icmpId });
 }
 
+/** A tuple table entry: the connection, and whether the tuple is its reply direction. */
+export interface CtHit {
+  conn: Conn;
+  reply: boolean;
+}
+
+/** Int32 words per slot of a TupleMap: proto, src, dst, sport, dport. */
+const TW = 5;
+
+/**
+ * Tuples to values without a string key per look-up: open addressing with linear probing over an Int32Array of
+ * the five fields, backward-shift deletion, growing at half full. It iterates as a Map would, in the order keys
+ * were first set (a key set again keeps its place; deleted and set again, it goes last).
+ */
+export class TupleMap<V> {
+  private keys = new Int32Array(1024 * TW);
+  private vals: Array<V | undefined> = new Array<V | undefined>(1024).fill(undefined);
+  /** When each slot's key was first set, for the iteration order. */
+  private seqs = new Float64Array(1024);
+  private mask = 1023;
+  private count = 0;
+  private nextSeq = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  private static hash(proto: number, src: number, dst: number, sport: number, dport: number): number {
+    let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 15) ^ dst, 0xc2b2ae35);
+    h = Math.imul(h ^ (h >>> 13) ^ ((sport << 16) ^ dport), 0x27d4eb2f);
+    h = Math.imul(h ^ (h >>> 16) ^ proto, 0x165667b1);
+    return h ^ (h >>> 15);
+  }
+
+  /** The slot holding the key, or the empty slot where it would go. */
+  private find(proto: number, src: number, dst: number, sport: number, dport: number): number {
+    const k = this.keys;
+    const vals = this.vals;
+    const mask = this.mask;
+    let i = TupleMap.hash(proto, src, dst, sport, dport) & mask;
+    for (;;) {
+      if (vals[i] === undefined) return i;
+      const o = i * TW;
+      if (k[o] === proto && k[o + 1] === src && k[o + 2] === dst && k[o + 3] === sport && k[o + 4] === dport) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  get(proto: number, src: number, dst: number, sport: number, dport: number): V | undefined {
+    return this.vals[this.find(proto | 0, src | 0, dst | 0, sport | 0, dport | 0)];
+  }
+
+  getTuple(t: Tuple): V | undefined {
+    return this.get(t.proto, t.src, t.dst, t.sport, t.dport);
+  }
+
+  setTuple(t: Tuple, v: V): void {
+    const proto = t.proto | 0;
+    const src = t.src | 0;
+    const dst = t.dst | 0;
+    const sport = t.sport | 0;
+    const dport = t.dport | 0;
+    let i = this.find(proto, src, dst, sport, dport);
+    if (this.vals[i] === undefined) {
+      if ((this.count + 1) * 2 > this.mask + 1) {
+        this.grow();
+        i = this.find(proto, src, dst, sport, dport);
+      }
+      const o = i * TW;
+      const k = this.keys;
+      k[o] = proto;
+      k[o + 1] = src;
+      k[o + 2] = dst;
+      k[o + 3] = sport;
+      k[o + 4] = dport;
+      this.seqs[i] = this.nextSeq++;
+      this.count++;
+    }
+    this.vals[i] = v;
+  }
+
+  deleteTuple(t: Tuple): void {
+    let i = this.find(t.proto | 0, t.src | 0, t.dst | 0, t.sport | 0, t.dport | 0);
+    const vals = this.vals;
+    if (vals[i] === undefined) return;
+    this.count--;
+    // Backward shift: move up every later entry of the run that may sit at i, so no look-up stops short.
+    const k = this.keys;
+    const mask = this.mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (vals[j] === undefined) break;
+      const o = j * TW;
+      const home = TupleMap.hash(k[o]!, k[o + 1]!, k[o + 2]!, k[o + 3]!, k[o + 4]!) & mask;
+      // The entry at j stays when its home lies cyclically in (i, j].
+      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+      k.copyWithin(i * TW, o, o + TW);
+      vals[i] = vals[j];
+      this.seqs[i] = this.seqs[j]!;
+      i = j;
+    }
+    vals[i] = undefined;
+  }
+
+  /** The values in the order their keys were first set. */
+  values(): V[] {
+    const slots: number[] = [];
+    for (let i = 0; i <= this.mask; i++) if (this.vals[i] !== undefined) slots.push(i);
+    slots.sort((a, b) => this.seqs[a]! - this.seqs[b]!);
+    return slots.map((i) => this.vals[i]!);
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    const oldSeqs = this.seqs;
+    const size = (this.mask + 1) * 2;
+    this.keys = new Int32Array(size * TW);
+    this.vals = new Array<V | undefined>(size).fill(undefined);
+    this.seqs = new Float64Array(size);
+    this.mask = size - 1;
+    for (let s = 0; s < oldVals.length; s++) {
+      const v = oldVals[s];
+      if (v === undefined) continue;
+      const o = s * TW;
+      const i = this.find(oldKeys[o]!, oldKeys[o + 1]!, oldKeys[o + 2]!, oldKeys[o + 3]!, oldKeys[o + 4]!);
+      this.keys.set(oldKeys.subarray(o, o + TW), i * TW);
+      this.vals[i] = v;
+      this.seqs[i] = oldSeqs[s]!;
+    }
+  }
+}
+
 export class ConntrackTable {
-  private readonly byTuple = new Map<string, { conn: Conn; reply: boolean }>();
-  /** Where the next search for a free NAT port starts, per mapping (nat.ts): keeps the choice linear in time. */
-  readonly natCursor = new Map<string, number>();
+  private readonly byTuple = new TupleMap<CtHit>();
+  /**
+   * Where the next search for a free NAT port starts, per mapping (nat.ts): keeps the choice linear in time.
+   * Keyed by the mapping's fields packed into a tuple (nat.ts says how).
+   */
+  readonly natCursor = new TupleMap<number>();
   private nextId = 1;
 
   /** Confirmed entries, oldest first. */
@@ -149,16 +287,34 @@ export class ConntrackTable {
     return out;
   }
 
-  lookup(t: Tuple): { conn: Conn; reply: boolean } | undefined {
-    return this.byTuple.get(tupleKey(t));
+  lookup(t: Tuple): CtHit | undefined {
+    return this.byTuple.getTuple(t);
+  }
+
+  /** lookup() of the tuple given by its fields. */
+  lookupFields(proto: number, src: number, dst: number, sport: number, dport: number): CtHit | undefined {
+    return this.byTuple.get(proto, src, dst, sport, dport);
   }
 
   /** nf_nat_used_tuple(): is this reply tuple taken by another confirmed connection? */
   replyTaken(reply: Tuple, self: Conn): boolean {
-    const hit = this.byTuple.get(tupleKey(reply));
+    const hit = this.byTuple.getTuple(reply);
     return hit !== undefined && hit.conn !== self;
   }
 
+  /**
+   * nf_nat_used_tuple() of the reply to the tuple (proto, src, dst, sport, dport), the tuple inverted as
+   * invertTuple() does it (an ICMP type without a reply type is never taken): replyTaken(invertTuple(t), self).
+   */
+  inverseTaken(proto: number, src: number, dst: number, sport: number, dport: number, self: Conn): boolean {
+    let hit: CtHit | undefined;
+    if (proto === PROTO_ICMP) {
+      const inv = ICMP_INVERSE.get(dport >> 8);
+      if (inv === undefined) return false;
+      hit = this.byTuple.get(proto, dst, src, sport, (inv << 8) | (dport & 255));
+    } else hit = this.byTuple.get(proto, dst, src, dport, sport);
+    return hit !== undefined && hit.conn !== self;
+  }
 
   /** nf_conntrack_in(): classify the packet and find or create its entry. */
   classify(p: Packet): CtResult {
@@ -240,15 +396,13 @@ export class ConntrackTable {
     if (conn.confirmed) return;
     conn.confirmed = true;
     conn.status |= IPS.CONFIRMED;
-    this.byTuple.set(tupleKey(conn.orig), { conn, reply: false });
-    this.byTuple.set(tupleKey(conn.reply), { conn, reply: true });
+    this.byTuple.setTuple(conn.orig, { conn, reply: false });
+    this.byTuple.setTuple(conn.reply, { conn, reply: true });
   }
 
   remove(conn: Conn): void {
-    for (const t of [conn.orig, conn.reply]) {
-      const k = tupleKey(t);
-      if (this.byTuple.get(k)?.conn === conn) this.byTuple.delete(k);
-    }
+    if (this.byTuple.getTuple(conn.orig)?.conn === conn) this.byTuple.deleteTuple(conn.orig);
+    if (this.byTuple.getTuple(conn.reply)?.conn === conn) this.byTuple.deleteTuple(conn.reply);
     conn.confirmed = false;
   }
 

@@ -82,10 +82,8 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
     randomAll: false,
     persistent: false,
   };
-  const used = (t: Tuple): boolean => {
-    const rep = invertTuple(t);
-    return rep !== undefined && table.replyTaken(rep, conn);
-  };
+  // Is the reply to t taken by another connection (its inverse looked up without building it)?
+  const used = (t: Tuple): boolean => table.inverseTaken(t.proto, t.src, t.dst, t.sport, t.dport, conn);
   let note: string | undefined;
   let chosen: Tuple | undefined;
   if (manip === 'src' && !r.randomAll && inRange(curr, manip, r) && !used(curr)) chosen = curr;
@@ -123,14 +121,24 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
       // The search resumes where the last one for the same mapping ended, so a run of connections through one
       // address costs linear time, not quadratic.
       const down = manip === 'src' && !r.protoSpecified;
-      const cursorKey = `${manip}|${t.proto}|${t.src}|${t.dst}|${t.proto === PROTO_ICMP ? 0 : manip === 'src' ? t.dport : t.sport}|${min}|${size}`;
-      const start = table.natCursor.get(cursorKey) ?? 0;
+      // The mapping's key: manip and protocol, the addresses, the port NAT keeps, the range (min, size - 1).
+      const cursor: Tuple = {
+        proto: t.proto + (manip === 'src' ? 256 : 0),
+        src: t.src,
+        dst: t.dst,
+        sport: t.proto === PROTO_ICMP ? 0 : manip === 'src' ? t.dport : t.sport,
+        dport: (min << 16) | ((size - 1) & 0xffff),
+      };
+      const start = table.natCursor.getTuple(cursor) ?? 0;
+      const icmp = t.proto === PROTO_ICMP;
       for (let i = 0; i < size; i++) {
         const step = (start + i) % size;
-        const cand = withKey(t, manip, down ? min + size - 1 - step : min + step);
-        if (!used(cand)) {
-          chosen = cand;
-          if (size > 1) table.natCursor.set(cursorKey, (step + 1) % size);
+        const key = down ? min + size - 1 - step : min + step;
+        const sport = icmp || manip === 'src' ? key : t.sport;
+        const dport = !icmp && manip === 'dst' ? key : t.dport;
+        if (!table.inverseTaken(t.proto, t.src, t.dst, sport, dport, conn)) {
+          chosen = withKey(t, manip, key);
+          if (size > 1) table.natCursor.setTuple(cursor, (step + 1) % size);
           break;
         }
       }

@@ -15,7 +15,7 @@ import { numericToAddr, addrToString } from '../model/ip';
 import { parseIcmpType } from '../extensions/matches/icmp';
 import { parseProtocol } from '../extensions/option-types';
 import { IptablesError } from '../messages';
-import { packetTuple, type ConntrackTable } from './conntrack';
+import type { ConntrackTable } from './conntrack';
 import { peerMac } from './mac';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN, isIcmpError, type Packet, type QuotedPacket } from './packet';
 
@@ -544,7 +544,7 @@ export function buildPacket(spec: PacketSpec, index: number, history: BatchHisto
     p.dport = spec.dport ?? (proto === PROTO_TCP ? 80 : 53);
   }
   if (proto === PROTO_TCP) {
-    const hit = ct.lookup(packetTuple(p));
+    const hit = ct.lookupFields(proto, p.src, p.dst, p.sport, p.dport);
     p.tcpFlags = spec.tcpFlags ?? (hit ? TCP_ACK : TCP_SYN);
     // Sequence numbers that conntrack will find plausible: continue from the flow's last packets.
     const mine = history.sameFlow(p);

@@ -526,7 +526,8 @@ class RunContext implements EvalContext {
     const opts = this.tracer.opts;
     const run = this.run;
     const branching = probability !== undefined && probability > 0 && probability < 1;
-    const k = run.assumptions.filter((x) => x.probability !== undefined && x.probability > 0 && x.probability < 1).length;
+    let k = 0;
+    for (const x of run.assumptions) if (x.probability !== undefined && x.probability > 0 && x.probability < 1) k++;
     const forced = branching && opts.forced !== undefined && k < opts.forced.length ? opts.forced[k] : opts.assume.get(ext);
     const answer = forced ?? assumed;
     const a: Assumption = { ext, question, answer, probability };

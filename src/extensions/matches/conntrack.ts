@@ -238,8 +238,8 @@ export default defineMatch<ConntrackState>({
   },
   save: (s) => dump(s, '--', true),
   print: (s, numeric) => dump(s, '', numeric),
-  match: (s, ctx) => failedCriterion(s, ctx) === undefined,
-  explain: (s, ctx) => failedCriterion(s, ctx) ?? 'matches',
+  match: (s, ctx) => failedCriterion(s, ctx, false) === undefined,
+  explain: (s, ctx) => failedCriterion(s, ctx, true) ?? 'matches',
 });
 
 /**
@@ -280,53 +280,58 @@ const PORT_FIELD: Record<PortOpt, [dir: 'orig' | 'reply', side: 'sport' | 'dport
   ctrepldstport: ['reply', 'dport', 'reply destination port'],
 };
 
+/** What failedCriterion() returns for a miss when no one asked why. */
+const MISS = '';
+
 /**
  * conntrack_mt() of xt_conntrack.c (revision 3), in the kernel's order, each test with its own `!`:
  * --ctstate; then, without a connection (INVALID, UNTRACKED), the match holds only if --ctstate was given;
  * --ctdir, the four addresses ((addr ^ want) & mask == 0), --ctproto, the four port ranges, --ctstatus (any
- * of the bits; NONE never matches), --ctexpire (seconds left, inclusive range).
+ * of the bits; NONE never matches), --ctexpire (seconds left, inclusive range). The sentence of a miss is
+ * made only when `why` asks for it (the match alone needs none).
  */
-function failedCriterion(s: ConntrackState, ctx: EvalContext): string | undefined {
+function failedCriterion(s: ConntrackState, ctx: EvalContext, why: boolean): string | undefined {
   const inv = (o: string): boolean => s.inverted.has(o);
   if (s.given.has('ctstate')) {
     const bits = packetStateBits(ctx, true);
     if (((s.stateMask & bits) !== 0) === inv('ctstate')) {
-      return `${optionText(s, 'ctstate')}: connection is ${stateText(bits)}`;
+      return why ? `${optionText(s, 'ctstate')}: connection is ${stateText(bits)}` : MISS;
     }
   }
   const ct = ctx.ct;
   if (!ct) {
     if (s.given.has('ctstate')) return undefined;
+    if (!why) return MISS;
     const first = [...s.given][0] ?? 'ctstate';
     return `${optionText(s, first)}: packet has no connection (${ctx.ctState})`;
   }
   if (s.given.has('ctdir') && ctx.ctReply !== s.reply) {
-    return `${optionText(s, 'ctdir')}: packet is in the ${ctx.ctReply ? 'REPLY' : 'ORIGINAL'} direction`;
+    return why ? `${optionText(s, 'ctdir')}: packet is in the ${ctx.ctReply ? 'REPLY' : 'ORIGINAL'} direction` : MISS;
   }
   for (const o of ADDR_OPTS) {
     const a = s.addrs[o];
     if (!a) continue;
     const [dir, side, words] = ADDR_FIELD[o];
     const have = (ct[dir] as Tuple)[side];
-    if ((((have ^ a.addr) & a.mask) === 0) === inv(o)) return `${optionText(s, o)}: ${words} is ${addrToString(have)}`;
+    if ((((have ^ a.addr) & a.mask) === 0) === inv(o)) return why ? `${optionText(s, o)}: ${words} is ${addrToString(have)}` : MISS;
   }
   if (s.given.has('ctproto') && (ct.orig.proto === s.l4proto) === inv('ctproto')) {
-    return `${optionText(s, 'ctproto')}: connection is protocol ${ct.orig.proto}`;
+    return why ? `${optionText(s, 'ctproto')}: connection is protocol ${ct.orig.proto}` : MISS;
   }
   for (const o of PORT_OPTS) {
     const r = s.ports[o];
     if (!r) continue;
     const [dir, side, words] = PORT_FIELD[o];
     const have = (ct[dir] as Tuple)[side];
-    if ((have >= r[0] && have <= r[1]) === inv(o)) return `${optionText(s, o)}: ${words} is ${have}`;
+    if ((have >= r[0] && have <= r[1]) === inv(o)) return why ? `${optionText(s, o)}: ${words} is ${have}` : MISS;
   }
   if (s.given.has('ctstatus') && ((s.statusMask & ct.status) !== 0) === inv('ctstatus')) {
-    return `${optionText(s, 'ctstatus')}: connection status is ${statusText(ct.status)}`;
+    return why ? `${optionText(s, 'ctstatus')}: connection status is ${statusText(ct.status)}` : MISS;
   }
   if (s.given.has('ctexpire')) {
     const left = Math.max(0, Math.floor(ct.expires));
     if ((left >= s.expires[0] && left <= s.expires[1]) === inv('ctexpire')) {
-      return `${optionText(s, 'ctexpire')}: connection expires in ${left} s`;
+      return why ? `${optionText(s, 'ctexpire')}: connection expires in ${left} s` : MISS;
     }
   }
   return undefined;

@@ -136,6 +136,17 @@ interface NthCounter {
 /** The counter checkentry starts from: libxt_statistic's u.nth.count = every - packet (every is n - 1). */
 const nthStart = (s: StatisticState): number => (s.word - s.packet) >>> 0;
 
+/** The question a random pick asks, by probability word: made once, not per packet (a BigInt division). */
+const QUESTIONS = new Map<number, string>();
+function randomQuestion(word: number): string {
+  let q = QUESTIONS.get(word);
+  if (q === undefined) {
+    q = `random pick with probability ${fixed11(word)}`;
+    QUESTIONS.set(word, q);
+  }
+  return q;
+}
+
 /**
  * statistic_mt() of xt_statistic.c. Random mode: the packet is picked when a random 31-bit number is below
  * the probability; the trace asks (assumed: picked, unless the probability is 0 — 1.0 always picks), then
@@ -149,7 +160,7 @@ function statisticMatch(s: StatisticState, ctx: EvalContext): boolean {
     const p = s.word / 0x80000000;
     if (s.word === 0) picked = false;
     else if (s.word >= 0x80000000) picked = true;
-    else picked = ctx.decide('statistic', `random pick with probability ${fixed11(s.word)}`, true, p);
+    else picked = ctx.decide('statistic', randomQuestion(s.word), true, p);
   } else {
     const c = ctx.memory<NthCounter>(s, () => ({ count: nthStart(s) }));
     c.count = c.count === s.word ? 0 : (c.count + 1) >>> 0;
