@@ -12,6 +12,8 @@ import type { MatchUse } from '../src/extensions/spec';
 import { IPS, RTN, type ConnView, type CtState, type EvalContext } from '../src/eval/context';
 import { TCP_SYN, newPacket, type Packet } from '../src/eval/packet';
 import { numericToAddr } from '../src/model/ip';
+import { jhash1word } from '../src/extensions/matches/cluster';
+import { checkClassic } from '../src/extensions/matches/bpf';
 
 const ip = (s: string): number => numericToAddr(s, false)!;
 
@@ -127,7 +129,7 @@ function sequence(rule: string, ext: string, ctxs: CtxOptions[]): boolean[] {
 }
 
 test('every new match has its packet semantics', () => {
-  for (const n of ['time', 'connlimit', 'connbytes', 'quota', 'policy', 'tcpmss', 'dscp', 'ecn', 'esp', 'ah', 'ipcomp', 'helper', 'devgroup', 'cpu', 'realm', 'sctp', 'dccp']) {
+  for (const n of ['time', 'connlimit', 'connbytes', 'quota', 'policy', 'tcpmss', 'dscp', 'ecn', 'esp', 'ah', 'ipcomp', 'helper', 'devgroup', 'cpu', 'realm', 'sctp', 'dccp', 'cgroup', 'cluster', 'connlabel', 'nfacct', 'bpf', 'osf', 'ipvs']) {
     expect([n, typeof findMatch(n)?.match, typeof findMatch(n)?.explain]).toEqual([n, 'function', 'function']);
   }
 });
@@ -358,4 +360,77 @@ table('dccp', [
   { rule: '-A INPUT -p dccp -m dccp --dport 80', ctx: { pkt: { proto: 33, dport: 81 } }, expect: false, why: '--dport 80: packet has 81' },
   { rule: '-A INPUT -p dccp -m dccp ! --dccp-types REQUEST', ctx: { pkt: { proto: 33 } }, expect: false, why: '! --dccp-types REQUEST: packet type does not match (asked)' },
   { rule: '-A INPUT -p dccp -m dccp --dccp-option 4', ctx: { pkt: { proto: 33 }, answers: { dccp: false } }, expect: false, why: '--dccp-option 4: option does not match (asked)' },
+]);
+
+// xt_cgroup.c cgroup_mt_v2(): only local sockets; the root path holds everyone; classid asked, 0 assumed.
+table('cgroup', [
+  { rule: '-A OUTPUT -m cgroup --path /', ctx: { pkt: { uid: 0 } }, expect: true },
+  { rule: '-A OUTPUT -m cgroup ! --cgroup 1', ctx: { pkt: { uid: 0 } }, expect: true },
+  { rule: '-A OUTPUT -m cgroup --cgroup 1', ctx: { pkt: { uid: 0 } }, expect: false, why: "--cgroup 1: the socket's classid is not 1 (assumed 0)" },
+  { rule: '-A OUTPUT -m cgroup ! --cgroup 1', expect: false, why: '! --cgroup 1: packet has no local socket' },
+]);
+
+// xt_cluster.c: jhash_1word() of the original source address, scaled to the node count.
+describe('cluster', () => {
+  test('jhash_1word matches the kernel on known values', () => {
+    // Reference values from linux/jhash.h's jhash_1word() compiled with gcc.
+    expect(jhash1word(0, 0)).toBe(76781240);
+    expect(jhash1word(0x0100000a, 0xdeadbeef)).toBe(1390571101);
+    expect(jhash1word(123456789, 42)).toBe(2005530834);
+  });
+  test('exactly one node of a cluster takes a connection; `!` the others', () => {
+    const ct = conn();
+    const taken = [1, 2, 3].filter((n) => {
+      const m = matchOf(`-A INPUT -m cluster --cluster-total-nodes 3 --cluster-local-node ${n} --cluster-hash-seed 0xdeadbeef`, 'cluster');
+      return m.def.match!(m.state, context({ ct }));
+    });
+    expect(taken.length).toBe(1);
+    const inv = matchOf(`-A INPUT -m cluster --cluster-total-nodes 3 ! --cluster-local-node ${taken[0]} --cluster-hash-seed 0xdeadbeef`, 'cluster');
+    expect(inv.def.match!(inv.state, context({ ct }))).toBe(false);
+  });
+  table('cluster', [
+    {
+      rule: '-A INPUT -m cluster --cluster-total-nodes 2 --cluster-local-node 1 --cluster-hash-seed 1',
+      expect: false,
+      why: '--cluster-local-nodemask 0x00000001 --cluster-total-nodes 2 --cluster-hash-seed 0x00000001: packet has no connection (INVALID)',
+    },
+  ]);
+});
+
+// xt_connlabel.c: no labels on simulated connections; --set matches.
+table('connlabel', [
+  { rule: '-A INPUT -m connlabel --label 3 --set', ctx: { ct: conn() }, expect: true },
+  { rule: '-A INPUT -m connlabel ! --label 3', ctx: { ct: conn() }, expect: true },
+  { rule: '-A INPUT -m connlabel --label 3', ctx: { ct: conn() }, expect: false, why: '--label "3": the connection has no labels' },
+]);
+
+table('nfacct', [{ rule: '-A INPUT -m nfacct --nfacct-name x', expect: true }]);
+
+// xt_bpf.c: classic BPF over the packet from its IP header.
+describe('bpf', () => {
+  table('bpf', [
+    // ldb [9]; jeq #6 (tcp); ret 1; ret 0
+    { rule: '-A INPUT -m bpf --bytecode "4,48 0 0 9,21 0 1 6,6 0 0 1,6 0 0 0"', expect: true },
+    {
+      rule: '-A INPUT -m bpf --bytecode "4,48 0 0 9,21 0 1 17,6 0 0 1,6 0 0 0"',
+      expect: false,
+      why: '--bytecode "4,48 0 0 9,21 0 1 17,6 0 0 1,6 0 0 0": the program returned 0',
+    },
+    // ldh [2] (total length) > 59
+    { rule: '-A INPUT -m bpf --bytecode "4,40 0 0 2,37 0 1 59,6 0 0 1,6 0 0 0"', expect: true },
+  ]);
+  test('the kernel checks: last is RET, jumps in range, scratch memory written before read', () => {
+    expect(checkClassic([{ code: 6, jt: 0, jf: 0, k: 0 }])).toBe(true);
+    expect(checkClassic([{ code: 0, jt: 0, jf: 0, k: 0 }])).toBe(false);
+    expect(checkClassic([{ code: 21, jt: 5, jf: 0, k: 6 }, { code: 6, jt: 0, jf: 0, k: 0 }])).toBe(false);
+    expect(checkClassic([{ code: 0x60, jt: 0, jf: 0, k: 1 }, { code: 6, jt: 0, jf: 0, k: 0 }])).toBe(false);
+    expect(checkClassic([{ code: 0x02, jt: 0, jf: 0, k: 1 }, { code: 0x60, jt: 0, jf: 0, k: 1 }, { code: 0x16, jt: 0, jf: 0, k: 0 }])).toBe(true);
+  });
+});
+
+table('osf', [{ rule: '-A INPUT -p tcp -m osf ! --genre Linux', expect: false, why: '! --genre Linux: no OS fingerprints are loaded' }]);
+
+table('ipvs', [
+  { rule: '-A INPUT -m ipvs ! --ipvs', expect: true },
+  { rule: '-A INPUT -m ipvs --vport 80', expect: false, why: '--vport 80: packet is not IPVS traffic (no IPVS in the simulation)' },
 ]);

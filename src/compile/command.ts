@@ -350,7 +350,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
   const groups: LongGroup<Key>[] = [CORE_GROUP];
 
   const load = (kind: 'match' | 'target', def: AnyMatch | AnyTarget): Loaded => {
-    if (def.kind === 'target' && def.kernelMissing && !def.standard) missingModuleWarning(def.name, opts.warn);
+    if (def.kernelMissing && !(def.kind === 'target' && def.standard)) missingModuleWarning(def.name, opts.warn);
     const l: Loaded = { kind, def, state: def.init(), given: new Set(), givenIds: new Set() };
     loaded.push(l);
     groups.splice(1, 0, extGroup(def));

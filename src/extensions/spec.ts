@@ -141,6 +141,11 @@ export interface MatchDef<S> extends ExtensionCommon<S> {
   /** The protocol the kernel demands (xt_match.proto): without `-p` of it (not inverted), EINVAL. */
   requiresProtocol?: number;
   /**
+   * The kernel the fixtures were recorded on has no such match (ipvs): loading it warns "Extension NAME revision 0
+   * not supported, missing kernel module?" as for a missing target; the match's kernelCheck refuses the rule.
+   */
+  kernelMissing?: boolean;
+  /**
    * iptables-nft turns some matches into nftables payload expressions and reads them back as ONE match: a
    * second instance of the same match in a rule (`-p tcp ! --syn -m tcp --dport 80`) is folded into the first.
    * Returns true when `later` was merged into `earlier` (which it may change).
