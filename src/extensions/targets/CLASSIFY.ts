@@ -12,8 +12,8 @@ const HEX = '0123456789abcdef';
 
 /**
  * One glibc scanf `%x` conversion into an unsigned int at `pos`: blanks, a sign, an optional 0x, hex digits
- * (strtoul semantics: saturating at ULONG_MAX, negated modulo 2^64), truncated to 32 bits. Undefined when no
- * digit is there.
+ * (strtoul semantics: saturating at ULONG_MAX, negated modulo 2^64), truncated to 32 bits. Undefined when
+ * neither a digit nor a 0x prefix is there.
  */
 function scanHex(s: string, pos: number): { value: number; end: number } | undefined {
   let i = pos;
@@ -23,14 +23,19 @@ function scanHex(s: string, pos: number): { value: number; end: number } | undef
     neg = s[i] === '-';
     i++;
   }
-  if (s[i] === '0' && (s[i + 1] === 'x' || s[i + 1] === 'X') && HEX.includes((s[i + 2] ?? 'z').toLowerCase())) i += 2;
+  // glibc takes a "0x" prefix even with no hex digit after it: "0x" alone reads as 0 (recorded: 0x:1 is 0:1).
+  let prefixed = false;
+  if (s[i] === '0' && (s[i + 1] === 'x' || s[i + 1] === 'X')) {
+    i += 2;
+    prefixed = true;
+  }
   const start = i;
   let v = 0n;
   while (i < s.length && HEX.includes(s[i]!.toLowerCase())) {
     v = v * 16n + BigInt(HEX.indexOf(s[i]!.toLowerCase()));
     i++;
   }
-  if (i === start) return undefined;
+  if (i === start && !prefixed) return undefined;
   const ulongMax = (1n << 64n) - 1n;
   if (v > ulongMax) v = ulongMax;
   else if (neg) v = ((1n << 64n) - v) & ulongMax;
