@@ -129,7 +129,7 @@ function sequence(rule: string, ext: string, ctxs: CtxOptions[]): boolean[] {
 }
 
 test('every new match has its packet semantics', () => {
-  for (const n of ['time', 'connlimit', 'connbytes', 'quota', 'policy', 'tcpmss', 'dscp', 'ecn', 'esp', 'ah', 'ipcomp', 'helper', 'devgroup', 'cpu', 'realm', 'sctp', 'dccp', 'cgroup', 'cluster', 'connlabel', 'nfacct', 'bpf', 'osf', 'ipvs']) {
+  for (const n of ['time', 'connlimit', 'connbytes', 'quota', 'policy', 'tcpmss', 'dscp', 'ecn', 'esp', 'ah', 'ipcomp', 'helper', 'devgroup', 'cpu', 'realm', 'sctp', 'dccp', 'cgroup', 'cluster', 'connlabel', 'nfacct', 'bpf', 'osf', 'ipvs', 'rateest']) {
     expect([n, typeof findMatch(n)?.match, typeof findMatch(n)?.explain]).toEqual([n, 'function', 'function']);
   }
 });
@@ -434,3 +434,15 @@ table('ipvs', [
   { rule: '-A INPUT -m ipvs ! --ipvs', expect: true },
   { rule: '-A INPUT -m ipvs --vport 80', expect: false, why: '--vport 80: packet is not IPVS traffic (no IPVS in the simulation)' },
 ]);
+
+// xt_rateest.c: no estimators in the simulation; the comparison is asked, assumed not to hold.
+describe('rateest', () => {
+  test('asks, assumes no', () => {
+    const m = matchOf('-A INPUT -m rateest --rateest a --rateest-bps 1mbit --rateest-gt', 'rateest');
+    const ctx = context();
+    expect(m.def.match!(m.state, ctx)).toBe(false);
+    expect(ctx.decisions).toEqual(['rateest: rateest match a bps 125000 gt holds']);
+    expect(m.def.explain!(m.state, ctx)).toBe('--rateest a --rateest-gt --rateest-bps 1000Kbit: the estimated rates do not compare so (assumed)');
+    expect(m.def.match!(m.state, context({ answers: { rateest: true } }))).toBe(true);
+  });
+});
