@@ -89,5 +89,10 @@ function tproxyRun(s: TproxyState, ctx: EvalContext): TargetVerdict {
   const old = p.mark;
   p.mark = ((p.mark & ~s.markMask) ^ s.markValue) >>> 0;
   ctx.note(`TPROXY: packet assigned to the socket on ${where}; mark ${hex32(old)} -> ${hex32(p.mark)}`);
+  // The kernel still routes the packet: only a policy route of the mark to a local route delivers it to the
+  // socket, and the simulated host has no policy routing.
+  if (!ctx.host.isLocalAddress(p.dst)) {
+    ctx.note('TPROXY: delivery to the socket needs `ip rule add fwmark ... lookup N` with `ip route add local 0.0.0.0/0 dev lo table N` (policy routing is not simulated)');
+  }
   return 'ACCEPT';
 }
