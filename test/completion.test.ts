@@ -14,7 +14,7 @@ test('tables, chains of the table in use, extensions and their options', () => {
   expect(complete(['-t', ''], chains)).toEqual(['filter', 'mangle', 'nat', 'raw', 'security']);
   expect(complete(['-A', 'D'], chains)).toEqual(['DOCKER']);
   expect(complete(['-t', 'nat', '-I', 'K'], chains)).toEqual(['KUBE-SERVICES']);
-  expect(complete(['-A', 'INPUT', '-m', 'conn'], chains)).toEqual(['connmark', 'conntrack']);
+  expect(complete(['-A', 'INPUT', '-m', 'conn'], chains)).toEqual(['connbytes', 'connlabel', 'connlimit', 'connmark', 'conntrack']);
   expect(complete(['-A', 'INPUT', '-p', 'tcp', '-m', 'multiport', '--dp'], chains)).toEqual(['--dport', '--dports']);
   expect(complete(['-A', 'INPUT', '-m', 'conntrack', '--ctst'], chains)).toEqual(['--ctstate', '--ctstatus']);
   // After -j: targets and user chains, not built-in chains.
