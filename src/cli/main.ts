@@ -222,7 +222,7 @@ export async function runRestore(program: string, argv: readonly string[], stdin
     const base = loadState(path);
     let res: ReturnType<typeof restore>;
     try {
-      res = restore(text, base, { ...opts, programName: program, warn });
+      res = restore(text, base, { ...opts, programName: program, warn, compact: true });
     } catch (e) {
       // Tables committed before the failure stay (the nft variant applied them): written under the same lock,
       // so that no other writer's change made in between is overwritten.

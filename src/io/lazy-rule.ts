@@ -61,6 +61,18 @@ export function factsOfLine(line: string): RuleFacts {
   return { defs, proto, protoInverted };
 }
 
+const facts = new Map<string, RuleFacts>();
+
+/** One shared facts object per combination (a kube-proxy dump has 150,000 rules and a handful of those). */
+function internFacts(f: RuleFacts): RuleFacts {
+  let key = `${f.proto}${f.protoInverted ? '!' : ''}`;
+  for (const d of f.defs) key += ` ${d.kind === 'match' ? 'm' : 'j'}${d.name}`;
+  const known = facts.get(key);
+  if (known) return known;
+  facts.set(key, f);
+  return f;
+}
+
 export class LazyRule implements Rule {
   counters: Counters;
   readonly jumpTo: string | undefined;
@@ -80,6 +92,16 @@ export class LazyRule implements Rule {
   ) {
     this.counters = counters;
     this.jumpTo = jumpOfLine(stateLine);
+  }
+
+  /**
+   * The compact form of a complete rule (its texts, counters and facts; the parsed parts are dropped and come
+   * back from the text if asked for): what a 150,000-rule restore keeps while it reads the rest.
+   */
+  static of(table: string, chain: string, r: Rule): LazyRule {
+    const lazy = new LazyRule(table, chain, r.stateText ?? r.line, r.counters, r.stateText !== undefined);
+    lazy.cachedFacts = internFacts(r.facts);
+    return lazy;
   }
 
   private full(): Rule {

@@ -11,6 +11,7 @@ import { checkAddresses } from '../compile/rule';
 import { Exit, IptablesError, kernelRefused, nftError, paramProblem } from '../messages';
 import { type Chain, chainWithRules, type Counters, type Rule, Ruleset, type Table, zeroCounters } from '../model/ruleset';
 import { validateTable } from '../exec/validate';
+import { LazyRule } from './lazy-rule';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
 
 /** Written by io/state.ts after `*table` (a comment to iptables-restore). */
@@ -27,6 +28,11 @@ export interface RestoreOptions {
   warn(line: string): void;
   /** Loading our own state file: chain names were checked when created (`-E` allows names `-N` refuses). */
   trusted?: boolean;
+  /**
+   * Keep the rules read in compact form (io/lazy-rule.ts LazyRule.of: texts, counters, facts), their parsed
+   * parts dropped once checked: for a restore whose result is only written out (tsiptables-restore).
+   */
+  compact?: boolean;
 }
 
 /** An error with the line it belongs to; `atCommit` errors are reported as iptables-restore does at COMMIT. */
@@ -265,9 +271,14 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         const run = (rs: Ruleset, defer: boolean): string => execute(rs, cmd, { kernel: defer ? 'per-rule' : 'full' }).stdout;
         const op = NEW_RULE_OPS[cmd.command];
         const before = sectionBase && op ? (staged!.table(table!)?.chains.get(cmd.chain!)?.rules.length ?? 0) : 0;
+        const beforeAll = opts.compact && op ? (staged!.table(table!)?.chains.get(cmd.chain!)?.rules.length ?? 0) : 0;
         const out = run(staged!, true);
+        if (opts.compact && op) compactNewRules(table!, staged!.table(table!)!.chains.get(cmd.chain!)!, cmd, beforeAll);
         if (sectionBase) {
-          ops.push({ line: lineNo, run, cmd });
+          // The steps are replayed only for a batch of at most REPLAY_LIMIT lines (graphRefusals): beyond it,
+          // only their count matters, and a 150,000-line batch does not keep 150,000 parsed commands.
+          if (ops.length < REPLAY_LIMIT) ops.push({ line: lineNo, run, cmd });
+          else if (ops.length === REPLAY_LIMIT) ops.push({ line: lineNo, run: () => '' });
           if (op) tagNewRules(tags, staged!.table(table!)!.chains.get(cmd.chain!)!, cmd, op, before, lineNo);
           else if (!ADDITIVE.has(cmd.command)) additive = false;
         }
@@ -333,6 +344,17 @@ interface RuleTag {
   chain: string;
 }
 
+/** How many steps of a batch are replayed to find the rule the kernel refuses (see graphRefusals). */
+const REPLAY_LIMIT = 2000;
+
+/** Replaces the rules `cmd` just added to `c` (which had `before` rules) by their compact form. */
+function compactNewRules(table: string, c: Chain, cmd: ParsedCommand, before: number): void {
+  const added = c.rules.length - before;
+  const from = cmd.command === 'append' ? before : cmd.command === 'insert' ? (cmd.rulenum ?? 1) - 1 : cmd.rulenum! - 1;
+  const count = cmd.command === 'replace' ? 1 : added;
+  for (let i = from; i < from + count; i++) c.rules[i] = LazyRule.of(table, c.name, c.rules[i]!);
+}
+
 /** Tags the rules `cmd` just added to `c` (which had `before` rules), in the order the batch adds them. */
 function tagNewRules(tags: Map<Rule, RuleTag>, c: Chain, cmd: ParsedCommand, op: string, before: number, line: number): void {
   const added = c.rules.length - before;
@@ -371,7 +393,7 @@ function graphRefusals(staged: Ruleset, table: TableName, base: Ruleset, ops: re
   const t = staged.table(table);
   const why = t ? validateTable(t) : undefined;
   if (why === undefined) return undefined;
-  if (!additive && ops.length <= 2000) return replayRefusals(base, ops, why);
+  if (!additive && ops.length <= REPLAY_LIMIT) return replayRefusals(base, ops, why);
   const order = [...t!.chains.values()].flatMap((c) => c.rules.map((r) => tags.get(r))).filter((g): g is RuleTag => g !== undefined).sort((a, b) => a.seq - b.seq);
   if (order.length === 0 || validateTable(upTo(t!, tags, -1)) !== undefined) return why;
   // The first position whose table is invalid: invalid at the end, valid before the batch.

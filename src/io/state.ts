@@ -141,6 +141,15 @@ class StateChain implements Chain, PendingRules {
     return counters ? this.text : this.text.replace(COUNTERS_PREFIX, '');
   }
 
+  copy(): Chain {
+    const c = new StateChain(this.textName, this.hook, this.policy, { ...this.counters }, this.table, this.text);
+    c.chainName = this.chainName;
+    c.registered = this.registered;
+    c.counted = this.counted;
+    c.jumpList = this.jumpList;
+    return c;
+  }
+
   jumps(): readonly string[] {
     if (this.jumpList) return this.jumpList;
     const out: string[] = [];

@@ -115,6 +115,8 @@ export interface PendingRules {
    * text; undefined when a rule's save line must come from parsing it (a state spelling, Rule.stateText).
    */
   saveText(counters: boolean): string | undefined;
+  /** A copy of the chain, its own counters, its rules still the same text. */
+  copy(): Chain;
 }
 
 /** The chains `c`'s rules jump or go to, one entry per such rule, without parsing rules still pending. */
@@ -170,7 +172,8 @@ export class Ruleset {
     for (const [name, t] of this.tables) {
       const chains = new Map<string, Chain>();
       for (const [cn, c] of t.chains) {
-        chains.set(cn, chainWithRules(c, c.rules.map(withOwnCounters)));
+        const pending = c.pending;
+        chains.set(cn, pending !== undefined && !pending.loaded ? pending.copy() : chainWithRules(c, c.rules.map(withOwnCounters)));
       }
       r.tables.set(name, { name, chains });
     }
