@@ -27,7 +27,7 @@ interface CtxOptions {
   memory?: Map<object, unknown>;
 }
 
-type FakeCtx = EvalContext & { decisions: string[] };
+type FakeCtx = EvalContext & { decisions: string[]; notes: string[] };
 
 function conn(over: Partial<ConnView> = {}): ConnView {
   return {
@@ -44,8 +44,10 @@ function conn(over: Partial<ConnView> = {}): ConnView {
 function context(o: CtxOptions = {}): FakeCtx {
   const memory = o.memory ?? new Map<object, unknown>();
   const decisions: string[] = [];
+  const notes: string[] = [];
   return {
     decisions,
+    notes,
     hook: 'INPUT',
     table: 'filter',
     chain: 'INPUT',
@@ -84,7 +86,7 @@ function context(o: CtxOptions = {}): FakeCtx {
     reject: () => undefined,
     notrack: () => undefined,
     startTrace: () => undefined,
-    note: () => undefined,
+    note: (t) => void notes.push(t),
   };
 }
 
@@ -159,11 +161,11 @@ table('time', [
   { rule: '-A INPUT -m time --datestop 2025-12-31T23:59:59', ctx: at('2026-01-01T00:00:00'), expect: false, why: '--datestop 2025-12-31T23:59:59: packet time is 2026-01-01T00:00:00' },
 ]);
 
-test('time --kerneltz says the kernel timezone is assumed to be UTC', () => {
+test('time --kerneltz notes that the kernel timezone is taken as UTC', () => {
   const m = matchOf('-A INPUT -m time --kerneltz --timestart 10:00', 'time');
   const ctx = context(at('2026-01-01T11:00:00'));
   expect(m.def.match!(m.state, ctx)).toBe(true);
-  expect(ctx.decisions).toEqual(['time: the kernel timezone is UTC (sys_tz unset)']);
+  expect(ctx.notes).toEqual(['time --kerneltz: the kernel timezone is taken as UTC (sys_tz unset)']);
 });
 
 // xt_connlimit.c connlimit_mt(): the connections of the (masked) address seen by this rule, this one included.

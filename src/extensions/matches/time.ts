@@ -313,11 +313,11 @@ export default defineMatch<TimeState>({
  * time_mt() of xt_time.c: the packet's time (ctx.now, the trace's clock) against the date range, the daytime
  * range (wrapping past midnight when start > stop, --contiguous counting the early part as the day before),
  * then weekday and month day. --kerneltz uses the kernel's timezone, assumed UTC (sys_tz is unset unless
- * something like hwclock --systz sets it): the trace says so. Returns why it does not match, or undefined.
+ * something like hwclock --systz sets it): the trace notes it. Returns why it does not match, or undefined.
  */
 function timeMatch(s: TimeState, ctx: EvalContext): string | undefined {
   let stamp = Math.floor(ctx.now.getTime() / 1000);
-  if (s.flags & F_LOCAL_TZ) ctx.decide('time', 'the kernel timezone is UTC (sys_tz unset)', true);
+  if (s.flags & F_LOCAL_TZ) ctx.note('time --kerneltz: the kernel timezone is taken as UTC (sys_tz unset)');
   const at = `packet time is ${new Date(stamp * 1000).toISOString().replace(/\.\d+Z$/, '')}`;
   if (stamp < s.dateStart || stamp > s.dateStop) return at;
   const daytime = ((stamp % 86400) + 86400) % 86400;
