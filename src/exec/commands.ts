@@ -104,8 +104,8 @@ export function execute(rs: Ruleset, cmd: ParsedCommand, opts: ExecOptions = {})
       if (kernel !== 'none') {
         for (const r of rules) {
           checkJumpTargets(t, c, r, op);
-          if (kernel === 'per-rule') checkRuleAlone(t, c, r, op);
-          else checkRuleAllowed(t, c, r, op);
+          if (kernel === 'per-rule') checkRuleAlone(t, c, r, op, rs);
+          else checkRuleAllowed(t, c, r, op, rs);
         }
       }
       if (c.hook) c.registered = true;

@@ -3,11 +3,11 @@
  * loop, no chain deeper than JUMP_STACK_SIZE jumps, and every match/target may run in the hooks that reach the chain (a user chain inherits the hooks of
  * every built-in chain that jumps to it, directly or not).
  */
-import type { Hook, KernelView } from '../extensions/spec';
+import type { Hook, KernelView, TargetUse } from '../extensions/spec';
 import { allMatches, allTargets } from '../extensions/registry';
 import { IptablesError, Exit, kernelRefused } from '../messages';
 import { JumpGraph } from './jump-graph';
-import { type Chain, jumpsOf, type Rule, type Table } from '../model/ruleset';
+import { type Chain, jumpsOf, type Rule, type Ruleset, type Table } from '../model/ruleset';
 
 /**
  * NFT_JUMP_STACK_SIZE: nft_chain_validate() refuses a chain reached at this jump depth from a base chain with
@@ -40,7 +40,7 @@ export function checkJumpTargets(t: Table, c: Chain, r: Rule, op: string): void 
  * lists (tables, hooks, protocol) are checked against every hook that reaches the chain; checkentry
  * (kernelCheck) only when the rule itself is added, with its own chain's hook (`ownHook`).
  */
-function refusal(r: Rule, table: string, hooks: Set<Hook>, ownHook: Hook | undefined | null): string | undefined {
+function refusal(r: Rule, table: string, hooks: Set<Hook>, ownHook: Hook | undefined | null, rs?: Ruleset): string | undefined {
   const f = r.facts;
   for (const d of f.defs) {
     if (d.tables && !d.tables.includes(table)) return 'Invalid argument';
@@ -51,12 +51,30 @@ function refusal(r: Rule, table: string, hooks: Set<Hook>, ownHook: Hook | undef
   if (ownHook === null || !f.defs.some((d) => d.kernelCheck)) return undefined;
   // checkentry: only for the rule being added (complete, never lazy), with its own chain's hook.
   const view: KernelView = { table, protocol: f.proto, protocolInverted: f.protoInverted, hooks: new Set(ownHook ? [ownHook] : []) };
+  if (rs) view.peers = (name) => targetsNamed(rs, name);
   const uses = [...r.matches, ...(r.verdict.kind === 'target' ? [r.verdict.target] : [])];
   for (const u of uses) {
     const why = u.def.kernelCheck?.(u.state, view);
     if (why !== undefined) return why;
   }
   return undefined;
+}
+
+/**
+ * The targets called `name` of the ruleset's rules, every loaded table: what the kernel shares between rules
+ * (IDLETIMER's timers, RATEEST's estimators). Only rules whose line names the target are parsed. (Tables a
+ * command did not load, Ruleset.untouched, are not looked at.)
+ */
+function* targetsNamed(rs: Ruleset, name: string): Iterable<TargetUse> {
+  const word = ` -j ${name}`;
+  for (const t of rs.tables.values()) {
+    for (const c of t.chains.values()) {
+      for (const r of c.rules) {
+        if (!r.line.includes(word)) continue;
+        if (r.verdict.kind === 'target' && r.verdict.target.def.name === name) yield r.verdict.target;
+      }
+    }
+  }
 }
 
 let hookLimited: RegExp | undefined;
@@ -118,12 +136,12 @@ function heights(t: Table, roots: readonly string[]): Map<string, number> {
   return h;
 }
 
-export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string): void {
+export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string, rs?: Ruleset): void {
   const g = new JumpGraph(t);
   const self = g.id(c.name)!;
   const hooks = g.reachingHooks(self);
   const what = `rule in chain ${c.name}`;
-  const own = refusal(r, t.name, hooks, c.hook);
+  const own = refusal(r, t.name, hooks, c.hook, rs);
   if (own !== undefined) throw kernelRefused(op, own, what);
   // Chains no built-in chain reaches are not checked (a loop among them is allowed); checkJumpTargets has
   // already refused a jump to a chain that does not exist.
@@ -152,9 +170,9 @@ export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string): void 
 }
 
 /** The checks that need no jump graph: tables, protocol, checkentry with the chain's own hook. */
-export function checkRuleAlone(t: Table, c: Chain, r: Rule, op: string): void {
+export function checkRuleAlone(t: Table, c: Chain, r: Rule, op: string, rs?: Ruleset): void {
   const hooks = new Set<Hook>(c.hook ? [c.hook] : []);
-  const why = refusal(r, t.name, hooks, c.hook);
+  const why = refusal(r, t.name, hooks, c.hook, rs);
   if (why !== undefined) throw kernelRefused(op, why, `rule in chain ${c.name}`);
 }
 

@@ -128,7 +128,7 @@ export interface KernelView {
    * kernel shares between rules: IDLETIMER's timers by label, RATEEST's estimators by name. Optional: when the
    * caller does not give it, those checks pass.
    */
-  peers?: () => Iterable<TargetUse>;
+  peers?: (target: string) => Iterable<TargetUse>;
 }
 
 /** A match (-m NAME, or implicit through -p). */

@@ -42,7 +42,7 @@ export default defineTarget<IdletimerState>({
   // same type; a new one needs a label that can be a sysfs file name (idletimer_check_sysfs_name()).
   kernelCheck(s, k) {
     if (s.timeout === 0 || s.timeout >= Math.floor(0x7fffffff / 1000) || s.label === '') return 'Invalid argument';
-    for (const peer of k.peers?.() ?? []) {
+    for (const peer of k.peers?.('IDLETIMER') ?? []) {
       if (peer.def.name !== 'IDLETIMER') continue;
       const other = peer.state as IdletimerState;
       if (other.label === s.label) return other.alarm === s.alarm ? undefined : 'Invalid argument';

@@ -125,7 +125,7 @@ export default defineTarget<RateestState>({
   },
   // xt_rateest_tg_checkentry(): an estimator of that name already there must have the same parameters.
   kernelCheck(s, k) {
-    for (const peer of k.peers?.() ?? []) {
+    for (const peer of k.peers?.('RATEEST') ?? []) {
       if (peer.def.name !== 'RATEEST') continue;
       const other = peer.state as RateestState;
       if (other.name === s.name) return other.interval === s.interval && other.ewmaLog === s.ewmaLog ? undefined : 'Invalid argument';
