@@ -6,9 +6,8 @@
  * ...), kept in bytes/s.
  *
  * The kernel (rateest_mt_checkentry) refuses with EINVAL a rule without lt/gt/eq or without bps/pps, and with
- * ENOENT one naming an estimator no RATEEST target created. tsiptables keeps no estimators, so every otherwise
- * valid rule is refused with ENOENT: right where no RATEEST rule exists (recorded in ext-rateest.json), wrong
- * after one.
+ * ENOENT one naming an estimator no RATEEST target created (recorded in ext-rateest.json). The estimators are the
+ * RATEEST rules the kernel check is shown (KernelView.peers): only the tables the command loaded.
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
@@ -198,9 +197,14 @@ export default defineMatch<RateestState>({
   save: saveText,
   print: listText,
   compareKey: (s) => JSON.stringify({ ...s, seen: 0 }),
-  kernelCheck(s) {
+  kernelCheck(s, view) {
     if (!(s.flags & (F_BPS | F_PPS)) || s.mode === 0) return 'Invalid argument';
-    return 'No such file or directory';
+    // xt_rateest_lookup() of each name: an estimator exists while a RATEEST rule of that name does.
+    if (!view.peers) return undefined;
+    const names = new Set<unknown>();
+    for (const peer of view.peers('RATEEST')) names.add((peer.state as { name?: unknown }).name);
+    const missing = !names.has(s.name1) || (s.flags & F_REL && !names.has(s.name2));
+    return missing ? 'No such file or directory' : undefined;
   },
   // rateest_mt() of xt_rateest.c compares the estimators' current rates; none exist here (and no rule could be
   // added), so the answer is asked, assumed no.
