@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Host, HostFileError } from '../eval/host';
 import { PacketLineError, splitWords } from '../eval/packet-line';
-import { statusNames, TraceInputError, type TraceResult } from '../eval/trace';
+import { TraceInputError, type TraceResult } from '../eval/trace';
 import { ConntrackTable, tupleText } from '../eval/conntrack';
+import { IPS, type Tuple } from '../eval/context';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, protoName, type Packet } from '../eval/packet';
 import type { Rule } from '../model/ruleset';
 import type { Step } from '../eval/walk';
@@ -117,6 +118,9 @@ export class JsonLines {
   /** Every byte written since the last take() is ASCII (the string is then the bytes as Latin-1). */
   private ascii = true;
   private readonly decidedRules = new Map<Rule, { chain: string; json: Encoded }>();
+  /** The bytes of steps, by rule (a chain tail's: by tailKey()). */
+  private readonly steps = new Map<object, { table: string; chain: string; type: string; num: number; json: Encoded }>();
+  private readonly tails = new Map<string, Map<string, object>>();
   private readonly names = new Map<string, Encoded>();
 
   /** Bytes of the lines appended and not yet taken. */
@@ -176,11 +180,11 @@ export class JsonLines {
     this.lit('","entry":');
     if (conn) {
       this.lit('{"original":');
-      this.str(tupleText(conn.orig));
+      this.tuple(conn.orig);
       this.lit(',"reply":');
-      this.str(tupleText(conn.reply));
+      this.tuple(conn.reply);
       this.lit(',"status":[');
-      this.strings(statusNames(conn.status));
+      this.status(conn.status);
       this.lit('],"mark":');
       this.num(conn.mark);
       if (conn.orig.proto === PROTO_TCP) {
@@ -361,8 +365,69 @@ export class JsonLines {
     this.lit(jsonNumber(x));
   }
 
-  /** stepText(s) as JSON: table names and step types need no escapes; a chain name might. */
+  /** tupleText(t) as JSON, written (tcp, udp, icmp; other protocols through the text). */
+  private tuple(t: Tuple): void {
+    const proto = t.proto;
+    if (proto === PROTO_TCP || proto === PROTO_UDP) {
+      this.lit(proto === PROTO_TCP ? '"tcp ' : '"udp ');
+      this.addr(t.src);
+      this.byte(0x3a);
+      this.num(t.sport);
+      this.lit(' -> ');
+      this.addr(t.dst);
+      this.byte(0x3a);
+      this.num(t.dport);
+      this.byte(0x22);
+    } else if (proto === PROTO_ICMP) {
+      this.lit('"icmp ');
+      this.addr(t.src);
+      this.lit(' -> ');
+      this.addr(t.dst);
+      this.lit(' type ');
+      this.num(t.dport >> 8);
+      this.lit(' id ');
+      this.num(t.sport);
+      this.byte(0x22);
+    } else this.str(tupleText(t));
+  }
+
+  /** statusNames(status) as JSON strings, written. */
+  private status(status: number): void {
+    let first = true;
+    for (const [bit, json] of STATUS_JSON) {
+      if (!(status & bit)) continue;
+      if (!first) this.byte(0x2c);
+      first = false;
+      this.lit(json);
+    }
+  }
+
+  /**
+   * stepText(s) as JSON. A rule's step (and a chain tail's) reads the same packet after packet: its bytes are
+   * kept, by rule (by table and chain for a tail), and copied while the step says the same.
+   */
   private step(s: Step): void {
+    const key: object = s.rule ?? this.tailKey(s.table, s.chain);
+    const c = this.steps.get(key);
+    if (c !== undefined && c.table === s.table && c.chain === s.chain && c.type === s.type && c.num === s.num) {
+      this.bytes(c.json);
+      return;
+    }
+    this.steps.set(key, { table: s.table, chain: s.chain, type: s.type, num: s.num, json: encode(jsonString(stepText(s))) });
+    this.stepText(s);
+  }
+
+  /** One object per table and chain name, the key of its tail's step bytes. */
+  private tailKey(table: string, chain: string): object {
+    let t = this.tails.get(table);
+    if (t === undefined) this.tails.set(table, (t = new Map()));
+    let k = t.get(chain);
+    if (k === undefined) t.set(chain, (k = {}));
+    return k;
+  }
+
+  /** stepText(s) as JSON: table names and step types need no escapes; a chain name might. */
+  private stepText(s: Step): void {
     const { table, chain, type } = s;
     this.room(table.length + chain.length + type.length + 14);
     const b = this.buf;
@@ -438,6 +503,14 @@ export class JsonLines {
     return j;
   }
 }
+
+/** statusNames() as JSON strings, by bit. */
+const STATUS_JSON: ReadonlyArray<readonly [number, string]> = [
+  [IPS.SEEN_REPLY, '"SEEN_REPLY"'],
+  [IPS.ASSURED, '"ASSURED"'],
+  [IPS.SRC_NAT, '"SNAT"'],
+  [IPS.DST_NAT, '"DNAT"'],
+];
 
 /** What tracing the packets came to: the exit status, or the error of a bad packet line. */
 interface Outcome {

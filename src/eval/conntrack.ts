@@ -264,7 +264,8 @@ export class TupleMap<V> {
       if (v === undefined) continue;
       const o = s * TW;
       const i = this.find(oldKeys[o]!, oldKeys[o + 1]!, oldKeys[o + 2]!, oldKeys[o + 3]!, oldKeys[o + 4]!);
-      this.keys.set(oldKeys.subarray(o, o + TW), i * TW);
+      const n = i * TW;
+      for (let w = 0; w < TW; w++) this.keys[n + w] = oldKeys[o + w]!;
       this.vals[i] = v;
       this.seqs[i] = oldSeqs[s]!;
     }

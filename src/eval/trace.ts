@@ -153,8 +153,9 @@ export class Tracer {
     conntrack?: ConntrackTable,
   ) {
     this.conntrack = conntrack ?? new ConntrackTable();
-    this.walkCache = new WalkCache({ deferCounters: opts.deferCounters === true });
     this.allEvents = opts.events !== 'json';
+    // Only the JSON view's events: no step event keeps a step, so steps that say the same can be one object.
+    this.walkCache = new WalkCache({ deferCounters: opts.deferCounters === true, shareSteps: !this.allEvents });
     this.conntrackActive = [...ruleset.tables.values()].some((t) => [...t.chains.values()].some((c) => c.rules.some((r) => r.facts.defs.some((d) => d.needsConntrack === true))));
   }
 
@@ -585,10 +586,32 @@ export function describeStep(s: Step | undefined): string {
 }
 
 export function describePacket(p: Packet): string {
-  const a = addrToString;
-  if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) return `${a(p.src)}:${p.sport} -> ${a(p.dst)}:${p.dport}`;
-  if (p.proto === PROTO_ICMP) return `${a(p.src)} -> ${a(p.dst)} (icmp id ${p.icmpId})`;
-  return `${a(p.src)} -> ${a(p.dst)}`;
+  // The NAT of a packet describes it before and after each rewrite: the last text made is often asked again.
+  if (p.src === lastDescribed.src && p.dst === lastDescribed.dst && p.proto === lastDescribed.proto && p.sport === lastDescribed.sport && p.dport === lastDescribed.dport && p.icmpId === lastDescribed.icmpId) {
+    return lastDescribed.text;
+  }
+  const a = addrText;
+  let text: string;
+  if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) text = `${a(p.src)}:${p.sport} -> ${a(p.dst)}:${p.dport}`;
+  else if (p.proto === PROTO_ICMP) text = `${a(p.src)} -> ${a(p.dst)} (icmp id ${p.icmpId})`;
+  else text = `${a(p.src)} -> ${a(p.dst)}`;
+  lastDescribed = { src: p.src, dst: p.dst, proto: p.proto, sport: p.sport, dport: p.dport, icmpId: p.icmpId, text };
+  return text;
+}
+
+let lastDescribed = { src: 0, dst: 0, proto: -1, sport: 0, dport: 0, icmpId: 0, text: '' };
+
+/** addrToString() through a small direct-mapped cache: a batch names the same addresses again and again. */
+const ADDR_CACHE_BITS = 12;
+const addrKeys = new Float64Array(1 << ADDR_CACHE_BITS).fill(-1);
+const addrTexts: string[] = new Array<string>(1 << ADDR_CACHE_BITS).fill('');
+function addrText(addr: number): string {
+  const i = Math.imul(addr, 0x9e3779b1) >>> (32 - ADDR_CACHE_BITS);
+  if (addrKeys[i] === addr) return addrTexts[i]!;
+  const t = addrToString(addr);
+  addrKeys[i] = addr;
+  addrTexts[i] = t;
+  return t;
 }
 
 /** IPS status bits as conntrack -L names them. */

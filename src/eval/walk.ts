@@ -304,6 +304,8 @@ class CompiledRule {
   /** The last path a jump from here was taken with, and the path it led to (one array for every packet). */
   pathFrom: readonly string[] | undefined = undefined;
   pathTo: readonly string[] = NO_PATH;
+  /** The step this rule last reported (WalkCache shareSteps): the same object while the path is the same. */
+  step: Step | undefined = undefined;
 
   constructor(readonly rule: Rule) {
     const ip = rule.ip;
@@ -422,6 +424,8 @@ class CompiledChain {
   /** The policy's pending packets and bytes (deferred counters). */
   hits = 0;
   hitBytes = 0;
+  /** The tail's last step (policy or return; WalkCache shareSteps). */
+  tailStep: Step | undefined = undefined;
 
   constructor(
     readonly chain: Chain,
@@ -532,9 +536,16 @@ const FLUSH_BYTES = 2 ** 48;
 export class WalkCache {
   private readonly chains = new Map<Chain, CompiledChain>();
   readonly deferCounters: boolean;
+  readonly shareSteps: boolean;
 
-  constructor(opts: { deferCounters?: boolean } = {}) {
+  /**
+   * `shareSteps`: a step that only says what a rule or a chain's tail did (every step but a target's, whose
+   * verdict the target gives) is made once and reported again for every packet that takes it on the same
+   * path, for a caller that neither changes steps nor tells them apart by identity (the JSON view of a batch).
+   */
+  constructor(opts: { deferCounters?: boolean; shareSteps?: boolean } = {}) {
     this.deferCounters = opts.deferCounters === true;
+    this.shareSteps = opts.shareSteps === true;
   }
 
   /** The chain compiled (again when its rule list was replaced or changed length). */
@@ -590,12 +601,25 @@ function bigLen(len: number): bigint {
   return lastLenBig;
 }
 
+/**
+ * The step of a rule that is not a target's: the rule's last one when `share` and it says the same (same path,
+ * hence same table, chain, number, type and verdict for this rule), else a new one.
+ */
+function ruleStep(r: CompiledRule, share: boolean, table: string, chain: string, type: StepType, num: number, verdict: string, path: readonly string[]): Step {
+  const last = r.step;
+  if (last !== undefined && last.path === path && last.verdict === verdict && last.type === type && last.num === num && last.table === table && last.chain === chain) return last;
+  const step: Step = { table, chain, type, num, rule: r.rule, verdict, path };
+  if (share) r.step = step;
+  return step;
+}
+
 /** The walk over compiled chains: the naive walk's steps and verdicts, without trying rules that cannot match. */
 function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boolean, makeCtx: (chain: string) => EvalContext, sink: WalkSink, cache: WalkCache): WalkResult {
   const base = table.chains.get(hookChain);
   if (!base) return { verdict: 'ACCEPT', decidedBy: undefined };
   const tname = table.name;
   const defer = cache.deferCounters;
+  const share = cache.shareSteps;
   let stack: Frame[] | undefined;
   let cc = cache.compiled(base);
   const baseCc = cc;
@@ -611,7 +635,11 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
       if (cc.hook) {
         const chain = cc.chain;
         const policy = chain.policy ?? 'ACCEPT';
-        const step: Step = { table: tname, chain: chainName, type: 'policy', num, rule: undefined, verdict: policy, path };
+        let step = cc.tailStep;
+        if (step === undefined || step.path !== path || step.verdict !== policy || step.table !== tname) {
+          step = { table: tname, chain: chainName, type: 'policy', num, rule: undefined, verdict: policy, path };
+          if (share) cc.tailStep = step;
+        }
         if (count && chain.counted === true) {
           if (defer) {
             cc.hits++;
@@ -625,7 +653,12 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
         sink.step(step, pkt);
         return { verdict: policy, decidedBy: step };
       }
-      sink.step({ table: tname, chain: chainName, type: 'return', num, rule: undefined, verdict: 'RETURN', path }, pkt);
+      let step = cc.tailStep;
+      if (step === undefined || step.path !== path || step.table !== tname) {
+        step = { table: tname, chain: chainName, type: 'return', num, rule: undefined, verdict: 'RETURN', path };
+        if (share) cc.tailStep = step;
+      }
+      sink.step(step, pkt);
       const f = stack?.pop();
       if (f) ({ cc, next: i, path } = f);
       else [cc, i, path] = [baseCc, baseCc.n, basePath];
@@ -671,12 +704,12 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
     }
     switch (r.kind) {
       case K_NONE:
-        sink.step({ table: tname, chain: chainName, type: 'rule', num, rule, verdict: 'CONTINUE', path }, pkt);
+        sink.step(ruleStep(r, share, tname, chainName, 'rule', num, 'CONTINUE', path), pkt);
         i++;
         continue;
       case K_JUMP:
       case K_GOTO: {
-        sink.step({ table: tname, chain: chainName, type: 'rule', num, rule, verdict: r.kind === K_JUMP ? 'JUMP' : 'GOTO', path }, pkt);
+        sink.step(ruleStep(r, share, tname, chainName, 'rule', num, r.kind === K_JUMP ? 'JUMP' : 'GOTO', path), pkt);
         // The target as compiled when the jump was first taken.
         let target = r.targetCc;
         if (target === undefined) {
@@ -703,7 +736,7 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
       }
       case K_STANDARD: {
         const name = r.standard;
-        const step: Step = { table: tname, chain: chainName, type: r.quirk ? (cc.hook ? 'policy' : 'return') : 'rule', num, rule, verdict: name, path };
+        const step = ruleStep(r, share, tname, chainName, r.quirk ? (cc.hook ? 'policy' : 'return') : 'rule', num, name, path);
         sink.step(step, pkt);
         if (name === 'RETURN') {
           const f = stack?.pop();
