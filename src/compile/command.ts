@@ -241,6 +241,13 @@ export interface ParseOptions {
   warn(line: string): void;
   /** Loading tsiptables' own state file (see ParseContext.trusted). */
   trusted?: boolean;
+  /**
+   * iptables-restore only: whether a name is a chain of the table the batch has built so far. There `-j NAME`
+   * jumps to such a chain even when NAME is also a target extension (restore's `:CLASSIFY` line is accepted,
+   * and the nft variant looks the name up in its cache first); the CLI loads the target (recorded:
+   * fixtures/traces generated-1, and `-A ... -j CLASSIFY` asking for --set-class).
+   */
+  isChain?: (name: string) => boolean;
 }
 
 const MAX_NAME = 28; // XT_EXTENSION_MAXNAMELEN (29) - 1
@@ -261,11 +268,17 @@ function parseRulenum(s: string): number {
   return n;
 }
 
-export function assertValidChainName(name: string): void {
+/**
+ * The checks of a new chain's name. `chainLine`: a chain line of iptables-restore, where only the standard
+ * verdicts' names clash (the targets libxtables loads at start; `:LOG`, `:CLASSIFY`, `:standard` make chains,
+ * recorded in cli-restore), where `-N` refuses every target name.
+ */
+export function assertValidChainName(name: string, chainLine = false): void {
   if (name === '') throw paramProblem('chain name may not clash with target name');
   if (name.length >= MAX_NAME + 1) throw paramProblem(`chain name \`${name}' too long (must be under ${MAX_NAME + 1} chars)`);
   if (name[0] === '-' || name[0] === '!') throw paramProblem(`chain name not allowed to start with \`${name[0]}'`);
-  if (findTarget(name)) throw paramProblem('chain name may not clash with target name');
+  const target = findTarget(name);
+  if (target && (!chainLine || (target.standard === true && name !== 'standard'))) throw paramProblem('chain name may not clash with target name');
   if (/\s/.test(name)) throw paramProblem(`Invalid chain name \`${name}'`);
 }
 
@@ -392,7 +405,7 @@ export function parseCommand(args: readonly ArgNode[], opts: ParseOptions): Pars
 
   const jump = (name: string): void => {
     rule.jumpTo = checkTargetName(name);
-    const def = findTarget(name);
+    const def = opts.isChain?.(name) ? undefined : findTarget(name);
     if (def) targetLoaded = load('target', def);
   };
 

@@ -18,7 +18,7 @@ import { Exit, IptablesError } from '../messages';
  * is `-j NAME` or `-g NAME` with a NAME of no blanks or quotes (a quoted value cannot end a canonical line with
  * that shape). Read in place, without slicing the line out of a state file's text.
  */
-export function jumpAt(text: string, start: number, end: number): string | undefined {
+export function jumpAt(text: string, start: number, end: number, isChain?: (name: string) => boolean): string | undefined {
   const q = text.lastIndexOf(' -', end - 2);
   if (q < start) return undefined;
   const kind = text.charCodeAt(q + 2);
@@ -28,13 +28,14 @@ export function jumpAt(text: string, start: number, end: number): string | undef
     if (ch === 0x20 || ch === 0x22 || ch === 0x09 || ch === 0x0a || ch === 0x0d || ch === 0x0b || ch === 0x0c) return undefined;
   }
   const name = text.slice(q + 4, end);
-  // `-j NAME` with an extension of that name is a target (ACCEPT, LOG...); `-g` always names a chain.
-  return kind === 0x67 || findTarget(name) === undefined ? name : undefined;
+  // `-j NAME` with an extension of that name is a target (ACCEPT, LOG...), unless the table has a chain of that
+  // name (a restored table, see ParseOptions.isChain); `-g` always names a chain.
+  return kind === 0x67 || isChain?.(name) === true || findTarget(name) === undefined ? name : undefined;
 }
 
 /** The chain a canonical rule line jumps or goes to, or undefined. */
-export function jumpOfLine(line: string): string | undefined {
-  return jumpAt(line, 0, line.length);
+export function jumpOfLine(line: string, isChain?: (name: string) => boolean): string | undefined {
+  return jumpAt(line, 0, line.length, isChain);
 }
 
 /** The extensions and protocol of a canonical rule line, read from its words without parsing options. */
@@ -89,17 +90,22 @@ export class LazyRule implements Rule {
     private readonly stateLine: string,
     counters: Counters,
     private readonly saveDiffers: boolean,
+    /**
+     * Whether a name is a chain of the rule's table: a line ending with `-j NAME` then jumps to it even if NAME
+     * is also a target (see ParseOptions.isChain); target options would follow the name.
+     */
+    isChain?: (name: string) => boolean,
   ) {
     this.counters = counters;
-    this.jumpTo = jumpOfLine(stateLine);
+    this.jumpTo = jumpOfLine(stateLine, isChain);
   }
 
   /**
    * The compact form of a complete rule (its texts, counters and facts; the parsed parts are dropped and come
    * back from the text if asked for): what a 150,000-rule restore keeps while it reads the rest.
    */
-  static of(table: string, chain: string, r: Rule): LazyRule {
-    const lazy = new LazyRule(table, chain, r.stateText ?? r.line, r.counters, r.stateText !== undefined);
+  static of(table: string, chain: string, r: Rule, isChain?: (name: string) => boolean): LazyRule {
+    const lazy = new LazyRule(table, chain, r.stateText ?? r.line, r.counters, r.stateText !== undefined, isChain);
     lazy.cachedFacts = internFacts(r.facts);
     return lazy;
   }
@@ -108,7 +114,7 @@ export class LazyRule implements Rule {
     if (!this.parsed) {
       const at = { quoted: false, line: 1, column: 1 };
       const args: ArgNode[] = [{ kind: 'short', text: '-t', ...at }, { kind: 'word', text: this.table, ...at }, ...fastArgs(`-A ${this.chain}${this.stateLine}`, 1)];
-      const cmd = parseCommand(args, { table: this.table, restore: true, programName: 'tsiptables-restore', warn: () => undefined, trusted: true });
+      const cmd = parseCommand(args, { table: this.table, restore: true, programName: 'tsiptables-restore', warn: () => undefined, trusted: true, isChain: (name) => name === this.jumpTo });
       const rules = buildRules(cmd.rule);
       if (rules.length !== 1) {
         throw new IptablesError(`state file is damaged: rule does not parse to one rule: -A ${this.chain}${this.stateLine}`, Exit.Other, 'plain');

@@ -11,7 +11,7 @@ import { checkAddresses } from '../compile/rule';
 import { Exit, IptablesError, kernelRefused, nftError, paramProblem } from '../messages';
 import { type Chain, chainWithRules, type Counters, type Rule, Ruleset, type Table, zeroCounters } from '../model/ruleset';
 import { validateTable } from '../exec/validate';
-import { LazyRule } from './lazy-rule';
+import { jumpOfLine, LazyRule } from './lazy-rule';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
 
 /** Written by io/state.ts after `*table` (a comment to iptables-restore). */
@@ -89,6 +89,12 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   /** User chains created since the current `*table` line. */
   const createdHere = new Set<string>();
   /**
+   * User chains the current section names in a chain line or `-N`: there `-j NAME` jumps to the chain even when
+   * NAME is a target (ParseOptions.isChain); a chain that exists only from before the batch does not count
+   * (recorded in cli-restore: `--noflush` with `-j CLASSIFY` asks for --set-class).
+   */
+  const declaredHere = new Set<string>();
+  /**
    * The current table's changes as replayable steps, and the ruleset they start from: the jump-graph checks
    * are made once at COMMIT (validateTable); only if that fails are the steps replayed with per-rule graph
    * checks, to name the line the kernel would have refused.
@@ -152,6 +158,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       skipping = opts.onlyTable !== undefined && opts.onlyTable !== table;
       staged = (pending ?? committed).clone();
       createdHere.clear();
+      declaredHere.clear();
       if (!opts.noflush && !skipping) {
         // The nft variant flushes by deleting the table; chain lines and rules bring it back.
         if (opts.verbose && !opts.test) for (const hook of TABLES[table].chains) stdout += `Flushing chain \`${hook}'\n`;
@@ -171,7 +178,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       const [name, policy, ctrs] = raw.slice(1).split(/[ \t]+/).filter((w) => w !== '');
       if (!name || raw[1] === ' ' || raw[1] === '\t') fail(paramProblem(`${opts.programName}: line ${lineNo} chain name invalid`));
       try {
-        if (!opts.trusted) assertValidChainName(name!);
+        if (!opts.trusted) assertValidChainName(name!, true);
       } catch (e) {
         fail(e as IptablesError);
       }
@@ -187,7 +194,10 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         if (policy !== '-' && policy !== 'ACCEPT' && policy !== 'DROP') {
           fail(new IptablesError(`${opts.programName}: line ${lineNo} failed: Bad policy name.`, Exit.Other, 'plain'));
         }
-      } else if (!staged!.table(table!)?.chains.has(name!)) createdHere.add(name!);
+      } else {
+        if (!staged!.table(table!)?.chains.has(name!)) createdHere.add(name!);
+        declaredHere.add(name!);
+      }
       const tname = table!;
       const declare = (rs: Ruleset): string => {
         const t = rs.ensureTable(tname);
@@ -252,12 +262,16 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         for (const a of args) if (a.kind === 'short' && a.text === '-6') throw new SkipLine();
         // add_argv(): iptables-restore's argv holds at most MAX_ARGC (255) - 1 words.
         if (1 + prefix.length + args.length >= 255) throw paramProblem('Parser cannot handle more arguments');
+        // Our own state file (trusted) names every chain in a chain line, and a jump to a chain named like a
+        // target ends its line with `-j NAME` (target options would follow the name): only that is a jump.
+        const jumpTo = opts.trusted ? jumpOfLine(body, (n) => declaredHere.has(n)) : undefined;
         const cmd = parseCommand([...prefix, ...args], {
           table: table!,
           restore: true,
           programName: opts.programName,
           warn: opts.warn,
           trusted: opts.trusted === true,
+          isChain: opts.trusted ? (name) => name === jumpTo : (name) => declaredHere.has(name),
         });
         if (cmd.command === 'rename-chain' && createdHere.has(cmd.chain!)) {
           // Renaming a chain created in the same transaction fails in the nf_tables batch (cli-restore).
@@ -273,7 +287,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         const before = sectionBase && op ? (staged!.table(table!)?.chains.get(cmd.chain!)?.rules.length ?? 0) : 0;
         const beforeAll = opts.compact && op ? (staged!.table(table!)?.chains.get(cmd.chain!)?.rules.length ?? 0) : 0;
         const out = run(staged!, true);
-        if (opts.compact && op) compactNewRules(table!, staged!.table(table!)!.chains.get(cmd.chain!)!, cmd, beforeAll);
+        if (opts.compact && op) compactNewRules(staged!.table(table!)!, cmd, beforeAll);
         if (sectionBase) {
           // The steps are replayed only for a batch of at most REPLAY_LIMIT lines (graphRefusals): beyond it,
           // only their count matters, and a 150,000-line batch does not keep 150,000 parsed commands.
@@ -283,7 +297,10 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
           else if (!ADDITIVE.has(cmd.command)) additive = false;
         }
         stdout += out;
-        if (cmd.command === 'new-chain') createdHere.add(cmd.chain!);
+        if (cmd.command === 'new-chain') {
+          createdHere.add(cmd.chain!);
+          declaredHere.add(cmd.chain!);
+        }
       } catch (e) {
         if (e instanceof SkipLine) continue;
         if (e instanceof EarlyExitSignal) {
@@ -347,12 +364,14 @@ interface RuleTag {
 /** How many steps of a batch are replayed to find the rule the kernel refuses (see graphRefusals). */
 const REPLAY_LIMIT = 2000;
 
-/** Replaces the rules `cmd` just added to `c` (which had `before` rules) by their compact form. */
-function compactNewRules(table: string, c: Chain, cmd: ParsedCommand, before: number): void {
+/** Replaces the rules `cmd` just added to its chain (which had `before` rules) by their compact form. */
+function compactNewRules(t: Table, cmd: ParsedCommand, before: number): void {
+  const c = t.chains.get(cmd.chain!)!;
+  const isChain = (name: string): boolean => t.chains.has(name);
   const added = c.rules.length - before;
   const from = cmd.command === 'append' ? before : cmd.command === 'insert' ? (cmd.rulenum ?? 1) - 1 : cmd.rulenum! - 1;
   const count = cmd.command === 'replace' ? 1 : added;
-  for (let i = from; i < from + count; i++) c.rules[i] = LazyRule.of(table, c.name, c.rules[i]!);
+  for (let i = from; i < from + count; i++) c.rules[i] = LazyRule.of(t.name, c.name, c.rules[i]!, isChain);
 }
 
 /** Tags the rules `cmd` just added to `c` (which had `before` rules), in the order the batch adds them. */

@@ -104,6 +104,8 @@ class StateChain implements Chain, PendingRules {
     private readonly table: TableName,
     /** The rule lines (with the state-spelling comments before theirs), each ending with a newline. */
     public text: string,
+    /** Whether a name is a chain of this chain's table (`-j NAME` then jumps: ParseOptions.isChain). */
+    private readonly isChain: (name: string) => boolean,
   ) {
     this.textName = chainName;
   }
@@ -127,7 +129,7 @@ class StateChain implements Chain, PendingRules {
   }
 
   get rules(): Rule[] {
-    this.materialized ??= rulesOfText(this.table, this.textName, this.text);
+    this.materialized ??= rulesOfText(this.table, this.textName, this.text, this.isChain);
     return this.materialized;
   }
 
@@ -141,12 +143,11 @@ class StateChain implements Chain, PendingRules {
     return counters ? this.text : this.text.replace(COUNTERS_PREFIX, '');
   }
 
-  copy(): Chain {
-    const c = new StateChain(this.textName, this.hook, this.policy, { ...this.counters }, this.table, this.text);
+  copy(isChain: (name: string) => boolean): Chain {
+    const c = new StateChain(this.textName, this.hook, this.policy, { ...this.counters }, this.table, this.text, isChain);
     c.chainName = this.chainName;
     c.registered = this.registered;
     c.counted = this.counted;
-    c.jumpList = this.jumpList;
     return c;
   }
 
@@ -157,7 +158,7 @@ class StateChain implements Chain, PendingRules {
     for (let p = 0; p < text.length; ) {
       const e = text.indexOf('\n', p);
       if (text.charCodeAt(p) === 0x5b) {
-        const to = jumpAt(text, p, e);
+        const to = jumpAt(text, p, e, this.isChain);
         if (to !== undefined) out.push(to);
       }
       p = e + 1;
@@ -168,7 +169,7 @@ class StateChain implements Chain, PendingRules {
 }
 
 /** The Rule objects of a chain's state text (lazy rules: parsed further only when a command needs it). */
-function rulesOfText(table: TableName, chain: string, text: string): Rule[] {
+function rulesOfText(table: TableName, chain: string, text: string, isChain: (name: string) => boolean): Rule[] {
   const rules: Rule[] = [];
   let spelling = false;
   for (let p = 0; p < text.length; ) {
@@ -185,7 +186,7 @@ function rulesOfText(table: TableName, chain: string, text: string): Rule[] {
     // `0n` is a constant; BigInt() of "0" would allocate for the common case of zero counters.
     const packets = m[1] === '0' ? 0n : BigInt(m[1]!);
     const bytes = m[2] === '0' ? 0n : BigInt(m[2]!);
-    rules.push(new LazyRule(table, chain, m[4]!, { packets, bytes }, spelling));
+    rules.push(new LazyRule(table, chain, m[4]!, { packets, bytes }, spelling, isChain));
     spelling = false;
   }
   return rules;
@@ -226,8 +227,9 @@ function loadOwnState(text: string, want: ReadonlySet<TableName> | undefined): R
 function loadTableSection(rs: Ruleset, name: TableName, text: string, from: number, to: number): boolean {
   const table = rs.ensureTable(name);
   const chains = new Map<string, StateChain>();
+  const isChain = (n: string): boolean => table.chains.has(n);
   for (const c of table.chains.values()) {
-    const sc = new StateChain(c.name, c.hook, c.policy, c.counters, name, '');
+    const sc = new StateChain(c.name, c.hook, c.policy, c.counters, name, '', isChain);
     sc.registered = c.registered;
     chains.set(c.name, sc);
   }
@@ -240,7 +242,7 @@ function loadTableSection(rs: Ruleset, name: TableName, text: string, from: numb
     if (sp > p + 1 && sp + USER_ZERO.length === e && text.startsWith(USER_ZERO, sp)) {
       const chainName = text.slice(p + 1, sp);
       if (chains.has(chainName)) return false;
-      chains.set(chainName, new StateChain(chainName, undefined, undefined, { packets: 0n, bytes: 0n }, name, ''));
+      chains.set(chainName, new StateChain(chainName, undefined, undefined, { packets: 0n, bytes: 0n }, name, '', isChain));
       p = e + 1;
       continue;
     }
@@ -253,7 +255,7 @@ function loadTableSection(rs: Ruleset, name: TableName, text: string, from: numb
       existing.policy = m[2];
       existing.counters = counters;
     } else if (!existing && m[2] === '-') {
-      chains.set(m[1]!, new StateChain(m[1]!, undefined, undefined, counters, name, ''));
+      chains.set(m[1]!, new StateChain(m[1]!, undefined, undefined, counters, name, '', isChain));
     } else return false;
     p = e + 1;
   }
