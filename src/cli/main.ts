@@ -8,9 +8,9 @@ import { execute } from '../exec/commands';
 import { Exit, IptablesError, VERSION_STRING, paramProblem } from '../messages';
 import { loadState, statePath, withLock, writeState } from '../io/state';
 import { restore, RestoreEarlyExit, RestoreError } from '../io/restore';
-import { saveRuleset, saveTable } from '../format/save';
+import { saveRuleset, saveTable, ruleWarnings } from '../format/save';
 import { isTableName } from '../model/tables';
-import { Ruleset } from '../model/ruleset';
+import { Ruleset, type Table } from '../model/ruleset';
 import { formatError } from './output';
 import { mainHelp } from './help';
 import { Getopt, longGroup } from '../compile/getopt';
@@ -54,10 +54,14 @@ export async function runIptables(program: string, argv: readonly string[], stat
     const path = statefile ?? statePath();
     const mutating = MUTATING.has(cmd.command) || cmd.alsoZero;
     const run = (): string => {
-      // Only the command's table is read; the others are written back untouched.
-      const rs = loadState(path, isTableName(cmd.table) ? new Set([cmd.table]) : undefined);
+      // Only the command's table is read, the others written back untouched; unless the kernel's check of the
+      // rule looks at rules of every table (IDLETIMER's timers, RATEEST's estimators: KernelView.peers).
+      const uses = [...cmd.rule.matches, ...(cmd.rule.target ? [cmd.rule.target] : [])];
+      const everyTable = uses.some((u) => u.def.kernelCheckSeesPeers === true);
+      const rs = loadState(path, isTableName(cmd.table) && !everyTable ? new Set([cmd.table]) : undefined);
       const res = execute(rs, cmd);
       if (res.changed) writeState(path, rs);
+      stderr += res.stderr ?? '';
       return res.stdout;
     };
     const stdout = mutating ? await withLock(path, cmd.wait, run) : run();
@@ -149,19 +153,26 @@ function save(program: string, argv: readonly string[], now: Date, statefile: st
   if (stray) return { stdout: '', stderr: 'Unknown arguments found on commandline\n', status: 1 };
   const rs = loadState(statefile, table !== undefined && isTableName(table) ? new Set([table]) : undefined);
   let text: string;
+  let tables: Table[];
   if (table !== undefined) {
     if (!isTableName(table)) return { stdout: '', stderr: `Table \`${table}' does not exist\n`, status: 1 };
-    text = saveTable(rs.table(table) ?? new Ruleset().ensureTable(table), counters, program, now);
-  } else text = saveRuleset(rs, counters, program, now);
+    const t = rs.table(table) ?? new Ruleset().ensureTable(table);
+    text = saveTable(t, counters, program, now);
+    tables = [t];
+  } else {
+    text = saveRuleset(rs, counters, program, now);
+    tables = rs.tablesInSaveOrder();
+  }
+  const warnings = ruleWarnings(tables.flatMap((t) => [...t.chains.values()]));
   if (file !== undefined) {
     try {
       writeFileSync(file, text);
     } catch (e) {
       return { stdout: '', stderr: `Failed to open file, error: ${(e as Error).message}\n`, status: 1 };
     }
-    return { stdout: '', stderr: '', status: 0 };
+    return { stdout: '', stderr: warnings, status: 0 };
   }
-  return { stdout: text, stderr: '', status: 0 };
+  return { stdout: text, stderr: warnings, status: 0 };
 }
 
 /** `tsiptables-restore [-c] [-n] [-t] [-v] [-T table] [-w] [file]` */

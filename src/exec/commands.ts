@@ -9,12 +9,14 @@ import { IptablesError, NFT_STRERROR, nftError, kernelRefused, Exit } from '../m
 import { type Chain, type Rule, Ruleset, type Table, chainsInSaveOrder, referenceCounts, zeroCounters } from '../model/ruleset';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
 import { chainTitle, columnHeader, ruleRow, verboseRuleLine, type ListFormat } from '../format/list';
-import { listRulesChainHeader, listRulesRule } from '../format/save';
+import { listRulesChainHeader, listRulesRule, ruleWarnings } from '../format/save';
 import { checkRuleAllowed, checkRuleAlone, checkJumpTargets } from './validate';
 import { findTarget } from '../extensions/registry';
 
 export interface ExecResult {
   stdout: string;
+  /** What goes to stderr beside it (libxtables' warnings while saving rules, see format/save.ts ruleWarnings). */
+  stderr?: string;
   /** Whether the ruleset was changed (and must be written back). */
   changed: boolean;
 }
@@ -152,7 +154,8 @@ export function execute(rs: Ruleset, cmd: ParsedCommand, opts: ExecOptions = {})
         out += zero(t, chainName, cmd.rulenum, cmd.verbose > 0);
         changed = rs.table(tname) !== undefined;
       }
-      return { stdout: out, changed };
+      const warnings = ruleWarnings(chains, cmd.rulenum === undefined ? undefined : (_c, i) => i + 1 === cmd.rulenum);
+      return { stdout: out, stderr: warnings, changed };
     }
     case 'flush': {
       const t = rs.table(tname);

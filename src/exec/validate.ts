@@ -4,7 +4,7 @@
  * every built-in chain that jumps to it, directly or not).
  */
 import type { Hook, KernelView, TargetUse } from '../extensions/spec';
-import { allMatches, allTargets } from '../extensions/registry';
+import { extensionWords } from '../extensions/registry';
 import { IptablesError, Exit, kernelRefused } from '../messages';
 import { JumpGraph } from './jump-graph';
 import { type Chain, jumpsOf, type Rule, type Ruleset, type Table } from '../model/ruleset';
@@ -62,8 +62,9 @@ function refusal(r: Rule, table: string, hooks: Set<Hook>, ownHook: Hook | undef
 
 /**
  * The targets called `name` of the ruleset's rules, every loaded table: what the kernel shares between rules
- * (IDLETIMER's timers, RATEEST's estimators). Only rules whose line names the target are parsed. (Tables a
- * command did not load, Ruleset.untouched, are not looked at.)
+ * (IDLETIMER's timers, RATEEST's estimators). Only rules whose line names the target are parsed. Tables a
+ * command did not load (Ruleset.untouched) are not looked at: the CLI loads every table for a rule using an
+ * extension with kernelCheckSeesPeers.
  */
 function* targetsNamed(rs: Ruleset, name: string): Iterable<TargetUse> {
   const word = ` -j ${name}`;
@@ -79,17 +80,9 @@ function* targetsNamed(rs: Ruleset, name: string): Iterable<TargetUse> {
 
 let hookLimited: RegExp | undefined;
 
-/**
- * ` -m NAME` or ` -j NAME` (a word of its own) for every name of an extension limited to some hooks (xt_match.hooks,
- * xt_target.hooks), as a canonical rule line spells it. A quoted value holding such words only costs a parse.
- */
+/** The words of the extensions limited to some hooks (xt_match.hooks, xt_target.hooks). */
 function hookLimitedPattern(): RegExp {
-  if (hookLimited) return hookLimited;
-  const words: string[] = [];
-  for (const d of allMatches()) if (d.hooks) for (const n of [d.name, ...(d.aliases ?? [])]) words.push(`-m ${n}`);
-  for (const d of allTargets()) if (d.hooks) for (const n of [d.name, ...(d.aliases ?? [])]) words.push(`-j ${n}`);
-  const escape = (w: string): string => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  hookLimited = words.length === 0 ? /(?!)/ : new RegExp(` (?:${words.map(escape).join('|')})(?= |$)`);
+  hookLimited ??= new RegExp(extensionWords((d) => d.hooks !== undefined).source);
   return hookLimited;
 }
 

@@ -49,3 +49,17 @@ export function allMatches(): readonly AnyMatch[] {
 export function allTargets(): readonly AnyTarget[] {
   return TARGETS;
 }
+
+/**
+ * ` -m NAME` / ` -j NAME` (a word of its own, as a canonical rule line spells it) for every name, aliases
+ * included, of the matches and targets `pick` chooses; a pattern that never matches when none is chosen. Lets a
+ * caller skip rules that cannot use such an extension without parsing them (a quoted value that holds the words
+ * only costs the parse).
+ */
+export function extensionWords(pick: (d: AnyMatch | AnyTarget) => boolean): RegExp {
+  const words: string[] = [];
+  for (const d of MATCHES) if (pick(d)) for (const n of [d.name, ...(d.aliases ?? [])]) words.push(`-m ${n}`);
+  for (const d of TARGETS) if (pick(d)) for (const n of [d.name, ...(d.aliases ?? [])]) words.push(`-j ${n}`);
+  const escape = (w: string): string => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return words.length === 0 ? /(?!)/g : new RegExp(` (?:${words.map(escape).join('|')})(?= |$)`, 'g');
+}

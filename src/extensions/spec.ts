@@ -93,6 +93,13 @@ export interface ExtensionCommon<S> {
    */
   compareNoData?: boolean;
   /**
+   * A line libxtables prints on stderr each time it prints (`-L`) or saves (`-S`, iptables-save) a rule using
+   * this extension, e.g. connlabel's warning about its missing names file.
+   */
+  ruleWarning?: string;
+  /** The kernelCheck looks at other rules (KernelView.peers), of every table: commands then read them all. */
+  kernelCheckSeesPeers?: boolean;
+  /**
    * The state file's text for this extension when save() is lossy or does not parse back (iptables-save
    * prints `--seconds -1`, `0b/s`, only the low icmp code); parse() must accept it when ctx.trusted.
    * Return undefined (or omit) when save() already round-trips.

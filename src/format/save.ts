@@ -1,6 +1,7 @@
 /** iptables-save and `iptables -S` text (xtables-save.c, nft_rule_save, list_rules). */
 import { chainsInSaveOrder, type Chain, type Rule, type Ruleset, type Table } from '../model/ruleset';
 import { VERSION_STRING } from '../messages';
+import { extensionWords, findMatch, findTarget } from '../extensions/registry';
 
 /** ctime(3): "Tue Nov 24 21:38:36 2026\n" in local time. */
 export function ctime(d: Date): string {
@@ -53,4 +54,31 @@ export function listRulesChainHeader(c: Chain, verbose: boolean): string {
 export function listRulesRule(chain: string, r: Rule, verbose: boolean): string {
   if (!verbose) return `-A ${chain}${r.line}\n`;
   return `-A ${chain}${r.text} -c ${r.counters.packets} ${r.counters.bytes}${r.targetText}\n`;
+}
+
+let ruleWarningWords: RegExp | undefined;
+
+/**
+ * What libxtables prints on stderr while it lists or saves the rules of `chains` (`-L`, `-S`, iptables-save): an
+ * extension's ruleWarning once per use of it in a rule shown. `printed` chooses the rules (by chain and index)
+ * when not all are.
+ */
+export function ruleWarnings(chains: Iterable<Chain>, printed?: (c: Chain, index: number) => boolean): string {
+  ruleWarningWords ??= extensionWords((d) => d.ruleWarning !== undefined);
+  const words = ruleWarningWords;
+  const uses = (text: string): RegExpMatchArray[] => [...text.matchAll(words)];
+  let out = '';
+  for (const c of chains) {
+    // Rules still as state text: nothing to warn about unless the text names such an extension.
+    if (c.pending !== undefined && !c.pending.loaded && uses(c.pending.text).length === 0) continue;
+    c.rules.forEach((r, i) => {
+      if (printed && !printed(c, i)) return;
+      for (const m of uses(r.line)) {
+        const [flag, name] = m[0].trim().split(' ') as [string, string];
+        const def = flag === '-m' ? findMatch(name) : findTarget(name);
+        if (def?.ruleWarning !== undefined) out += `${def.ruleWarning}\n`;
+      }
+    });
+  }
+  return out;
 }

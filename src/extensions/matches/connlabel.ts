@@ -59,6 +59,8 @@ export default defineMatch<ConnlabelState>({
   },
   save: saveText,
   compareNoData: true,
+  // connlabel_print()/_save() open /etc/xtables/connlabel.conf for each rule shown; the recording host has none.
+  ruleWarning: 'Warning: cannot open /etc/xtables/connlabel.conf: No such file or directory',
   print: (s) => ` connlabel${s.options & OP_INVERT ? ' !' : ''} ${s.bit}${s.options & OP_SET ? ' set' : ''}`,
   kernelCheck: (s) => (s.bit > 127 ? 'Numerical result out of range' : undefined),
   // connlabel_mt() of xt_connlabel.c: --set sets the bit on the connection (and matches); else the bit must be

@@ -7,7 +7,7 @@
  *
  * The kernel (rateest_mt_checkentry) refuses with EINVAL a rule without lt/gt/eq or without bps/pps, and with
  * ENOENT one naming an estimator no RATEEST target created (recorded in ext-rateest.json). The estimators are the
- * RATEEST rules the kernel check is shown (KernelView.peers): only the tables the command loaded.
+ * RATEEST rules of every table (KernelView.peers; kernelCheckSeesPeers makes the CLI read them all).
  */
 import { defineMatch } from '../spec';
 import { paramProblem } from '../../messages';
@@ -197,6 +197,7 @@ export default defineMatch<RateestState>({
   save: saveText,
   print: listText,
   compareKey: (s) => JSON.stringify({ ...s, seen: 0 }),
+  kernelCheckSeesPeers: true,
   kernelCheck(s, view) {
     if (!(s.flags & (F_BPS | F_PPS)) || s.mode === 0) return 'Invalid argument';
     // xt_rateest_lookup() of each name: an estimator exists while a RATEEST rule of that name does.

@@ -40,6 +40,7 @@ export default defineTarget<IdletimerState>({
   },
   // idletimer_tg_checkentry_v1(): idletimer_tg_helper(); a timer of that label already there must be of the
   // same type; a new one needs a label that can be a sysfs file name (idletimer_check_sysfs_name()).
+  kernelCheckSeesPeers: true,
   kernelCheck(s, k) {
     if (s.timeout === 0 || s.timeout >= Math.floor(0x7fffffff / 1000) || s.label === '') return 'Invalid argument';
     for (const peer of k.peers?.('IDLETIMER') ?? []) {

@@ -124,6 +124,7 @@ export default defineTarget<RateestState>({
     s.ewmaLog = e;
   },
   // xt_rateest_tg_checkentry(): an estimator of that name already there must have the same parameters.
+  kernelCheckSeesPeers: true,
   kernelCheck(s, k) {
     for (const peer of k.peers?.('RATEEST') ?? []) {
       if (peer.def.name !== 'RATEEST') continue;
