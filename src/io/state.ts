@@ -71,7 +71,31 @@ export function serialize(rs: Ruleset): string {
     const reg = [...t.chains.values()].filter((c) => c.hook && c.registered).map((c) => ` ${c.name}${c.counted ? '+' : ''}`);
     parts.push(`${REGISTERED_MARK}${reg.join('')}\n`, 'COMMIT\n');
   }
+  if (rs.nft !== undefined) parts.push(nftBlock(rs.nft));
   return parts.join('');
+}
+
+/**
+ * The nftables ruleset (Ruleset.nft) at the end of the state file, as comment lines iptables-restore skips:
+ * NFT_MARK, then each line of the text after `#|`.
+ */
+const NFT_MARK = '# tsiptables: nft ruleset\n';
+
+function nftBlock(nft: string): string {
+  const lines = nft.endsWith('\n') ? nft.slice(0, -1).split('\n') : nft.split('\n');
+  return NFT_MARK + lines.map((l) => `#|${l}\n`).join('');
+}
+
+/** The nftables text stored in a state file's text, or undefined. */
+function nftOf(text: string): string | undefined {
+  const at = text.lastIndexOf(`\n${NFT_MARK}`);
+  if (at < 0) return undefined;
+  const body = text.slice(at + 1 + NFT_MARK.length);
+  return body
+    .split('\n')
+    .filter((l) => l.startsWith('#|'))
+    .map((l) => `${l.slice(2)}\n`)
+    .join('');
 }
 
 const RULE_LINE = /^\[(\d+):(\d+)\] -A (\S+)(.*)$/;
@@ -217,6 +241,7 @@ function loadOwnState(text: string, want: ReadonlySet<TableName> | undefined): R
     } else if (!loadTableSection(rs, name, text, nl + 1, commit + 1)) return undefined;
     pos = endOfSection;
   }
+  rs.nft = nftOf(text);
   return rs;
 }
 
@@ -349,7 +374,9 @@ export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset 
   const own = loadOwnState(text, want);
   if (own) return own;
   try {
-    return parseStateText(text);
+    const rs = parseStateText(text);
+    rs.nft = nftOf(text);
+    return rs;
   } catch (e) {
     const line = (e as { line?: number }).line;
     throw new IptablesError(`state file ${path} is damaged${line ? ` at line ${line}` : ''}: ${(e as Error).message}`, Exit.Other, 'plain');

@@ -142,6 +142,11 @@ export class Ruleset {
    * (a `-A INPUT` into a kube-proxy state does not read its 100,000 nat rules).
    */
   readonly untouched = new Map<TableName, string>();
+  /**
+   * The nftables side of the same host (src/nft): its ruleset as `nft list ruleset` text, kept opaque here and
+   * stored in the state file after the iptables tables; undefined when there is none.
+   */
+  nft: string | undefined = undefined;
 
   /** Existing tables in the order iptables-save prints them. */
   tablesInSaveOrder(): Table[] {
@@ -169,6 +174,7 @@ export class Ruleset {
   clone(): Ruleset {
     const r = new Ruleset();
     for (const [name, text] of this.untouched) r.untouched.set(name, text);
+    r.nft = this.nft;
     for (const [name, t] of this.tables) {
       const chains = new Map<string, Chain>();
       for (const [cn, c] of t.chains) {
