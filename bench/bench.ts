@@ -13,6 +13,7 @@
  *   --trace-packets N  packets in the trace --batch runs (default 100000), on a 10-service (~130 rules) and
  *                the large ruleset
  *   --only trace only the trace --batch runs (no restore/save/-A... and no real iptables)
+ *   --no-trace   everything but the trace --batch runs
  *
  * It generates the dumps with bench/gen-kube-proxy.ts, then measures wall time and peak RSS (GNU time
  * `%e %M`; CI gets it from the Debian package `time`) of each operation, side by side with
@@ -43,10 +44,11 @@ interface Args {
   write: boolean;
   tracePackets: number;
   onlyTrace: boolean;
+  noTrace: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { reps: 3, tsOnly: false, keep: false, small: 1000, large: 10000, write: true, tracePackets: 100000, onlyTrace: false };
+  const a: Args = { reps: 3, tsOnly: false, keep: false, small: 1000, large: 10000, write: true, tracePackets: 100000, onlyTrace: false, noTrace: false };
   const num = (flag: string, v: string | undefined): number => {
     if (v === undefined || !/^[1-9]\d*$/.test(v)) {
       process.stderr.write(`bench: ${flag} needs a positive integer\n`);
@@ -77,6 +79,9 @@ function parseArgs(argv: string[]): Args {
       case '--no-write':
         a.write = false;
         break;
+      case '--no-trace':
+        a.noTrace = true;
+        break;
       case '--only':
         if (argv[++i] !== 'trace') {
           process.stderr.write('bench: --only takes one part: trace\n');
@@ -87,7 +92,7 @@ function parseArgs(argv: string[]): Args {
       default:
         process.stderr.write(
           `bench: unknown argument ${argv[i]}\n` +
-            'usage: bench.ts [--reps N] [--ts-only] [--keep] [--small N] [--large N] [--no-write] [--trace-packets N] [--only trace]\n',
+            'usage: bench.ts [--reps N] [--ts-only] [--keep] [--small N] [--large N] [--no-write] [--trace-packets N] [--only trace | --no-trace]\n',
         );
         process.exit(2);
     }
@@ -453,12 +458,12 @@ async function main(): Promise<void> {
     netns?.destroySync();
 
     // tsiptables trace --batch: packets per second (the real kernel has no such command to compare with).
-    log('tsiptables trace --batch:');
     const traceResults: TraceBenchResult[] = [];
-    for (const [services, packets] of [
+    if (!args.noTrace) log('tsiptables trace --batch:');
+    for (const [services, packets] of args.noTrace ? [] : ([
       [10, args.tracePackets],
       [args.large, args.tracePackets],
-    ] as const) {
+    ] as const)) {
       const r = benchTrace(services, packets, 1);
       traceResults.push(r);
       log(`  ${services} services (${r.rules} rules): ${Math.round(r.packetsPerSecond)} packets/s`);

@@ -6,11 +6,11 @@ import { parseCommandLine } from '../../grammar/index';
 import { EarlyExitSignal, parseCommand, type ParsedCommand } from '../compile/command';
 import { execute } from '../exec/commands';
 import { Exit, IptablesError, VERSION_STRING, paramProblem } from '../messages';
-import { loadState, statePath, withLock, writeState } from '../io/state';
+import { loadState, saveBodiesFromState, statePath, withLock, writeState } from '../io/state';
 import { restore, RestoreEarlyExit, RestoreError } from '../io/restore';
-import { saveRuleset, saveTable, ruleWarnings } from '../format/save';
+import { frameTable, mayWarn, ruleWarnings, saveRuleset, saveTable } from '../format/save';
 import { isTableName } from '../model/tables';
-import { Ruleset, type Table } from '../model/ruleset';
+import { Ruleset, SAVE_ORDER, type Table } from '../model/ruleset';
 import { formatError } from './output';
 import { mainHelp } from './help';
 import { Getopt, longGroup } from '../compile/getopt';
@@ -151,6 +151,12 @@ function save(program: string, argv: readonly string[], now: Date, statefile: st
     else if (k === 'V') return { stdout: `${program} ${VERSION_STRING}\n`, stderr: '', status: 0 };
   }
   if (stray) return { stdout: '', stderr: 'Unknown arguments found on commandline\n', status: 1 };
+  // A state this program wrote is iptables-save -c text already: its tables are printed from the text.
+  const bodies = table === undefined || isTableName(table) ? saveBodiesFromState(statefile, counters, (text) => !mayWarn(text)) : undefined;
+  const wanted = table !== undefined && isTableName(table) ? [table] : SAVE_ORDER.filter((n) => bodies?.has(n));
+  if (bodies !== undefined && wanted.every((n) => bodies.has(n))) {
+    return finishSave(wanted.map((n) => frameTable(bodies.get(n)!, program, now)).join(''), '', file);
+  }
   const rs = loadState(statefile, table !== undefined && isTableName(table) ? new Set([table]) : undefined);
   let text: string;
   let tables: Table[];
@@ -163,7 +169,11 @@ function save(program: string, argv: readonly string[], now: Date, statefile: st
     text = saveRuleset(rs, counters, program, now);
     tables = rs.tablesInSaveOrder();
   }
-  const warnings = ruleWarnings(tables.flatMap((t) => [...t.chains.values()]));
+  return finishSave(text, ruleWarnings(tables.flatMap((t) => [...t.chains.values()])), file);
+}
+
+/** iptables-save's output to stdout, or to `-f FILE`. */
+function finishSave(text: string, warnings: string, file: string | undefined): RunResult {
   if (file !== undefined) {
     try {
       writeFileSync(file, text);

@@ -360,17 +360,49 @@ export function parseStateText(text: string): Ruleset {
 }
 
 
-/** Loads the state; `want`, when given, names the only tables the caller will look at or change. */
-export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset {
-  let text: string;
+/** The state file's text; undefined when there is none. */
+function readStateText(path: string): string | undefined {
   try {
     const bytes = readFileSync(path);
     // Nearly every state is ASCII, whose latin1 reading is a copy: half the time of decoding UTF-8.
-    text = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+    return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
   } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return new Ruleset();
+    if (errnoOf(e) === 'ENOENT') return undefined;
     throw ioProblem(`can't read state file ${path}`, e);
   }
+}
+
+/**
+ * iptables-save's table bodies (`*name` to `COMMIT`) read straight from the state file's text, without making a
+ * ruleset: a state this program wrote keeps each table as iptables-save -c prints it, plus the registered-chains
+ * comment, so the body is the section without that comment (and, unless `counters`, without each rule's
+ * `[p:b] `). Only when every rule line is its save line (no state spelling) and `plain(text)` says no rule needs
+ * more (an extension that warns when printed); otherwise, or with no state file, undefined: load the ruleset.
+ */
+export function saveBodiesFromState(path: string, counters: boolean, plain: (text: string) => boolean): Map<TableName, string> | undefined {
+  const text = readStateText(path);
+  if (text === undefined || !text.startsWith(STATE_HEADER) || text.includes(STATE_SPELLING_MARK) || !plain(text)) return undefined;
+  const bodies = new Map<TableName, string>();
+  let pos = STATE_HEADER.length;
+  while (pos < text.length) {
+    const star = text.startsWith('*', pos) ? pos : text.indexOf('\n*', pos - 1) + 1;
+    if (star <= 0) break;
+    const commit = text.indexOf('\nCOMMIT\n', star);
+    if (commit < 0) return undefined;
+    const name = text.slice(star + 1, text.indexOf('\n', star));
+    const reg = text.lastIndexOf(`\n${REGISTERED_MARK}`, commit);
+    if (!isTableName(name) || reg < star) return undefined;
+    const body = text.slice(star, reg + 1);
+    bodies.set(name, `${counters ? body : body.replace(COUNTERS_PREFIX, '')}COMMIT\n`);
+    pos = commit + '\nCOMMIT\n'.length;
+  }
+  return bodies;
+}
+
+/** Loads the state; `want`, when given, names the only tables the caller will look at or change. */
+export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset {
+  const text = readStateText(path);
+  if (text === undefined) return new Ruleset();
   const own = loadOwnState(text, want);
   if (own) return own;
   try {
