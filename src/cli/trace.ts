@@ -118,9 +118,6 @@ export class JsonLines {
   /** Every byte written since the last take() is ASCII (the string is then the bytes as Latin-1). */
   private ascii = true;
   private readonly decidedRules = new Map<Rule, { chain: string; json: Encoded }>();
-  /** The bytes of steps, by rule (a chain tail's: by tailKey()). */
-  private readonly steps = new Map<object, { table: string; chain: string; type: string; num: number; json: Encoded }>();
-  private readonly tails = new Map<string, Map<string, object>>();
   private readonly names = new Map<string, Encoded>();
 
   /** Bytes of the lines appended and not yet taken. */
@@ -402,32 +399,8 @@ export class JsonLines {
     }
   }
 
-  /**
-   * stepText(s) as JSON. A rule's step (and a chain tail's) reads the same packet after packet: its bytes are
-   * kept, by rule (by table and chain for a tail), and copied while the step says the same.
-   */
-  private step(s: Step): void {
-    const key: object = s.rule ?? this.tailKey(s.table, s.chain);
-    const c = this.steps.get(key);
-    if (c !== undefined && c.table === s.table && c.chain === s.chain && c.type === s.type && c.num === s.num) {
-      this.bytes(c.json);
-      return;
-    }
-    this.steps.set(key, { table: s.table, chain: s.chain, type: s.type, num: s.num, json: encode(jsonString(stepText(s))) });
-    this.stepText(s);
-  }
-
-  /** One object per table and chain name, the key of its tail's step bytes. */
-  private tailKey(table: string, chain: string): object {
-    let t = this.tails.get(table);
-    if (t === undefined) this.tails.set(table, (t = new Map()));
-    let k = t.get(chain);
-    if (k === undefined) t.set(chain, (k = {}));
-    return k;
-  }
-
   /** stepText(s) as JSON: table names and step types need no escapes; a chain name might. */
-  private stepText(s: Step): void {
+  private step(s: Step): void {
     const { table, chain, type } = s;
     this.room(table.length + chain.length + type.length + 14);
     const b = this.buf;

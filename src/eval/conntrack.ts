@@ -122,6 +122,11 @@ export function packetTuple(p: { src: number; dst: number; proto: number; sport:
   return { src: p.src, dst: p.dst, proto: p.proto, sport: 0, dport: 0 };
 }
 
+/** Does invertTuple() invert an ICMP tuple of this type (has the type a reply type)? */
+export function icmpInvertible(type: number): boolean {
+  return ICMP_INVERSE.has(type);
+}
+
 /** nf_ct_invert_tuple(). */
 export function invertTuple(t: Tuple): Tuple | undefined {
   if (t.proto === PROTO_ICMP) {

@@ -7,7 +7,7 @@
  */
 import { addrToString } from '../model/ip';
 import { IPS, type NatRequest, type Tuple } from './context';
-import { invertTuple, type Conn, type ConntrackTable } from './conntrack';
+import { icmpInvertible, invertTuple, type Conn, type ConntrackTable } from './conntrack';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Packet } from './packet';
 
 export type Manip = 'src' | 'dst';
@@ -166,32 +166,36 @@ export function applyNat(conn: Conn, manip: Manip, reply: boolean, p: Packet): b
   let bit = manip === 'src' ? IPS.SRC_NAT : IPS.DST_NAT;
   if (reply) bit = bit === IPS.SRC_NAT ? IPS.DST_NAT : IPS.SRC_NAT;
   if (!(conn.status & bit)) return false;
-  // The target: the inverse of the tuple of the other direction.
+  // The target: the inverse of the tuple of the other direction (invertTuple(other) ?? other, read in place).
   const other = reply ? conn.orig : conn.reply;
-  const target = invertTuple(other) ?? other;
+  const inverse = other.proto !== PROTO_ICMP || icmpInvertible(other.dport >> 8);
+  const targetSrc = inverse ? other.dst : other.src;
+  const targetDst = inverse ? other.src : other.dst;
+  const targetSport = inverse && other.proto !== PROTO_ICMP ? other.dport : other.sport;
+  const targetDport = inverse && other.proto !== PROTO_ICMP ? other.sport : other.dport;
   if (p.proto === PROTO_ICMP && p.quoted && (p.icmpType === 3 || p.icmpType === 4 || p.icmpType === 5 || p.icmpType === 11 || p.icmpType === 12)) {
     // nf_nat_icmp_reply_translation(): the quoted packet with the other manip, the outer addresses with this one.
     const q = p.quoted;
     if (manip === 'src') {
       q.dst = other.dst;
       if (q.proto === PROTO_TCP || q.proto === PROTO_UDP) q.dport = other.dport;
-      p.src = target.src;
+      p.src = targetSrc;
     } else {
       q.src = other.src;
       if (q.proto === PROTO_TCP || q.proto === PROTO_UDP) q.sport = other.sport;
-      p.dst = target.dst;
+      p.dst = targetDst;
     }
     if (q.proto === PROTO_ICMP) q.icmpId = other.sport;
     return true;
   }
   if (manip === 'src') {
-    p.src = target.src;
-    if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) p.sport = target.sport;
-    else if (p.proto === PROTO_ICMP) p.icmpId = target.sport;
+    p.src = targetSrc;
+    if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) p.sport = targetSport;
+    else if (p.proto === PROTO_ICMP) p.icmpId = targetSport;
   } else {
-    p.dst = target.dst;
-    if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) p.dport = target.dport;
-    else if (p.proto === PROTO_ICMP) p.icmpId = target.sport;
+    p.dst = targetDst;
+    if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) p.dport = targetDport;
+    else if (p.proto === PROTO_ICMP) p.icmpId = targetSport;
   }
   return true;
 }

@@ -126,8 +126,29 @@ function flags(opt: string, v: string | undefined): number {
 /** No quote or backslash: the words are the runs of non-blanks. */
 const PLAIN_LINE = /^[^"'\\]*$/;
 
-/** Splits a PACKET line as a shell would (quotes, backslashes), for --batch files. */
+/**
+ * Splits a PACKET line as a shell would (quotes, backslashes), for --batch files. A line of ASCII without
+ * quotes or backslashes is cut at its blanks in one pass; any other goes through splitQuoted().
+ */
 export function splitWords(line: string): string[] {
+  const out: string[] = [];
+  let start = -1;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    // The ASCII characters of \s: tab, line feed, vertical tab, form feed, carriage return, space.
+    if (c === 32 || (c >= 9 && c <= 13)) {
+      if (start >= 0) {
+        out.push(line.slice(start, i));
+        start = -1;
+      }
+    } else if (c === 34 || c === 39 || c === 92 || c >= 0x80) return splitQuoted(line);
+    else if (start < 0) start = i;
+  }
+  if (start >= 0) out.push(line.slice(start));
+  return out;
+}
+
+function splitQuoted(line: string): string[] {
   if (PLAIN_LINE.test(line)) {
     const t = line.trim();
     return t === '' ? [] : t.split(/\s+/);

@@ -127,6 +127,8 @@ class Run {
   natFailed: string | undefined;
   /** Where the walks of this run report (made once per run). */
   sink: WalkSink | undefined;
+  /** The extensions' view of the run, made on its first walk. */
+  ctx: RunContext | undefined;
   /** The device a re-route in OUTPUT chose, applied when OUTPUT is done. */
   rerouted: string | undefined;
   constructor(readonly pkt: Packet) {}
@@ -322,42 +324,18 @@ export class Tracer {
   private walk(run: Run, tableName: string, hook: Hook): HookOutcome {
     const table = this.ruleset.tables.get(tableName as never)!;
     if (this.allEvents) run.events.push({ kind: 'chain', table: tableName, chain: hook, hook });
-    const ctx = new RunContext(run, this, this.memoryStore, tableName, hook);
-    const res = walkTable(
-      table,
-      hook,
-      run.pkt,
-      this.opts.noCounters !== true,
-      (chain) => {
-        ctx.chain = chain;
-        return ctx;
-      },
-      (run.sink ??= this.sinkFor(run)),
-      this.walkCache,
-    );
+    // One context per packet run, set to each walk's table and hook (a walk's extensions use it only while it runs).
+    let ctx = run.ctx;
+    if (ctx === undefined) ctx = run.ctx = new RunContext(run, this, this.memoryStore, tableName, hook);
+    else ctx.enter(tableName, hook);
+    const res = walkTable(table, hook, run.pkt, this.opts.noCounters !== true, ctx.forChain, (run.sink ??= this.sinkFor(run)), this.walkCache);
     return { verdict: res.verdict, step: res.decidedBy, table: tableName };
   }
 
   /** Where a walk reports its steps: one object per packet run, made on its first walk. */
   private sinkFor(run: Run): WalkSink {
     const keepPackets = this.opts.stepPackets !== false;
-    const all = this.allEvents;
-    return {
-      step: all
-        ? (s, p) => {
-            run.steps.push(s);
-            run.events.push({ kind: 'step', step: s, packet: keepPackets ? clonePacket(p) : p });
-          }
-        : (s) => void run.steps.push(s),
-      miss: this.opts.explain
-        ? (m) => {
-            if (all) run.events.push({ kind: 'miss', miss: m });
-          }
-        : undefined,
-      unsimulated: (what) => {
-        if (!run.events.some((e) => e.kind === 'unsimulated' && e.what === what)) run.events.push({ kind: 'unsimulated', what });
-      },
-    };
+    return this.opts.explain ? new ExplainingSink(run, this.allEvents, keepPackets) : new RunSink(run, this.allEvents, keepPackets);
   }
 
   /**
@@ -495,13 +473,25 @@ export class Tracer {
  */
 class RunContext implements EvalContext {
   chain: string;
+  /** The walker's makeCtx: the context, set to the rule's chain. */
+  readonly forChain: (chain: string) => EvalContext;
   constructor(
     private readonly run: Run,
     private readonly tracer: Tracer,
     private readonly memoryStore: WeakMap<object, unknown>,
-    readonly table: string,
-    readonly hook: Hook,
+    public table: string,
+    public hook: Hook,
   ) {
+    this.chain = hook;
+    this.forChain = (chain) => {
+      this.chain = chain;
+      return this;
+    };
+  }
+  /** The next walk of the run: its table and hook. */
+  enter(table: string, hook: Hook): void {
+    this.table = table;
+    this.hook = hook;
     this.chain = hook;
   }
   get pkt(): Packet {
@@ -558,6 +548,30 @@ class RunContext implements EvalContext {
   }
   note(text: string): void {
     this.run.events.push({ kind: 'note', text });
+  }
+}
+
+/** The WalkSink of one packet run: the steps, and with every event kept, a step event per step. */
+class RunSink implements WalkSink {
+  constructor(
+    protected readonly run: Run,
+    protected readonly all: boolean,
+    private readonly keepPackets: boolean,
+  ) {}
+  step(s: Step, p: Packet): void {
+    this.run.steps.push(s);
+    if (this.all) this.run.events.push({ kind: 'step', step: s, packet: this.keepPackets ? clonePacket(p) : p });
+  }
+  unsimulated(what: string): void {
+    const events = this.run.events;
+    if (!events.some((e) => e.kind === 'unsimulated' && e.what === what)) events.push({ kind: 'unsimulated', what });
+  }
+}
+
+/** With explanations: the walk is the naive one (WalkSink.miss), and each miss is an event. */
+class ExplainingSink extends RunSink {
+  miss(m: Miss): void {
+    if (this.all) this.run.events.push({ kind: 'miss', miss: m });
   }
 }
 
