@@ -30,7 +30,7 @@ export function jumpAt(text: string, start: number, end: number, isChain?: (name
   const name = text.slice(q + 4, end);
   // `-j NAME` with an extension of that name is a target (ACCEPT, LOG...), unless the table has a chain of that
   // name (a restored table, see ParseOptions.isChain); `-g` always names a chain.
-  return kind === 0x67 || isChain?.(name) === true || findTarget(name) === undefined ? name : undefined;
+  return kind === 0x67 || findTarget(name) === undefined || isChain?.(name) === true ? name : undefined;
 }
 
 /** The chain a canonical rule line jumps or goes to, or undefined. */
