@@ -88,7 +88,9 @@ function nftBlock(nft: string): string {
 
 /** The nftables text stored in a state file's text, or undefined. */
 function nftOf(text: string): string | undefined {
-  const at = text.lastIndexOf(`\n${NFT_MARK}`);
+  // After the last table (a backward search from the end stops there, not at the start of a large file).
+  const lastCommit = text.lastIndexOf('\nCOMMIT\n');
+  const at = text.indexOf(`\n${NFT_MARK}`, lastCommit < 0 ? 0 : lastCommit);
   if (at < 0) return undefined;
   const body = text.slice(at + 1 + NFT_MARK.length);
   return body
