@@ -306,6 +306,7 @@ export function main(program: string, argv: string[]): void {
     } else if (argv[0] === 'completion') done(runCompletion(argv.slice(1)));
     else if (argv[0] === 'lab') runLabCommand(argv.slice(1), () => readFileSync(0, 'utf8')).then(done, crash);
     else if (argv[0] === 'graph') done(runGraph(argv.slice(1)));
+    else if (argv[0] === 'nft') import('./nft').then((m) => m.runNft(argv.slice(1), () => readFileSync(0, 'utf8'))).then(done, crash);
     else runIptables(program, argv).then(done, crash);
   } catch (e) {
     crash(e);

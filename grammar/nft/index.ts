@@ -1,0 +1,63 @@
+/** Public face of the nft grammar: text in, statements or the first syntax error out (never exceptions). */
+import type { IToken } from 'chevrotain';
+import type { NftLoc, NftStatement, NftSyntaxError } from '../../src/nft/ast';
+import { nftLexer } from './lexer';
+import { locOf, nftParser } from './parser';
+import { Newline, Semi, Word } from './tokens';
+
+export type NftParsed = { ok: true; statements: NftStatement[] } | { ok: false; error: NftSyntaxError };
+
+/** Words nft's scanner turns into keyword tokens (bison names them by their text, not as "string"). */
+const KEYWORDS = new Set(
+  ('table chain set map rule element define flush add create insert replace delete list reset rename ruleset ' +
+    'type hook priority policy device devices accept drop reject jump goto return continue queue counter log ' +
+    'ip ip6 inet arp bridge netdev ether meta ct tcp udp icmp th vlan elements flags timeout comment snat dnat ' +
+    'masquerade redirect notrack to limit rate packets bytes with saddr daddr sport dport mark state iif oif ' +
+    'iifname oifname protocol l4proto fwd dup filter nat route input output forward prerouting postrouting ingress egress').split(' '),
+);
+
+/** How bison names a token in "unexpected ...". */
+export function describeToken(tok: IToken): string {
+  const t = tok.tokenType;
+  if (t.name === 'EOF') return 'end of file';
+  if (t === Newline) return 'newline';
+  if (t === Semi) return 'semicolon';
+  if (t.name === 'Comma') return 'comma';
+  if (t.name === 'QuotedString') return 'quoted string';
+  if (t.name === 'LBrace' || t.name === 'RBrace' || t.name === 'LParen' || t.name === 'RParen') return `'${tok.image}'`;
+  if (t.name === 'Op' || t.name === 'Punct') return `'${tok.image}'`;
+  if (t === Word || t.CATEGORIES?.includes(Word)) {
+    if (/^\d+$/.test(tok.image)) return 'number';
+    if (KEYWORDS.has(tok.image)) return tok.image;
+    return 'string';
+  }
+  return tok.image;
+}
+
+function endLoc(text: string): NftLoc {
+  const lines = text.split('\n');
+  // bison reports the end of file on the last line (the empty one after a final newline counts as line N+1).
+  const line = text.endsWith('\n') ? lines.length - 1 : lines.length;
+  return { line: Math.max(1, line), column: 1, endColumn: 1, offset: text.length, endOffset: text.length };
+}
+
+export function parseNft(text: string): NftParsed {
+  const lexed = nftLexer().tokenize(text);
+  if (lexed.errors.length > 0) {
+    const e = lexed.errors[0]!;
+    const loc = { line: e.line ?? 1, column: e.column ?? 1, endColumn: e.column ?? 1, offset: e.offset, endOffset: e.offset };
+    return { ok: false, error: { loc, message: `syntax error, unexpected junk` } };
+  }
+  const p = nftParser();
+  p.input = lexed.tokens;
+  const statements = p.file();
+  if (p.errors.length > 0) {
+    const e = p.errors[0]!;
+    const tok = e.token;
+    const loc = tok.tokenType.name === 'EOF' ? endLoc(text) : locOf(tok);
+    let message = `syntax error, unexpected ${describeToken(tok)}`;
+    if (/Newline.*Semi|Semi.*Newline/s.test(e.message) || /--> Newline <--/.test(e.message)) message += ', expecting newline or semicolon';
+    return { ok: false, error: { loc, message } };
+  }
+  return { ok: true, statements };
+}

@@ -1,0 +1,66 @@
+/**
+ * `tsiptables nft ...`: the nft 1.0.6 command line over the state file's nftables ruleset (Ruleset.nft).
+ *   nft [-a] -f FILE | -f -        run a file (or stdin) as one atomic batch
+ *   nft list ruleset | list table [FAMILY] NAME | list chain [FAMILY] TABLE NAME
+ *   nft flush ruleset | add table ... | add rule ... (any command, its words joined by blanks as nft joins them)
+ * Errors and exit statuses are nft's: the message with its location and carets on stderr, exit 1.
+ */
+import { readFileSync } from 'node:fs';
+import { loadState, statePath, withLock, writeState } from '../io/state';
+import { rulesetFromText, rulesetText, runNftText } from '../nft/index';
+import type { RunResult } from './main';
+
+const USAGE = 'Usage: nft [ options ] [ cmds... ]\n';
+
+export async function runNft(argv: readonly string[], stdin: () => string, statefile?: string): Promise<RunResult> {
+  let file: string | undefined;
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (words.length === 0 && (a === '-f' || a === '--file')) {
+      file = argv[++i];
+      if (file === undefined) return { stdout: '', stderr: `nft: option requires an argument -- 'f'\n${USAGE}`, status: 1 };
+    } else if (words.length === 0 && (a === '-a' || a === '--handle' || a === '-n' || a === '-s' || a === '--stateless')) continue;
+    else words.push(a);
+  }
+  let text: string;
+  let source: string | undefined;
+  if (file !== undefined) {
+    if (words.length > 0) return { stdout: '', stderr: 'Error: -i/--interactive and -f/--file options cannot be combined with commands\n', status: 1 };
+    if (file === '-') {
+      text = stdin();
+      source = '/dev/stdin';
+    } else {
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        return { stdout: '', stderr: `Error: Could not process rule: No such file or directory\n`, status: 1 };
+      }
+      source = file;
+    }
+  } else {
+    if (words.length === 0) return { stdout: '', stderr: '', status: 0 };
+    text = `${words.join(' ')}\n`;
+    source = undefined;
+  }
+  const path = statefile ?? statePath();
+  const readOnly = file === undefined && words[0] === 'list';
+  const work = (): RunResult => {
+    const rs = loadState(path, new Set());
+    const base = rulesetFromText(rs.nft);
+    const r = runNftText(text, base, source);
+    if (!r.ok) {
+      // A command line's error shows the command without its final newline.
+      return { stdout: '', stderr: r.stderr, status: 1 };
+    }
+    if (!readOnly) {
+      const next = rulesetText(r.ruleset);
+      if (next !== (rs.nft ?? '')) {
+        rs.nft = next === '' ? undefined : next;
+        writeState(path, rs);
+      }
+    }
+    return { stdout: r.output, stderr: '', status: 0 };
+  };
+  return readOnly ? work() : withLock(path, undefined, work);
+}

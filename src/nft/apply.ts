@@ -1,0 +1,408 @@
+/**
+ * Runs parsed nft statements against a ruleset, as `nft -f` does: `define`s are substituted, every command is
+ * checked, and only when all of them pass is the new ruleset kept (one atomic batch). References to chains
+ * and sets are checked once the batch is complete, as the kernel sees them.
+ */
+import type { Atom, AtomLine, NftLoc, NftStatement, TableItem } from './ast';
+import { intervalOf, intervalText, readValue } from './datatypes';
+import { NftError } from './errors';
+import { FAMILIES, type BaseChainSpec, type Family, type NftChain, NftRuleset, type NftSet, type NftTable } from './model';
+import { interpretRule, sortElements, splitElements } from './rule';
+import { readSelector } from './selectors';
+import { tableText, chainText, rulesetText } from './print';
+
+const ENOENT = 'No such file or directory';
+const EEXIST = 'File exists';
+
+const HOOKS: Record<Family, string[]> = {
+  ip: ['prerouting', 'input', 'forward', 'output', 'postrouting', 'ingress'],
+  ip6: ['prerouting', 'input', 'forward', 'output', 'postrouting', 'ingress'],
+  inet: ['prerouting', 'input', 'forward', 'output', 'postrouting', 'ingress'],
+  bridge: ['prerouting', 'input', 'forward', 'output', 'postrouting'],
+  arp: ['input', 'output'],
+  netdev: ['ingress', 'egress'],
+};
+const FAMILY_NAMES: Record<Family, string> = { ip: 'ip', ip6: 'ip6', inet: 'inet', bridge: 'bridge', arp: 'arp', netdev: 'netdev' };
+
+function span(atoms: Atom[], fallback: NftLoc): NftLoc {
+  if (atoms.length === 0) return fallback;
+  const a = atoms[0]!.loc;
+  const b = atoms[atoms.length - 1]!.loc;
+  return { ...a, endColumn: b.line === a.line ? b.endColumn : a.endColumn, endOffset: b.endOffset };
+}
+
+function textOf(a: Atom | undefined): string | undefined {
+  return a && (a.k === 'word' || a.k === 'string') ? a.text : undefined;
+}
+
+/** The batch being built: the new ruleset, checks to run at the end, and what `list` commands print. */
+class Batch {
+  readonly checks: (() => void)[] = [];
+  output = '';
+  constructor(readonly rs: NftRuleset) {}
+}
+
+function substitute(atoms: Atom[], defs: Map<string, Atom[]>): Atom[] {
+  const out: Atom[] = [];
+  for (const a of atoms) {
+    if (a.k === 'var') {
+      const v = defs.get(a.name);
+      if (!v) throw new NftError(`unknown identifier '${a.name}'`, a.loc);
+      out.push(...v);
+    } else if (a.k === 'brace') {
+      // A variable holding a set inside a set is flattened into it, as nft merges nested anonymous sets.
+      const inner = substitute(a.atoms, defs).flatMap((x) => (x.k === 'brace' && a.atoms.some((y) => y.k === 'var') ? x.atoms : [x]));
+      out.push({ ...a, atoms: inner });
+    } else out.push(a);
+  }
+  return out;
+}
+
+function familyAndName(words: Atom[], want: number, loc: NftLoc): { family: Family; names: string[]; nameAtoms: Atom[] } {
+  let family: Family = 'ip';
+  let rest = words;
+  const f = textOf(words[0]);
+  if (words.length > want && f !== undefined && (FAMILIES as readonly string[]).includes(f)) {
+    family = f as Family;
+    rest = words.slice(1);
+  }
+  if (rest.length < want) throw new NftError('syntax error, unexpected newline', loc);
+  return { family, names: rest.slice(0, want).map((a) => textOf(a) ?? ''), nameAtoms: rest.slice(0, want) };
+}
+
+function newTable(family: Family, name: string): NftTable {
+  return { family, name, flags: [], comment: undefined, sets: new Map(), chains: new Map() };
+}
+
+function requireTable(b: Batch, family: Family, name: string, loc: NftLoc): NftTable {
+  const t = b.rs.table(family, name);
+  if (!t) throw new NftError(`Could not process rule: ${ENOENT}`, loc);
+  return t;
+}
+
+const PRIO_VALUES: Record<string, number> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };
+const BRIDGE_PRIO_VALUES: Record<string, number> = { dstnat: -300, filter: -200, out: 100, srcnat: 300 };
+
+function readPriority(atoms: Atom[], i: number, family: Family): { value: number; next: number } {
+  const a = atoms[i];
+  if (!a) throw new NftError('syntax error, unexpected newline', undefined);
+  let value: number;
+  let next = i + 1;
+  if (a.k === 'op' && a.text === '-' && atoms[i + 1]?.k === 'word') {
+    value = -Number((atoms[i + 1] as { text: string }).text);
+    next = i + 2;
+  } else if (a.k === 'word' && /^-?\d+$/.test(a.text)) value = Number(a.text);
+  else if (a.k === 'word') {
+    const table = family === 'bridge' ? BRIDGE_PRIO_VALUES : PRIO_VALUES;
+    const v = table[a.text];
+    if (v === undefined) throw new NftError(`unknown priority name '${a.text}'`, a.loc);
+    value = v;
+  } else throw new NftError(`syntax error, unexpected ${a.k}`, a.loc);
+  const op = atoms[next];
+  if (op?.k === 'op' && (op.text === '+' || op.text === '-') && atoms[next + 1]?.k === 'word') {
+    const n = Number((atoms[next + 1] as { text: string }).text);
+    value += op.text === '+' ? n : -n;
+    next += 2;
+  }
+  return { value, next };
+}
+
+function applyChainLine(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, defs: Map<string, Atom[]>): void {
+  const atoms = substitute(line.atoms, defs);
+  const first = textOf(atoms[0]);
+  if (first === 'type' && atoms[0]!.k === 'word') {
+    const type = textOf(atoms[1]) as BaseChainSpec['type'];
+    if (textOf(atoms[2]) !== 'hook') throw new NftError('syntax error, unexpected newline', atoms[2]?.loc);
+    const hookAtom = atoms[3]!;
+    const hook = textOf(hookAtom) ?? '';
+    if (!HOOKS[t.family].includes(hook)) throw new NftError(`The ${FAMILY_NAMES[t.family]} family does not support this hook`, hookAtom.loc);
+    let i = 4;
+    const devices: string[] = [];
+    if (textOf(atoms[i]) === 'device') {
+      devices.push(textOf(atoms[i + 1]) ?? '');
+      i += 2;
+    } else if (textOf(atoms[i]) === 'devices') {
+      const br = atoms[i + 2];
+      if (br?.k === 'brace') for (const e of splitElements(br.atoms)) devices.push(textOf(e[0]) ?? '');
+      else devices.push(textOf(br) ?? '');
+      i += 3;
+    }
+    if (textOf(atoms[i]) !== 'priority') throw new NftError('syntax error, unexpected newline', atoms[i]?.loc);
+    const prio = readPriority(atoms, i + 1, t.family);
+    const spec: BaseChainSpec = { type, hook, devices, priority: prio.value, policy: chain.base?.policy ?? 'accept' };
+    chain.base = spec;
+    return;
+  }
+  if (first === 'policy' && atoms[0]!.k === 'word' && atoms.length === 2) {
+    const p = textOf(atoms[1]);
+    if (p !== 'accept' && p !== 'drop') throw new NftError(`syntax error, unexpected ${p}`, atoms[1]!.loc);
+    if (chain.base) chain.base.policy = p;
+    return;
+  }
+  if (first === 'comment' && atoms[0]!.k === 'word' && atoms.length === 2 && atoms[1]!.k === 'string') {
+    chain.comment = atoms[1].text;
+    return;
+  }
+  const text = interpretDeferred(atoms, t, b, line.loc);
+  chain.rules.push({ text });
+}
+
+/** Interprets a rule; references to chains and sets the batch may still create are checked at its end. */
+function interpretDeferred(atoms: Atom[], t: NftTable, b: Batch, loc: NftLoc): string {
+  const probe: NftTable = { ...t, chains: new Proxy(t.chains, {}), sets: t.sets };
+  // Chains and sets are looked up when the batch ends: interpret against a table that has every name, then
+  // re-run the lookups on the final table.
+  const all = new Map(t.chains);
+  const allSets = new Map(t.sets);
+  for (const a of flat(atoms)) {
+    if (a.k === 'word' && !all.has(a.text)) all.set(a.text, { name: a.text, base: undefined, comment: undefined, rules: [] });
+    if (a.k === 'setref' && !allSets.has(a.name)) allSets.set(a.name, undefined as unknown as NftSet);
+  }
+  const text = interpretRule(atoms, { family: t.family, table: { ...probe, chains: all, sets: allSets } });
+  b.checks.push(() => {
+    void loc;
+    interpretRule(atoms, { family: t.family, table: t });
+  });
+  return text;
+}
+
+function flat(atoms: Atom[]): Atom[] {
+  return atoms.flatMap((a) => (a.k === 'brace' ? flat(a.atoms) : [a]));
+}
+
+function setLines(st: NftSet, lines: AtomLine[], defs: Map<string, Atom[]>): void {
+  for (const l of lines) {
+    const atoms = substitute(l.atoms, defs);
+    const w = textOf(atoms[0]);
+    if (w === 'type') {
+      const key = textOf(atoms[1]) ?? '';
+      st.keyType = key;
+      const parts = [key];
+      if (atoms[2]?.k === 'op' && atoms[2].text === ':') {
+        st.dataType = textOf(atoms[3]);
+        parts.push(':', st.dataType ?? '');
+      }
+      st.typeLine = `type ${parts.join(' ')}`;
+    } else if (w === 'typeof') {
+      const words = atoms.map(textOf);
+      const s = readSelector(words, 1);
+      st.keyType = s?.sel.type ?? 'integer';
+      st.typeLine = `typeof ${s?.sel.print ?? words.slice(1).join(' ')}`;
+    } else if (w === 'flags') {
+      for (const a of atoms.slice(1)) if (a.k === 'word') for (const f of a.text.split(',')) if (f && !st.flags.includes(f)) st.flags.push(f);
+      const order = ['constant', 'interval', 'timeout', 'dynamic'];
+      st.flags.sort((x, y) => order.indexOf(x) - order.indexOf(y));
+    } else if (w === 'timeout') {
+      st.timeout = textOf(atoms[1]);
+      if (!st.flags.includes('timeout')) st.flags.push('timeout');
+    } else if (w === 'size') st.size = Number(textOf(atoms[1]));
+    else if (w === 'comment') st.comment = textOf(atoms[1]);
+    else if (w === 'elements') {
+      const br = atoms[2];
+      if (br?.k === 'brace') addElements(st, br.atoms);
+    } else if (atoms[0]) throw new NftError(`syntax error, unexpected ${w ?? 'token'}`, atoms[0].loc);
+  }
+}
+
+function addElements(st: NftSet, atoms: Atom[]): void {
+  const table: NftTable = newTable('ip', '');
+  const els = splitElements(atoms).map((e) => {
+    const text = interpretElement(e, st, table);
+    return text;
+  });
+  if (st.flags.includes('interval') && st.dataType === undefined) {
+    const list = [...st.elements, ...els].map((e) => ({ ...e }));
+    st.elements = sortElements(list);
+  } else st.elements = sortElements([...st.elements, ...els]);
+}
+
+function interpretElement(atoms: Atom[], st: NftSet, _t: NftTable): { text: string; key: bigint[] } {
+  const keyText = textOf(atoms[0]) ?? '';
+  const v = readValue(st.keyType, keyText);
+  if (st.dataType === undefined) {
+    if (st.flags.includes('interval')) {
+      const iv = intervalOf(v);
+      return { text: intervalText(st.keyType, iv.lo, iv.hi), key: [iv.lo] };
+    }
+    return { text: v.text, key: [v.key] };
+  }
+  const data = atoms.slice(2).map((a) => textOf(a) ?? '').join(' ');
+  const d = st.dataType === 'verdict' ? data : readValue(st.dataType, data).text;
+  return { text: `${v.text} : ${d}`, key: [v.key] };
+}
+
+function newSet(kind: 'set' | 'map', name: string): NftSet {
+  return { kind, name, typeLine: '', keyType: 'integer', dataType: undefined, flags: [], timeout: undefined, size: undefined, comment: undefined, elements: [] };
+}
+
+function ensureChain(t: NftTable, name: string): NftChain {
+  let c = t.chains.get(name);
+  if (!c) {
+    c = { name, base: undefined, comment: undefined, rules: [] };
+    t.chains.set(name, c);
+  }
+  return c;
+}
+
+function applyTableItems(t: NftTable, items: TableItem[], b: Batch, defs: Map<string, Atom[]>): void {
+  for (const it of items) {
+    if (it.k === 'chain') {
+      const c = ensureChain(t, it.name);
+      for (const l of it.lines) applyChainLine(c, t, l, b, defs);
+    } else if (it.k === 'set' || it.k === 'map') {
+      const st = t.sets.get(it.name) ?? newSet(it.k, it.name);
+      t.sets.set(it.name, st);
+      setLines(st, it.lines, defs);
+    } else if (it.k === 'line') {
+      const atoms = substitute(it.line.atoms, defs);
+      const w = textOf(atoms[0]);
+      if (w === 'flags') t.flags = (textOf(atoms[1]) ?? '').split(',');
+      else if (w === 'comment') t.comment = textOf(atoms[1]);
+      else if (atoms[0]) throw new NftError(`syntax error, unexpected ${w ?? 'token'}`, atoms[0].loc);
+    }
+  }
+}
+
+function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): void {
+  const rs = b.rs;
+  if (s.k === 'define') {
+    defs.set(s.name, substitute(s.value, defs));
+    return;
+  }
+  if (s.k === 'table') {
+    const words = substitute(s.words, defs);
+    const loc = span(words, s.loc);
+    const { family, names } = familyAndName(words, 1, loc);
+    const name = names[0]!;
+    const verb = s.verb ?? 'add';
+    const existing = rs.table(family, name);
+    if (verb === 'delete' || verb === 'destroy') {
+      if (!existing) {
+        if (verb === 'destroy') return;
+        throw new NftError(`Could not process rule: ${ENOENT}`, { ...s.loc, endColumn: loc.endColumn });
+      }
+      rs.tables = rs.tables.filter((x) => x !== existing);
+      return;
+    }
+    if (verb === 'flush') {
+      const t = requireTable(b, family, name, { ...s.loc, endColumn: loc.endColumn });
+      for (const c of t.chains.values()) c.rules = [];
+      return;
+    }
+    if (verb === 'list') {
+      const t = requireTable(b, family, name, loc);
+      b.output += tableText(t);
+      return;
+    }
+    if (verb === 'create' && existing) throw new NftError(`Could not process rule: ${EEXIST}`, { ...s.loc, endColumn: loc.endColumn });
+    const t = existing ?? newTable(family, name);
+    if (!existing) rs.tables.push(t);
+    if (s.items) applyTableItems(t, s.items, b, defs);
+    return;
+  }
+  if (s.k === 'chain') {
+    const words = substitute(s.words, defs);
+    const loc = span(words, s.loc);
+    const { family, names } = familyAndName(words, 2, loc);
+    const whole = { ...s.loc, endColumn: loc.endColumn };
+    const t = requireTable(b, family, names[0]!, whole);
+    const verb = s.verb ?? 'add';
+    const name = names[1]!;
+    if (verb === 'delete') {
+      if (!t.chains.has(name)) throw new NftError(`Could not process rule: ${ENOENT}`, whole);
+      t.chains.delete(name);
+      return;
+    }
+    if (verb === 'flush') {
+      const c = t.chains.get(name);
+      if (!c) throw new NftError(`Could not process rule: ${ENOENT}`, whole);
+      c.rules = [];
+      return;
+    }
+    if (verb === 'list') {
+      const c = t.chains.get(name);
+      if (!c) throw new NftError(`Could not process rule: ${ENOENT}`, loc);
+      b.output += `table ${t.family} ${t.name} {\n${chainText(c, t.family)}}\n`;
+      return;
+    }
+    if (verb === 'create' && t.chains.has(name)) throw new NftError(`Could not process rule: ${EEXIST}`, whole);
+    const c = ensureChain(t, name);
+    for (const l of s.lines ?? []) applyChainLine(c, t, l, b, defs);
+    return;
+  }
+  if (s.k === 'set') {
+    const words = substitute(s.words, defs);
+    const loc = span(words, s.loc);
+    const { family, names } = familyAndName(words, 2, loc);
+    const t = requireTable(b, family, names[0]!, { ...s.loc, endColumn: loc.endColumn });
+    if (s.verb === 'delete') {
+      t.sets.delete(names[1]!);
+      return;
+    }
+    const st = t.sets.get(names[1]!) ?? newSet(s.kind, names[1]!);
+    t.sets.set(names[1]!, st);
+    setLines(st, s.lines ?? [], defs);
+    return;
+  }
+  const atoms = substitute(s.atoms, defs);
+  const verb = textOf(atoms[0]);
+  const obj = textOf(atoms[1]);
+  const whole = span(atoms, s.loc);
+  if (obj === 'ruleset' && atoms.length <= 3) {
+    if (verb === 'flush') {
+      rs.tables = [];
+      return;
+    }
+    if (verb === 'list') {
+      b.output += rulesetText(rs);
+      return;
+    }
+  }
+  if ((verb === 'add' || verb === 'insert') && obj === 'rule') {
+    const head = atoms.slice(2);
+    const f = textOf(head[0]);
+    const hasFamily = f !== undefined && (FAMILIES as readonly string[]).includes(f) && head.length > 2;
+    const family = (hasFamily ? f : 'ip') as Family;
+    const rest = hasFamily ? head.slice(1) : head;
+    const tName = textOf(rest[0]);
+    const cName = textOf(rest[1]);
+    if (tName === undefined || cName === undefined) throw new NftError('syntax error, unexpected newline', whole);
+    const ruleAtoms = rest.slice(2);
+    const t = b.rs.table(family, tName);
+    const c = t?.chains.get(cName);
+    if (!t || !c) throw new NftError(`Could not process rule: ${ENOENT}`, span(rest.slice(0, 2), whole));
+    const text = interpretDeferred(ruleAtoms, t, b, span(ruleAtoms, whole));
+    if (verb === 'add') c.rules.push({ text });
+    else c.rules.unshift({ text });
+    return;
+  }
+  if ((verb === 'add' || verb === 'delete') && obj === 'element') {
+    const head = atoms.slice(2);
+    const f = textOf(head[0]);
+    const hasFamily = f !== undefined && (FAMILIES as readonly string[]).includes(f) && head.length > 3;
+    const family = (hasFamily ? f : 'ip') as Family;
+    const rest = hasFamily ? head.slice(1) : head;
+    const t = b.rs.table(family, textOf(rest[0]) ?? '');
+    const st = t?.sets.get(textOf(rest[1]) ?? '');
+    if (!t || !st) throw new NftError(`Could not process rule: ${ENOENT}`, whole);
+    const br = rest[2];
+    if (br?.k !== 'brace') throw new NftError('syntax error, unexpected newline', whole);
+    if (verb === 'add') addElements(st, br.atoms);
+    else {
+      const drop = new Set(splitElements(br.atoms).map((e) => interpretElement(e, st, t).text));
+      st.elements = st.elements.filter((e) => !drop.has(e.text));
+    }
+    return;
+  }
+  const first = atoms[0]!;
+  throw new NftError(`syntax error, unexpected ${verb !== undefined && /^\d+$/.test(verb) ? 'number' : 'string'}`, first.loc);
+}
+
+/** Runs a batch; returns the new ruleset and what `list` commands printed, or throws the first NftError. */
+export function runBatch(statements: NftStatement[], base: NftRuleset): { ruleset: NftRuleset; output: string } {
+  const b = new Batch(base.clone());
+  const defs = new Map<string, Atom[]>();
+  for (const s of statements) applyStatement(s, b, defs);
+  for (const check of b.checks) check();
+  return { ruleset: b.rs, output: b.output };
+}

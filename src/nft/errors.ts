@@ -1,0 +1,30 @@
+/** nft's error records (src/erec.c): a message, the location it points at, and optionally a context span. */
+import type { NftLoc } from './ast';
+
+export class NftError extends Error {
+  constructor(
+    message: string,
+    readonly loc: NftLoc | undefined,
+    /** A wider span shown with `~` under the `^` of loc (nft's second location). */
+    readonly context?: NftLoc,
+  ) {
+    super(message);
+  }
+}
+
+/** The text nft prints for an error: `FILE:L:C-E: Error: MSG`, the line, and the carets. */
+export function formatNftError(e: NftError, source: { name: string | undefined; lines: readonly string[] }): string {
+  const loc = e.loc;
+  if (!loc) return `Error: ${e.message}\n`;
+  const line = source.lines[loc.line - 1] ?? '';
+  const head = source.name !== undefined ? `${source.name}:${loc.line}:${loc.column}-${loc.endColumn}: ` : '';
+  const marks: string[] = [];
+  const width = Math.max(loc.endColumn, e.context?.endColumn ?? 0);
+  for (let c = 1; c <= width; c++) {
+    const inLoc = c >= loc.column && c <= loc.endColumn;
+    const inCtx = e.context !== undefined && c >= e.context.column && c <= e.context.endColumn;
+    const ch = line[c - 1];
+    marks.push(inLoc ? '^' : inCtx ? '~' : ch === '\t' ? '\t' : ' ');
+  }
+  return `${head}Error: ${e.message}\n${line}\n${marks.join('')}\n`;
+}

@@ -1,0 +1,74 @@
+/** The nftables ruleset as tsiptables keeps it: tables, their sets and chains, rules as canonical text. */
+
+export type Family = 'ip' | 'ip6' | 'inet' | 'netdev' | 'bridge' | 'arp';
+export const FAMILIES: readonly Family[] = ['ip', 'ip6', 'inet', 'netdev', 'bridge', 'arp'];
+
+export interface BaseChainSpec {
+  type: 'filter' | 'nat' | 'route';
+  hook: string;
+  /** netdev (and inet ingress) devices, as given. */
+  devices: string[];
+  priority: number;
+  policy: 'accept' | 'drop';
+}
+
+export interface NftRule {
+  /** The rule as `nft list ruleset` prints it. */
+  text: string;
+}
+
+export interface NftChain {
+  name: string;
+  base: BaseChainSpec | undefined;
+  comment: string | undefined;
+  rules: NftRule[];
+}
+
+/** One element of a set or map: its printed text and the key it sorts by (the kernel's order). */
+export interface SetElement {
+  text: string;
+  key: bigint[];
+}
+
+export interface NftSet {
+  kind: 'set' | 'map';
+  name: string;
+  /** The `type ...` or `typeof ...` line's text after the tab. */
+  typeLine: string;
+  /** The key's datatype (for element parsing and line breaks), and the map's data type. */
+  keyType: string;
+  dataType: string | undefined;
+  flags: string[];
+  timeout: string | undefined;
+  size: number | undefined;
+  comment: string | undefined;
+  elements: SetElement[];
+}
+
+export interface NftTable {
+  family: Family;
+  name: string;
+  flags: string[];
+  comment: string | undefined;
+  sets: Map<string, NftSet>;
+  chains: Map<string, NftChain>;
+}
+
+export class NftRuleset {
+  tables: NftTable[] = [];
+
+  table(family: Family, name: string): NftTable | undefined {
+    return this.tables.find((t) => t.family === family && t.name === name);
+  }
+
+  clone(): NftRuleset {
+    const r = new NftRuleset();
+    r.tables = this.tables.map((t) => ({
+      ...t,
+      flags: [...t.flags],
+      sets: new Map([...t.sets].map(([k, s]) => [k, { ...s, flags: [...s.flags], elements: [...s.elements] }])),
+      chains: new Map([...t.chains].map(([k, c]) => [k, { ...c, base: c.base ? { ...c.base, devices: [...c.base.devices] } : undefined, rules: [...c.rules] }])),
+    }));
+    return r;
+  }
+}

@@ -1,0 +1,83 @@
+/** `nft list ruleset` / `list table` / `list chain` text (src/rule.c of nftables 1.0.6). */
+import type { BaseChainSpec, Family, NftChain, NftRuleset, NftSet, NftTable } from './model';
+import { elementsText } from './rule';
+
+const STD_PRIOS: [number, string][] = [[-300, 'raw'], [-150, 'mangle'], [-100, 'dstnat'], [0, 'filter'], [50, 'security'], [100, 'srcnat']];
+const BRIDGE_PRIOS: [number, string][] = [[-300, 'dstnat'], [-200, 'filter'], [100, 'out'], [300, 'srcnat']];
+
+/** std_prio_family_hook_compat() of nftables 1.0.6. */
+function compatible(prio: number, family: Family, hook: string): boolean {
+  if (family === 'bridge') {
+    if (prio === -300) return hook === 'prerouting';
+    if (prio === -200) return true;
+    if (prio === 100) return hook === 'output';
+    if (prio === 300) return hook === 'postrouting';
+    return false;
+  }
+  const ipish = family === 'inet' || family === 'ip' || family === 'ip6';
+  if (prio === 0) return ipish || family === 'arp' || family === 'netdev';
+  if (prio === -300 || prio === -150 || prio === 50) return ipish;
+  if (prio === -100) return ipish && hook === 'prerouting';
+  if (prio === 100) return ipish && hook === 'postrouting';
+  return false;
+}
+
+/** prio2str(): a standard priority within 10 of the number, with its offset, or the number. */
+export function priorityText(prio: number, family: Family, hook: string): string {
+  const table = family === 'bridge' ? BRIDGE_PRIOS : STD_PRIOS;
+  for (const [val, name] of table) {
+    if (Math.abs(prio - val) <= 10) {
+      if (!compatible(val, family, hook)) break;
+      const off = prio - val;
+      return off > 0 ? `${name} + ${off}` : off < 0 ? `${name} - ${-off}` : name;
+    }
+  }
+  return String(prio);
+}
+
+function baseLine(b: BaseChainSpec, family: Family): string {
+  let dev = '';
+  if (b.devices.length === 1) dev = ` device "${b.devices[0]}"`;
+  else if (b.devices.length > 1) dev = ` devices = { ${[...b.devices].sort().join(', ')} }`;
+  return `\t\ttype ${b.type} hook ${b.hook}${dev} priority ${priorityText(b.priority, family, b.hook)}; policy ${b.policy};\n`;
+}
+
+export function chainText(c: NftChain, family: Family): string {
+  let s = `\tchain ${c.name} {\n`;
+  if (c.comment !== undefined) s += `\t\tcomment "${c.comment}"\n`;
+  if (c.base) s += baseLine(c.base, family);
+  for (const r of c.rules) s += `\t\t${r.text}\n`;
+  return `${s}\t}\n`;
+}
+
+function setText(st: NftSet): string {
+  let s = `\t${st.kind} ${st.name} {\n\t\t${st.typeLine}\n`;
+  // A default timeout makes a lone `timeout` flag go unsaid (recorded).
+  const flags = st.timeout !== undefined && st.flags.length === 1 && st.flags[0] === 'timeout' ? [] : st.flags;
+  if (flags.length > 0) s += `\t\tflags ${flags.join(',')}\n`;
+  if (st.timeout !== undefined) s += `\t\ttimeout ${st.timeout}\n`;
+  if (st.size !== undefined) s += `\t\tsize ${st.size}\n`;
+  if (st.comment !== undefined) s += `\t\tcomment "${st.comment}"\n`;
+  if (st.elements.length > 0) s += `\t\telements = ${elementsText(st.elements, st.keyType)}\n`;
+  return `${s}\t}\n`;
+}
+
+export function tableText(t: NftTable, onlyChain?: string): string {
+  let s = `table ${t.family} ${t.name} {\n`;
+  if (onlyChain !== undefined) {
+    const c = t.chains.get(onlyChain);
+    return c ? `${s}${chainText(c, t.family)}}\n` : `${s}}\n`;
+  }
+  let head = '';
+  if (t.flags.length > 0) head += `\tflags ${t.flags.join(',')}\n`;
+  if (t.comment !== undefined) head += `\tcomment "${t.comment}"\n`;
+  const items = [...[...t.sets.values()].map(setText), ...[...t.chains.values()].map((c) => chainText(c, t.family))];
+  s += head;
+  if (head !== '' && items.length > 0) s += '\n';
+  s += items.join('\n');
+  return `${s}}\n`;
+}
+
+export function rulesetText(rs: NftRuleset): string {
+  return rs.tables.map((t) => tableText(t)).join('');
+}

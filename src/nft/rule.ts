@@ -1,0 +1,545 @@
+/**
+ * A rule's atoms (from grammar/nft) read as nft reads them, and printed as `nft list ruleset` prints them:
+ * matches `SELECTOR [op] VALUE` (values, anonymous sets, @named sets, bitwise masks, concatenations), and the
+ * statements: verdicts, counter, log, limit, reject, nat, notrack, mark and payload rewrites, vmaps, fwd, comment.
+ */
+import type { Atom, NftLoc } from './ast';
+import { intervalOf, lineBreakEvery, NftValueError, NoSuchInterface, readValue, type Value } from './datatypes';
+import { NftError } from './errors';
+import type { Family, NftTable, SetElement } from './model';
+import { readSelector, type Selector } from './selectors';
+
+export interface RuleContext {
+  family: Family;
+  table: NftTable;
+}
+
+const BITMASK_TYPES = new Set(['ct_state', 'ct_status', 'tcp_flag']);
+const REL_OPS = new Set(['==', '!=', '<', '>', '<=', '>=']);
+const VERDICT_WORDS = new Set(['accept', 'drop', 'return', 'continue']);
+
+function spanOf(a: NftLoc, b: NftLoc): NftLoc {
+  return { ...a, endColumn: b.line === a.line ? b.endColumn : a.endColumn, endOffset: b.endOffset };
+}
+
+class Cursor {
+  i = 0;
+  constructor(readonly atoms: Atom[]) {}
+  peek(k = 0): Atom | undefined {
+    return this.atoms[this.i + k];
+  }
+  word(k = 0): string | undefined {
+    const a = this.atoms[this.i + k];
+    return a?.k === 'word' ? a.text : undefined;
+  }
+  next(): Atom {
+    const a = this.atoms[this.i++];
+    if (!a) throw this.unexpectedEnd();
+    return a;
+  }
+  isOp(text: string, k = 0): boolean {
+    const a = this.atoms[this.i + k];
+    return a?.k === 'op' && a.text === text;
+  }
+  done(): boolean {
+    return this.i >= this.atoms.length;
+  }
+  unexpectedEnd(): NftError {
+    const last = this.atoms[this.atoms.length - 1];
+    const loc = last ? { ...last.loc, column: last.loc.endColumn + 1, endColumn: last.loc.endColumn + 1 } : undefined;
+    return new NftError('syntax error, unexpected newline', loc);
+  }
+}
+
+function describe(a: Atom): string {
+  if (a.k === 'string') return 'quoted string';
+  if (a.k === 'op') return a.text === ',' ? 'comma' : `'${a.text}'`;
+  if (a.k === 'brace') return "'{'";
+  if (a.k === 'word') return /^\d+$/.test(a.text) ? 'number' : 'string';
+  return a.k === 'setref' ? "'@'" : "'$'";
+}
+
+function unexpected(a: Atom): NftError {
+  return new NftError(`syntax error, unexpected ${describe(a)}`, a.loc);
+}
+
+/** A word, `"string"`, or `a,b,c` / `(a|b)` bitmask spelling joined with commas. */
+function readScalarText(c: Cursor, type: string): { text: string; loc: NftLoc } {
+  const first = c.next();
+  if (first.k === 'op' && first.text === '(') {
+    const parts: string[] = [];
+    let last: Atom = first;
+    for (;;) {
+      const a = c.next();
+      last = a;
+      if (a.k === 'op' && a.text === ')') break;
+      if (a.k === 'op' && a.text === '|') continue;
+      if (a.k !== 'word') throw unexpected(a);
+      parts.push(a.text);
+    }
+    return { text: parts.join(','), loc: spanOf(first.loc, last.loc) };
+  }
+  if (first.k === 'op' && (first.text === '-' || first.text === ':')) {
+    const w = c.next();
+    if (w.k !== 'word' || w.loc.offset !== first.loc.endOffset + 1) throw unexpected(w);
+    return { text: first.text + w.text, loc: spanOf(first.loc, w.loc) };
+  }
+  if (first.k !== 'word' && first.k !== 'string') throw unexpected(first);
+  let text = first.text;
+  let loc = first.loc;
+  if (BITMASK_TYPES.has(type)) {
+    while ((c.isOp(',') || c.isOp('|')) && c.peek(1)?.k === 'word') {
+      c.next();
+      const w = c.next() as Extract<Atom, { k: 'word' }>;
+      text += `,${w.text}`;
+      loc = spanOf(loc, w.loc);
+    }
+  }
+  return { text, loc };
+}
+
+function valueOf(type: string, text: string, loc: NftLoc): Value {
+  try {
+    return readValue(type, text);
+  } catch (e) {
+    if (e instanceof NoSuchInterface) throw new NftError('Interface does not exist', loc);
+    if (e instanceof NftValueError) throw new NftError(`Could not parse ${typeName(type)}`, loc);
+    throw e;
+  }
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  ipv4_addr: 'IPv4 address', inet_service: 'internet network service', mark: 'packet mark', integer: 'integer',
+  ether_addr: 'link layer address', inet_proto: 'Internet protocol', ct_state: 'conntrack state', icmp_type: 'ICMP type',
+  tcp_flag: 'TCP flag', ether_type: 'Ethernet protocol', arp_op: 'ARP operation',
+};
+function typeName(t: string): string {
+  return TYPE_NAMES[t] ?? t;
+}
+
+/** A concatenation of selectors (`ip saddr . tcp dport`) or one selector. */
+function readSelectors(c: Cursor): Selector[] | undefined {
+  const words = c.atoms.map((a) => (a.k === 'word' ? a.text : undefined));
+  const first = readSelector(words, c.i);
+  if (!first) return undefined;
+  c.i += first.used;
+  const out = [first.sel];
+  while (c.isOp('.')) {
+    const s = readSelector(words, c.i + 1);
+    if (!s) break;
+    c.i += 1 + s.used;
+    out.push(s.sel);
+  }
+  return out;
+}
+
+/** One element of a set or map: `key[ . key] [: data]`. */
+function readElement(atoms: Atom[], keyTypes: string[], dataType: string | undefined): SetElement {
+  const c = new Cursor(atoms);
+  const parts: string[] = [];
+  const key: bigint[] = [];
+  for (let k = 0; k < keyTypes.length; k++) {
+    if (k > 0) {
+      const dot = c.next();
+      if (!(dot.k === 'op' && dot.text === '.')) throw unexpected(dot);
+    }
+    const s = readScalarText(c, keyTypes[k]!);
+    const v = valueOf(keyTypes[k]!, s.text, s.loc);
+    parts.push(v.text);
+    key.push(v.key);
+  }
+  let text = parts.join(' . ');
+  if (dataType !== undefined) {
+    const colon = c.next();
+    if (!(colon.k === 'op' && colon.text === ':')) throw unexpected(colon);
+    text += ` : ${readData(c, dataType)}`;
+  }
+  if (!c.done()) throw unexpected(c.peek()!);
+  return { text, key };
+}
+
+function readData(c: Cursor, dataType: string): string {
+  if (dataType === 'verdict') {
+    const w = c.next();
+    if (w.k === 'word' && VERDICT_WORDS.has(w.text)) return w.text;
+    if (w.k === 'word' && (w.text === 'jump' || w.text === 'goto')) {
+      const t = c.next();
+      if (t.k !== 'word' && t.k !== 'string') throw unexpected(t);
+      return `${w.text} ${t.text}`;
+    }
+    throw unexpected(w);
+  }
+  const s = readScalarText(c, dataType);
+  return valueOf(dataType, s.text, s.loc).text;
+}
+
+/** Splits a brace's atoms at top-level commas. */
+export function splitElements(atoms: Atom[]): Atom[][] {
+  const out: Atom[][] = [];
+  let cur: Atom[] = [];
+  for (const a of atoms) {
+    if (a.k === 'op' && a.text === ',') {
+      if (cur.length > 0) out.push(cur);
+      cur = [];
+    } else cur.push(a);
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+export function compareKeys(a: bigint[], b: bigint[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i]! < b[i]!) return -1;
+    if (a[i]! > b[i]!) return 1;
+  }
+  return a.length - b.length;
+}
+
+/** Elements in the kernel's order, without duplicates. */
+export function sortElements(els: SetElement[]): SetElement[] {
+  const seen = new Set<string>();
+  return [...els].sort((x, y) => compareKeys(x.key, y.key)).filter((e) => (seen.has(e.text) ? false : (seen.add(e.text), true)));
+}
+
+/** `{ a, b }` as nft prints an anonymous set (sorted, one line); a single plain element loses its braces. */
+function anonymousSet(brace: Extract<Atom, { k: 'brace' }>, keyTypes: string[], dataType: string | undefined): { text: string; single: boolean } {
+  const els = sortElements(splitElements(brace.atoms).map((e) => readElement(e, keyTypes, dataType)));
+  if (els.length === 1 && dataType === undefined && keyTypes.length === 1) return { text: els[0]!.text, single: true };
+  return { text: `{ ${els.map((e) => e.text).join(', ')} }`, single: false };
+}
+
+/** Named-set element list as nft prints it in `elements = { ... }` (calculate_delim in src/expression.c). */
+export function elementsText(els: SetElement[], keyType: string | undefined): string {
+  const every = lineBreakEvery(keyType);
+  let out = '{ ';
+  let count = 0;
+  els.forEach((e, i) => {
+    if (i > 0) {
+      if (every > 1 && count < every) out += ', ';
+      else {
+        out += ',\n\t\t\t     ';
+        count = 0;
+      }
+    }
+    out += e.text;
+    count++;
+  });
+  return `${out} }`;
+}
+
+function keyTypesOf(sels: Selector[]): string[] {
+  return sels.map((s) => s.type);
+}
+
+function lookupSet(ctx: RuleContext, a: Extract<Atom, { k: 'setref' }>): void {
+  if (!ctx.table.sets.has(a.name)) throw new NftError(`Set '${a.name}' does not exist`, a.loc);
+}
+
+/** The right-hand side of a match or a `set` statement: a value, an anonymous set or @set. */
+function readRhs(c: Cursor, ctx: RuleContext, sels: Selector[]): string {
+  const a = c.peek();
+  if (!a) throw c.unexpectedEnd();
+  if (a.k === 'brace') {
+    c.next();
+    return anonymousSet(a, keyTypesOf(sels), undefined).text;
+  }
+  if (a.k === 'setref') {
+    c.next();
+    lookupSet(ctx, a);
+    return `@${a.name}`;
+  }
+  const parts: string[] = [];
+  for (let k = 0; k < sels.length; k++) {
+    if (k > 0) {
+      const dot = c.next();
+      if (!(dot.k === 'op' && dot.text === '.')) throw unexpected(dot);
+    }
+    const s = readScalarText(c, sels[k]!.type);
+    parts.push(valueOf(sels[k]!.type, s.text, s.loc).text);
+  }
+  return parts.join(' . ');
+}
+
+interface Parts {
+  out: string[];
+  comment: string | undefined;
+  sawTransport: boolean;
+}
+
+function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
+  const start = c.i;
+  const sels = readSelectors(c);
+  if (!sels) return false;
+  const lhs = sels.map((s) => s.print).join(' . ');
+  const type = sels[0]!.type;
+  if (/^(tcp|udp|th|sctp) /.test(lhs) || lhs === 'meta l4proto' || lhs === 'ip protocol') p.sawTransport = true;
+  const w = c.word();
+  if (w === 'set' && sels.length === 1) {
+    c.next();
+    const other = readSelectors(c);
+    if (other) p.out.push(`${lhs} set ${other.map((s) => s.print).join(' . ')}`);
+    else p.out.push(`${lhs} set ${readRhs(c, ctx, sels)}`);
+    return true;
+  }
+  if (w === 'vmap') {
+    c.next();
+    const a = c.next();
+    if (a.k === 'setref') {
+      lookupSet(ctx, a);
+      p.out.push(`${lhs} vmap @${a.name}`);
+    } else if (a.k === 'brace') p.out.push(`${lhs} vmap ${anonymousSet(a, keyTypesOf(sels), 'verdict').text}`);
+    else throw unexpected(a);
+    return true;
+  }
+  if (w === 'map' && c.peek(1)?.k === 'setref') {
+    // Only the value of a nat statement (`dnat to ip daddr map @m`): the caller prints it.
+    c.i = start;
+    return false;
+  }
+  if (c.isOp('&') || c.isOp('|') || c.isOp('^')) {
+    const op = (c.next() as { text: string }).text;
+    const m = readScalarText(c, type);
+    const mask = valueOf(type, m.text, m.loc);
+    let rel = '==';
+    if (c.peek()?.k === 'op' && REL_OPS.has((c.peek() as { text: string }).text)) rel = (c.next() as { text: string }).text;
+    const rhs = readRhs(c, ctx, sels);
+    if (type === 'tcp_flag' && op === '&' && rel === '==') p.out.push(`${lhs} ${rhs} / ${mask.text}`);
+    else p.out.push(`${lhs} ${op} ${mask.text} ${rel} ${rhs}`);
+    return true;
+  }
+  let rel: string | undefined;
+  const opAtom = c.peek();
+  if (opAtom?.k === 'op' && REL_OPS.has(opAtom.text)) {
+    c.next();
+    rel = opAtom.text;
+  }
+  const rhs = readRhs(c, ctx, sels);
+  const showEq = rel === '==' && BITMASK_TYPES.has(type) && !rhs.startsWith('{') && !rhs.startsWith('@');
+  p.out.push(rel === undefined || (rel === '==' && !showEq) ? `${lhs} ${rhs}` : `${lhs} ${rel} ${rhs}`);
+  return true;
+}
+
+function quoted(c: Cursor): string {
+  const a = c.next();
+  if (a.k !== 'string' && a.k !== 'word') throw unexpected(a);
+  return a.text;
+}
+
+function readLog(c: Cursor): string {
+  let prefix: string | undefined;
+  let level: string | undefined;
+  let group: string | undefined;
+  let flags: string[] = [];
+  for (;;) {
+    const w = c.word();
+    if (w === 'prefix') {
+      c.next();
+      prefix = quoted(c);
+    } else if (w === 'level') {
+      c.next();
+      level = quoted(c);
+    } else if (w === 'group') {
+      c.next();
+      group = quoted(c);
+    } else if (w === 'flags') {
+      c.next();
+      flags = readScalarText(c, 'tcp_flag').text.split(',');
+    } else break;
+  }
+  let s = 'log';
+  if (prefix !== undefined) s += ` prefix "${prefix}"`;
+  if (group !== undefined) s += ` group ${group}`;
+  if (level !== undefined && level !== 'warn') s += ` level ${level}`;
+  if (flags.length > 0) s += ` flags ${flags.includes('all') ? 'all' : flags.join(',')}`;
+  return s;
+}
+
+function readLimit(c: Cursor): string {
+  const r = c.word();
+  if (r !== 'rate') throw c.peek() ? unexpected(c.peek()!) : c.unexpectedEnd();
+  c.next();
+  let over = '';
+  if (c.word() === 'over') {
+    c.next();
+    over = 'over ';
+  }
+  const rate = c.next();
+  if (rate.k !== 'word') throw unexpected(rate);
+  let text = rate.text;
+  if (c.isOp('/')) {
+    c.next();
+    text += `/${(c.next() as { text: string }).text}`;
+  }
+  let burst = '';
+  if (c.word() === 'burst') {
+    c.next();
+    const n = (c.next() as { text: string }).text;
+    let unit = 'packets';
+    if (c.word() === 'packets' || c.word() === 'bytes') unit = (c.next() as { text: string }).text;
+    if (!(n === '5' && unit === 'packets')) burst = ` burst ${n} ${unit}`;
+  }
+  return `limit rate ${over}${text}${burst}`;
+}
+
+function readReject(c: Cursor, ctx: RuleContext): string {
+  if (c.word() !== 'with') return 'reject';
+  const withAtom = c.next();
+  const kind = c.next();
+  if (kind.k !== 'word') throw unexpected(kind);
+  if (kind.text === 'tcp') {
+    const r = c.next();
+    if (r.k !== 'word' || r.text !== 'reset') throw unexpected(r);
+    return 'reject with tcp reset';
+  }
+  if (c.word() === 'type') c.next();
+  const code = c.next();
+  if (code.k !== 'word') throw unexpected(code);
+  if (kind.text === 'icmpx' && ctx.family !== 'inet' && ctx.family !== 'bridge' && ctx.family !== 'netdev') {
+    throw new NftError('abstracted ICMP unreachable not supported', code.loc, spanOf(withAtom.loc, kind.loc));
+  }
+  if (kind.text === 'icmp' && code.text === 'port-unreachable' && ctx.family === 'ip') return 'reject';
+  if (kind.text === 'icmpx' && code.text === 'port-unreachable' && ctx.family === 'inet') return 'reject';
+  return `reject with ${kind.text} ${code.text}`;
+}
+
+const NAT_FLAGS = ['random', 'fully-random', 'persistent'];
+
+function readNat(c: Cursor, kw: Atom & { k: 'word' }, ctx: RuleContext, p: Parts): string {
+  let s = kw.text;
+  if (c.word() === 'ip' || c.word() === 'ip6') {
+    if (c.word(1) === 'to' || c.word(1) === 'addr') s += ` ${(c.next() as { text: string }).text}`;
+  }
+  if (c.word() === 'to') {
+    c.next();
+    const sels = readSelectors(c);
+    if (sels) {
+      const m = c.next();
+      const ref = c.next();
+      if (!(m.k === 'word' && m.text === 'map') || ref.k !== 'setref') throw unexpected(m);
+      lookupSet(ctx, ref);
+      s += ` to ${sels.map((x) => x.print).join(' . ')} map @${ref.name}`;
+    } else {
+      const first = c.peek();
+      const t = readScalarText(c, 'inet_service');
+      if (t.text.startsWith(':') || t.text.includes(':')) {
+        const portAt = t.text.indexOf(':');
+        if (!p.sawTransport) {
+          const portLoc = { ...t.loc, column: t.loc.column + portAt };
+          throw new NftError('transport protocol mapping is only valid after transport protocol match', portLoc, spanOf(kw.loc, first!.loc));
+        }
+      }
+      s += ` to ${t.text}`;
+    }
+  }
+  const flags: string[] = [];
+  while (c.word() !== undefined && NAT_FLAGS.includes(c.word()!.split(',')[0]!)) {
+    flags.push(...c.word()!.split(','));
+    c.next();
+    while (c.isOp(',') && c.word(1) !== undefined) {
+      c.next();
+      flags.push((c.next() as { text: string }).text);
+    }
+  }
+  if (flags.length > 0) s += ` ${NAT_FLAGS.filter((f) => flags.includes(f)).join(',')}`;
+  return s;
+}
+
+/** Reads a rule and returns its canonical text. */
+export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
+  const c = new Cursor(atoms);
+  const p: Parts = { out: [], comment: undefined, sawTransport: false };
+  while (!c.done()) {
+    const a = c.peek()!;
+    if (a.k === 'word') {
+      const w = a.text;
+      if (VERDICT_WORDS.has(w)) {
+        c.next();
+        p.out.push(w);
+        continue;
+      }
+      if (w === 'jump' || w === 'goto') {
+        c.next();
+        const t = c.next();
+        if (t.k !== 'word' && t.k !== 'string') throw unexpected(t);
+        if (!ctx.table.chains.has(t.text)) throw new NftError('Could not process rule: No such file or directory', t.loc);
+        p.out.push(`${w} ${t.text}`);
+        continue;
+      }
+      if (w === 'counter') {
+        c.next();
+        let packets = '0';
+        let bytes = '0';
+        if (c.word() === 'packets') {
+          c.next();
+          packets = (c.next() as { text: string }).text;
+          if (c.word() === 'bytes') {
+            c.next();
+            bytes = (c.next() as { text: string }).text;
+          }
+        }
+        p.out.push(`counter packets ${packets} bytes ${bytes}`);
+        continue;
+      }
+      if (w === 'log') {
+        c.next();
+        p.out.push(readLog(c));
+        continue;
+      }
+      if (w === 'limit') {
+        c.next();
+        p.out.push(readLimit(c));
+        continue;
+      }
+      if (w === 'reject') {
+        c.next();
+        p.out.push(readReject(c, ctx));
+        continue;
+      }
+      if (w === 'notrack') {
+        c.next();
+        p.out.push('notrack');
+        continue;
+      }
+      if (w === 'snat' || w === 'dnat' || w === 'masquerade' || w === 'redirect') {
+        c.next();
+        p.out.push(readNat(c, a, ctx, p));
+        continue;
+      }
+      if (w === 'comment') {
+        c.next();
+        p.comment = quoted(c);
+        continue;
+      }
+      if (w === 'fwd') {
+        c.next();
+        if (c.word() !== 'to') throw c.peek() ? unexpected(c.peek()!) : c.unexpectedEnd();
+        c.next();
+        const d = c.next();
+        if (d.k !== 'word' && d.k !== 'string') throw unexpected(d);
+        p.out.push(`fwd to ${valueOf('iface_index', d.text, d.loc).text}`);
+        continue;
+      }
+      if (w === 'queue') {
+        c.next();
+        let s = 'queue';
+        if (c.word() === 'num') {
+          c.next();
+          s += ` num ${(c.next() as { text: string }).text}`;
+        }
+        p.out.push(s);
+        continue;
+      }
+      if (readMatchOrSet(c, ctx, p)) continue;
+      // An unknown word: bison fails at the token after it.
+      c.next();
+      const after = c.peek();
+      throw after ? unexpected(after) : c.unexpectedEnd();
+    }
+    throw unexpected(a);
+  }
+  let text = p.out.join(' ');
+  if (p.comment !== undefined) text += ` comment "${p.comment}"`;
+  return text;
+}
+
+export { intervalOf };
