@@ -138,6 +138,7 @@ export function execute(rs: Ruleset, cmd: ParsedCommand, opts: ExecOptions = {})
           if (cmd.rulenum === undefined) out += chainTitle(c, refs.get(c.name) ?? 0, f) + columnHeader(f);
           c.rules.forEach((r, n) => {
             if (cmd.rulenum === undefined || cmd.rulenum === n + 1) out += ruleRow(r, n + 1, f);
+            r.release?.();
           });
         });
       } else {

@@ -124,6 +124,11 @@ export class LazyRule implements Rule {
     return this.parsed;
   }
 
+  release(): void {
+    if (this.parsed && !this.cachedFacts) this.cachedFacts = this.parsed.facts;
+    this.parsed = undefined;
+  }
+
   get ip(): IpMatch {
     return this.full().ip;
   }

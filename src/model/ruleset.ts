@@ -62,6 +62,11 @@ export interface Rule {
   readonly jumpTo: string | undefined;
   /** What the kernel's fixed checks look at (extension definitions, protocol), known without a full parse. */
   readonly facts: RuleFacts;
+  /**
+   * A rule parsed from text on demand (io/lazy-rule.ts) drops its parsed parts (they are parsed again if asked
+   * for): a listing of 10,000 rules then keeps one parsed rule at a time, not 10,000 for the collector to copy.
+   */
+  release?(): void;
 }
 
 export interface RuleFacts {
