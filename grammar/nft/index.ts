@@ -35,10 +35,9 @@ export function describeToken(tok: IToken): string {
 }
 
 function endLoc(text: string): NftLoc {
-  const lines = text.split('\n');
-  // bison reports the end of file on the last line (the empty one after a final newline counts as line N+1).
-  const line = text.endsWith('\n') ? lines.length - 1 : lines.length;
-  return { line: Math.max(1, line), column: 1, endColumn: 1, offset: text.length, endOffset: text.length };
+  // bison reports the end of file on the line after the final newline (src/erec.c then shows the last line read).
+  const line = text.split('\n').length;
+  return { line, column: 1, endColumn: 1, offset: text.length, endOffset: text.length };
 }
 
 export function parseNft(text: string): NftParsed {
@@ -56,7 +55,7 @@ export function parseNft(text: string): NftParsed {
     const tok = e.token;
     const loc = tok.tokenType.name === 'EOF' ? endLoc(text) : locOf(tok);
     let message = `syntax error, unexpected ${describeToken(tok)}`;
-    if (/Newline.*Semi|Semi.*Newline/s.test(e.message) || /--> Newline <--/.test(e.message)) message += ', expecting newline or semicolon';
+    if (/Newline.*Semi|Semi.*Newline|newline.*semicolon/s.test(e.message) || /--> Newline <--/.test(e.message)) message += ', expecting newline or semicolon';
     return { ok: false, error: { loc, message } };
   }
   return { ok: true, statements };

@@ -15,8 +15,8 @@ const ENOENT = 'No such file or directory';
 const EEXIST = 'File exists';
 
 const HOOKS: Record<Family, string[]> = {
-  ip: ['prerouting', 'input', 'forward', 'output', 'postrouting', 'ingress'],
-  ip6: ['prerouting', 'input', 'forward', 'output', 'postrouting', 'ingress'],
+  ip: ['prerouting', 'input', 'forward', 'output', 'postrouting'],
+  ip6: ['prerouting', 'input', 'forward', 'output', 'postrouting'],
   inet: ['prerouting', 'input', 'forward', 'output', 'postrouting', 'ingress'],
   bridge: ['prerouting', 'input', 'forward', 'output', 'postrouting'],
   arp: ['input', 'output'],
@@ -272,29 +272,31 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   if (s.k === 'table') {
     const words = substitute(s.words, defs);
     const loc = span(words, s.loc);
-    const { family, names } = familyAndName(words, 1, loc);
+    const { family, names, nameAtoms } = familyAndName(words, 1, loc);
     const name = names[0]!;
+    const nameLoc = nameAtoms[0]!.loc;
     const verb = s.verb ?? 'add';
     const existing = rs.table(family, name);
     if (verb === 'delete' || verb === 'destroy') {
       if (!existing) {
         if (verb === 'destroy') return;
-        throw new NftError(`Could not process rule: ${ENOENT}`, { ...s.loc, endColumn: loc.endColumn });
+        throw new NftError(`Could not process rule: ${ENOENT}`, nameLoc);
       }
       rs.tables = rs.tables.filter((x) => x !== existing);
       return;
     }
     if (verb === 'flush') {
-      const t = requireTable(b, family, name, { ...s.loc, endColumn: loc.endColumn });
+      const t = requireTable(b, family, name, nameLoc);
       for (const c of t.chains.values()) c.rules = [];
       return;
     }
     if (verb === 'list') {
-      const t = requireTable(b, family, name, loc);
+      const t = b.rs.table(family, name);
+      if (!t) throw new NftError(ENOENT, nameLoc);
       b.output += tableText(t);
       return;
     }
-    if (verb === 'create' && existing) throw new NftError(`Could not process rule: ${EEXIST}`, { ...s.loc, endColumn: loc.endColumn });
+    if (verb === 'create' && existing) throw new NftError(`Could not process rule: ${EEXIST}`, nameLoc);
     const t = existing ?? newTable(family, name);
     if (!existing) rs.tables.push(t);
     if (s.items) applyTableItems(t, s.items, b, defs);
@@ -303,10 +305,11 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   if (s.k === 'chain') {
     const words = substitute(s.words, defs);
     const loc = span(words, s.loc);
-    const { family, names } = familyAndName(words, 2, loc);
-    const whole = { ...s.loc, endColumn: loc.endColumn };
-    const t = requireTable(b, family, names[0]!, whole);
+    const { family, names, nameAtoms } = familyAndName(words, 2, loc);
+    const whole = nameAtoms[1]!.loc;
     const verb = s.verb ?? 'add';
+    const t = b.rs.table(family, names[0]!);
+    if (!t) throw new NftError(verb === 'list' ? ENOENT : `Could not process rule: ${ENOENT}`, nameAtoms[0]!.loc);
     const name = names[1]!;
     if (verb === 'delete') {
       if (!t.chains.has(name)) throw new NftError(`Could not process rule: ${ENOENT}`, whole);
@@ -321,7 +324,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     }
     if (verb === 'list') {
       const c = t.chains.get(name);
-      if (!c) throw new NftError(`Could not process rule: ${ENOENT}`, loc);
+      if (!c) throw new NftError(ENOENT, whole);
       b.output += `table ${t.family} ${t.name} {\n${chainText(c, t.family)}}\n`;
       return;
     }
@@ -370,7 +373,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     const ruleAtoms = rest.slice(2);
     const t = b.rs.table(family, tName);
     const c = t?.chains.get(cName);
-    if (!t || !c) throw new NftError(`Could not process rule: ${ENOENT}`, span(rest.slice(0, 2), whole));
+    if (!t || !c) throw new NftError(`Could not process rule: ${ENOENT}`, (t ? rest[1]! : rest[0]!).loc);
     const text = interpretDeferred(ruleAtoms, t, b, span(ruleAtoms, whole));
     if (verb === 'add') c.rules.push({ text });
     else c.rules.unshift({ text });

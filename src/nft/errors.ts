@@ -16,7 +16,9 @@ export class NftError extends Error {
 export function formatNftError(e: NftError, source: { name: string | undefined; lines: readonly string[] }): string {
   const loc = e.loc;
   if (!loc) return `Error: ${e.message}\n`;
-  const line = source.lines[loc.line - 1] ?? '';
+  // Past the last line (the end of file), nft shows the last line it read.
+  const past = loc.line === source.lines.length && source.lines[loc.line - 1] === '' && loc.line > 1;
+  const line = (past ? source.lines[loc.line - 2] : source.lines[loc.line - 1]) ?? '';
   const head = source.name !== undefined ? `${source.name}:${loc.line}:${loc.column}-${loc.endColumn}: ` : '';
   const marks: string[] = [];
   const width = Math.max(loc.endColumn, e.context?.endColumn ?? 0);

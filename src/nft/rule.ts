@@ -103,7 +103,10 @@ function valueOf(type: string, text: string, loc: NftLoc): Value {
     return readValue(type, text);
   } catch (e) {
     if (e instanceof NoSuchInterface) throw new NftError('Interface does not exist', loc);
-    if (e instanceof NftValueError) throw new NftError(`Could not parse ${typeName(type)}`, loc);
+    if (e instanceof NftValueError) {
+      if (type === 'ipv4_addr') throw new NftError('Could not resolve hostname: Name or service not known', loc);
+      throw new NftError(`Could not parse ${typeName(type)}`, loc);
+    }
     throw e;
   }
 }
@@ -232,7 +235,7 @@ function keyTypesOf(sels: Selector[]): string[] {
 }
 
 function lookupSet(ctx: RuleContext, a: Extract<Atom, { k: 'setref' }>): void {
-  if (!ctx.table.sets.has(a.name)) throw new NftError(`Set '${a.name}' does not exist`, a.loc);
+  if (!ctx.table.sets.has(a.name)) throw new NftError('No such file or directory', a.loc);
 }
 
 /** The right-hand side of a match or a `set` statement: a value, an anonymous set or @set. */
@@ -271,6 +274,9 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
   const sels = readSelectors(c);
   if (!sels) return false;
   const lhs = sels.map((s) => s.print).join(' . ');
+  if (lhs === 'meta nfproto' && ctx.family !== 'inet') {
+    throw new NftError('meta nfproto is only useful in the inet family', spanOf(c.atoms[start]!.loc, c.atoms[c.i - 1]!.loc));
+  }
   const type = sels[0]!.type;
   if (/^(tcp|udp|th|sctp) /.test(lhs) || lhs === 'meta l4proto' || lhs === 'ip protocol') p.sawTransport = true;
   const w = c.word();
@@ -314,6 +320,13 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
     rel = opAtom.text;
   }
   const rhs = readRhs(c, ctx, sels);
+  if (c.isOp('/') && BITMASK_TYPES.has(type)) {
+    // `tcp flags syn / syn,ack`: the printed spelling of `tcp flags & (syn|ack) == syn`.
+    c.next();
+    const m = readScalarText(c, type);
+    p.out.push(`${lhs} ${rhs} / ${valueOf(type, m.text, m.loc).text}`);
+    return true;
+  }
   const showEq = rel === '==' && BITMASK_TYPES.has(type) && !rhs.startsWith('{') && !rhs.startsWith('@');
   p.out.push(rel === undefined || (rel === '==' && !showEq) ? `${lhs} ${rhs}` : `${lhs} ${rel} ${rhs}`);
   return true;
@@ -381,9 +394,9 @@ function readLimit(c: Cursor): string {
   return `limit rate ${over}${text}${burst}`;
 }
 
-function readReject(c: Cursor, ctx: RuleContext): string {
+function readReject(c: Cursor, ctx: RuleContext, kw: NftLoc): string {
   if (c.word() !== 'with') return 'reject';
-  const withAtom = c.next();
+  c.next();
   const kind = c.next();
   if (kind.k !== 'word') throw unexpected(kind);
   if (kind.text === 'tcp') {
@@ -395,7 +408,7 @@ function readReject(c: Cursor, ctx: RuleContext): string {
   const code = c.next();
   if (code.k !== 'word') throw unexpected(code);
   if (kind.text === 'icmpx' && ctx.family !== 'inet' && ctx.family !== 'bridge' && ctx.family !== 'netdev') {
-    throw new NftError('abstracted ICMP unreachable not supported', code.loc, spanOf(withAtom.loc, kind.loc));
+    throw new NftError('abstracted ICMP unreachable not supported', code.loc, kw);
   }
   if (kind.text === 'icmp' && code.text === 'port-unreachable' && ctx.family === 'ip') return 'reject';
   if (kind.text === 'icmpx' && code.text === 'port-unreachable' && ctx.family === 'inet') return 'reject';
@@ -424,8 +437,9 @@ function readNat(c: Cursor, kw: Atom & { k: 'word' }, ctx: RuleContext, p: Parts
       if (t.text.startsWith(':') || t.text.includes(':')) {
         const portAt = t.text.indexOf(':');
         if (!p.sawTransport) {
-          const portLoc = { ...t.loc, column: t.loc.column + portAt };
-          throw new NftError('transport protocol mapping is only valid after transport protocol match', portLoc, spanOf(kw.loc, first!.loc));
+          void first;
+          const portLoc = { ...t.loc, column: t.loc.column + portAt + 1 };
+          throw new NftError('transport protocol mapping is only valid after transport protocol match', portLoc, kw.loc);
         }
       }
       s += ` to ${t.text}`;
@@ -492,7 +506,7 @@ export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
       }
       if (w === 'reject') {
         c.next();
-        p.out.push(readReject(c, ctx));
+        p.out.push(readReject(c, ctx, a.loc));
         continue;
       }
       if (w === 'notrack') {
