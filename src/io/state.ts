@@ -226,25 +226,45 @@ function rulesOfText(table: TableName, chain: string, text: string, isChain: (na
 function loadOwnState(text: string, want: ReadonlySet<TableName> | undefined): Ruleset | undefined {
   if (!text.startsWith(STATE_HEADER)) return undefined;
   const rs = new Ruleset();
-  // Sections from `*table` to `COMMIT`, found without splitting the whole file into lines.
-  let pos = STATE_HEADER.length;
-  while (pos < text.length) {
-    const star = text.startsWith('*', pos) ? pos : text.indexOf('\n*', pos - 1) + 1;
-    if (star <= 0) break;
-    const commit = text.indexOf('\nCOMMIT\n', star);
-    if (commit < 0) return undefined;
-    const endOfSection = commit + '\nCOMMIT\n'.length;
-    const nl = text.indexOf('\n', star);
-    const name = text.slice(star + 1, nl);
-    if (!isTableName(name)) return undefined;
-    if (want && !want.has(name)) {
+  for (const sec of sections(text)) {
+    if (sec === null || !isTableName(sec.name)) return undefined;
+    if (want && !want.has(sec.name)) {
       // A table this command does not need: its text is kept and written back as it is.
-      rs.untouched.set(name, text.slice(star, endOfSection));
-    } else if (!loadTableSection(rs, name, text, nl + 1, commit + 1)) return undefined;
-    pos = endOfSection;
+      rs.untouched.set(sec.name, text.slice(sec.star, sec.end));
+    } else if (!loadTableSection(rs, sec.name, text, sec.firstLine, sec.commit + 1)) return undefined;
   }
   rs.nft = nftOf(text);
   return rs;
+}
+
+interface Section {
+  name: string;
+  /** Where `*name` starts, where the line after it starts, where `\nCOMMIT\n` starts, and the end after it. */
+  star: number;
+  firstLine: number;
+  commit: number;
+  end: number;
+}
+
+/**
+ * The `*table` ... `COMMIT` sections of a state file's text, found without splitting it into lines; null for a
+ * section without its COMMIT (and nothing after it).
+ */
+function* sections(text: string): Generator<Section | null> {
+  let pos = STATE_HEADER.length;
+  while (pos < text.length) {
+    const star = text.startsWith('*', pos) ? pos : text.indexOf('\n*', pos - 1) + 1;
+    if (star <= 0) return;
+    const commit = text.indexOf('\nCOMMIT\n', star);
+    if (commit < 0) {
+      yield null;
+      return;
+    }
+    const nl = text.indexOf('\n', star);
+    const end = commit + '\nCOMMIT\n'.length;
+    yield { name: text.slice(star + 1, nl), star, firstLine: nl + 1, commit, end };
+    pos = end;
+  }
 }
 
 /**
@@ -385,18 +405,11 @@ export function saveBodiesFromState(path: string, counters: boolean, plain: (tex
   const text = readStateText(path);
   if (text === undefined || !text.startsWith(STATE_HEADER) || text.includes(STATE_SPELLING_MARK) || !plain(text)) return undefined;
   const bodies = new Map<TableName, string>();
-  let pos = STATE_HEADER.length;
-  while (pos < text.length) {
-    const star = text.startsWith('*', pos) ? pos : text.indexOf('\n*', pos - 1) + 1;
-    if (star <= 0) break;
-    const commit = text.indexOf('\nCOMMIT\n', star);
-    if (commit < 0) return undefined;
-    const name = text.slice(star + 1, text.indexOf('\n', star));
-    const reg = text.lastIndexOf(`\n${REGISTERED_MARK}`, commit);
-    if (!isTableName(name) || reg < star) return undefined;
-    const body = text.slice(star, reg + 1);
-    bodies.set(name, `${counters ? body : body.replace(COUNTERS_PREFIX, '')}COMMIT\n`);
-    pos = commit + '\nCOMMIT\n'.length;
+  for (const sec of sections(text)) {
+    const reg = sec === null ? -1 : text.lastIndexOf(`\n${REGISTERED_MARK}`, sec.commit);
+    if (sec === null || !isTableName(sec.name) || reg < sec.star) return undefined;
+    const body = text.slice(sec.star, reg + 1);
+    bodies.set(sec.name, `${counters ? body : body.replace(COUNTERS_PREFIX, '')}COMMIT\n`);
   }
   return bodies;
 }

@@ -5,13 +5,12 @@
  * 1-255. The kernel match needs `-p dccp`.
  */
 import { defineMatch } from '../spec';
+import { DST, portsList, portsMiss, savePorts, SRC } from '../values/port-pair';
 import { paramProblem } from '../../messages';
-import { parseX6Uint, portToService } from '../option-types';
+import { parseX6Uint } from '../option-types';
 import { parseX6PortRange } from '../values/x6';
 import type { EvalContext } from '../../eval/context';
 
-const SRC = 0x01;
-const DST = 0x02;
 const TYPE = 0x04;
 const OPTION = 0x08;
 const TYPES = ['REQUEST', 'RESPONSE', 'DATA', 'ACK', 'DATAACK', 'CLOSEREQ', 'CLOSE', 'RESET', 'SYNC', 'SYNCACK', 'INVALID'];
@@ -52,18 +51,9 @@ function typesText(mask: number, numeric: boolean): string {
   return ` ${out.join(',')}`;
 }
 
-function portsList(name: string, [min, max]: [number, number], inv: boolean, numeric: boolean): string {
-  if (min === 0 && max === 0xffff && !inv) return '';
-  const p = (n: number): string => (numeric ? undefined : portToService(n, 'dccp')) ?? String(n);
-  return min === max ? ` ${name}:${inv ? '!' : ''}${p(min)}` : ` ${name}s:${inv ? '!' : ''}${p(min)}:${p(max)}`;
-}
-
-const portSave = (opt: string, [a, b]: [number, number]): string => ` --${opt} ${a === b ? a : `${a}:${b}`}`;
-
 function saveText(s: DccpState): string {
   let out = '';
-  if (s.flags & SRC) out += `${s.invflags & SRC ? ' !' : ''}${portSave('sport', s.spts)}`;
-  if (s.flags & DST) out += `${s.invflags & DST ? ' !' : ''}${portSave('dport', s.dpts)}`;
+  out += savePorts(s.flags, s.invflags, s.spts, s.dpts);
   if (s.flags & TYPE) out += `${s.invflags & TYPE ? ' !' : ''} --dccp-types${typesText(s.typemask, false)}`;
   if (s.flags & OPTION) out += `${s.invflags & OPTION ? ' !' : ''} --dccp-option ${s.option}`;
   return out;
@@ -116,8 +106,8 @@ export default defineMatch<DccpState>({
   stateText: (s) => (s.flags & TYPE && s.typemask === 0 ? saveText(s).replace(' --dccp-types ', ' --dccp-types ""') : undefined),
   print(s, numeric) {
     let out = ' dccp';
-    if (s.flags & SRC) out += portsList('spt', s.spts, !!(s.invflags & SRC), numeric);
-    if (s.flags & DST) out += portsList('dpt', s.dpts, !!(s.invflags & DST), numeric);
+    if (s.flags & SRC) out += portsList('spt', s.spts, !!(s.invflags & SRC), numeric, 'dccp');
+    if (s.flags & DST) out += portsList('dpt', s.dpts, !!(s.invflags & DST), numeric, 'dccp');
     if (s.flags & TYPE) out += `${s.invflags & TYPE ? ' !' : ''}${typesText(s.typemask, numeric)}`;
     if (s.flags & OPTION && (s.option || s.invflags & OPTION)) out += ` option=${s.invflags & OPTION ? '!' : ''}${s.option}`;
     return out;
@@ -131,17 +121,8 @@ export default defineMatch<DccpState>({
  * the DCCP packet type and options are not simulated, so the trace asks (assumed to match as written).
  */
 function dccpMiss(s: DccpState, ctx: EvalContext): string | undefined {
-  const p = ctx.pkt;
-  const ports: Array<[number, [number, number], number, string]> = [
-    [SRC, s.spts, p.sport, 'sport'],
-    [DST, s.dpts, p.dport, 'dport'],
-  ];
-  for (const [bit, [lo, hi], v, opt] of ports) {
-    if (!(s.flags & bit)) continue;
-    if ((v >= lo && v <= hi) === !!(s.invflags & bit)) {
-      return `${s.invflags & bit ? '! ' : ''}${portSave(opt, [lo, hi]).trim()}: packet has ${v}`;
-    }
-  }
+  const ports = portsMiss(s.flags, s.invflags, s.spts, s.dpts, ctx.pkt);
+  if (ports !== undefined) return ports;
   const asks: Array<[number, string]> = [
     [TYPE, `--dccp-types${typesText(s.typemask, false)}`],
     [OPTION, `--dccp-option ${s.option}`],

@@ -8,12 +8,11 @@
  * SHUTDOWN_COMPLETE): flags given on I_DATA and later types are kept but never printed (recorded).
  */
 import { defineMatch } from '../spec';
+import { DST, portsList, portsMiss, savePorts, SRC } from '../values/port-pair';
 import { paramProblem } from '../../messages';
-import { parsePort, portToService } from '../option-types';
+import { parsePort } from '../option-types';
 import type { EvalContext } from '../../eval/context';
 
-const SRC = 0x01;
-const DST = 0x02;
 const CHUNKS = 0x04;
 const MAX_FLAG_INFO = 4;
 
@@ -122,18 +121,9 @@ function chunksText(s: SctpState, numeric: boolean): string {
   return `${out} ${items.join(',')}`;
 }
 
-function portsList(name: string, [min, max]: [number, number], inv: boolean, numeric: boolean): string {
-  if (min === 0 && max === 0xffff && !inv) return '';
-  const p = (n: number): string => (numeric ? undefined : portToService(n, 'sctp')) ?? String(n);
-  return min === max ? ` ${name}:${inv ? '!' : ''}${p(min)}` : ` ${name}s:${inv ? '!' : ''}${p(min)}:${p(max)}`;
-}
-
-const portSave = (opt: string, [a, b]: [number, number]): string => ` --${opt} ${a === b ? a : `${a}:${b}`}`;
-
 function saveText(s: SctpState): string {
   let out = '';
-  if (s.flags & SRC) out += `${s.invflags & SRC ? ' !' : ''}${portSave('sport', s.spts)}`;
-  if (s.flags & DST) out += `${s.invflags & DST ? ' !' : ''}${portSave('dport', s.dpts)}`;
+  out += savePorts(s.flags, s.invflags, s.spts, s.dpts);
   if (s.flags & CHUNKS) out += `${s.invflags & CHUNKS ? ' !' : ''} --chunk-types${chunksText(s, false)}`;
   return out;
 }
@@ -190,8 +180,8 @@ chunktypes - DATA INIT INIT_ACK SACK HEARTBEAT HEARTBEAT_ACK ABORT SHUTDOWN SHUT
   compareKey: (s) => `${saveText(s)} ${JSON.stringify(s.flagInfo)}`,
   print(s, numeric) {
     let out = ' sctp';
-    if (s.flags & SRC) out += portsList('spt', s.spts, !!(s.invflags & SRC), numeric);
-    if (s.flags & DST) out += portsList('dpt', s.dpts, !!(s.invflags & DST), numeric);
+    if (s.flags & SRC) out += portsList('spt', s.spts, !!(s.invflags & SRC), numeric, 'sctp');
+    if (s.flags & DST) out += portsList('dpt', s.dpts, !!(s.invflags & DST), numeric, 'sctp');
     if (s.flags & CHUNKS) out += `${s.invflags & CHUNKS ? ' !' : ''}${chunksText(s, numeric)}`;
     return out;
   },
@@ -204,17 +194,8 @@ chunktypes - DATA INIT INIT_ACK SACK HEARTBEAT HEARTBEAT_ACK ABORT SHUTDOWN SHUT
  * the chunks of the packet are not simulated, so --chunk-types asks (assumed to match as written).
  */
 function sctpMiss(s: SctpState, ctx: EvalContext): string | undefined {
-  const p = ctx.pkt;
-  const ports: Array<[number, [number, number], number, string]> = [
-    [SRC, s.spts, p.sport, 'sport'],
-    [DST, s.dpts, p.dport, 'dport'],
-  ];
-  for (const [bit, [lo, hi], v, opt] of ports) {
-    if (!(s.flags & bit)) continue;
-    if ((v >= lo && v <= hi) === !!(s.invflags & bit)) {
-      return `${s.invflags & bit ? '! ' : ''}${portSave(opt, [lo, hi]).trim()}: packet has ${v}`;
-    }
-  }
+  const ports = portsMiss(s.flags, s.invflags, s.spts, s.dpts, ctx.pkt);
+  if (ports !== undefined) return ports;
   if (s.flags & CHUNKS) {
     const text = `--chunk-types${chunksText(s, false)}`;
     if (ctx.decide('sctp', `the packet's chunks match ${text}`, true) === !!(s.invflags & CHUNKS)) {

@@ -13,8 +13,8 @@ export interface TosState {
   inverted: boolean;
 }
 
-/** tos_values.c: IPTOS_* values and their names. */
-const TOS_SYMBOLS: ReadonlyArray<readonly [number, string]> = [
+/** tos_values.c: IPTOS_* values and their names, in its order (the TOS target's help and -L use them too). */
+export const TOS_SYMBOLS: ReadonlyArray<readonly [number, string]> = [
   [0x10, 'Minimize-Delay'],
   [0x08, 'Maximize-Throughput'],
   [0x04, 'Maximize-Reliability'],

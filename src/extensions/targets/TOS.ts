@@ -8,21 +8,13 @@
 import { paramProblem } from '../../messages';
 import { parseX6Uint } from '../option-types';
 import { defineTarget } from '../spec';
-import { parseTosMask } from '../matches/tos';
+import { parseTosMask, TOS_SYMBOLS } from '../matches/tos';
 
 export interface TosTargetState {
   value: number;
   mask: number;
 }
 
-/** tos_values.c: IPTOS_* values and their names, in its order. */
-const TOS_SYMBOLS: ReadonlyArray<readonly [number, string]> = [
-  [0x10, 'Minimize-Delay'],
-  [0x08, 'Maximize-Throughput'],
-  [0x04, 'Maximize-Reliability'],
-  [0x02, 'Minimize-Cost'],
-  [0x00, 'Normal-Service'],
-];
 
 // tos_tg_opts[]: O_SET_TOS 0, O_AND_TOS 1, O_OR_TOS 2, O_XOR_TOS 3, each excluding all (F_ANY).
 const ANY = ['set-tos', 'and-tos', 'or-tos', 'xor-tos'];
