@@ -12,11 +12,22 @@ import type { RunResult } from './main';
 import { OWN_OPTIONS as TRACE_OPTIONS } from './trace';
 
 /** The subcommands besides iptables' own command line. */
-const SUBCOMMANDS = ['completion', 'graph', 'lab', 'trace'];
+const SUBCOMMANDS = ['completion', 'graph', 'lab', 'nft', 'trace'];
 const GRAPH_OPTIONS = ['--rules', '--table', '--format', '--output', '-t', '-o', '-h', '--help'];
 
 const CHAIN_OPTIONS = new Set(['-A', '-C', '-D', '-I', '-R', '-L', '-S', '-F', '-Z', '-N', '-X', '-P', '-E', '--append', '--check', '--delete', '--insert', '--replace', '--list', '--list-rules', '--flush', '--zero', '--new-chain', '--delete-chain', '--policy', '--rename-chain']);
 const SHORT = ['-A', '-C', '-D', '-I', '-R', '-L', '-S', '-F', '-Z', '-N', '-X', '-P', '-E', '-t', '-s', '-d', '-p', '-i', '-o', '-j', '-g', '-m', '-n', '-v', '-x', '-w', '-h', '-V', '-f', '-c'];
+
+/** `tsiptables nft`: its options, verbs, objects and families, by position (the shell completes -f's file). */
+function nftCandidates(before: readonly string[]): string[] {
+  const words = before.filter((w) => w !== '-a' && w !== '--handle');
+  if (words.length === 0) return ['-f', '-a', 'list', 'flush', 'add', 'create', 'insert', 'delete'];
+  if (words[0] === '-f' || words[0] === '--file') return words.length === 1 ? ['-'] : [];
+  const objects = words[0] === 'list' || words[0] === 'flush' ? ['ruleset', 'table', 'chain', 'set'] : ['table', 'chain', 'rule', 'set', 'map', 'element'];
+  if (words.length === 1) return objects;
+  if (words.length === 2 && words[1] !== 'ruleset') return ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev'];
+  return [];
+}
 
 /** Candidates for the last word of `words` (the command line after the program name). */
 export function complete(words: readonly string[], chainsOf: (table: string) => string[]): string[] {
@@ -28,6 +39,7 @@ export function complete(words: readonly string[], chainsOf: (table: string) => 
   if (words.length === 1 && cur !== '' && !cur.startsWith('-')) return pick(SUBCOMMANDS);
   // lab SCRIPT, and the files the trace and graph options name: the shell's own file completion (-o default).
   if (words[0] === 'lab' || words[0] === 'completion') return words[0] === 'completion' && words.length === 2 ? pick(['bash', 'zsh']) : [];
+  if (words[0] === 'nft') return pick(nftCandidates(words.slice(1, -1)));
   if (words[0] === 'trace' || words[0] === 'graph') {
     if (prev === '--format') return pick(['dot', 'html']);
     if (cur.startsWith('-')) return pick(words[0] === 'trace' ? TRACE_OPTIONS.keys() : GRAPH_OPTIONS);
