@@ -2,9 +2,11 @@
  * Inputs that once crashed the CLI (found by the hostile-input work of issue 7, item 6), kept as they were
  * found: each must now give iptables' answer, in bounded time, with no internal error.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runIptables, runRestore } from '../../src/cli/main';
-import { Scratch } from './lib/harness';
+import { BIN, requireDist, Scratch } from './lib/harness';
 
 let s: Scratch;
 beforeEach(() => (s = new Scratch('tsi-regr-')));
@@ -89,4 +91,14 @@ test('a restore whose jump graph fails on a 10,000-deep chain answers in bounded
   expect(lines[16]).toBe('line 20001: RULE_');
   expect(lines).toHaveLength(18);
   expect(() => readFileSync(s.state)).toThrow(/ENOENT/);
+}, 60_000);
+
+test('a reader that goes away (`tsiptables -S | head -1`): no stack trace, the exit status of a SIGPIPE death', async () => {
+  // Was: "Error: write EPIPE ... Unhandled 'error' event" with Node's stack on stderr.
+  requireDist();
+  const rules = ['*filter', ...Array.from({ length: 5000 }, (_, i) => `-A INPUT -s 10.0.${i >> 8}.${i & 255} -j ACCEPT`), 'COMMIT', ''].join('\n');
+  expect((await runRestore('tsiptables-restore', [], () => rules, s.state)).status).toBe(0);
+  const r = spawnSync('bash', ['-c', `"${join(BIN, 'tsiptables')}" -S | head -1; echo "status \${PIPESTATUS[0]}" >&2`], { env: s.env, encoding: 'utf8' });
+  expect(r.stdout).toBe('-P INPUT ACCEPT\n');
+  expect(r.stderr).toBe('status 141\n');
 }, 60_000);
