@@ -4,7 +4,7 @@
  *   npx tsx bench/bench.ts [--reps N] [--ts-only] [--keep] [--small N] [--large N] [--no-write] [--only trace]
  *
  *   --reps N     runs per measurement, the median is reported (default 3); with --only trace, runs of each
- *                trace --batch, the best is reported
+ *                trace --batch, the fastest one-packet and batch runs are reported (trace-bench.ts)
  *   --ts-only    do not run the real iptables even where they could run
  *   --keep       keep the temporary directory (dumps, save outputs, tsiptables state)
  *   --small N    services in the small dump (default 1000)
@@ -521,9 +521,9 @@ async function main(): Promise<void> {
   }
 }
 
-/** --only trace: the trace --batch runs alone, best of --reps; results in bench/results/<date>-trace.json. */
+/** --only trace: the trace --batch runs alone, fastest of --reps; results in bench/results/<date>-trace.json. */
 function traceOnly(args: Args, started: Date, t0: number, load: number): void {
-  log(`tsiptables trace --batch (best of ${args.reps}):`);
+  log(`tsiptables trace --batch (fastest one-packet and batch runs of ${args.reps}):`);
   const traceResults: TraceBenchResult[] = [];
   for (const services of [10, args.large]) {
     const r = benchTrace(services, args.tracePackets, args.reps);
@@ -538,7 +538,7 @@ function traceOnly(args: Args, started: Date, t0: number, load: number): void {
     date: started.toISOString(),
     only: 'trace',
     reps: args.reps,
-    pick: 'best',
+    pick: 'fastest one-packet run and fastest batch run',
     git: gitInfo(),
     elapsedSeconds: Math.round(elapsed),
     host: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, kernel: os.release(), loadAverageAtStart: Math.round(load * 100) / 100 },

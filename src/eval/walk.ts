@@ -304,8 +304,13 @@ class CompiledRule {
   /** The last path a jump from here was taken with, and the path it led to (one array for every packet). */
   pathFrom: readonly string[] | undefined = undefined;
   pathTo: readonly string[] = NO_PATH;
-  /** The step this rule last reported (WalkCache shareSteps): the same object while the path is the same. */
+  /**
+   * The step this rule reports on `stepPath` (WalkCache shareSteps), once it has made SHARE_AFTER of them: a
+   * rule's step differs only by path (its table, chain, number, type and verdict are the rule's own).
+   */
   step: Step | undefined = undefined;
+  stepPath: readonly string[] | undefined = undefined;
+  stepsMade = 0;
 
   constructor(readonly rule: Rule) {
     const ip = rule.ip;
@@ -424,8 +429,10 @@ class CompiledChain {
   /** The policy's pending packets and bytes (deferred counters). */
   hits = 0;
   hitBytes = 0;
-  /** The tail's last step (policy or return; WalkCache shareSteps). */
+  /** The tail's step (policy or return; WalkCache shareSteps), as CompiledRule.step. */
   tailStep: Step | undefined = undefined;
+  tailPath: readonly string[] | undefined = undefined;
+  tailsMade = 0;
 
   constructor(
     readonly chain: Chain,
@@ -602,16 +609,23 @@ function bigLen(len: number): bigint {
 }
 
 /**
- * The step of a rule that is not a target's: the rule's last one when `share` and it says the same (same path,
- * hence same table, chain, number, type and verdict for this rule), else a new one.
+ * The step of a rule that is not a target's: with `share`, the rule's kept one when the path is the same (its
+ * table, chain, number, type and verdict are the rule's own), else a new one, kept once the rule has made
+ * SHARE_AFTER. Only rules taken often keep one: a rarely taken rule's step, made anew, is in the cache where
+ * its reader looks, a kept one of long ago is not.
  */
 function ruleStep(r: CompiledRule, share: boolean, table: string, chain: string, type: StepType, num: number, verdict: string, path: readonly string[]): Step {
-  const last = r.step;
-  if (last !== undefined && last.path === path && last.verdict === verdict && last.type === type && last.num === num && last.table === table && last.chain === chain) return last;
+  if (r.stepPath === path) return r.step!;
   const step: Step = { table, chain, type, num, rule: r.rule, verdict, path };
-  if (share) r.step = step;
+  if (share && ++r.stepsMade >= SHARE_AFTER) {
+    r.step = step;
+    r.stepPath = path;
+  }
   return step;
 }
+
+/** Steps made by a rule (or a chain's tail) before it keeps one to report again. */
+const SHARE_AFTER = 16;
 
 /** The walk over compiled chains: the naive walk's steps and verdicts, without trying rules that cannot match. */
 function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boolean, makeCtx: (chain: string) => EvalContext, sink: WalkSink, cache: WalkCache): WalkResult {
@@ -636,9 +650,9 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
         const chain = cc.chain;
         const policy = chain.policy ?? 'ACCEPT';
         let step = cc.tailStep;
-        if (step === undefined || step.path !== path || step.verdict !== policy || step.table !== tname) {
+        if (step === undefined || cc.tailPath !== path || step.verdict !== policy) {
           step = { table: tname, chain: chainName, type: 'policy', num, rule: undefined, verdict: policy, path };
-          if (share) cc.tailStep = step;
+          if (share && ++cc.tailsMade >= SHARE_AFTER) [cc.tailStep, cc.tailPath] = [step, path];
         }
         if (count && chain.counted === true) {
           if (defer) {
@@ -654,9 +668,9 @@ function walkCompiled(table: Table, hookChain: string, pkt: Packet, count: boole
         return { verdict: policy, decidedBy: step };
       }
       let step = cc.tailStep;
-      if (step === undefined || step.path !== path || step.table !== tname) {
+      if (step === undefined || cc.tailPath !== path) {
         step = { table: tname, chain: chainName, type: 'return', num, rule: undefined, verdict: 'RETURN', path };
-        if (share) cc.tailStep = step;
+        if (share && ++cc.tailsMade >= SHARE_AFTER) [cc.tailStep, cc.tailPath] = [step, path];
       }
       sink.step(step, pkt);
       const f = stack?.pop();
