@@ -6,8 +6,8 @@
 import type { Atom, AtomLine, NftLoc, NftStatement, TableItem } from './ast';
 import { intervalOf, intervalText, readValue } from './datatypes';
 import { NftError } from './errors';
-import { FAMILIES, type BaseChainSpec, type Family, type NftChain, NftRuleset, type NftSet, type NftTable } from './model';
-import { interpretRule, sortElements, splitElements } from './rule';
+import { FAMILIES, type BaseChainSpec, type Family, type NftChain, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
+import { interpretRule, readElement, SET_FLAG_ORDER, sortElements, splitElements } from './rule';
 import { readSelector } from './selectors';
 import { tableText, chainText, rulesetText } from './print';
 
@@ -175,27 +175,37 @@ function setLines(st: NftSet, lines: AtomLine[], defs: Map<string, Atom[]>): voi
     const atoms = substitute(l.atoms, defs);
     const w = textOf(atoms[0]);
     if (w === 'type') {
-      const key = textOf(atoms[1]) ?? '';
-      st.keyType = key;
-      const parts = [key];
-      if (atoms[2]?.k === 'op' && atoms[2].text === ':') {
-        st.dataType = textOf(atoms[3]);
-        parts.push(':', st.dataType ?? '');
+      // `type K [. K ...] [: D]`
+      const keys: string[] = [];
+      let i = 1;
+      for (;;) {
+        keys.push(textOf(atoms[i]) ?? '');
+        i++;
+        if (atoms[i]?.k === 'op' && (atoms[i] as { text: string }).text === '.') i++;
+        else break;
       }
-      st.typeLine = `type ${parts.join(' ')}`;
+      st.keyType = keys[0]!;
+      st.keyTypes = keys;
+      let line = `type ${keys.join(' . ')}`;
+      if (atoms[i]?.k === 'op' && (atoms[i] as { text: string }).text === ':') {
+        st.dataType = textOf(atoms[i + 1]);
+        line += ` : ${st.dataType ?? ''}`;
+      }
+      st.typeLine = line;
     } else if (w === 'typeof') {
       const words = atoms.map(textOf);
       const s = readSelector(words, 1);
       st.keyType = s?.sel.type ?? 'integer';
+      st.keyTypes = [st.keyType];
       st.typeLine = `typeof ${s?.sel.print ?? words.slice(1).join(' ')}`;
     } else if (w === 'flags') {
       for (const a of atoms.slice(1)) if (a.k === 'word') for (const f of a.text.split(',')) if (f && !st.flags.includes(f)) st.flags.push(f);
-      const order = ['constant', 'interval', 'timeout', 'dynamic'];
-      st.flags.sort((x, y) => order.indexOf(x) - order.indexOf(y));
+      st.flags.sort((x, y) => SET_FLAG_ORDER.indexOf(x) - SET_FLAG_ORDER.indexOf(y));
     } else if (w === 'timeout') {
       st.timeout = textOf(atoms[1]);
       if (!st.flags.includes('timeout')) st.flags.push('timeout');
     } else if (w === 'size') st.size = Number(textOf(atoms[1]));
+    else if (w === 'auto-merge' && atoms.length === 1) st.autoMerge = true;
     else if (w === 'comment') st.comment = textOf(atoms[1]);
     else if (w === 'elements') {
       const br = atoms[2];
@@ -205,34 +215,36 @@ function setLines(st: NftSet, lines: AtomLine[], defs: Map<string, Atom[]>): voi
 }
 
 function addElements(st: NftSet, atoms: Atom[]): void {
-  const table: NftTable = newTable('ip', '');
-  const els = splitElements(atoms).map((e) => {
-    const text = interpretElement(e, st, table);
-    return text;
-  });
-  if (st.flags.includes('interval') && st.dataType === undefined) {
-    const list = [...st.elements, ...els].map((e) => ({ ...e }));
-    st.elements = sortElements(list);
-  } else st.elements = sortElements([...st.elements, ...els]);
+  const els = splitElements(atoms).map((e) => interpretElement(e, st));
+  let all = sortElements([...st.elements, ...els]);
+  if (st.autoMerge) all = mergeIntervals(st.keyType, all);
+  st.elements = all;
 }
 
-function interpretElement(atoms: Atom[], st: NftSet, _t: NftTable): { text: string; key: bigint[] } {
-  const keyText = textOf(atoms[0]) ?? '';
-  const v = readValue(st.keyType, keyText);
-  if (st.dataType === undefined) {
-    if (st.flags.includes('interval')) {
-      const iv = intervalOf(v);
-      return { text: intervalText(st.keyType, iv.lo, iv.hi), key: [iv.lo] };
-    }
-    return { text: v.text, key: [v.key] };
+/** auto-merge: overlapping and adjacent intervals become one. */
+function mergeIntervals(type: string, els: SetElement[]): SetElement[] {
+  const out: { lo: bigint; hi: bigint }[] = [];
+  for (const e of els) {
+    const r = e.range ?? { lo: e.key[0]!, hi: e.key[0]! };
+    const last = out[out.length - 1];
+    if (last && r.lo <= last.hi + 1n) last.hi = r.hi > last.hi ? r.hi : last.hi;
+    else out.push({ ...r });
   }
-  const data = atoms.slice(2).map((a) => textOf(a) ?? '').join(' ');
-  const d = st.dataType === 'verdict' ? data : readValue(st.dataType, data).text;
-  return { text: `${v.text} : ${d}`, key: [v.key] };
+  return out.map((r) => ({ text: intervalText(type, r.lo, r.hi), key: [r.lo], range: r }));
+}
+
+function interpretElement(atoms: Atom[], st: NftSet): SetElement {
+  if (st.dataType === undefined && st.keyTypes.length === 1 && st.flags.includes('interval')) {
+    const keyText = atoms.map((a) => (a.k === 'op' ? a.text : textOf(a) ?? '')).join('');
+    const v = readValue(st.keyType, keyText);
+    const iv = intervalOf(v);
+    return { text: intervalText(st.keyType, iv.lo, iv.hi), key: [iv.lo], range: iv };
+  }
+  return readElement(atoms, st.keyTypes, st.dataType);
 }
 
 function newSet(kind: 'set' | 'map', name: string): NftSet {
-  return { kind, name, typeLine: '', keyType: 'integer', dataType: undefined, flags: [], timeout: undefined, size: undefined, comment: undefined, elements: [] };
+  return { kind, name, typeLine: '', keyType: 'integer', keyTypes: ['integer'], dataType: undefined, flags: [], timeout: undefined, size: undefined, autoMerge: false, comment: undefined, elements: [] };
 }
 
 function ensureChain(t: NftTable, name: string): NftChain {
@@ -392,7 +404,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     if (br?.k !== 'brace') throw new NftError('syntax error, unexpected newline', whole);
     if (verb === 'add') addElements(st, br.atoms);
     else {
-      const drop = new Set(splitElements(br.atoms).map((e) => interpretElement(e, st, t).text));
+      const drop = new Set(splitElements(br.atoms).map((e) => interpretElement(e, st).text));
       st.elements = st.elements.filter((e) => !drop.has(e.text));
     }
     return;

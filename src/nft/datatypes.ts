@@ -147,7 +147,71 @@ const etherAddr: Reader = (text) => {
   return { text: t, key: BigInt(`0x${t.replace(/:/g, '')}`) };
 };
 
-const ipv6: Reader = (text) => ({ text: text.toLowerCase(), key: 0n });
+function parseIpv6(text: string): bigint {
+  let s = text;
+  let tail: bigint[] = [];
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    const n = parseIpv4(v4[1]!);
+    tail = [n >> 16n, n & 0xffffn];
+    s = s.slice(0, -v4[1]!.length);
+    if (s.endsWith(':') && !s.endsWith('::')) s = s.slice(0, -1);
+  }
+  const parseGroups = (part: string): bigint[] => (part === '' ? [] : part.split(':').map((g) => {
+    if (!/^[0-9a-f]{1,4}$/i.test(g)) throw new NftValueError(text);
+    return BigInt(`0x${g}`);
+  }));
+  let groups: bigint[];
+  const dbl = s.indexOf('::');
+  if (dbl >= 0) {
+    const head = parseGroups(s.slice(0, dbl));
+    const rest = parseGroups(s.slice(dbl + 2));
+    const fill = 8 - head.length - rest.length - tail.length;
+    if (fill < 1) throw new NftValueError(text);
+    groups = [...head, ...Array<bigint>(fill).fill(0n), ...rest, ...tail];
+  } else groups = [...parseGroups(s), ...tail];
+  if (groups.length !== 8) throw new NftValueError(text);
+  return groups.reduce((acc, g) => (acc << 16n) | g, 0n);
+}
+
+/** inet_ntop(AF_INET6): the first longest run of two or more zero groups as `::`, IPv4-mapped as a dotted quad. */
+function ipv6Text(n: bigint): string {
+  const g = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(16 * (7 - i))) & 0xffffn));
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${ipv4Text(n & 0xffffffffn)}`;
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+const ipv6: Reader = (text) => {
+  const slash = text.indexOf('/');
+  if (slash >= 0) {
+    const addr = parseIpv6(text.slice(0, slash));
+    const len = Number(text.slice(slash + 1));
+    if (!Number.isInteger(len) || len < 0 || len > 128) throw new NftValueError(text);
+    const size = 1n << BigInt(128 - len);
+    const lo = addr & ~(size - 1n) & ((1n << 128n) - 1n);
+    if (len === 128) return { text: ipv6Text(lo), key: lo };
+    return { text: `${ipv6Text(lo)}/${len}`, key: lo, interval: { lo, hi: lo + size - 1n } };
+  }
+  const n = parseIpv6(text);
+  return { text: ipv6Text(n), key: n };
+};
 
 const ifname: Reader = (text) => ({ text: `"${text}"`, key: BigInt(`0x${Buffer.from(text).toString('hex') || '0'}`) });
 
@@ -165,6 +229,14 @@ const ICMP_TYPES: Record<string, number> = {
   'router-advertisement': 9, 'router-solicitation': 10, 'time-exceeded': 11, 'parameter-problem': 12,
   'timestamp-request': 13, 'timestamp-reply': 14, 'info-request': 15, 'info-reply': 16,
   'address-mask-request': 17, 'address-mask-reply': 18,
+};
+
+const ICMPV6_TYPES: Record<string, number> = {
+  'destination-unreachable': 1, 'packet-too-big': 2, 'time-exceeded': 3, 'parameter-problem': 4, 'echo-request': 128,
+  'echo-reply': 129, 'mld-listener-query': 130, 'mld-listener-report': 131, 'mld-listener-done': 132,
+  'mld-listener-reduction': 132, 'nd-router-solicit': 133, 'nd-router-advert': 134, 'nd-neighbor-solicit': 135,
+  'nd-neighbor-advert': 136, 'nd-redirect': 137, 'router-renumbering': 138, 'ind-neighbor-solicit': 141,
+  'ind-neighbor-advert': 142, 'mld2-listener-report': 143,
 };
 
 const ETHER_TYPES: Record<string, number> = { ip: 0x0800, arp: 0x0806, ip6: 0x86dd, vlan: 0x8100, '8021ad': 0x88a8 };
@@ -206,6 +278,7 @@ export const DATATYPES: Record<string, Reader> = {
   iface_index: ifindex,
   icmp_type: symbolic(ICMP_TYPES),
   icmp_code: integer,
+  icmpv6_type: symbolic(ICMPV6_TYPES),
   ct_state: bitmask(CT_STATES),
   ct_status: bitmask(CT_STATUS),
   ct_dir: symbolic(CT_DIR),
@@ -218,6 +291,30 @@ export const DATATYPES: Record<string, Reader> = {
   gid: uid,
   verdict,
 };
+
+/** Bytes a value of `type` takes in a concatenation, and whether it is in host byte order (else network). */
+const LAYOUT: Record<string, [number, boolean]> = {
+  ipv4_addr: [4, false], ipv6_addr: [16, false], inet_service: [2, false], inet_proto: [1, true], mark: [4, true],
+  ether_addr: [6, false], ether_type: [2, false], ifname: [16, false], iface_index: [4, true], icmp_type: [1, false],
+  icmpv6_type: [1, false], ct_state: [4, true], ct_status: [4, true], ct_dir: [1, true], tcp_flag: [1, false],
+  arp_op: [2, false], pkt_type: [1, true], dscp: [1, false], nf_proto: [1, true], uid: [4, true], gid: [4, true],
+  integer: [4, true], verdict: [4, true],
+};
+
+/**
+ * The key nft sorts a concatenated element by (concat_expr_msort_value): the fields' bytes one after the other,
+ * read as one host-endian (little-endian) number.
+ */
+export function concatKey(types: readonly string[], keys: readonly bigint[]): bigint {
+  const bytes: number[] = [];
+  types.forEach((t, i) => {
+    const [width, host] = LAYOUT[t] ?? [4, true];
+    const v = keys[i] ?? 0n;
+    const be = Array.from({ length: width }, (_, k) => Number((v >> BigInt(8 * (width - 1 - k))) & 0xffn));
+    bytes.push(...(host ? be.reverse() : be));
+  });
+  return bytes.reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n);
+}
 
 /** Reads `text` as a value of `type`. */
 export function readValue(type: string, text: string): Value {
@@ -233,11 +330,11 @@ export function intervalOf(v: Value): { lo: bigint; hi: bigint } {
 
 /** An interval as nft prints it in an interval set: a single value, a prefix, or a range. */
 export function intervalText(type: string, lo: bigint, hi: bigint): string {
-  const print = (n: bigint): string => (type === 'ipv4_addr' ? ipv4Text(n) : n.toString());
+  const print = (n: bigint): string => (type === 'ipv4_addr' ? ipv4Text(n) : type === 'ipv6_addr' ? ipv6Text(n) : n.toString());
   if (lo === hi) return print(lo);
-  if (type === 'ipv4_addr') {
-    const len = prefixOf(lo, hi, 32);
-    if (len !== undefined) return `${ipv4Text(lo)}/${len}`;
+  if (type === 'ipv4_addr' || type === 'ipv6_addr') {
+    const len = prefixOf(lo, hi, type === 'ipv4_addr' ? 32 : 128);
+    if (len !== undefined) return `${print(lo)}/${len}`;
   }
   return `${print(lo)}-${print(hi)}`;
 }

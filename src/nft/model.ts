@@ -28,6 +28,8 @@ export interface NftChain {
 export interface SetElement {
   text: string;
   key: bigint[];
+  /** What an element of an interval set covers (for auto-merge). */
+  range?: { lo: bigint; hi: bigint };
 }
 
 export interface NftSet {
@@ -37,10 +39,13 @@ export interface NftSet {
   typeLine: string;
   /** The key's datatype (for element parsing and line breaks), and the map's data type. */
   keyType: string;
+  /** The key's datatypes, one per field of a concatenation. */
+  keyTypes: string[];
   dataType: string | undefined;
   flags: string[];
   timeout: string | undefined;
   size: number | undefined;
+  autoMerge: boolean;
   comment: string | undefined;
   elements: SetElement[];
 }
@@ -66,7 +71,7 @@ export class NftRuleset {
     r.tables = this.tables.map((t) => ({
       ...t,
       flags: [...t.flags],
-      sets: new Map([...t.sets].map(([k, s]) => [k, { ...s, flags: [...s.flags], elements: [...s.elements] }])),
+      sets: new Map([...t.sets].map(([k, s]) => [k, { ...s, flags: [...s.flags], keyTypes: [...s.keyTypes], elements: [...s.elements] }])),
       chains: new Map([...t.chains].map(([k, c]) => [k, { ...c, base: c.base ? { ...c.base, devices: [...c.base.devices] } : undefined, rules: [...c.rules] }])),
     }));
     return r;

@@ -52,13 +52,14 @@ export function chainText(c: NftChain, family: Family): string {
 
 function setText(st: NftSet): string {
   let s = `\t${st.kind} ${st.name} {\n\t\t${st.typeLine}\n`;
+  if (st.size !== undefined) s += `\t\tsize ${st.size}\n`;
   // A default timeout makes a lone `timeout` flag go unsaid (recorded).
   const flags = st.timeout !== undefined && st.flags.length === 1 && st.flags[0] === 'timeout' ? [] : st.flags;
   if (flags.length > 0) s += `\t\tflags ${flags.join(',')}\n`;
   if (st.timeout !== undefined) s += `\t\ttimeout ${st.timeout}\n`;
-  if (st.size !== undefined) s += `\t\tsize ${st.size}\n`;
+  if (st.autoMerge) s += '\t\tauto-merge\n';
   if (st.comment !== undefined) s += `\t\tcomment "${st.comment}"\n`;
-  if (st.elements.length > 0) s += `\t\telements = ${elementsText(st.elements, st.keyType)}\n`;
+  if (st.elements.length > 0) s += `\t\telements = ${elementsText(st.elements, st.typeLine.includes(' . ') ? 'concat' : st.keyType)}\n`;
   return `${s}\t}\n`;
 }
 
@@ -68,12 +69,11 @@ export function tableText(t: NftTable, onlyChain?: string): string {
     const c = t.chains.get(onlyChain);
     return c ? `${s}${chainText(c, t.family)}}\n` : `${s}}\n`;
   }
-  let head = '';
-  if (t.flags.length > 0) head += `\tflags ${t.flags.join(',')}\n`;
-  if (t.comment !== undefined) head += `\tcomment "${t.comment}"\n`;
+  if (t.flags.length > 0) s += `\tflags ${t.flags.join(',')}\n`;
+  if (t.comment !== undefined) s += `\tcomment "${t.comment}"\n`;
   const items = [...[...t.sets.values()].map(setText), ...[...t.chains.values()].map((c) => chainText(c, t.family))];
-  s += head;
-  if (head !== '' && items.length > 0) s += '\n';
+  // table_print(): the flags line (not the comment) sets the delimiter a blank line before the first object.
+  if (t.flags.length > 0 && items.length > 0) s += '\n';
   s += items.join('\n');
   return `${s}}\n`;
 }

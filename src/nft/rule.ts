@@ -4,7 +4,7 @@
  * statements: verdicts, counter, log, limit, reject, nat, notrack, mark and payload rewrites, vmaps, fwd, comment.
  */
 import type { Atom, NftLoc } from './ast';
-import { intervalOf, lineBreakEvery, NftValueError, NoSuchInterface, readValue, type Value } from './datatypes';
+import { concatKey, intervalOf, lineBreakEvery, NftValueError, NoSuchInterface, readValue, type Value } from './datatypes';
 import { NftError } from './errors';
 import type { Family, NftTable, SetElement } from './model';
 import { readSelector, type Selector } from './selectors';
@@ -13,6 +13,9 @@ export interface RuleContext {
   family: Family;
   table: NftTable;
 }
+
+/** The order `flags` prints a set's flags in (recorded). */
+export const SET_FLAG_ORDER = ['constant', 'dynamic', 'interval', 'timeout'];
 
 const BITMASK_TYPES = new Set(['ct_state', 'ct_status', 'tcp_flag']);
 const REL_OPS = new Set(['==', '!=', '<', '>', '<=', '>=']);
@@ -137,7 +140,7 @@ function readSelectors(c: Cursor): Selector[] | undefined {
 }
 
 /** One element of a set or map: `key[ . key] [: data]`. */
-function readElement(atoms: Atom[], keyTypes: string[], dataType: string | undefined): SetElement {
+export function readElement(atoms: Atom[], keyTypes: string[], dataType: string | undefined): SetElement {
   const c = new Cursor(atoms);
   const parts: string[] = [];
   const key: bigint[] = [];
@@ -152,6 +155,7 @@ function readElement(atoms: Atom[], keyTypes: string[], dataType: string | undef
     key.push(v.key);
   }
   let text = parts.join(' . ');
+  if (keyTypes.length > 1) key.splice(0, key.length, concatKey(keyTypes, key));
   if (dataType !== undefined) {
     const colon = c.next();
     if (!(colon.k === 'op' && colon.text === ':')) throw unexpected(colon);
@@ -283,8 +287,17 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
   if (w === 'set' && sels.length === 1) {
     c.next();
     const other = readSelectors(c);
-    if (other) p.out.push(`${lhs} set ${other.map((s) => s.print).join(' . ')}`);
-    else p.out.push(`${lhs} set ${readRhs(c, ctx, sels)}`);
+    if (other) {
+      let s = `${lhs} set ${other.map((x) => x.print).join(' . ')}`;
+      const opWord = c.peek();
+      const op = opWord?.k === 'op' && ['&', '|', '^'].includes(opWord.text) ? opWord.text : opWord?.k === 'word' ? ({ and: '&', or: '|', xor: '^' } as Record<string, string>)[opWord.text] : undefined;
+      if (op !== undefined) {
+        c.next();
+        const v = readScalarText(c, other[0]!.type);
+        s += ` ${op} ${valueOf(other[0]!.type, v.text, v.loc).text}`;
+      }
+      p.out.push(s);
+    } else p.out.push(`${lhs} set ${readRhs(c, ctx, sels)}`);
     return true;
   }
   if (w === 'vmap') {
@@ -507,6 +520,37 @@ export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
       if (w === 'reject') {
         c.next();
         p.out.push(readReject(c, ctx, a.loc));
+        continue;
+      }
+      if ((w === 'add' || w === 'update') && c.peek(1)?.k === 'setref' && c.peek(2)?.k === 'brace') {
+        c.next();
+        const ref = c.next() as Extract<Atom, { k: 'setref' }>;
+        const body = c.next() as Extract<Atom, { k: 'brace' }>;
+        lookupSet(ctx, ref);
+        const st = ctx.table.sets.get(ref.name);
+        if (st) {
+          if (!st.flags.includes('dynamic')) st.flags.push('dynamic');
+          st.flags.sort((x, y) => SET_FLAG_ORDER.indexOf(x) - SET_FLAG_ORDER.indexOf(y));
+          st.size ??= 65535;
+        }
+        const inner = new Cursor(body.atoms);
+        const sels = readSelectors(inner);
+        if (!sels) throw inner.peek() ? unexpected(inner.peek()!) : unexpected(body);
+        const parts = [sels.map((x) => x.print).join(' . ')];
+        if (inner.word() === 'timeout') {
+          inner.next();
+          parts.push(`timeout ${(inner.next() as { text: string }).text}`);
+        }
+        if (inner.word() === 'limit') {
+          inner.next();
+          parts.push(readLimit(inner));
+        }
+        if (inner.word() === 'counter') {
+          inner.next();
+          parts.push('counter packets 0 bytes 0');
+        }
+        if (!inner.done()) throw unexpected(inner.peek()!);
+        p.out.push(`${w} @${ref.name} { ${parts.join(' ')} }`);
         continue;
       }
       if (w === 'notrack') {

@@ -18,6 +18,7 @@ const PAYLOAD: Record<string, Record<string, string>> = {
   th: { sport: 'inet_service', dport: 'inet_service' },
   sctp: { sport: 'inet_service', dport: 'inet_service' },
   icmp: { type: 'icmp_type', code: 'icmp_code', id: 'integer', sequence: 'integer' },
+  icmpv6: { type: 'icmpv6_type', code: 'icmp_code', id: 'integer', sequence: 'integer' },
   ether: { saddr: 'ether_addr', daddr: 'ether_addr', type: 'ether_type' },
   vlan: { id: 'integer', pcp: 'integer', type: 'ether_type' },
   arp: { operation: 'arp_op', htype: 'integer', ptype: 'ether_type', hlen: 'integer', plen: 'integer' },
