@@ -322,7 +322,7 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
     let rel = '==';
     if (c.peek()?.k === 'op' && REL_OPS.has((c.peek() as { text: string }).text)) rel = (c.next() as { text: string }).text;
     const rhs = readRhs(c, ctx, sels);
-    if (type === 'tcp_flag' && op === '&' && rel === '==') p.out.push(`${lhs} ${rhs} / ${mask.text}`);
+    if (type === 'tcp_flag' && op === '&' && (rel === '==' || rel === '!=')) p.out.push(`${lhs} ${rel === '==' ? '' : '!= '}${rhs} / ${mask.text}`);
     else p.out.push(`${lhs} ${op} ${mask.text} ${rel} ${rhs}`);
     return true;
   }
@@ -337,7 +337,7 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
     // `tcp flags syn / syn,ack`: the printed spelling of `tcp flags & (syn|ack) == syn`.
     c.next();
     const m = readScalarText(c, type);
-    p.out.push(`${lhs} ${rhs} / ${valueOf(type, m.text, m.loc).text}`);
+    p.out.push(`${lhs} ${rel === '!=' ? '!= ' : ''}${rhs} / ${valueOf(type, m.text, m.loc).text}`);
     return true;
   }
   const showEq = rel === '==' && BITMASK_TYPES.has(type) && !rhs.startsWith('{') && !rhs.startsWith('@');
@@ -378,6 +378,34 @@ function readLog(c: Cursor): string {
   if (level !== undefined && level !== 'warn') s += ` level ${level}`;
   if (flags.length > 0) s += ` flags ${flags.includes('all') ? 'all' : flags.join(',')}`;
   return s;
+}
+
+const FIB_TYPES = new Set(['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat', 'xresolve']);
+
+/** `fib FLAG [. FLAG] oif|oifname|type [op] VALUE` (src/fib.c). */
+function readFib(c: Cursor): string {
+  const flags: string[] = [];
+  for (;;) {
+    const f = c.next();
+    if (f.k !== 'word' || !['saddr', 'daddr', 'mark', 'iif', 'oif'].includes(f.text)) throw unexpected(f);
+    flags.push(f.text);
+    if (c.isOp('.')) c.next();
+    else break;
+  }
+  const result = c.next();
+  if (result.k !== 'word' || !['oif', 'oifname', 'type'].includes(result.text)) throw unexpected(result);
+  let s = `fib ${flags.join(' . ')} ${result.text}`;
+  const op = c.peek();
+  if (op?.k === 'op' && REL_OPS.has(op.text)) {
+    c.next();
+    if (op.text !== '==') s += ` ${op.text}`;
+  }
+  const v = c.next();
+  if (v.k === 'brace') return `${s} { ${splitElements(v.atoms).map((e) => (e[0] as { text: string }).text).sort((a, b) => [...FIB_TYPES].indexOf(a) - [...FIB_TYPES].indexOf(b)).join(', ')} }`;
+  if (v.k !== 'word' && v.k !== 'string') throw unexpected(v);
+  if (result.text === 'type' && !FIB_TYPES.has(v.text)) throw new NftError(`Could not parse fib address type`, v.loc);
+  if (result.text === 'oifname') return `${s} "${v.text}"`;
+  return `${s} ${v.text}`;
 }
 
 function readLimit(c: Cursor): string {
@@ -551,6 +579,32 @@ export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
         }
         if (!inner.done()) throw unexpected(inner.peek()!);
         p.out.push(`${w} @${ref.name} { ${parts.join(' ')} }`);
+        continue;
+      }
+      if (w === 'fib') {
+        c.next();
+        p.out.push(readFib(c));
+        continue;
+      }
+      if (w === 'tcp' && c.word(1) === 'option' && c.word(2) === 'maxseg' && c.word(3) === 'size') {
+        c.i += 4;
+        let s = 'tcp option maxseg size';
+        if (c.word() === 'set') {
+          c.next();
+          if (c.word() === 'rt' && c.word(1) === 'mtu') {
+            c.i += 2;
+            s += ' set rt mtu';
+          } else s += ` set ${valueOf('integer', (c.next() as { text: string }).text, c.atoms[c.i - 1]!.loc).text}`;
+        } else {
+          const op = c.peek();
+          if (op?.k === 'op' && REL_OPS.has(op.text)) {
+            c.next();
+            if (op.text !== '==') s += ` ${op.text}`;
+          }
+          const v = readScalarText(c, 'integer');
+          s += ` ${valueOf('integer', v.text, v.loc).text}`;
+        }
+        p.out.push(s);
         continue;
       }
       if (w === 'notrack') {
