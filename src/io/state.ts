@@ -54,7 +54,7 @@ export function serialize(rs: Ruleset): string {
   for (const t of rs.tables.values()) {
     const chains = chainsInSaveOrder(t);
     parts.push(`*${t.name}\n`);
-    for (const c of chains) parts.push(chainHeader(c));
+    for (const c of chains) parts.push(c instanceof StateChain ? c.header() : chainHeader(c));
     for (const c of chains) {
       const pending = c.pending;
       if (pending !== undefined && !pending.loaded) {
@@ -144,6 +144,30 @@ class StateChain implements Chain, PendingRules {
   set name(name: string) {
     if (name !== this.textName) void this.rules;
     this.chainName = name;
+  }
+
+  /** The `:NAME POLICY [p:b]` line read from the file, and what it said: written back as it was while unchanged. */
+  private headerLine: string | undefined;
+  private headerPolicy: 'ACCEPT' | 'DROP' | undefined;
+  private headerPackets = 0n;
+  private headerBytes = 0n;
+
+  readHeader(line: string): void {
+    this.headerLine = line;
+    this.headerPolicy = this.policy;
+    this.headerPackets = this.counters.packets;
+    this.headerBytes = this.counters.bytes;
+  }
+
+  /** The chain's header line for the state file (and iptables-save). */
+  header(): string {
+    const same =
+      this.headerLine !== undefined &&
+      this.chainName === this.textName &&
+      this.policy === this.headerPolicy &&
+      this.counters.packets === this.headerPackets &&
+      this.counters.bytes === this.headerBytes;
+    return same ? this.headerLine! : chainHeader(this);
   }
 
   get loaded(): boolean {
@@ -289,7 +313,9 @@ function loadTableSection(rs: Ruleset, name: TableName, text: string, from: numb
     if (sp > p + 1 && sp + USER_ZERO.length === e && text.startsWith(USER_ZERO, sp)) {
       const chainName = text.slice(p + 1, sp);
       if (chains.has(chainName)) return false;
-      chains.set(chainName, new StateChain(chainName, undefined, undefined, { packets: 0n, bytes: 0n }, name, '', isChain));
+      const c = new StateChain(chainName, undefined, undefined, { packets: 0n, bytes: 0n }, name, '', isChain);
+      c.readHeader(text.slice(p, e + 1));
+      chains.set(chainName, c);
       p = e + 1;
       continue;
     }
@@ -301,8 +327,11 @@ function loadTableSection(rs: Ruleset, name: TableName, text: string, from: numb
       if (m[2] !== 'ACCEPT' && m[2] !== 'DROP') return false;
       existing.policy = m[2];
       existing.counters = counters;
+      existing.readHeader(text.slice(p, e + 1));
     } else if (!existing && m[2] === '-') {
-      chains.set(m[1]!, new StateChain(m[1]!, undefined, undefined, counters, name, '', isChain));
+      const c = new StateChain(m[1]!, undefined, undefined, counters, name, '', isChain);
+      c.readHeader(text.slice(p, e + 1));
+      chains.set(m[1]!, c);
     } else return false;
     p = e + 1;
   }
