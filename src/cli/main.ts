@@ -1,6 +1,7 @@
 /**
  * The command-line edge: the only place that prints and exits. `main(program, argv)` is what bin/ calls.
  */
+import { isAscii } from 'node:buffer';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseCommandLine } from '../../grammar/index';
 import { EarlyExitSignal, parseCommand, type ParsedCommand } from '../compile/command';
@@ -224,7 +225,7 @@ export async function runRestore(program: string, argv: readonly string[], stdin
   let text: string;
   if (files.length === 1) {
     try {
-      text = readFileSync(files[0]!, 'utf8');
+      text = readText(files[0]!);
     } catch (e) {
       const code = (e as { code?: string }).code;
       const reason = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : String(code);
@@ -271,6 +272,12 @@ export async function runRestore(program: string, argv: readonly string[], stdin
 }
 
 /** bin/ entry point. */
+/** A file's (or stdin's) text; ASCII, as dumps nearly always are, is read as latin1: a copy, no UTF-8 decoding. */
+function readText(file: string | number): string {
+  const bytes = readFileSync(file);
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+}
+
 export function main(program: string, argv: string[]): void {
   // A reader that goes away (`tsiptables -S | head`): the real iptables dies of SIGPIPE without a word, and the
   // shell reports 128 + 13; Node ignores SIGPIPE, so the write fails with EPIPE instead, and is ended the same way.
@@ -296,7 +303,7 @@ export function main(program: string, argv: string[]): void {
   };
   try {
     if (program === 'tsiptables-save') done(runSave(program, argv));
-    else if (program === 'tsiptables-restore') runRestore(program, argv, () => readFileSync(0, 'utf8')).then(done, crash);
+    else if (program === 'tsiptables-restore') runRestore(program, argv, () => readText(0)).then(done, crash);
     // The subcommands are loaded when used (commander, the tracer and the lab are no part of an iptables command's
     // start-up: commander alone pulls in child_process and net, ~12 ms).
     else if (argv[0] === 'trace') {
