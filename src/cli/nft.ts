@@ -7,20 +7,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadState, statePath, withLock, writeState } from '../io/state';
-import { rulesetFromText, rulesetText, runNftText } from '../nft/index';
+import { rulesetFromText, runNftText, storedText } from '../nft/index';
 import type { RunResult } from './main';
 
 const USAGE = 'Usage: nft [ options ] [ cmds... ]\n';
 
 export async function runNft(argv: readonly string[], stdin: () => string, statefile?: string): Promise<RunResult> {
   let file: string | undefined;
+  let handles = false;
   const words: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (words.length === 0 && (a === '-f' || a === '--file')) {
       file = argv[++i];
       if (file === undefined) return { stdout: '', stderr: `nft: option requires an argument -- 'f'\n${USAGE}`, status: 1 };
-    } else if (words.length === 0 && (a === '-a' || a === '--handle' || a === '-n' || a === '-s' || a === '--stateless')) continue;
+    } else if (words.length === 0 && (a === '-a' || a === '--handle')) handles = true;
+    else if (words.length === 0 && (a === '-n' || a === '-s' || a === '--stateless')) continue;
     else words.push(a);
   }
   let text: string;
@@ -48,13 +50,13 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
   const work = (): RunResult => {
     const rs = loadState(path, new Set());
     const base = rulesetFromText(rs.nft);
-    const r = runNftText(text, base, source);
+    const r = runNftText(text, base, source, { handles });
     if (!r.ok) {
       // A command line's error shows the command without its final newline.
       return { stdout: '', stderr: r.stderr, status: 1 };
     }
     if (!readOnly) {
-      const next = rulesetText(r.ruleset);
+      const next = storedText(r.ruleset);
       if (next !== (rs.nft ?? '')) {
         rs.nft = next === '' ? undefined : next;
         writeState(path, rs);

@@ -6,10 +6,10 @@
 import type { Atom, AtomLine, NftLoc, NftStatement, TableItem } from './ast';
 import { intervalOf, intervalText, readValue } from './datatypes';
 import { NftError } from './errors';
-import { FAMILIES, type BaseChainSpec, type Family, type NftChain, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
+import { FAMILIES, type BaseChainSpec, type Family, type NftChain, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
 import { interpretRule, readElement, SET_FLAG_ORDER, sortElements, splitElements } from './rule';
 import { readSelector } from './selectors';
-import { tableText, chainText, rulesetText } from './print';
+import { rulesetText, tableChainText, tableText } from './print';
 
 const ENOENT = 'No such file or directory';
 const EEXIST = 'File exists';
@@ -39,7 +39,28 @@ function textOf(a: Atom | undefined): string | undefined {
 class Batch {
   readonly checks: (() => void)[] = [];
   output = '';
-  constructor(readonly rs: NftRuleset) {}
+  /** `nft -a`: listings show handles. */
+  listHandles = false;
+  constructor(
+    readonly rs: NftRuleset,
+    /** Reading a stored `nft -a list ruleset` text: each object's handle by the line it is on. */
+    readonly storedHandles: Map<number, number> | undefined,
+  ) {}
+
+  /** A new table's handle: the namespace's next one, or the stored one. */
+  tableHandle(loc: NftLoc): number {
+    const h = this.storedHandles?.get(loc.line);
+    if (h !== undefined) return h;
+    return ++this.rs.lastTableHandle;
+  }
+
+  /** A new chain's, set's or rule's handle in `t` (nf_tables_alloc_handle), or the stored one. */
+  handle(t: NftTable, loc: NftLoc | undefined): number {
+    const h = loc !== undefined ? this.storedHandles?.get(loc.line) : undefined;
+    if (h !== undefined) return h;
+    if (this.storedHandles) return 0;
+    return ++t.lastHandle;
+  }
 }
 
 function substitute(atoms: Atom[], defs: Map<string, Atom[]>): Atom[] {
@@ -70,8 +91,8 @@ function familyAndName(words: Atom[], want: number, loc: NftLoc): { family: Fami
   return { family, names: rest.slice(0, want).map((a) => textOf(a) ?? ''), nameAtoms: rest.slice(0, want) };
 }
 
-function newTable(family: Family, name: string): NftTable {
-  return { family, name, flags: [], comment: undefined, sets: new Map(), chains: new Map() };
+function newTable(family: Family, name: string, handle: number): NftTable {
+  return { family, name, handle, lastHandle: 0, flags: [], comment: undefined, sets: new Map(), chains: new Map() };
 }
 
 function requireTable(b: Batch, family: Family, name: string, loc: NftLoc): NftTable {
@@ -105,6 +126,14 @@ function readPriority(atoms: Atom[], i: number, family: Family): { value: number
     next += 2;
   }
   return { value, next };
+}
+
+/** Is this chain line a property (`type ... hook ...`, `policy`, `comment`) rather than a rule? */
+function isChainProperty(line: AtomLine): boolean {
+  const a = line.atoms;
+  const first = textOf(a[0]);
+  if (a[0]?.k !== 'word') return false;
+  return (first === 'type' && textOf(a[2]) === 'hook') || (first === 'policy' && a.length === 2) || (first === 'comment' && a.length === 2 && a[1]!.k === 'string');
 }
 
 function applyChainLine(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, defs: Map<string, Atom[]>): void {
@@ -143,24 +172,30 @@ function applyChainLine(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, 
     chain.comment = atoms[1].text;
     return;
   }
-  const text = interpretDeferred(atoms, t, b, line.loc);
-  chain.rules.push({ text });
+  chain.rules.push(newRule(atoms, t, b, line.loc));
+}
+
+/** A rule of `t`: its text, and its handle after those of the anonymous sets it creates. */
+function newRule(atoms: Atom[], t: NftTable, b: Batch, loc: NftLoc): NftRule {
+  const anonymous = { count: 0 };
+  const text = interpretDeferred(atoms, t, b, anonymous);
+  for (let i = 0; i < anonymous.count; i++) b.handle(t, undefined);
+  return { text, handle: b.handle(t, loc) };
 }
 
 /** Interprets a rule; references to chains and sets the batch may still create are checked at its end. */
-function interpretDeferred(atoms: Atom[], t: NftTable, b: Batch, loc: NftLoc): string {
+function interpretDeferred(atoms: Atom[], t: NftTable, b: Batch, anonymousSets: { count: number }): string {
   const probe: NftTable = { ...t, chains: new Proxy(t.chains, {}), sets: t.sets };
   // Chains and sets are looked up when the batch ends: interpret against a table that has every name, then
   // re-run the lookups on the final table.
   const all = new Map(t.chains);
   const allSets = new Map(t.sets);
   for (const a of flat(atoms)) {
-    if (a.k === 'word' && !all.has(a.text)) all.set(a.text, { name: a.text, base: undefined, comment: undefined, rules: [] });
+    if (a.k === 'word' && !all.has(a.text)) all.set(a.text, { name: a.text, handle: 0, base: undefined, comment: undefined, rules: [] });
     if (a.k === 'setref' && !allSets.has(a.name)) allSets.set(a.name, undefined as unknown as NftSet);
   }
-  const text = interpretRule(atoms, { family: t.family, table: { ...probe, chains: all, sets: allSets } });
+  const text = interpretRule(atoms, { family: t.family, table: { ...probe, chains: all, sets: allSets }, anonymousSets });
   b.checks.push(() => {
-    void loc;
     interpretRule(atoms, { family: t.family, table: t });
   });
   return text;
@@ -243,29 +278,48 @@ function interpretElement(atoms: Atom[], st: NftSet): SetElement {
   return readElement(atoms, st.keyTypes, st.dataType);
 }
 
-function newSet(kind: 'set' | 'map', name: string): NftSet {
-  return { kind, name, typeLine: '', keyType: 'integer', keyTypes: ['integer'], dataType: undefined, flags: [], timeout: undefined, size: undefined, autoMerge: false, comment: undefined, elements: [] };
+function newSet(kind: 'set' | 'map', name: string, handle: number): NftSet {
+  return { kind, name, handle, typeLine: '', keyType: 'integer', keyTypes: ['integer'], dataType: undefined, flags: [], timeout: undefined, size: undefined, autoMerge: false, comment: undefined, elements: [] };
 }
 
-function ensureChain(t: NftTable, name: string): NftChain {
+function ensureChain(t: NftTable, name: string, b: Batch, loc: NftLoc): NftChain {
   let c = t.chains.get(name);
   if (!c) {
-    c = { name, base: undefined, comment: undefined, rules: [] };
+    c = { name, handle: b.handle(t, loc), base: undefined, comment: undefined, rules: [] };
     t.chains.set(name, c);
   }
   return c;
 }
 
+function ensureSet(t: NftTable, kind: 'set' | 'map', name: string, b: Batch, loc: NftLoc): NftSet {
+  let st = t.sets.get(name);
+  if (!st) {
+    st = newSet(kind, name, b.handle(t, loc));
+    t.sets.set(name, st);
+  }
+  return st;
+}
+
+/**
+ * A table block, in the order nft sends it to the kernel (nft_cmd_expand): its chains, then its sets, then the
+ * rules chain by chain; handles are given in that order.
+ */
 function applyTableItems(t: NftTable, items: TableItem[], b: Batch, defs: Map<string, Atom[]>): void {
   for (const it of items) {
-    if (it.k === 'chain') {
-      const c = ensureChain(t, it.name);
-      for (const l of it.lines) applyChainLine(c, t, l, b, defs);
-    } else if (it.k === 'set' || it.k === 'map') {
-      const st = t.sets.get(it.name) ?? newSet(it.k, it.name);
-      t.sets.set(it.name, st);
-      setLines(st, it.lines, defs);
-    } else if (it.k === 'line') {
+    if (it.k !== 'chain') continue;
+    const c = ensureChain(t, it.name, b, it.loc);
+    for (const l of it.lines) if (isChainProperty(l)) applyChainLine(c, t, l, b, defs);
+  }
+  for (const it of items) {
+    if (it.k === 'set' || it.k === 'map') setLines(ensureSet(t, it.k, it.name, b, it.loc), it.lines, defs);
+  }
+  for (const it of items) {
+    if (it.k !== 'chain') continue;
+    const c = t.chains.get(it.name)!;
+    for (const l of it.lines) if (!isChainProperty(l)) applyChainLine(c, t, l, b, defs);
+  }
+  for (const it of items) {
+    if (it.k === 'line') {
       const atoms = substitute(it.line.atoms, defs);
       const w = textOf(atoms[0]);
       if (w === 'flags') t.flags = (textOf(atoms[1]) ?? '').split(',');
@@ -305,11 +359,11 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     if (verb === 'list') {
       const t = b.rs.table(family, name);
       if (!t) throw new NftError(ENOENT, nameLoc);
-      b.output += tableText(t);
+      b.output += tableText(t, b.listHandles);
       return;
     }
     if (verb === 'create' && existing) throw new NftError(`Could not process rule: ${EEXIST}`, nameLoc);
-    const t = existing ?? newTable(family, name);
+    const t = existing ?? newTable(family, name, b.tableHandle(s.loc));
     if (!existing) rs.tables.push(t);
     if (s.items) applyTableItems(t, s.items, b, defs);
     return;
@@ -337,12 +391,13 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     if (verb === 'list') {
       const c = t.chains.get(name);
       if (!c) throw new NftError(ENOENT, whole);
-      b.output += `table ${t.family} ${t.name} {\n${chainText(c, t.family)}}\n`;
+      b.output += tableChainText(t, c, b.listHandles);
       return;
     }
     if (verb === 'create' && t.chains.has(name)) throw new NftError(`Could not process rule: ${EEXIST}`, whole);
-    const c = ensureChain(t, name);
-    for (const l of s.lines ?? []) applyChainLine(c, t, l, b, defs);
+    const c = ensureChain(t, name, b, s.loc);
+    for (const l of s.lines ?? []) if (isChainProperty(l)) applyChainLine(c, t, l, b, defs);
+    for (const l of s.lines ?? []) if (!isChainProperty(l)) applyChainLine(c, t, l, b, defs);
     return;
   }
   if (s.k === 'set') {
@@ -354,9 +409,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
       t.sets.delete(names[1]!);
       return;
     }
-    const st = t.sets.get(names[1]!) ?? newSet(s.kind, names[1]!);
-    t.sets.set(names[1]!, st);
-    setLines(st, s.lines ?? [], defs);
+    setLines(ensureSet(t, s.kind, names[1]!, b, s.loc), s.lines ?? [], defs);
     return;
   }
   const atoms = substitute(s.atoms, defs);
@@ -369,11 +422,11 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
       return;
     }
     if (verb === 'list') {
-      b.output += rulesetText(rs);
+      b.output += rulesetText(rs, b.listHandles);
       return;
     }
   }
-  if ((verb === 'add' || verb === 'insert') && obj === 'rule') {
+  if ((verb === 'add' || verb === 'insert' || verb === 'replace' || verb === 'delete') && obj === 'rule') {
     const head = atoms.slice(2);
     const f = textOf(head[0]);
     const hasFamily = f !== undefined && (FAMILIES as readonly string[]).includes(f) && head.length > 2;
@@ -382,13 +435,31 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     const tName = textOf(rest[0]);
     const cName = textOf(rest[1]);
     if (tName === undefined || cName === undefined) throw new NftError('syntax error, unexpected newline', whole);
-    const ruleAtoms = rest.slice(2);
+    let ruleAtoms = rest.slice(2);
     const t = b.rs.table(family, tName);
     const c = t?.chains.get(cName);
     if (!t || !c) throw new NftError(`Could not process rule: ${ENOENT}`, (t ? rest[1]! : rest[0]!).loc);
-    const text = interpretDeferred(ruleAtoms, t, b, span(ruleAtoms, whole));
-    if (verb === 'add') c.rules.push({ text });
-    else c.rules.unshift({ text });
+    // `position N` / `handle N` (a rule of this chain by handle) or `index N` (by place).
+    let at: number | undefined;
+    const where = textOf(ruleAtoms[0]);
+    if ((where === 'position' || where === 'handle' || where === 'index') && ruleAtoms[1]?.k === 'word' && /^\d+$/.test(ruleAtoms[1].text)) {
+      const n = Number(ruleAtoms[1].text);
+      const whereLoc = verb === 'delete' ? ruleAtoms[1].loc : span(ruleAtoms.slice(0, 2), whole);
+      at = where === 'index' ? n : c.rules.findIndex((r) => r.handle === n);
+      if (at < 0 || at > c.rules.length || (where === 'index' && at >= c.rules.length)) throw new NftError(`Could not process rule: ${ENOENT}`, whereLoc);
+      ruleAtoms = ruleAtoms.slice(2);
+    }
+    if (verb === 'delete') {
+      if (at === undefined || where === 'index') throw new NftError('syntax error, unexpected newline', whole);
+      c.rules.splice(at, 1);
+      return;
+    }
+    const rule = newRule(ruleAtoms, t, b, span(ruleAtoms, whole));
+    if (verb === 'replace') {
+      if (at === undefined) throw new NftError('syntax error, unexpected newline', whole);
+      c.rules[at] = { ...rule, handle: c.rules[at]!.handle };
+    } else if (verb === 'add') c.rules.splice(at === undefined ? c.rules.length : at + 1, 0, rule);
+    else c.rules.splice(at ?? 0, 0, rule);
     return;
   }
   if ((verb === 'add' || verb === 'delete') && obj === 'element') {
@@ -413,9 +484,17 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   throw new NftError(`syntax error, unexpected ${verb !== undefined && /^\d+$/.test(verb) ? 'number' : 'string'}`, first.loc);
 }
 
-/** Runs a batch; returns the new ruleset and what `list` commands printed, or throws the first NftError. */
-export function runBatch(statements: NftStatement[], base: NftRuleset): { ruleset: NftRuleset; output: string } {
-  const b = new Batch(base.clone());
+/**
+ * Runs a batch; returns the new ruleset and what `list` commands printed, or throws the first NftError.
+ * `storedHandles` (line -> handle) reads a stored `nft -a list ruleset` text back with its handles.
+ */
+export function runBatch(
+  statements: NftStatement[],
+  base: NftRuleset,
+  opts: { storedHandles?: Map<number, number>; listHandles?: boolean } = {},
+): { ruleset: NftRuleset; output: string } {
+  const b = new Batch(base.clone(), opts.storedHandles);
+  b.listHandles = opts.listHandles ?? false;
   const defs = new Map<string, Atom[]>();
   for (const s of statements) applyStatement(s, b, defs);
   for (const check of b.checks) check();

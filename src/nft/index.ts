@@ -10,13 +10,20 @@ export { rulesetText } from './print';
 
 export type NftOutcome = { ok: true; ruleset: NftRuleset; output: string } | { ok: false; stderr: string };
 
+export interface NftRunOptions {
+  /** `nft -a`: listings show `# handle N`. */
+  handles?: boolean;
+  /** Reading stored text: object handles by line. */
+  storedHandles?: Map<number, number>;
+}
+
 /** Runs nft text against `base`. `sourceName` is the file name nft shows (`/dev/stdin` for `-f -`), undefined for argv. */
-export function runNftText(text: string, base: NftRuleset, sourceName: string | undefined): NftOutcome {
+export function runNftText(text: string, base: NftRuleset, sourceName: string | undefined, opts: NftRunOptions = {}): NftOutcome {
   const lines = text.split('\n');
   const parsed = parseNft(text);
   if (!parsed.ok) return { ok: false, stderr: formatNftError(new NftError(parsed.error.message, parsed.error.loc), { name: sourceName, lines }) };
   try {
-    const r = runBatch(parsed.statements, base);
+    const r = runBatch(parsed.statements, base, { storedHandles: opts.storedHandles, listHandles: opts.handles });
     return { ok: true, ruleset: r.ruleset, output: r.output };
   } catch (e) {
     if (e instanceof NftError) return { ok: false, stderr: formatNftError(e, { name: sourceName, lines }) };
@@ -24,12 +31,34 @@ export function runNftText(text: string, base: NftRuleset, sourceName: string | 
   }
 }
 
-/** The ruleset a stored `nft list ruleset` text describes (empty when there is none). */
-export function rulesetFromText(text: string | undefined): NftRuleset {
-  if (text === undefined || text === '') return new NftRuleset();
-  const r = runNftText(text, new NftRuleset(), 'state');
-  if (!r.ok) throw new Error(`stored nft ruleset does not read back: ${r.stderr}`);
-  return r.ruleset;
+/**
+ * The state file's form of a ruleset: `nft -a list ruleset` text (readable by `nft -f`), after a comment line with
+ * the handle counters the kernel would keep: `# tsiptables: handles LAST_TABLE_HANDLE LAST_HANDLE_OF_EACH_TABLE...`.
+ */
+export function storedText(rs: NftRuleset): string {
+  if (rs.tables.length === 0 && rs.lastTableHandle === 0) return '';
+  return `# tsiptables: handles ${[rs.lastTableHandle, ...rs.tables.map((t) => t.lastHandle)].join(' ')}\n${rulesetText(rs, true)}`;
 }
 
-export { rulesetText as printRuleset };
+const HANDLES_LINE = /^# tsiptables: handles ([\d ]+)\n/;
+const HANDLE_AT_END = /# handle (\d+)$/;
+
+/** The ruleset a stored text describes (empty when there is none); plain `nft list ruleset` text is read too. */
+export function rulesetFromText(text: string | undefined): NftRuleset {
+  if (text === undefined || text === '') return new NftRuleset();
+  const storedHandles = new Map<number, number>();
+  text.split('\n').forEach((l, i) => {
+    const m = HANDLE_AT_END.exec(l);
+    if (m) storedHandles.set(i + 1, Number(m[1]));
+  });
+  const r = runNftText(text, new NftRuleset(), 'state', { storedHandles });
+  if (!r.ok) throw new Error(`stored nft ruleset does not read back: ${r.stderr}`);
+  const counters = HANDLES_LINE.exec(text)?.[1]?.split(' ').map(Number);
+  if (counters) {
+    r.ruleset.lastTableHandle = counters[0] ?? 0;
+    r.ruleset.tables.forEach((t, i) => {
+      t.lastHandle = counters[i + 1] ?? 0;
+    });
+  }
+  return r.ruleset;
+}

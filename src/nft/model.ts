@@ -15,10 +15,12 @@ export interface BaseChainSpec {
 export interface NftRule {
   /** The rule as `nft list ruleset` prints it. */
   text: string;
+  handle: number;
 }
 
 export interface NftChain {
   name: string;
+  handle: number;
   base: BaseChainSpec | undefined;
   comment: string | undefined;
   rules: NftRule[];
@@ -35,6 +37,7 @@ export interface SetElement {
 export interface NftSet {
   kind: 'set' | 'map';
   name: string;
+  handle: number;
   /** The `type ...` or `typeof ...` line's text after the tab. */
   typeLine: string;
   /** The key's datatype (for element parsing and line breaks), and the map's data type. */
@@ -53,6 +56,9 @@ export interface NftSet {
 export interface NftTable {
   family: Family;
   name: string;
+  handle: number;
+  /** The last handle the kernel gave a chain, set or rule of this table (table->hgenerator). */
+  lastHandle: number;
   flags: string[];
   comment: string | undefined;
   sets: Map<string, NftSet>;
@@ -61,6 +67,8 @@ export interface NftTable {
 
 export class NftRuleset {
   tables: NftTable[] = [];
+  /** The last table handle given out in this network namespace (deleted tables keep theirs used). */
+  lastTableHandle = 0;
 
   table(family: Family, name: string): NftTable | undefined {
     return this.tables.find((t) => t.family === family && t.name === name);
@@ -68,6 +76,7 @@ export class NftRuleset {
 
   clone(): NftRuleset {
     const r = new NftRuleset();
+    r.lastTableHandle = this.lastTableHandle;
     r.tables = this.tables.map((t) => ({
       ...t,
       flags: [...t.flags],

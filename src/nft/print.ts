@@ -42,16 +42,21 @@ function baseLine(b: BaseChainSpec, family: Family): string {
   return `\t\ttype ${b.type} hook ${b.hook}${dev} priority ${priorityText(b.priority, family, b.hook)}; policy ${b.policy};\n`;
 }
 
-export function chainText(c: NftChain, family: Family): string {
-  let s = `\tchain ${c.name} {\n`;
+/** ` # handle N` after an object's opening line or a rule, with `nft -a`. */
+function h(handles: boolean, n: number): string {
+  return handles ? ` # handle ${n}` : '';
+}
+
+export function chainText(c: NftChain, family: Family, handles = false): string {
+  let s = `\tchain ${c.name} {${h(handles, c.handle)}\n`;
   if (c.comment !== undefined) s += `\t\tcomment "${c.comment}"\n`;
   if (c.base) s += baseLine(c.base, family);
-  for (const r of c.rules) s += `\t\t${r.text}\n`;
+  for (const r of c.rules) s += `\t\t${r.text}${h(handles, r.handle)}\n`;
   return `${s}\t}\n`;
 }
 
-function setText(st: NftSet): string {
-  let s = `\t${st.kind} ${st.name} {\n\t\t${st.typeLine}\n`;
+function setText(st: NftSet, handles: boolean): string {
+  let s = `\t${st.kind} ${st.name} {${h(handles, st.handle)}\n\t\t${st.typeLine}\n`;
   if (st.size !== undefined) s += `\t\tsize ${st.size}\n`;
   // A default timeout makes a lone `timeout` flag go unsaid (recorded).
   const flags = st.timeout !== undefined && st.flags.length === 1 && st.flags[0] === 'timeout' ? [] : st.flags;
@@ -63,21 +68,23 @@ function setText(st: NftSet): string {
   return `${s}\t}\n`;
 }
 
-export function tableText(t: NftTable, onlyChain?: string): string {
-  let s = `table ${t.family} ${t.name} {\n`;
-  if (onlyChain !== undefined) {
-    const c = t.chains.get(onlyChain);
-    return c ? `${s}${chainText(c, t.family)}}\n` : `${s}}\n`;
-  }
+export function tableText(t: NftTable, handles = false): string {
+  let s = `table ${t.family} ${t.name} {${h(handles, t.handle)}\n`;
   if (t.flags.length > 0) s += `\tflags ${t.flags.join(',')}\n`;
   if (t.comment !== undefined) s += `\tcomment "${t.comment}"\n`;
-  const items = [...[...t.sets.values()].map(setText), ...[...t.chains.values()].map((c) => chainText(c, t.family))];
+  const items = [...[...t.sets.values()].map((st) => setText(st, handles)), ...[...t.chains.values()].map((c) => chainText(c, t.family, handles))];
   // table_print(): the flags line (not the comment) sets the delimiter a blank line before the first object.
   if (t.flags.length > 0 && items.length > 0) s += '\n';
   s += items.join('\n');
   return `${s}}\n`;
 }
 
-export function rulesetText(rs: NftRuleset): string {
-  return rs.tables.map((t) => tableText(t)).join('');
+export function rulesetText(rs: NftRuleset, handles = false): string {
+  return rs.tables.map((t) => tableText(t, handles)).join('');
+}
+
+/** `list chain`: the chain inside its table's lines. */
+export function tableChainText(t: NftTable, c: NftChain, handles = false): string {
+  // Without the table's handle: `list chain` does not fetch the table (recorded).
+  return `table ${t.family} ${t.name} {\n${chainText(c, t.family, handles)}}\n`;
 }

@@ -12,6 +12,8 @@ import { readSelector, type Selector } from './selectors';
 export interface RuleContext {
   family: Family;
   table: NftTable;
+  /** Counts the anonymous sets the rule creates (each takes a handle before the rule's). */
+  anonymousSets?: { count: number };
 }
 
 /** The order `flags` prints a set's flags in (recorded). */
@@ -209,9 +211,10 @@ export function sortElements(els: SetElement[]): SetElement[] {
 }
 
 /** `{ a, b }` as nft prints an anonymous set (sorted, one line); a single plain element loses its braces. */
-function anonymousSet(brace: Extract<Atom, { k: 'brace' }>, keyTypes: string[], dataType: string | undefined): { text: string; single: boolean } {
+function anonymousSet(ctx: RuleContext, brace: Extract<Atom, { k: 'brace' }>, keyTypes: string[], dataType: string | undefined): { text: string; single: boolean } {
   const els = sortElements(splitElements(brace.atoms).map((e) => readElement(e, keyTypes, dataType)));
   if (els.length === 1 && dataType === undefined && keyTypes.length === 1) return { text: els[0]!.text, single: true };
+  if (ctx.anonymousSets) ctx.anonymousSets.count++;
   return { text: `{ ${els.map((e) => e.text).join(', ')} }`, single: false };
 }
 
@@ -248,7 +251,7 @@ function readRhs(c: Cursor, ctx: RuleContext, sels: Selector[]): string {
   if (!a) throw c.unexpectedEnd();
   if (a.k === 'brace') {
     c.next();
-    return anonymousSet(a, keyTypesOf(sels), undefined).text;
+    return anonymousSet(ctx, a, keyTypesOf(sels), undefined).text;
   }
   if (a.k === 'setref') {
     c.next();
@@ -306,7 +309,7 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
     if (a.k === 'setref') {
       lookupSet(ctx, a);
       p.out.push(`${lhs} vmap @${a.name}`);
-    } else if (a.k === 'brace') p.out.push(`${lhs} vmap ${anonymousSet(a, keyTypesOf(sels), 'verdict').text}`);
+    } else if (a.k === 'brace') p.out.push(`${lhs} vmap ${anonymousSet(ctx, a, keyTypesOf(sels), 'verdict').text}`);
     else throw unexpected(a);
     return true;
   }
