@@ -105,15 +105,20 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
     } else {
       // nf_nat_l4proto_unique_tuple(): the port class of the original port, or the given range.
       const k = keyOf(t, manip);
-      let min: number;
-      let size: number;
-      if (!r.protoSpecified) {
-        if (t.proto === PROTO_ICMP) [min, size] = [0, 65536];
-        else if (k < 512) [min, size] = [1, 511];
-        else if (k < 1024) [min, size] = [600, 424];
-        else [min, size] = [1024, 64512];
-      } else {
-        [min, size] = [r.minPort, r.maxPort - r.minPort + 1];
+      let min = 1024;
+      let size = 64512;
+      if (r.protoSpecified) {
+        min = r.minPort;
+        size = r.maxPort - r.minPort + 1;
+      } else if (t.proto === PROTO_ICMP) {
+        min = 0;
+        size = 65536;
+      } else if (k < 512) {
+        min = 1;
+        size = 511;
+      } else if (k < 1024) {
+        min = 600;
+        size = 424;
       }
       // The kernel starts at a random offset (source) or at the range's start (destination). Here a source
       // search runs down from the top of the range: deterministic, and unlikely to take a port that a later
@@ -145,8 +150,11 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
       chosen ??= t;
       const what = t.proto === PROTO_ICMP ? 'icmp id' : 'port';
       if (keyOf(chosen, manip) !== k && (manip === 'src' || r.randomAll)) {
-        const why = r.randomAll ? `--random/--random-fully asks for a random ${what}` : used(t) ? `${what} ${k} clashes with another connection` : `${what} ${k} is outside the range`;
-        note = `${why}; the kernel picks a free ${what} at random, ${keyOf(chosen, manip)} chosen here`;
+        if (r.randomAll) note = randomNote(what, keyOf(chosen, manip));
+        else {
+          const why = used(t) ? `${what} ${k} clashes with another connection` : `${what} ${k} is outside the range`;
+          note = `${why}; the kernel picks a free ${what} at random, ${keyOf(chosen, manip)} chosen here`;
+        }
       }
     }
   }
@@ -160,6 +168,19 @@ export function setupNat(table: ConntrackTable, conn: Conn, manip: Manip, range:
   conn.natInit[manip] = true;
   return note;
 }
+
+/**
+ * The note of a --random/--random-fully mapping that chose `key`: the last one made is made again by the next
+ * connection through the same mapping (kube-proxy's MASQUERADE --random-fully: every connection).
+ */
+function randomNote(what: string, key: number): string {
+  if (lastRandomNote.what !== what || lastRandomNote.key !== key) {
+    const text = `--random/--random-fully asks for a random ${what}; the kernel picks a free ${what} at random, ${key} chosen here`;
+    lastRandomNote = { what, key, text };
+  }
+  return lastRandomNote.text;
+}
+let lastRandomNote = { what: '', key: -1, text: '' };
 
 /** nf_nat_packet(): rewrite the packet for `manip` according to the connection's bindings. */
 export function applyNat(conn: Conn, manip: Manip, reply: boolean, p: Packet): boolean {

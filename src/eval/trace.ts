@@ -224,13 +224,13 @@ export class Tracer {
       }
       pkt.ttl -= 1;
       pkt.outIface = route.dev;
-      run.events.push({ kind: 'route', text: `routing: forward out ${route.dev}${route.gateway !== undefined ? ` via ${addrToString(route.gateway)}` : ''} (FORWARD), TTL now ${pkt.ttl}` });
+      run.events.push({ kind: 'route', text: forwardText(route.dev, route.gateway, pkt.ttl) });
       const fwd = this.hook(run, 'FORWARD');
       if (fwd.verdict !== 'ACCEPT') return dropped(fwd);
       const post = this.hook(run, 'POSTROUTING');
       if (post.verdict !== 'ACCEPT') return dropped(post);
       decided = fwd.step;
-      return finish('forwarded', 'accepted', `forwarded out ${pkt.outIface}${decided ? ` (${describeStep(decided)})` : ''}`, decided);
+      return finish('forwarded', 'accepted', forwardedVerdict(pkt.outIface, decided), decided);
     }
 
     // Sent by a local process: routing first, then OUTPUT and POSTROUTING.
@@ -591,6 +591,29 @@ function frameDestination(host: Host, dst: number, dev: string): string | null {
   if (dst >>> 28 === 0xe) return multicastMac(dst);
   return host.macOf(dev) ?? null;
 }
+
+/** The route event of a forwarded packet; the last one made is the next packet's too, as a rule. */
+function forwardText(dev: string, gateway: number | undefined, ttl: number): string {
+  const l = lastForward;
+  if (l.dev !== dev || l.gateway !== gateway || l.ttl !== ttl) {
+    lastForward = { dev, gateway, ttl, text: `routing: forward out ${dev}${gateway !== undefined ? ` via ${addrToString(gateway)}` : ''} (FORWARD), TTL now ${ttl}` };
+  }
+  return lastForward.text;
+}
+let lastForward: { dev: string; gateway: number | undefined; ttl: number; text: string } = { dev: '', gateway: undefined, ttl: -1, text: '' };
+
+/**
+ * The verdict of a forwarded packet. The last one is made again when the device and the deciding step are the
+ * same (a step kept by the walk, WalkCache shareSteps, is the same object; steps do not change once reported).
+ */
+function forwardedVerdict(out: string | null, decided: Step | undefined): string {
+  const l = lastForwarded;
+  if (l.out !== out || l.decided !== decided || decided === undefined) {
+    lastForwarded = { out, decided, text: `forwarded out ${out}${decided ? ` (${describeStep(decided)})` : ''}` };
+  }
+  return lastForwarded.text;
+}
+let lastForwarded: { out: string | null; decided: Step | undefined; text: string } = { out: null, decided: undefined, text: '' };
 
 /** "filter FORWARD rule 3" / "filter FORWARD policy DROP". */
 export function describeStep(s: Step | undefined): string {
