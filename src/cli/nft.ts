@@ -3,6 +3,7 @@
  *   nft [-a] -f FILE | -f -        run a file (or stdin) as one atomic batch
  *   nft list ruleset | list table [FAMILY] NAME | list chain [FAMILY] TABLE NAME
  *   nft flush ruleset | add table ... | add rule ... (any command, its words joined by blanks as nft joins them)
+ *   -a (handles), -c (check only), -v (version)
  * Errors and exit statuses are nft's: the message with its location and carets on stderr, exit 1.
  */
 import { readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ const USAGE = 'Usage: nft [ options ] [ cmds... ]\n';
 export async function runNft(argv: readonly string[], stdin: () => string, statefile?: string): Promise<RunResult> {
   let file: string | undefined;
   let handles = false;
+  let check = false;
   const words: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -22,6 +24,8 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
       file = argv[++i];
       if (file === undefined) return { stdout: '', stderr: `nft: option requires an argument -- 'f'\n${USAGE}`, status: 1 };
     } else if (words.length === 0 && (a === '-a' || a === '--handle')) handles = true;
+    else if (words.length === 0 && (a === '-c' || a === '--check')) check = true;
+    else if (words.length === 0 && (a === '-v' || a === '--version')) return { stdout: 'nftables v1.0.6 (Lester Gooch #5)\n', stderr: '', status: 0 };
     else if (words.length === 0 && (a === '-n' || a === '-s' || a === '--stateless')) continue;
     else words.push(a);
   }
@@ -41,12 +45,13 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
       source = file;
     }
   } else {
-    if (words.length === 0) return { stdout: '', stderr: '', status: 0 };
+    if (words.length === 0) return { stdout: '', stderr: 'nft: no command specified\n', status: 1 };
     text = `${words.join(' ')}\n`;
     source = undefined;
   }
   const path = statefile ?? statePath();
-  const readOnly = file === undefined && words[0] === 'list';
+  // `-c`: checked as a batch, never committed.
+  const readOnly = check || (file === undefined && words[0] === 'list');
   const work = (): RunResult => {
     const rs = loadState(path, new Set());
     const base = rulesetFromText(rs.nft);

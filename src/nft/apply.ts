@@ -9,7 +9,7 @@ import { NftError } from './errors';
 import { FAMILIES, type BaseChainSpec, type Family, type NftChain, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
 import { interpretRule, readElement, SET_FLAG_ORDER, sortElements, splitElements } from './rule';
 import { readSelector } from './selectors';
-import { rulesetText, tableChainText, tableText } from './print';
+import { chainsText, rulesetText, setText, setsText, tableChainText, tablesText, tableText } from './print';
 
 const ENOENT = 'No such file or directory';
 const EEXIST = 'File exists';
@@ -403,10 +403,16 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   if (s.k === 'set') {
     const words = substitute(s.words, defs);
     const loc = span(words, s.loc);
-    const { family, names } = familyAndName(words, 2, loc);
-    const t = requireTable(b, family, names[0]!, { ...s.loc, endColumn: loc.endColumn });
-    if (s.verb === 'delete') {
-      t.sets.delete(names[1]!);
+    const { family, names, nameAtoms } = familyAndName(words, 2, loc);
+    const t = b.rs.table(family, names[0]!);
+    const listing = s.verb === 'list';
+    if (!t) throw new NftError(listing ? ENOENT : `Could not process rule: ${ENOENT}`, nameAtoms[0]!.loc);
+    const st = t.sets.get(names[1]!);
+    if (s.verb === 'delete' || s.verb === 'flush' || listing) {
+      if (!st) throw new NftError(listing ? ENOENT : `Could not process rule: ${ENOENT}`, nameAtoms[1]!.loc);
+      if (s.verb === 'delete') t.sets.delete(names[1]!);
+      else if (s.verb === 'flush') st.elements = [];
+      else b.output += `table ${t.family} ${t.name} {\n${setText(st, b.listHandles)}}\n`;
       return;
     }
     setLines(ensureSet(t, s.kind, names[1]!, b, s.loc), s.lines ?? [], defs);
@@ -416,6 +422,12 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   const verb = textOf(atoms[0]);
   const obj = textOf(atoms[1]);
   const whole = span(atoms, s.loc);
+  if (verb === 'list' && (obj === 'tables' || obj === 'chains' || obj === 'sets' || obj === 'maps')) {
+    const f = textOf(atoms[2]);
+    const family = f !== undefined && (FAMILIES as readonly string[]).includes(f) ? (f as Family) : undefined;
+    b.output += obj === 'tables' ? tablesText(rs, family) : obj === 'chains' ? chainsText(rs, family) : setsText(rs, family, obj === 'sets' ? 'set' : 'map');
+    return;
+  }
   if (obj === 'ruleset' && atoms.length <= 3) {
     if (verb === 'flush') {
       rs.tables = [];

@@ -55,7 +55,7 @@ export function chainText(c: NftChain, family: Family, handles = false): string 
   return `${s}\t}\n`;
 }
 
-function setText(st: NftSet, handles: boolean): string {
+export function setText(st: NftSet, handles = false): string {
   let s = `\t${st.kind} ${st.name} {${h(handles, st.handle)}\n\t\t${st.typeLine}\n`;
   if (st.size !== undefined) s += `\t\tsize ${st.size}\n`;
   // A default timeout makes a lone `timeout` flag go unsaid (recorded).
@@ -81,6 +81,33 @@ export function tableText(t: NftTable, handles = false): string {
 
 export function rulesetText(rs: NftRuleset, handles = false): string {
   return rs.tables.map((t) => tableText(t, handles)).join('');
+}
+
+/** `list tables`. */
+export function tablesText(rs: NftRuleset, family: Family | undefined): string {
+  return rs.tables.filter((t) => family === undefined || t.family === family).map((t) => `table ${t.family} ${t.name}\n`).join('');
+}
+
+/** `list chains`: every chain with its base line, no rules, no blank lines. */
+export function chainsText(rs: NftRuleset, family: Family | undefined): string {
+  return rs.tables
+    .filter((t) => family === undefined || t.family === family)
+    .map((t) => {
+      const chains = [...t.chains.values()].map((c) => `\tchain ${c.name} {\n${c.base ? baseLine(c.base, t.family) : ''}\t}\n`);
+      return `table ${t.family} ${t.name} {\n${chains.join('')}}\n`;
+    })
+    .join('');
+}
+
+/** `list sets` / `list maps`: the tables' sets (or maps), no blank lines. */
+export function setsText(rs: NftRuleset, family: Family | undefined, kind: 'set' | 'map' | undefined): string {
+  return rs.tables
+    .filter((t) => family === undefined || t.family === family)
+    .map((t) => {
+      const sets = [...t.sets.values()].filter((s) => kind === undefined || s.kind === kind).map((s) => setText(s));
+      return `table ${t.family} ${t.name} {\n${sets.join('')}}\n`;
+    })
+    .join('');
 }
 
 /** `list chain`: the chain inside its table's lines. */
