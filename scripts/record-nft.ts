@@ -6,7 +6,7 @@
  *   npx tsx scripts/record-nft.ts [--only NAME]... [--out DIR] [--quiet]
  *
  * The corpus format is fixtures/corpus/README.md's (`## case` headers, one command a line in simple shell
- * quoting, `<<EOF` heredocs as stdin), with `nft` the only program allowed. Every case runs in a FRESH network
+ * quoting, `<<EOF` heredocs as stdin), with `nft` and `iptables-translate` the only programs allowed. Every case runs in a FRESH network
  * namespace tsi-nft-<pid>-<n> (created with `ip netns add`, always deleted afterwards, also on SIGINT/SIGTERM/
  * SIGHUP), every command as `ip netns exec NS nft ...` with env LC_ALL=C and PATH only, timeout 30 s.
  * Output: <out>/<base>.json in the shape of scripts/fixture-format.ts, provenance naming nft's version.
@@ -67,6 +67,9 @@ export function splitWords(input: string): string[] {
   return out;
 }
 
+/** nft, and iptables-translate for the translation corpus (its output is nft syntax). */
+const PROGRAMS = new Set(['nft', 'iptables-translate']);
+
 const HEREDOC = /\s*<<(EOF|'EOF')\s*$/;
 
 export function parseNftCorpus(text: string, file: string): Case[] {
@@ -98,12 +101,12 @@ export function parseNftCorpus(text: string, file: string): Case[] {
       const line = i + 1;
       i = j;
       const argv = splitWords(cmdText);
-      if (argv[0] !== 'nft') throw new Error(`${file}:${line}: program "${argv[0]}" not allowed (only nft)`);
+      if (!PROGRAMS.has(argv[0]!)) throw new Error(`${file}:${line}: program "${argv[0]}" not allowed (only ${[...PROGRAMS].join(', ')})`);
       current.commands.push({ line, cmd: raw, argv, stdin });
       continue;
     }
     const argv = splitWords(cmdText);
-    if (argv[0] !== 'nft') throw new Error(`${file}:${i + 1}: program "${argv[0]}" not allowed (only nft)`);
+    if (!PROGRAMS.has(argv[0]!)) throw new Error(`${file}:${i + 1}: program "${argv[0]}" not allowed (only ${[...PROGRAMS].join(', ')})`);
     current.commands.push({ line: i + 1, cmd: raw, argv, stdin });
   }
   return cases;

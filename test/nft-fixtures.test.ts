@@ -7,11 +7,23 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RecordedCase, RecordedFile } from '../scripts/fixture-format';
-import { runNft } from '../src/cli/nft';
+import type { RecordedCase, RecordedFile, Step } from '../scripts/fixture-format';
+import type { RunResult } from '../src/cli/main';
+import { runNft, runTranslate } from '../src/cli/nft';
 
 const DIR = process.env.NFT_REPLAY_DIR ?? join(process.cwd(), 'fixtures', 'nft', 'recorded');
 const BASELINE = join(process.cwd(), 'test', 'baselines', 'nft-agreeing.json');
+
+/** One recorded step run by tsiptables: `nft ...` as `tsiptables nft ...`, `iptables-translate` as `tsiptables translate`. */
+export async function replayStep(step: Step, state: string): Promise<RunResult> {
+  if (step.argv[0] === 'iptables-translate') return runTranslate(step.argv.slice(1));
+  return runNft(step.argv.slice(1), () => step.stdin ?? '', state);
+}
+
+/** What tsiptables prints on stderr for a step: iptables-translate's messages name tsiptables-translate. */
+export function expectedStderr(step: Step): string {
+  return step.argv[0] === 'iptables-translate' ? step.stderr.replace(/iptables-translate/g, 'tsiptables-translate') : step.stderr;
+}
 
 /** Replays one case; returns the first disagreeing step's report, or undefined when all steps agree. */
 export async function replayNftCase(c: RecordedCase): Promise<string | undefined> {
@@ -19,9 +31,10 @@ export async function replayNftCase(c: RecordedCase): Promise<string | undefined
   try {
     const state = join(dir, 'rules.v4');
     for (const step of c.steps) {
-      const r = await runNft(step.argv.slice(1), () => step.stdin ?? '', state);
-      if (r.stdout !== step.stdout || r.stderr !== step.stderr || r.status !== step.exit) {
-        return `${step.cmd}\n--- expected (exit ${step.exit})\n${step.stdout}${step.stderr}--- actual (exit ${r.status})\n${r.stdout}${r.stderr}`;
+      const r = await replayStep(step, state);
+      const stderr = expectedStderr(step);
+      if (r.stdout !== step.stdout || r.stderr !== stderr || r.status !== step.exit) {
+        return `${step.cmd}\n--- expected (exit ${step.exit})\n${step.stdout}${stderr}--- actual (exit ${r.status})\n${r.stdout}${r.stderr}`;
       }
     }
     return undefined;

@@ -9,7 +9,22 @@
 import { readFileSync } from 'node:fs';
 import { loadState, statePath, withLock, writeState } from '../io/state';
 import { rulesetFromText, runNftText, storedText } from '../nft/index';
+import { IptablesError } from '../messages';
+import { translate, UntranslatableYet } from '../nft/translate';
 import type { RunResult } from './main';
+import { formatError } from './output';
+
+/** `tsiptables translate ARGS`: what `iptables-translate ARGS` prints (iptables 1.8.9). */
+export function runTranslate(argv: readonly string[]): RunResult {
+  const program = 'tsiptables-translate';
+  try {
+    return translate(argv);
+  } catch (e) {
+    if (e instanceof IptablesError) return { stdout: '', stderr: formatError(e, program), status: e.status };
+    if (e instanceof UntranslatableYet) return { stdout: '', stderr: `${program}: no translation for ${e.message} yet\n`, status: 1 };
+    throw e;
+  }
+}
 
 const USAGE = 'Usage: nft [ options ] [ cmds... ]\n';
 

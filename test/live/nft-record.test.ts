@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RecordedFile } from '../../scripts/fixture-format';
-import { runNft } from '../../src/cli/nft';
+import { runNft, runTranslate } from '../../src/cli/nft';
 
 const out = mkdtempSync(join(tmpdir(), 'tsi-nft-live-'));
 const committed = join(process.cwd(), 'fixtures', 'nft', 'recorded');
@@ -45,8 +45,10 @@ test("tsiptables nft agrees with today's recording on every baseline case", asyn
       const dir = mkdtempSync(join(tmpdir(), 'tsi-nft-'));
       try {
         for (const step of c.steps) {
-          const r = await runNft(step.argv.slice(1), () => step.stdin ?? '', join(dir, 'rules.v4'));
-          if (r.stdout !== step.stdout || r.stderr !== step.stderr || r.status !== step.exit) {
+          const translating = step.argv[0] === 'iptables-translate';
+          const r = translating ? runTranslate(step.argv.slice(1)) : await runNft(step.argv.slice(1), () => step.stdin ?? '', join(dir, 'rules.v4'));
+          const stderr = translating ? step.stderr.replace(/iptables-translate/g, 'tsiptables-translate') : step.stderr;
+          if (r.stdout !== step.stdout || r.stderr !== stderr || r.status !== step.exit) {
             failures.push(`${id}: ${step.cmd}`);
             break;
           }

@@ -1,0 +1,319 @@
+/**
+ * `iptables-translate` (iptables 1.8.9, nf_tables): an iptables command line as the nft command that does the
+ * same. The command is parsed and checked by the iptables side (src/compile), so errors are iptables' own; the
+ * rule is then read from its canonical save text and translated piece by piece as nft_ipv4_xlate() does:
+ * iifname, oifname, fragments, the protocol (unless a match of that name is loaded), addresses, the matches,
+ * `counter`, the verdict or target, the comment. Each match and target translation follows its libxt_*.c
+ * xlate function; those tsiptables does not know yet are reported as such (see UNSUPPORTED).
+ */
+import { parseCommandLine } from '../../grammar/index';
+import { parseCommand as compileCommand } from '../compile/command';
+import { buildRules } from '../compile/rule';
+import { paramProblem } from '../messages';
+
+export class UntranslatableYet extends Error {}
+
+/** A match's translation, or undefined when iptables-translate has none (it then prints the command as a comment). */
+type Xlate = (opts: Map<string, { value: string[]; inv: boolean }>, proto: string) => string | undefined;
+
+const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 4: 'ipencap', 6: 'tcp', 17: 'udp', 33: 'dccp', 41: 'ipv6', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
+
+const ICMP_NAMES: Record<string, string> = {
+  '0': 'echo-reply', '3': 'destination-unreachable', '4': 'source-quench', '5': 'redirect', '8': 'echo-request',
+  '9': 'router-advertisement', '10': 'router-solicitation', '11': 'time-exceeded', '12': 'parameter-problem',
+  '13': 'timestamp-request', '14': 'timestamp-reply', '15': 'info-request', '16': 'info-reply',
+  '17': 'address-mask-request', '18': 'address-mask-reply',
+};
+
+const TCP_FLAG_ORDER = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG'];
+const CT_STATE_ORDER = ['INVALID', 'NEW', 'RELATED', 'ESTABLISHED', 'UNTRACKED'];
+const LOG_LEVELS = ['emerg', 'alert', 'crit', 'err', 'warn', 'notice', 'info', 'debug'];
+
+const ne = (inv: boolean): string => (inv ? '!= ' : '');
+const ports = (p: string): string => p.replace(':', '-');
+
+function tcpFlags(list: string): string {
+  if (list === 'NONE') return '';
+  const names = list === 'ALL' ? TCP_FLAG_ORDER : list.split(',');
+  return TCP_FLAG_ORDER.filter((f) => names.includes(f)).map((f) => f.toLowerCase()).join(',');
+}
+
+function portMatch(proto: string): Xlate {
+  return (o) => {
+    const out: string[] = [];
+    for (const [opt, word] of [['sport', 'sport'], ['dport', 'dport']] as const) {
+      const v = o.get(opt);
+      if (v) out.push(`${proto} ${word} ${ne(v.inv)}${ports(v.value[0]!)}`);
+    }
+    const f = o.get('tcp-flags');
+    if (f) {
+      const comp = tcpFlags(f.value[1]!);
+      out.push(`tcp flags ${ne(f.inv)}${comp === '' ? '0x0' : comp} / ${tcpFlags(f.value[0]!)}`);
+    }
+    if (o.has('tcp-option')) throw new UntranslatableYet('--tcp-option');
+    return out.join(' ');
+  };
+}
+
+const MATCHES: Record<string, Xlate> = {
+  tcp: portMatch('tcp'),
+  udp: portMatch('udp'),
+  icmp: (o) => {
+    const t = o.get('icmp-type');
+    if (!t) return '';
+    if (t.value[0] === 'any') return 'ip protocol icmp';
+    const name = ICMP_NAMES[t.value[0]!];
+    if (name === undefined) return undefined;
+    return `icmp type ${ne(t.inv)}${name}`;
+  },
+  conntrack: (o) => {
+    const s = o.get('ctstate');
+    if (!s || o.size > 1) throw new UntranslatableYet('conntrack options other than --ctstate');
+    const states = CT_STATE_ORDER.filter((x) => s.value[0]!.split(',').includes(x)).map((x) => x.toLowerCase());
+    return `ct state ${s.inv ? '! ' : ''}${states.join(',')}`;
+  },
+  state: (o) => {
+    const s = o.get('state');
+    if (!s || s.inv) throw new UntranslatableYet('state ! --state');
+    return `ct state ${CT_STATE_ORDER.filter((x) => s.value[0]!.split(',').includes(x)).map((x) => x.toLowerCase()).join(',')}`;
+  },
+  multiport: (o, proto) => {
+    const [opt, v] = [...o.entries()][0]!;
+    const list = v.value[0]!.split(',').map(ports);
+    const set = list.length === 1 ? list[0]! : `{ ${list.join(', ')} }`;
+    if (opt === 'dports' || opt === 'destination-ports') return `${proto} dport ${ne(v.inv)}${set}`;
+    if (opt === 'sports' || opt === 'source-ports') return `${proto} sport ${ne(v.inv)}${set}`;
+    if (list.length === 1 && !v.inv) return `${proto} sport . ${proto} dport { 0-65535 . ${set}, ${set} . 0-65535 }`;
+    throw new UntranslatableYet('multiport --ports');
+  },
+  mark: (o) => {
+    const m = o.get('mark')!;
+    const [val, mask] = m.value[0]!.split('/');
+    return mask === undefined ? `mark ${ne(m.inv)}${val}` : `mark and ${mask} ${ne(m.inv)}${val}`;
+  },
+  mac: (o) => {
+    const m = o.get('mac-source')!;
+    return `ether saddr ${ne(m.inv)}${m.value[0]!.toLowerCase()}`;
+  },
+  limit: (o) => {
+    const l = o.get('limit');
+    const [n, unit] = (l?.value[0] ?? '3/hour').split('/');
+    const units: Record<string, string> = { sec: 'second', min: 'minute', hour: 'hour', day: 'day' };
+    return `limit rate ${n}/${units[unit!] ?? unit} burst ${o.get('limit-burst')?.value[0] ?? '5'} packets`;
+  },
+  iprange: (o) => {
+    const out: string[] = [];
+    const s = o.get('src-range');
+    if (s) out.push(`ip saddr ${ne(s.inv)}${s.value[0]}`);
+    const d = o.get('dst-range');
+    if (d) out.push(`ip daddr ${ne(d.inv)}${d.value[0]}`);
+    return out.join(' ');
+  },
+  pkttype: (o) => {
+    const p = o.get('pkt-type')!;
+    const name = p.value[0] === 'unicast' ? 'host' : p.value[0]!;
+    return `pkttype ${ne(p.inv)}${name}`;
+  },
+  owner: (o) => {
+    const out: string[] = [];
+    for (const [opt, key] of [['uid-owner', 'skuid'], ['gid-owner', 'skgid']] as const) {
+      const v = o.get(opt);
+      if (v) out.push(`${key} ${ne(v.inv)}${v.value[0]}`);
+    }
+    if (out.length === 0) throw new UntranslatableYet('owner options other than --uid-owner/--gid-owner');
+    return out.join(' ');
+  },
+  addrtype: (o) => {
+    const out: string[] = [];
+    for (const [opt, dir] of [['src-type', 'saddr'], ['dst-type', 'daddr']] as const) {
+      const v = o.get(opt);
+      if (!v) continue;
+      if (v.value[0]!.includes(',')) throw new UntranslatableYet('addrtype with several types');
+      out.push(`fib ${dir} type ${ne(v.inv)}${v.value[0]!.toLowerCase()}`);
+    }
+    return out.join(' ');
+  },
+};
+
+const REJECT_WITH: Record<string, string> = {
+  'icmp-net-unreachable': 'reject with icmp type net-unreachable', 'icmp-host-unreachable': 'reject with icmp type host-unreachable',
+  'icmp-port-unreachable': 'reject', 'icmp-proto-unreachable': 'reject with icmp type prot-unreachable',
+  'icmp-net-prohibited': 'reject with icmp type net-prohibited', 'icmp-host-prohibited': 'reject with icmp type host-prohibited',
+  'icmp-admin-prohibited': 'reject with icmp type admin-prohibited', 'tcp-reset': 'reject with tcp reset',
+};
+
+type TargetXlate = (opts: Map<string, { value: string[]; inv: boolean }>) => string;
+
+const TARGETS: Record<string, TargetXlate> = {
+  ACCEPT: () => 'accept',
+  DROP: () => 'drop',
+  RETURN: () => 'return',
+  LOG: (o) => {
+    if ([...o.keys()].some((k) => k !== 'log-prefix' && k !== 'log-level')) throw new UntranslatableYet('LOG flags');
+    let s = 'log';
+    const p = o.get('log-prefix');
+    if (p) s += ` prefix "${p.value[0]}"`;
+    const l = o.get('log-level');
+    const level = l ? (LOG_LEVELS[Number(l.value[0])] ?? l.value[0]) : 'warn';
+    if (level !== 'warn') s += ` level ${level}`;
+    return s;
+  },
+  REJECT: (o) => REJECT_WITH[o.get('reject-with')?.value[0] ?? 'icmp-port-unreachable'] ?? 'reject',
+  MASQUERADE: (o) => natFlags('masquerade', o, 'to-ports'),
+  REDIRECT: (o) => natFlags('redirect', o, 'to-ports'),
+  DNAT: (o) => natFlags('dnat', o, 'to-destination'),
+  SNAT: (o) => natFlags('snat', o, 'to-source'),
+  MARK: (o) => {
+    const x = o.get('set-xmark');
+    if (!x) throw new UntranslatableYet('MARK options');
+    const [v, m] = x.value[0]!.split('/');
+    if (m === undefined || m === '0xffffffff') return `meta mark set ${v}`;
+    const not = (~Number(m) >>> 0).toString(16);
+    return `meta mark set mark and 0x${not} xor ${v}`;
+  },
+  CONNMARK: (o) => {
+    if (o.has('save-mark') && (o.get('nfmask')?.value[0] ?? '0xffffffff') === '0xffffffff' && (o.get('ctmask')?.value[0] ?? '0xffffffff') === '0xffffffff') return 'ct mark set mark';
+    throw new UntranslatableYet('CONNMARK options other than --save-mark');
+  },
+  CT: (o) => {
+    if (o.has('notrack') && o.size === 1) return 'notrack';
+    throw new UntranslatableYet('CT options');
+  },
+  NOTRACK: () => 'notrack',
+};
+
+function natFlags(kw: string, o: Map<string, { value: string[]; inv: boolean }>, toOpt: string): string {
+  let s = kw;
+  const to = o.get(toOpt);
+  if (to) s += kw === 'masquerade' || kw === 'redirect' ? ` to :${to.value[0]}` : ` to ${to.value[0]}`;
+  const flags = ['random', 'random-fully', 'persistent'].filter((f) => o.has(f));
+  if (flags.length > 0) s += ` ${flags.map((f) => (f === 'random-fully' ? 'fully-random' : f)).join(',')}`;
+  if ([...o.keys()].some((k) => k !== toOpt && !['random', 'random-fully', 'persistent'].includes(k))) throw new UntranslatableYet(`${kw} options`);
+  return s;
+}
+
+/** The save text's words: blanks separate, double quotes group (iptables-save quotes values with blanks). */
+function saveWords(text: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!);
+  return out;
+}
+
+interface Group {
+  name: string;
+  opts: Map<string, { value: string[]; inv: boolean }>;
+}
+
+/** Splits `-m NAME --opt v ...` and `-j NAME --opt v` groups of save text. */
+function groups(words: string[]): Group[] {
+  const out: Group[] = [];
+  let cur: Group | undefined;
+  let inv = false;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === '!') {
+      inv = true;
+      continue;
+    }
+    if (w === '-m' || w === '-j') {
+      cur = { name: words[++i]!, opts: new Map() };
+      out.push(cur);
+    } else if (w.startsWith('--') && cur) {
+      const value: string[] = [];
+      while (i + 1 < words.length && !words[i + 1]!.startsWith('-') && words[i + 1] !== '!') value.push(words[++i]!);
+      cur.opts.set(w.slice(2), { value, inv });
+    }
+    inv = false;
+  }
+  return out;
+}
+
+export interface TranslateResult {
+  stdout: string;
+  stderr: string;
+  status: number;
+}
+
+/** The nft rule text for one rule of the command. Undefined when iptables-translate has no translation. */
+function translateRule(line: string, jumpTo: string | undefined, ip: { inIface: string; outIface: string; proto: number; fragment: boolean; inv: Record<string, boolean>; src: string; dst: string }): string | undefined {
+  const parts: string[] = [];
+  const iface = (name: string): string => `"${name.endsWith('+') ? `${name.slice(0, -1)}*` : name}"`;
+  if (ip.inIface !== '') parts.push(`iifname ${ne(ip.inv.inIface ?? false)}${iface(ip.inIface)}`);
+  if (ip.outIface !== '') parts.push(`oifname ${ne(ip.outIface !== '' && (ip.inv.outIface ?? false))}${iface(ip.outIface)}`);
+  if (ip.fragment) parts.push(`ip frag-off & 0x1fff ${ip.inv.fragment ? '' : '!= '}0`);
+  const words = saveWords(line);
+  const gs = groups(words);
+  const target = words.includes('-j') ? gs[gs.length - 1] : undefined;
+  const matches = target ? gs.slice(0, -1) : gs;
+  const protoName = PROTO_NAMES[ip.proto] ?? String(ip.proto);
+  if (ip.proto !== 0 && !matches.some((g) => g.name === protoName)) parts.push(`ip protocol ${ne(ip.inv.proto ?? false)}${protoName}`);
+  if (ip.src !== '') parts.push(`ip saddr ${ne(ip.inv.src ?? false)}${ip.src}`);
+  if (ip.dst !== '') parts.push(`ip daddr ${ne(ip.inv.dst ?? false)}${ip.dst}`);
+  let comment: string | undefined;
+  for (const g of matches) {
+    if (g.name === 'comment') {
+      comment = g.opts.get('comment')?.value[0];
+      continue;
+    }
+    const x = MATCHES[g.name];
+    if (!x) throw new UntranslatableYet(`-m ${g.name}`);
+    const t = x(g.opts, protoName);
+    if (t === undefined) return undefined;
+    if (t !== '') parts.push(t);
+  }
+  parts.push('counter');
+  if (jumpTo !== undefined) parts.push(`${/ -g \S+$/.test(line) ? 'goto' : 'jump'} ${jumpTo}`);
+  else if (target) {
+    const tx = TARGETS[target.name];
+    if (!tx) throw new UntranslatableYet(`-j ${target.name}`);
+    parts.push(tx(target.opts));
+  }
+  let s = parts.join(' ');
+  if (comment !== undefined) s += ` comment "${comment}"`;
+  return s;
+}
+
+/** `iptables-translate ARGS`: what it prints. Throws the iptables side's IptablesError for a bad command. */
+export function translate(argv: readonly string[]): TranslateResult {
+  const parsed = parseCommandLine(argv);
+  if (!parsed.ok) throw paramProblem(parsed.problems[0]!.message);
+  const cmd = compileCommand(parsed.value, { table: 'filter', restore: false, programName: 'iptables-translate', warn: () => undefined });
+  const notImplemented: TranslateResult = { stdout: 'nft ', stderr: 'Translation not implemented\n', status: 1 };
+  const t = cmd.table;
+  switch (cmd.command) {
+    case 'new-chain':
+      return { stdout: `nft add chain ip ${t} ${cmd.chain}\n`, stderr: '', status: 0 };
+    case 'flush':
+      return { stdout: cmd.chain ? `nft flush chain ip ${t} ${cmd.chain}\n` : `nft flush table ip ${t}\n`, stderr: '', status: 0 };
+    case 'delete-chain':
+      if (!cmd.chain) return notImplemented;
+      return { stdout: `nft delete chain ip ${t} ${cmd.chain}\n`, stderr: '', status: 0 };
+    case 'list':
+      return { stdout: `nft list table ip ${t}\n`, stderr: '', status: 0 };
+    case 'append':
+    case 'insert': {
+      const verb = cmd.command === 'append' ? 'add' : 'insert';
+      let out = '';
+      for (const rule of buildRules(cmd.rule)) {
+        const ip = rule.ip;
+        const src = /(?:^| )-s (\S+)/.exec(rule.text)?.[1] ?? '';
+        const dst = /(?:^| )-d (\S+)/.exec(rule.text)?.[1] ?? '';
+        const text = translateRule(rule.line, rule.jumpTo, {
+          inIface: ip.inIface,
+          outIface: ip.outIface,
+          proto: ip.proto,
+          fragment: ip.fragment,
+          inv: ip.inv as unknown as Record<string, boolean>,
+          src: src.endsWith('/32') ? src.slice(0, -3) : src,
+          dst: dst.endsWith('/32') ? dst.slice(0, -3) : dst,
+        });
+        out += text === undefined ? `nft # ${argv.map((a) => `${a} `).join('')}\n` : `nft '${verb} rule ip ${t} ${cmd.chain} ${text}'\n`;
+      }
+      return { stdout: out, stderr: '', status: 0 };
+    }
+    default:
+      return notImplemented;
+  }
+}
