@@ -5,7 +5,7 @@
  */
 import type { Atom, AtomLine, NftLoc, NftStatement, TableItem } from './ast';
 import { intervalOf, intervalText, readValue } from './datatypes';
-import { NftError } from './errors';
+import { isSyntaxError, NftError, NftErrors } from './errors';
 import { FAMILIES, type BaseChainSpec, type Family, type NftChain, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
 import { interpretRule, readElement, SET_FLAG_ORDER, sortElements, splitElements } from './rule';
 import { readSelector } from './selectors';
@@ -38,6 +38,8 @@ function textOf(a: Atom | undefined): string | undefined {
 /** The batch being built: the new ruleset, checks to run at the end, and what `list` commands print. */
 class Batch {
   readonly checks: (() => void)[] = [];
+  /** Errors so far: evaluation goes on after one, as in nft. */
+  readonly errors: NftError[] = [];
   output = '';
   /** `nft -a`: listings show handles. */
   listHandles = false;
@@ -172,7 +174,13 @@ function applyChainLine(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, 
     chain.comment = atoms[1].text;
     return;
   }
-  chain.rules.push(newRule(atoms, t, b, line.loc));
+  // nft evaluates every rule and reports every error: one failing rule does not stop the others.
+  try {
+    chain.rules.push(newRule(atoms, t, b, line.loc));
+  } catch (e) {
+    if (!(e instanceof NftError)) throw e;
+    b.errors.push(e);
+  }
 }
 
 /** A rule of `t`: its text, and its handle after those of the anonymous sets it creates. */
@@ -508,7 +516,25 @@ export function runBatch(
   const b = new Batch(base.clone(), opts.storedHandles);
   b.listHandles = opts.listHandles ?? false;
   const defs = new Map<string, Atom[]>();
-  for (const s of statements) applyStatement(s, b, defs);
-  for (const check of b.checks) check();
+  for (const s of statements) {
+    try {
+      applyStatement(s, b, defs);
+    } catch (e) {
+      if (!(e instanceof NftError)) throw e;
+      b.errors.push(e);
+    }
+  }
+  // nft prints the parser's errors first, then the evaluation's (it evaluates what did parse).
+  if (b.errors.length > 0) throw new NftErrors([...b.errors.filter(isSyntaxError), ...b.errors.filter((e) => !isSyntaxError(e))]);
+  // What only the kernel finds (a jump to a chain, a set the batch does not create), once everything is evaluated.
+  for (const check of b.checks) {
+    try {
+      check();
+    } catch (e) {
+      if (!(e instanceof NftError)) throw e;
+      b.errors.push(e);
+    }
+  }
+  if (b.errors.length > 0) throw new NftErrors(b.errors);
   return { ruleset: b.rs, output: b.output };
 }

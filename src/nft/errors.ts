@@ -12,6 +12,20 @@ export class NftError extends Error {
   }
 }
 
+/**
+ * Every error of a batch, as nft reports them: all syntax errors if there are any (nothing is evaluated then),
+ * else every evaluation error, else every error the kernel gave.
+ */
+export class NftErrors extends Error {
+  constructor(readonly errors: NftError[]) {
+    super(errors[0]?.message ?? '');
+  }
+}
+
+export function isSyntaxError(e: NftError): boolean {
+  return e.message.startsWith('syntax error');
+}
+
 /** The text nft prints for an error: `FILE:L:C-E: Error: MSG`, the line, and the carets. */
 export function formatNftError(e: NftError, source: { name: string | undefined; lines: readonly string[] }): string {
   const loc = e.loc;

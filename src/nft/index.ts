@@ -1,7 +1,7 @@
 /** The nftables side: text in (a file or a command line), a new ruleset and the text nft would print out. */
 import { parseNft } from '../../grammar/nft/index';
 import { runBatch } from './apply';
-import { NftError, formatNftError } from './errors';
+import { NftError, NftErrors, formatNftError } from './errors';
 import { NftRuleset } from './model';
 import { rulesetText } from './print';
 
@@ -26,6 +26,7 @@ export function runNftText(text: string, base: NftRuleset, sourceName: string | 
     const r = runBatch(parsed.statements, base, { storedHandles: opts.storedHandles, listHandles: opts.handles });
     return { ok: true, ruleset: r.ruleset, output: r.output };
   } catch (e) {
+    if (e instanceof NftErrors) return { ok: false, stderr: e.errors.map((x) => formatNftError(x, { name: sourceName, lines })).join('') };
     if (e instanceof NftError) return { ok: false, stderr: formatNftError(e, { name: sourceName, lines }) };
     throw e;
   }

@@ -292,12 +292,38 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
     const other = readSelectors(c);
     if (other) {
       let s = `${lhs} set ${other.map((x) => x.print).join(' . ')}`;
-      const opWord = c.peek();
-      const op = opWord?.k === 'op' && ['&', '|', '^'].includes(opWord.text) ? opWord.text : opWord?.k === 'word' ? ({ and: '&', or: '|', xor: '^' } as Record<string, string>)[opWord.text] : undefined;
-      if (op !== undefined) {
+      // The kernel keeps `(x & mask) ^ xor`; nft folds the operators into that and prints it back
+      // (netlink_delinearize: `& (mask | xor) | xor` when xor only sets bits the mask clears, else `& mask ^ xor`).
+      const all = 0xffffffffn;
+      let mask = all;
+      let xor = 0n;
+      let any = false;
+      for (;;) {
+        const opWord = c.peek();
+        const op = opWord?.k === 'op' && ['&', '|', '^'].includes(opWord.text) ? opWord.text : opWord?.k === 'word' ? ({ and: '&', or: '|', xor: '^' } as Record<string, string>)[opWord.text] : undefined;
+        if (op === undefined) break;
         c.next();
         const v = readScalarText(c, other[0]!.type);
-        s += ` ${op} ${valueOf(other[0]!.type, v.text, v.loc).text}`;
+        const n = valueOf(other[0]!.type, v.text, v.loc).key;
+        any = true;
+        if (op === '&') {
+          mask &= n;
+          xor &= n;
+        } else if (op === '|') {
+          mask &= ~n & all;
+          xor |= n;
+        } else xor ^= n;
+      }
+      if (any) {
+        const pr = (n: bigint): string => valueOf(other[0]!.type, `0x${n.toString(16)}`, c.atoms[c.i - 1]!.loc).text;
+        if ((xor & mask) === 0n) {
+          const m = mask | xor;
+          if (m !== all) s += ` & ${pr(m)}`;
+          if (xor !== 0n) s += ` | ${pr(xor)}`;
+        } else {
+          if (mask !== all) s += ` & ${pr(mask)}`;
+          s += ` ^ ${pr(xor)}`;
+        }
       }
       p.out.push(s);
     } else p.out.push(`${lhs} set ${readRhs(c, ctx, sels)}`);
@@ -325,7 +351,8 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
     let rel = '==';
     if (c.peek()?.k === 'op' && REL_OPS.has((c.peek() as { text: string }).text)) rel = (c.next() as { text: string }).text;
     const rhs = readRhs(c, ctx, sels);
-    if (type === 'tcp_flag' && op === '&' && (rel === '==' || rel === '!=')) p.out.push(`${lhs} ${rel === '==' ? '' : '!= '}${rhs} / ${mask.text}`);
+    if (type === 'tcp_flag' && op === '&' && (rel === '==' || rel === '!=') && mask.key === 0xffn) p.out.push(`${lhs} ${rel} ${rhs}`);
+    else if (type === 'tcp_flag' && op === '&' && (rel === '==' || rel === '!=')) p.out.push(`${lhs} ${rel === '==' ? '' : '!= '}${rhs} / ${mask.text}`);
     else p.out.push(`${lhs} ${op} ${mask.text} ${rel} ${rhs}`);
     return true;
   }
@@ -354,11 +381,15 @@ function quoted(c: Cursor): string {
   return a.text;
 }
 
+/** The log flags, in the order nft prints them; all of them print as `flags all`. */
+const LOG_FLAGS = ['tcp sequence', 'tcp options', 'ip options', 'skuid', 'ether'];
+
 function readLog(c: Cursor): string {
   let prefix: string | undefined;
   let level: string | undefined;
   let group: string | undefined;
-  let flags: string[] = [];
+  let snaplen: string | undefined;
+  const flags = new Set<string>();
   for (;;) {
     const w = c.word();
     if (w === 'prefix') {
@@ -370,16 +401,32 @@ function readLog(c: Cursor): string {
     } else if (w === 'group') {
       c.next();
       group = quoted(c);
-    } else if (w === 'flags') {
+    } else if (w === 'snaplen') {
       c.next();
-      flags = readScalarText(c, 'tcp_flag').text.split(',');
+      snaplen = quoted(c);
+    } else if (w === 'flags') {
+      // flags all | skuid | ether | tcp sequence[,options] | ip options
+      c.next();
+      const kind = quoted(c);
+      if (kind === 'tcp' || kind === 'ip') {
+        for (const f of readScalarText(c, 'tcp_flag').text.split(',')) flags.add(`${kind} ${f}`);
+      } else if (kind === 'all') for (const f of LOG_FLAGS) flags.add(f);
+      else flags.add(kind);
     } else break;
   }
   let s = 'log';
   if (prefix !== undefined) s += ` prefix "${prefix}"`;
   if (group !== undefined) s += ` group ${group}`;
+  if (snaplen !== undefined) s += ` snaplen ${snaplen}`;
   if (level !== undefined && level !== 'warn') s += ` level ${level}`;
-  if (flags.length > 0) s += ` flags ${flags.includes('all') ? 'all' : flags.join(',')}`;
+  if (LOG_FLAGS.every((f) => flags.has(f))) s += ' flags all';
+  else {
+    const tcp = ['sequence', 'options'].filter((f) => flags.has(`tcp ${f}`));
+    if (tcp.length > 0) s += ` flags tcp ${tcp.join(',')}`;
+    if (flags.has('ip options')) s += ' flags ip options';
+    if (flags.has('skuid')) s += ' flags skuid';
+    if (flags.has('ether')) s += ' flags ether';
+  }
   return s;
 }
 
@@ -432,7 +479,8 @@ function readLimit(c: Cursor): string {
     c.next();
     const n = (c.next() as { text: string }).text;
     let unit = 'packets';
-    if (c.word() === 'packets' || c.word() === 'bytes') unit = (c.next() as { text: string }).text;
+    if (c.word() === 'bytes') throw new NftError('syntax error, unexpected bytes, expecting packets', c.peek()!.loc);
+    if (c.word() === 'packets') unit = (c.next() as { text: string }).text;
     if (!(n === '5' && unit === 'packets')) burst = ` burst ${n} ${unit}`;
   }
   return `limit rate ${over}${text}${burst}`;
@@ -463,8 +511,17 @@ const NAT_FLAGS = ['random', 'fully-random', 'persistent'];
 
 function readNat(c: Cursor, kw: Atom & { k: 'word' }, ctx: RuleContext, p: Parts): string {
   let s = kw.text;
+  let familyGiven = false;
   if (c.word() === 'ip' || c.word() === 'ip6') {
-    if (c.word(1) === 'to' || c.word(1) === 'addr') s += ` ${(c.next() as { text: string }).text}`;
+    if (c.word(1) === 'to' || c.word(1) === 'addr') {
+      s += ` ${(c.next() as { text: string }).text}`;
+      familyGiven = true;
+    }
+  }
+  // An address in an inet table needs `ip` or `ip6` (a port alone does not).
+  const addressed = c.word() === 'to' && c.word(1) !== undefined && !(c.peek(1)?.k === 'op' && (c.peek(1) as { text: string }).text === ':');
+  if (ctx.family === 'inet' && !familyGiven && addressed && (kw.text === 'snat' || kw.text === 'dnat')) {
+    throw new NftError('ip or ip6 must be specified with address for inet tables.', kw.loc);
   }
   if (c.word() === 'to') {
     c.next();
