@@ -7,7 +7,7 @@ import type { Atom, AtomLine, NftLoc, NftStatement, TableItem } from './ast';
 import { intervalOf, intervalText, readValue } from './datatypes';
 import { isSyntaxError, NftError, NftErrors } from './errors';
 import { FAMILIES, type BaseChainSpec, type Family, type NftChain, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
-import { interpretRule, readElement, SET_FLAG_ORDER, sortElements, splitElements } from './rule';
+import { interpretRule, mergeIntervals, readElement, SET_FLAG_ORDER, sortElements, splitElements } from './rule';
 import { readSelector } from './selectors';
 import { chainsText, rulesetText, setText, setsText, tableChainText, tablesText, tableText } from './print';
 
@@ -262,18 +262,6 @@ function addElements(st: NftSet, atoms: Atom[]): void {
   let all = sortElements([...st.elements, ...els]);
   if (st.autoMerge) all = mergeIntervals(st.keyType, all);
   st.elements = all;
-}
-
-/** auto-merge: overlapping and adjacent intervals become one. */
-function mergeIntervals(type: string, els: SetElement[]): SetElement[] {
-  const out: { lo: bigint; hi: bigint }[] = [];
-  for (const e of els) {
-    const r = e.range ?? { lo: e.key[0]!, hi: e.key[0]! };
-    const last = out[out.length - 1];
-    if (last && r.lo <= last.hi + 1n) last.hi = r.hi > last.hi ? r.hi : last.hi;
-    else out.push({ ...r });
-  }
-  return out.map((r) => ({ text: intervalText(type, r.lo, r.hi), key: [r.lo], range: r }));
 }
 
 function interpretElement(atoms: Atom[], st: NftSet): SetElement {

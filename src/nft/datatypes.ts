@@ -265,7 +265,15 @@ const uid: Reader = (text) => {
   return { text: n.toString(), key: n };
 };
 
+/** tc class ids: `MAJOR:MINOR` in hex (a bare number is the minor). */
+const classid: Reader = (text) => {
+  const m = /^([0-9a-f]*):([0-9a-f]*)$/i.exec(text);
+  const n = m ? (BigInt(`0x${m[1] || '0'}`) << 16n) | BigInt(`0x${m[2] || '0'}`) : num(text);
+  return { text: `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`, key: n };
+};
+
 export const DATATYPES: Record<string, Reader> = {
+  classid,
   ipv4_addr: ipv4,
   ipv6_addr: ipv6,
   inet_service: inetService,

@@ -4,7 +4,7 @@
  * statements: verdicts, counter, log, limit, reject, nat, notrack, mark and payload rewrites, vmaps, fwd, comment.
  */
 import type { Atom, NftLoc } from './ast';
-import { concatKey, intervalOf, lineBreakEvery, NftValueError, NoSuchInterface, readValue, type Value } from './datatypes';
+import { concatKey, intervalOf, intervalText, lineBreakEvery, NftValueError, NoSuchInterface, readValue, type Value } from './datatypes';
 import { NftError } from './errors';
 import type { Family, NftTable, SetElement } from './model';
 import { readSelector, type Selector } from './selectors';
@@ -146,6 +146,7 @@ export function readElement(atoms: Atom[], keyTypes: string[], dataType: string 
   const c = new Cursor(atoms);
   const parts: string[] = [];
   const key: bigint[] = [];
+  let range: { lo: bigint; hi: bigint } | undefined;
   for (let k = 0; k < keyTypes.length; k++) {
     if (k > 0) {
       const dot = c.next();
@@ -155,6 +156,7 @@ export function readElement(atoms: Atom[], keyTypes: string[], dataType: string 
     const v = valueOf(keyTypes[k]!, s.text, s.loc);
     parts.push(v.text);
     key.push(v.key);
+    if (keyTypes.length === 1) range = v.interval;
   }
   let text = parts.join(' . ');
   if (keyTypes.length > 1) key.splice(0, key.length, concatKey(keyTypes, key));
@@ -164,7 +166,7 @@ export function readElement(atoms: Atom[], keyTypes: string[], dataType: string 
     text += ` : ${readData(c, dataType)}`;
   }
   if (!c.done()) throw unexpected(c.peek()!);
-  return { text, key };
+  return range ? { text, key, range } : { text, key };
 }
 
 function readData(c: Cursor, dataType: string): string {
@@ -204,6 +206,18 @@ export function compareKeys(a: bigint[], b: bigint[]): number {
   return a.length - b.length;
 }
 
+/** auto-merge: overlapping and adjacent intervals become one. */
+export function mergeIntervals(type: string, els: SetElement[]): SetElement[] {
+  const out: { lo: bigint; hi: bigint }[] = [];
+  for (const e of els) {
+    const r = e.range ?? { lo: e.key[0]!, hi: e.key[0]! };
+    const last = out[out.length - 1];
+    if (last && r.lo <= last.hi + 1n) last.hi = r.hi > last.hi ? r.hi : last.hi;
+    else out.push({ ...r });
+  }
+  return out.map((r) => ({ text: intervalText(type, r.lo, r.hi), key: [r.lo], range: r }));
+}
+
 /** Elements in the kernel's order, without duplicates. */
 export function sortElements(els: SetElement[]): SetElement[] {
   const seen = new Set<string>();
@@ -212,8 +226,10 @@ export function sortElements(els: SetElement[]): SetElement[] {
 
 /** `{ a, b }` as nft prints an anonymous set (sorted, one line); a single plain element loses its braces. */
 function anonymousSet(ctx: RuleContext, brace: Extract<Atom, { k: 'brace' }>, keyTypes: string[], dataType: string | undefined): { text: string; single: boolean } {
-  const els = sortElements(splitElements(brace.atoms).map((e) => readElement(e, keyTypes, dataType)));
+  let els = sortElements(splitElements(brace.atoms).map((e) => readElement(e, keyTypes, dataType)));
   if (els.length === 1 && dataType === undefined && keyTypes.length === 1) return { text: els[0]!.text, single: true };
+  // A set with a range or a prefix is an interval set, and nft merges an anonymous one (overlaps and neighbours).
+  if (dataType === undefined && keyTypes.length === 1 && els.some((e) => e.range !== undefined)) els = mergeIntervals(keyTypes[0]!, els);
   if (ctx.anonymousSets) ctx.anonymousSets.count++;
   return { text: `{ ${els.map((e) => e.text).join(', ')} }`, single: false };
 }

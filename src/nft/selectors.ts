@@ -26,7 +26,7 @@ const PAYLOAD: Record<string, Record<string, string>> = {
 
 const META: Record<string, string> = {
   mark: 'mark', iif: 'iface_index', oif: 'iface_index', iifname: 'ifname', oifname: 'ifname', l4proto: 'inet_proto',
-  nfproto: 'nf_proto', protocol: 'ether_type', length: 'integer', priority: 'integer', skuid: 'uid', skgid: 'gid',
+  nfproto: 'nf_proto', protocol: 'ether_type', length: 'integer', priority: 'classid', skuid: 'uid', skgid: 'gid',
   pkttype: 'pkt_type', nftrace: 'integer', cpu: 'integer', iiftype: 'integer', oiftype: 'integer',
 };
 const UNQUALIFIED_META = new Set(['iif', 'oif', 'iifname', 'oifname']);
