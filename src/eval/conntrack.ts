@@ -389,6 +389,8 @@ export class ConntrackTable {
       natInit: { src: false, dst: false },
       confirmed: false,
       dying: false,
+      // Set here, not added by MASQUERADE later: every entry keeps one shape and its fields in the object.
+      masq: undefined,
     };
     return { state: 'NEW', conn, reply: false, why: undefined, fresh: true };
   }
