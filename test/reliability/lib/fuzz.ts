@@ -120,6 +120,9 @@ const MORE_FAMILIES = [
   /^--[\w-]+ requires two args\.$/,
   /^burst cannot be smaller than \d+b$/,
   /^--reject-with [\w-]+ no longer supported$/,
+  // libxt_time.c: "%s is not a valid day specifier", "%s is not a valid day for --monthdays" (recorded with Xy,
+  // mon, ! and numbers; any word can stand there).
+  /^.+ is not a valid day (specifier|for --monthdays)$/s,
   // state.ts (README, "The state file"): the file or its lock cannot be read or written.
   /^Fatal: can't (open lock file|read state file|write state file) .+: [A-Z][a-z -]+$/,
   /^state file .+ is damaged/,
