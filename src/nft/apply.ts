@@ -176,7 +176,7 @@ function applyChainLine(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, 
   }
   // nft evaluates every rule and reports every error: one failing rule does not stop the others.
   try {
-    chain.rules.push(newRule(atoms, t, b, line.loc));
+    chain.rules.push(newRule(atoms, t, b, line.loc, chain));
   } catch (e) {
     if (!(e instanceof NftError)) throw e;
     b.errors.push(e);
@@ -184,9 +184,15 @@ function applyChainLine(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, 
 }
 
 /** A rule of `t`: its text, and its handle after those of the anonymous sets it creates. */
-function newRule(atoms: Atom[], t: NftTable, b: Batch, loc: NftLoc): NftRule {
+function newRule(atoms: Atom[], t: NftTable, b: Batch, loc: NftLoc, chain: NftChain): NftRule {
   const anonymous = { count: 0 };
   const text = interpretDeferred(atoms, t, b, anonymous);
+  // The kernel's hook checks of expressions (nft_rt: `rt mtu` only where a route is known), for base chains.
+  if (chain.base && /\brt mtu\b/.test(text) && !['forward', 'output', 'postrouting'].includes(chain.base.hook)) {
+    b.checks.push(() => {
+      throw new NftError('Could not process rule: Operation not supported', loc);
+    });
+  }
   for (let i = 0; i < anonymous.count; i++) b.handle(t, undefined);
   return { text, handle: b.handle(t, loc) };
 }
@@ -202,9 +208,10 @@ function interpretDeferred(atoms: Atom[], t: NftTable, b: Batch, anonymousSets: 
     if (a.k === 'word' && !all.has(a.text)) all.set(a.text, { name: a.text, handle: 0, base: undefined, comment: undefined, rules: [] });
     if (a.k === 'setref' && !allSets.has(a.name)) allSets.set(a.name, undefined as unknown as NftSet);
   }
-  const text = interpretRule(atoms, { family: t.family, table: { ...probe, chains: all, sets: allSets }, anonymousSets });
+  const listing = b.storedHandles !== undefined;
+  const text = interpretRule(atoms, { family: t.family, table: { ...probe, chains: all, sets: allSets }, anonymousSets, listing });
   b.checks.push(() => {
-    interpretRule(atoms, { family: t.family, table: t });
+    interpretRule(atoms, { family: t.family, table: t, listing });
   });
   return text;
 }
@@ -462,7 +469,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
       c.rules.splice(at, 1);
       return;
     }
-    const rule = newRule(ruleAtoms, t, b, span(ruleAtoms, whole));
+    const rule = newRule(ruleAtoms, t, b, span(ruleAtoms, whole), c);
     if (verb === 'replace') {
       if (at === undefined) throw new NftError('syntax error, unexpected newline', whole);
       c.rules[at] = { ...rule, handle: c.rules[at]!.handle };

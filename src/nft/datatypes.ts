@@ -40,7 +40,7 @@ function bitmask(names: [string, number][]): Reader {
       n |= hit ? BigInt(hit[1]) : num(part);
     }
     const parts = names.filter(([, v]) => (n & BigInt(v)) !== 0n && v !== 0).map(([k]) => k);
-    return { text: parts.length > 0 ? parts.join(',') : n.toString(), key: n };
+    return { text: parts.length > 0 ? parts.join(',') : `0x${n.toString(16)}`, key: n };
   };
 }
 

@@ -14,6 +14,11 @@ export interface RuleContext {
   table: NftTable;
   /** Counts the anonymous sets the rule creates (each takes a handle before the rule's). */
   anonymousSets?: { count: number };
+  /**
+   * Reading nft's own listing back (the state file): `{ 1-11 }` stays a set. nft itself would read it as the
+   * plain comparison `1-11`, so its listing is not always a fixed point of its reader; the stored one is.
+   */
+  listing?: boolean;
 }
 
 /** The order `flags` prints a set's flags in (recorded). */
@@ -226,8 +231,10 @@ export function sortElements(els: SetElement[]): SetElement[] {
 
 /** `{ a, b }` as nft prints an anonymous set (sorted, one line); a single plain element loses its braces. */
 function anonymousSet(ctx: RuleContext, brace: Extract<Atom, { k: 'brace' }>, keyTypes: string[], dataType: string | undefined): { text: string; single: boolean } {
-  let els = sortElements(splitElements(brace.atoms).map((e) => readElement(e, keyTypes, dataType)));
-  if (els.length === 1 && dataType === undefined && keyTypes.length === 1) return { text: els[0]!.text, single: true };
+  const written = splitElements(brace.atoms);
+  let els = sortElements(written.map((e) => readElement(e, keyTypes, dataType)));
+  // One element written: no set at all (a plain comparison); duplicates still make a set.
+  if (written.length === 1 && !ctx.listing && dataType === undefined && keyTypes.length === 1) return { text: els[0]!.text, single: true };
   // A set with a range or a prefix is an interval set, and nft merges an anonymous one (overlaps and neighbours).
   if (dataType === undefined && keyTypes.length === 1 && els.some((e) => e.range !== undefined)) els = mergeIntervals(keyTypes[0]!, els);
   if (ctx.anonymousSets) ctx.anonymousSets.count++;
@@ -311,25 +318,37 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
       // The kernel keeps `(x & mask) ^ xor`; nft folds the operators into that and prints it back
       // (netlink_delinearize: `& (mask | xor) | xor` when xor only sets bits the mask clears, else `& mask ^ xor`).
       const all = 0xffffffffn;
-      let mask = all;
-      let xor = 0n;
-      let any = false;
+      // Operands as (mask, xor) pairs: the expression is (x & mask) ^ xor; a constant c is (0, c).
+      const terms: { op: string; m: bigint; x: bigint }[] = [{ op: '', m: all, x: 0n }];
       for (;;) {
         const opWord = c.peek();
         const op = opWord?.k === 'op' && ['&', '|', '^'].includes(opWord.text) ? opWord.text : opWord?.k === 'word' ? ({ and: '&', or: '|', xor: '^' } as Record<string, string>)[opWord.text] : undefined;
         if (op === undefined) break;
         c.next();
         const v = readScalarText(c, other[0]!.type);
-        const n = valueOf(other[0]!.type, v.text, v.loc).key;
-        any = true;
-        if (op === '&') {
-          mask &= n;
-          xor &= n;
-        } else if (op === '|') {
-          mask &= ~n & all;
-          xor |= n;
-        } else xor ^= n;
+        terms.push({ op, m: 0n, x: valueOf(other[0]!.type, v.text, v.loc).key });
       }
+      const any = terms.length > 1;
+      const apply = (a: { m: bigint; x: bigint }, op: string, b: { m: bigint; x: bigint }): { m: bigint; x: bigint } => {
+        // One side is a constant (m = 0) in every expression nft accepts here.
+        const [v, k] = b.m === 0n ? [a, b.x] : [b, a.x];
+        if (op === '&') return { m: v.m & k, x: v.x & k };
+        if (op === '|') return { m: v.m & ~k & all, x: v.x | k };
+        return { m: v.m, x: v.x ^ k };
+      };
+      // nft's precedence: & before ^ before |.
+      const fold = (list: typeof terms, ops: string[]): typeof terms => {
+        const out: typeof terms = [];
+        for (const t of list) {
+          const last = out[out.length - 1];
+          if (last && ops.includes(t.op)) out[out.length - 1] = { op: last.op, ...apply(last, t.op, t) };
+          else out.push(t);
+        }
+        return out;
+      };
+      const folded = fold(fold(fold(terms, ['&']), ['^']), ['|'])[0]!;
+      const mask = folded.m;
+      const xor = folded.x;
       if (any) {
         const pr = (n: bigint): string => valueOf(other[0]!.type, `0x${n.toString(16)}`, c.atoms[c.i - 1]!.loc).text;
         if ((xor & mask) === 0n) {
@@ -368,7 +387,7 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
     if (c.peek()?.k === 'op' && REL_OPS.has((c.peek() as { text: string }).text)) rel = (c.next() as { text: string }).text;
     const rhs = readRhs(c, ctx, sels);
     if (type === 'tcp_flag' && op === '&' && (rel === '==' || rel === '!=') && mask.key === 0xffn) p.out.push(`${lhs} ${rel} ${rhs}`);
-    else if (type === 'tcp_flag' && op === '&' && (rel === '==' || rel === '!=')) p.out.push(`${lhs} ${rel === '==' ? '' : '!= '}${rhs} / ${mask.text}`);
+    else if (type === 'tcp_flag' && op === '&' && (rel === '==' || rel === '!=') && (rhs !== mask.text || mask.text.includes(','))) p.out.push(`${lhs} ${rel === '==' ? '' : '!= '}${rhs} / ${mask.text}`);
     else p.out.push(`${lhs} ${op} ${mask.text} ${rel} ${rhs}`);
     return true;
   }
@@ -384,6 +403,11 @@ function readMatchOrSet(c: Cursor, ctx: RuleContext, p: Parts): boolean {
     c.next();
     const m = readScalarText(c, type);
     p.out.push(`${lhs} ${rel === '!=' ? '!= ' : ''}${rhs} / ${valueOf(type, m.text, m.loc).text}`);
+    return true;
+  }
+  if (rel === undefined && type === 'tcp_flag' && rhs === 'fin,syn,rst,psh,ack,urg,ecn,cwr') {
+    // Implicit `flags & V != 0` with every bit in V: nft prints the comparison it became.
+    p.out.push(`${lhs} != 0x0`);
     return true;
   }
   const showEq = rel === '==' && BITMASK_TYPES.has(type) && !rhs.startsWith('{') && !rhs.startsWith('@');
