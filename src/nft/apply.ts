@@ -160,6 +160,9 @@ function applyChainLine(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, 
     }
     if (textOf(atoms[i]) !== 'priority') throw new NftError('syntax error, unexpected newline', atoms[i]?.loc);
     const prio = readPriority(atoms, i + 1, t.family);
+    if (t.family === 'netdev' && devices.length === 0) throw new NftError("Missing `device' in this chain definition", span(atoms, line.loc));
+    // A chain declared again adds its devices to the hook (the kernel updates a netdev chain's devices).
+    if (chain.base && chain.base.hook === hook) for (const d of chain.base.devices) if (!devices.includes(d)) devices.push(d);
     const spec: BaseChainSpec = { type, hook, devices, priority: prio.value, policy: chain.base?.policy ?? 'accept' };
     chain.base = spec;
     return;
