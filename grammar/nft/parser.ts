@@ -7,8 +7,8 @@
 import { EmbeddedActionsParser, type IToken } from 'chevrotain';
 import type { Atom, AtomLine, ChainBlock, NftLoc, NftStatement, SetBlock, TableItem } from '../../src/nft/ast';
 import {
-  allNftTokens, Comma, KwChain, KwDefine, KwMap, KwSet, KwTable, LBrace, LParen, Newline, Op, Punct, QuotedString,
-  RBrace, RParen, Semi, SetRef, Variable, Word,
+  allNftTokens, AtomToken, Comma, KwChain, KwDefine, KwMap, KwSet, KwTable, LBrace, LParen, Newline, Op, Punct,
+  QuotedString, RBrace, RParen, Semi, SetRef, Variable, Word,
 } from './tokens';
 
 export function locOf(tok: IToken): NftLoc {
@@ -215,18 +215,7 @@ class NftParser extends EmbeddedActionsParser {
   });
 
   private readonly atom = this.RULE('atom', (): Atom => {
-    return this.OR([
-      { ALT: () => atomOf(this.CONSUME(Word)) },
-      { ALT: () => atomOf(this.CONSUME(QuotedString)) },
-      { ALT: () => atomOf(this.CONSUME(Variable)) },
-      { ALT: () => atomOf(this.CONSUME(SetRef)) },
-      { ALT: () => atomOf(this.CONSUME(Op)) },
-      { ALT: () => atomOf(this.CONSUME(Punct)) },
-      { ALT: () => atomOf(this.CONSUME(Comma)) },
-      { ALT: () => atomOf(this.CONSUME(LParen)) },
-      { ALT: () => atomOf(this.CONSUME(RParen)) },
-      { ALT: () => this.SUBRULE(this.braceValue) },
-    ]);
+    return this.OR([{ ALT: () => atomOf(this.CONSUME(AtomToken)) }, { ALT: () => this.SUBRULE(this.braceValue) }]);
   });
 
   /** `{ a, b : c, ... }` inside a rule or a set's `elements =`; newlines inside are blanks. */
