@@ -206,18 +206,22 @@ function interpretDeferred(atoms: Atom[], t: NftTable, b: Batch, anonymousSets: 
   // Chains and sets are looked up when the batch ends: interpret against a table that has every name, then
   // re-run the lookups on the final table.
   const listing = b.storedHandles !== undefined;
+  const refusals: NftError[] = [];
+  b.checks.push(() => {
+    if (refusals.length > 0) throw refusals[0]!;
+  });
   // Names the rule may refer to that do not exist yet: only then is a second look needed at the end.
   const words = flat(atoms);
   const jumps = words.some((a, i) => a.k === 'word' && (a.text === 'jump' || a.text === 'goto') && i + 1 < words.length && !t.chains.has(textOf(words[i + 1]) ?? ''));
   const refs = words.some((a) => a.k === 'setref' && !t.sets.has(a.name));
-  if (!jumps && !refs) return interpretRule(atoms, { family: t.family, table: t, anonymousSets, listing });
+  if (!jumps && !refs) return interpretRule(atoms, { family: t.family, table: t, anonymousSets, listing, refusals });
   const all = new Map(t.chains);
   const allSets = new Map(t.sets);
   for (const a of words) {
     if (a.k === 'word' && !all.has(a.text)) all.set(a.text, { name: a.text, handle: 0, base: undefined, comment: undefined, rules: [] });
     if (a.k === 'setref' && !allSets.has(a.name)) allSets.set(a.name, undefined as unknown as NftSet);
   }
-  const text = interpretRule(atoms, { family: t.family, table: { ...probe, chains: all, sets: allSets }, anonymousSets, listing });
+  const text = interpretRule(atoms, { family: t.family, table: { ...probe, chains: all, sets: allSets }, anonymousSets, listing, refusals });
   b.checks.push(() => {
     interpretRule(atoms, { family: t.family, table: t, listing });
   });

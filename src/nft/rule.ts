@@ -19,6 +19,8 @@ export interface RuleContext {
    * plain comparison `1-11`, so its listing is not always a fixed point of its reader; the stored one is.
    */
   listing?: boolean;
+  /** What the kernel will refuse once the batch reaches it (its errors come after nft's own). */
+  refusals?: NftError[];
 }
 
 /** The order `flags` prints a set's flags in (recorded). */
@@ -732,12 +734,25 @@ export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
         continue;
       }
       if (w === 'queue') {
+        // `queue [num N[-M]] [bypass] [fanout]` / `queue to N`. The recording kernel has no nft_queue: it answers
+        // ENOENT at the statement (recorded in nft-rules), as a kernel without the module does.
         c.next();
         let s = 'queue';
+        let loc = a.loc;
+        if (c.word() === 'to') {
+          c.next();
+          const n = c.next();
+          loc = spanOf(a.loc, n.loc);
+          s += ` to ${(n as { text: string }).text}`;
+        }
         if (c.word() === 'num') {
           c.next();
           s += ` num ${(c.next() as { text: string }).text}`;
         }
+        const qflags: string[] = [];
+        while (c.word() === 'bypass' || c.word() === 'fanout') qflags.push((c.next() as { text: string }).text);
+        if (qflags.length > 0) s += ` ${qflags.join(',')}`;
+        ctx.refusals?.push(new NftError('Could not process rule: No such file or directory', loc));
         p.out.push(s);
         continue;
       }
