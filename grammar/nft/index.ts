@@ -3,9 +3,10 @@ import type { IToken } from 'chevrotain';
 import type { NftLoc, NftStatement, NftSyntaxError } from '../../src/nft/ast';
 import { nftLexer } from './lexer';
 import { locOf, nftParser } from './parser';
-import { Newline, Semi, Word } from './tokens';
+import { LBrace, Newline, RBrace, Semi, Word } from './tokens';
 
-export type NftParsed = { ok: true; statements: NftStatement[] } | { ok: false; error: NftSyntaxError };
+/** On errors, `statements` is what parsed once the erroneous statements were dropped (nft evaluates those too). */
+export type NftParsed = { ok: true; statements: NftStatement[] } | { ok: false; errors: NftSyntaxError[]; statements: NftStatement[] };
 
 /** Words nft's scanner turns into keyword tokens (bison names them by their text, not as "string"). */
 const KEYWORDS = new Set(
@@ -45,18 +46,39 @@ export function parseNft(text: string): NftParsed {
   if (lexed.errors.length > 0) {
     const e = lexed.errors[0]!;
     const loc = { line: e.line ?? 1, column: e.column ?? 1, endColumn: e.column ?? 1, offset: e.offset, endOffset: e.offset };
-    return { ok: false, error: { loc, message: `syntax error, unexpected junk` } };
+    return { ok: false, errors: [{ loc, message: `syntax error, unexpected junk` }], statements: [] };
   }
   const p = nftParser();
-  p.input = lexed.tokens;
-  const statements = p.file();
-  if (p.errors.length > 0) {
+  let tokens = lexed.tokens;
+  const errors: NftSyntaxError[] = [];
+  let recovered: NftStatement[] = [];
+  // bison's recovery in nft's blocks (`error stmt_separator`): the tokens from the error to the next newline or
+  // semicolon are dropped and parsing goes on, so that later errors are reported too (at most 10, as a guard).
+  for (let round = 0; round < 10; round++) {
+    p.input = tokens;
+    const statements = p.file();
+    if (p.errors.length === 0) return errors.length === 0 ? { ok: true, statements } : { ok: false, errors, statements: statements ?? [] };
+    recovered = statements ?? [];
     const e = p.errors[0]!;
     const tok = e.token;
-    const loc = tok.tokenType.name === 'EOF' ? endLoc(text) : locOf(tok);
+    const atEnd = tok.tokenType.name === 'EOF';
+    const loc = atEnd ? endLoc(text) : locOf(tok);
     let message = `syntax error, unexpected ${describeToken(tok)}`;
-    if (/Newline.*Semi|Semi.*Newline|newline.*semicolon/s.test(e.message) || /--> Newline <--/.test(e.message)) message += ', expecting newline or semicolon';
-    return { ok: false, error: { loc, message } };
+    // bison names what it expected only when few tokens would do: after a block's `}` or a rule, a separator.
+    if (tok.tokenType === RBrace && (/Newline.*Semi|Semi.*Newline|newline.*semicolon/s.test(e.message) || /--> Newline <--/.test(e.message))) message += ', expecting newline or semicolon';
+    errors.push({ loc, message });
+    if (atEnd) break;
+    // The statement the error is in goes, from its first token (after a separator or a brace).
+    let at = tokens.indexOf(tok);
+    while (at > 0 && ![Newline, Semi, LBrace, RBrace].includes(tokens[at - 1]!.tokenType)) at--;
+    let end = Math.max(at, tokens.indexOf(tok));
+    while (end < tokens.length && tokens[end]!.tokenType !== Newline && tokens[end]!.tokenType !== Semi) end++;
+    if (at < 0 || end >= tokens.length) {
+      // No separator left: bison meets the end of file.
+      if (at >= 0) errors.push({ loc: endLoc(text), message: 'syntax error, unexpected end of file' });
+      break;
+    }
+    tokens = [...tokens.slice(0, at), ...tokens.slice(end + 1)];
   }
-  return { ok: true, statements };
+  return { ok: false, errors, statements: recovered };
 }

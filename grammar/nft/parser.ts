@@ -141,7 +141,9 @@ class NftParser extends EmbeddedActionsParser {
   private readonly tableBody = this.RULE('tableBody', (): TableItem[] => {
     const out: TableItem[] = [];
     this.SUBRULE(this.separators);
-    this.MANY(() => {
+    this.MANY({
+      GATE: () => this.LA(1).tokenType !== KwTable,
+      DEF: () => {
       const item = this.OR({ IGNORE_AMBIGUITIES: true, DEF: [
         { ALT: (): TableItem => this.SUBRULE(this.chainBlock) },
         { ALT: (): TableItem => this.SUBRULE(this.setBlock) },
@@ -152,6 +154,7 @@ class NftParser extends EmbeddedActionsParser {
         { ALT: () => { this.OR3([{ ALT: () => this.CONSUME(Newline) }, { ALT: () => this.CONSUME(Semi) }]); this.SUBRULE2(this.separators); } },
         { GATE: () => this.LA(1).tokenType === RBrace && item.k === 'set', ALT: () => undefined },
       ]);
+      },
     });
     return out;
   });
@@ -169,11 +172,15 @@ class NftParser extends EmbeddedActionsParser {
     const out: AtomLine[] = [];
     this.CONSUME(LBrace);
     this.SUBRULE(this.separators);
-    this.MANY(() => {
+    // A rule never starts with `table` or `chain`: there the block must end (bison: "unexpected chain").
+    this.MANY({
+      GATE: () => this.LA(1).tokenType !== KwTable && this.LA(1).tokenType !== KwChain,
+      DEF: () => {
       const l = this.SUBRULE(this.atomLine);
       this.ACTION(() => out.push(l));
       this.OR([{ ALT: () => this.CONSUME(Newline) }, { ALT: () => this.CONSUME(Semi) }]);
       this.SUBRULE2(this.separators);
+      },
     });
     this.CONSUME(RBrace);
     return out;

@@ -138,7 +138,17 @@ function isChainProperty(line: AtomLine): boolean {
   return (first === 'type' && textOf(a[2]) === 'hook') || (first === 'policy' && a.length === 2) || (first === 'comment' && a.length === 2 && a[1]!.k === 'string');
 }
 
+/** A chain's line; its error is recorded and the chain's other lines are still evaluated (as nft does). */
 function applyChainLine(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, defs: Map<string, Atom[]>): void {
+  try {
+    applyChainLineOrThrow(chain, t, line, b, defs);
+  } catch (e) {
+    if (!(e instanceof NftError)) throw e;
+    b.errors.push(e);
+  }
+}
+
+function applyChainLineOrThrow(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, defs: Map<string, Atom[]>): void {
   const atoms = substitute(line.atoms, defs);
   const first = textOf(atoms[0]);
   if (first === 'type' && atoms[0]!.k === 'word') {
@@ -177,13 +187,7 @@ function applyChainLine(chain: NftChain, t: NftTable, line: AtomLine, b: Batch, 
     chain.comment = atoms[1].text;
     return;
   }
-  // nft evaluates every rule and reports every error: one failing rule does not stop the others.
-  try {
-    chain.rules.push(newRule(atoms, t, b, line.loc, chain));
-  } catch (e) {
-    if (!(e instanceof NftError)) throw e;
-    b.errors.push(e);
-  }
+  chain.rules.push(newRule(atoms, t, b, line.loc, chain));
 }
 
 /** A rule of `t`: its text, and its handle after those of the anonymous sets it creates. */
@@ -518,7 +522,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
 export function runBatch(
   statements: NftStatement[],
   base: NftRuleset,
-  opts: { storedHandles?: Map<number, number>; listHandles?: boolean } = {},
+  opts: { storedHandles?: Map<number, number>; listHandles?: boolean; evaluateOnly?: boolean } = {},
 ): { ruleset: NftRuleset; output: string } {
   const b = new Batch(base.clone(), opts.storedHandles);
   b.listHandles = opts.listHandles ?? false;
@@ -533,6 +537,7 @@ export function runBatch(
   }
   // nft prints the parser's errors first, then the evaluation's (it evaluates what did parse).
   if (b.errors.length > 0) throw new NftErrors([...b.errors.filter(isSyntaxError), ...b.errors.filter((e) => !isSyntaxError(e))]);
+  if (opts.evaluateOnly) return { ruleset: b.rs, output: '' };
   // What only the kernel finds (a jump to a chain, a set the batch does not create), once everything is evaluated.
   for (const check of b.checks) {
     try {

@@ -1,7 +1,7 @@
 /** The nftables side: text in (a file or a command line), a new ruleset and the text nft would print out. */
 import { parseNft } from '../../grammar/nft/index';
 import { runBatch } from './apply';
-import { NftError, NftErrors, formatNftError } from './errors';
+import { isSyntaxError, NftError, NftErrors, formatNftError } from './errors';
 import { NftRuleset } from './model';
 import { rulesetText } from './print';
 
@@ -21,7 +21,22 @@ export interface NftRunOptions {
 export function runNftText(text: string, base: NftRuleset, sourceName: string | undefined, opts: NftRunOptions = {}): NftOutcome {
   const lines = text.split('\n');
   const parsed = parseNft(text);
-  if (!parsed.ok) return { ok: false, stderr: formatNftError(new NftError(parsed.error.message, parsed.error.loc), { name: sourceName, lines }) };
+  if (!parsed.ok) {
+    // nft evaluates what parsed; its report lists the syntax errors in the order of the input, then the rest.
+    const grammar = parsed.errors.map((e) => new NftError(e.message, e.loc));
+    let rest: NftError[] = [];
+    try {
+      runBatch(parsed.statements, base, { evaluateOnly: true });
+    } catch (e) {
+      if (e instanceof NftErrors) rest = e.errors;
+      else if (e instanceof NftError) rest = [e];
+      else throw e;
+    }
+    const pos = (e: NftError): number => e.loc?.offset ?? Number.MAX_SAFE_INTEGER;
+    const syntax = [...grammar, ...rest.filter(isSyntaxError)].sort((a, b) => pos(a) - pos(b));
+    const all = [...syntax, ...rest.filter((e) => !isSyntaxError(e))];
+    return { ok: false, stderr: all.map((e) => formatNftError(e, { name: sourceName, lines })).join('') };
+  }
   try {
     const r = runBatch(parsed.statements, base, { storedHandles: opts.storedHandles, listHandles: opts.handles });
     return { ok: true, ruleset: r.ruleset, output: r.output };
