@@ -7,7 +7,8 @@ import type { Atom, AtomLine, NftLoc, NftStatement, TableItem } from './ast';
 import { intervalOf, intervalText, readValue } from './datatypes';
 import { isSyntaxError, NftError, NftErrors } from './errors';
 import { FAMILIES, type BaseChainSpec, type Family, type NftChain, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
-import { interpretRule, mergeIntervals, readElement, SET_FLAG_ORDER, sortElements, splitElements } from './rule';
+import { mergeIntervals, readElement, sortElements, splitElements } from './elements';
+import { interpretRule, SET_FLAG_ORDER } from './rule';
 import { readSelector } from './selectors';
 import { chainsText, rulesetText, setText, setsText, tableChainText, tablesText, tableText } from './print';
 

@@ -1,6 +1,6 @@
 /** `nft list ruleset` / `list table` / `list chain` text (src/rule.c of nftables 1.0.6). */
 import type { BaseChainSpec, Family, NftChain, NftRuleset, NftSet, NftTable } from './model';
-import { elementsText } from './rule';
+import { elementsText } from './elements';
 
 const STD_PRIOS: [number, string][] = [[-300, 'raw'], [-150, 'mangle'], [-100, 'dstnat'], [0, 'filter'], [50, 'security'], [100, 'srcnat']];
 const BRIDGE_PRIOS: [number, string][] = [[-300, 'dstnat'], [-200, 'filter'], [100, 'out'], [300, 'srcnat']];
