@@ -1,5 +1,5 @@
 /** `tsiptables nft` beside the iptables side: one state file, each side keeping the other's part; completion. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { complete } from '../src/cli/completion';
@@ -35,6 +35,15 @@ test('a failing batch leaves the state as it was', async () => {
   expect(r.status).toBe(1);
   expect(r.stderr).toBe('/dev/stdin:4:7-10: Error: Interface does not exist\n\t\tiif nope accept\n\t\t    ^^^^\n');
   expect(readFileSync(state, 'utf8')).toBe(before);
+});
+
+test('--host gives iif/oif the host file\'s interfaces, and the stored ruleset reads back without it', async () => {
+  const host = join(dir, 'host.txt');
+  writeFileSync(host, 'ip addr add 10.0.0.1/24 dev eth0\n');
+  const file = 'table ip t {\n\tchain c {\n\t\tiif eth0 accept\n\t}\n}\n';
+  expect((await runNft(['-f', '-'], () => file, state)).stderr).toBe('/dev/stdin:3:7-10: Error: Interface does not exist\n\t\tiif eth0 accept\n\t\t    ^^^^\n');
+  expect((await runNft(['--host', host, '-f', '-'], () => file, state)).status).toBe(0);
+  expect((await runNft(['list', 'ruleset'], () => '', state)).stdout).toBe('table ip t {\n\tchain c {\n\t\tiif "eth0" accept\n\t}\n}\n');
 });
 
 test('completion knows the nft subcommand', () => {

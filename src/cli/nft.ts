@@ -3,12 +3,13 @@
  *   nft [-a] -f FILE | -f -        run a file (or stdin) as one atomic batch
  *   nft list ruleset | list table [FAMILY] NAME | list chain [FAMILY] TABLE NAME
  *   nft flush ruleset | add table ... | add rule ... (any command, its words joined by blanks as nft joins them)
- *   -a (handles), -c (check only), -v (version)
+ *   -a (handles), -c (check only), -v (version), --host HOSTFILE (interfaces for iif/oif/fwd, as trace's host file)
  * Errors and exit statuses are nft's: the message with its location and carets on stderr, exit 1.
  */
 import { readFileSync } from 'node:fs';
 import { loadState, statePath, withLock, writeState } from '../io/state';
-import { rulesetFromText, runNftText, storedText } from '../nft/index';
+import { Host, HostFileError } from '../eval/host';
+import { rulesetFromText, runNftText, storedText, withInterfaces } from '../nft/index';
 import { IptablesError } from '../messages';
 import { translate, UntranslatableYet } from '../nft/translate';
 import type { RunResult } from './main';
@@ -32,6 +33,7 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
   let file: string | undefined;
   let handles = false;
   let check = false;
+  let hostFile: string | undefined;
   const words: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -40,6 +42,10 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
       if (file === undefined) return { stdout: '', stderr: `nft: option requires an argument -- 'f'\n${USAGE}`, status: 1 };
     } else if (words.length === 0 && (a === '-a' || a === '--handle')) handles = true;
     else if (words.length === 0 && (a === '-c' || a === '--check')) check = true;
+    else if (words.length === 0 && a === '--host') {
+      hostFile = argv[++i];
+      if (hostFile === undefined) return { stdout: '', stderr: 'tsiptables nft: --host needs a HOSTFILE\n', status: 2 };
+    }
     else if (words.length === 0 && (a === '-v' || a === '--version')) return { stdout: 'nftables v1.0.6 (Lester Gooch #5)\n', stderr: '', status: 0 };
     else if (words.length === 0 && (a === '-n' || a === '-s' || a === '--stateless')) continue;
     else words.push(a);
@@ -84,5 +90,19 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
     }
     return { stdout: r.output, stderr: '', status: 0 };
   };
-  return readOnly ? work() : withLock(path, undefined, work);
+  // Interfaces: the host file's (ifindex in the order they appear, lo first), else a fresh namespace's lo.
+  let lookup = (name: string): number | undefined => (name === 'lo' ? 1 : undefined);
+  if (hostFile !== undefined) {
+    try {
+      const names = [...Host.parse(readFileSync(hostFile, 'utf8')).ifaces.keys()];
+      lookup = (name) => {
+        const i = names.indexOf(name);
+        return i < 0 ? undefined : i + 1;
+      };
+    } catch (e) {
+      const msg = e instanceof HostFileError ? e.message : (e as Error).message;
+      return { stdout: '', stderr: `tsiptables nft: ${hostFile}: ${msg}\n`, status: 2 };
+    }
+  }
+  return readOnly ? withInterfaces(lookup, work) : withLock(path, undefined, () => withInterfaces(lookup, work));
 }

@@ -215,11 +215,26 @@ const ipv6: Reader = (text) => {
 
 const ifname: Reader = (text) => ({ text: `"${text}"`, key: BigInt(`0x${Buffer.from(text).toString('hex') || '0'}`) });
 
-/** Interfaces the simulated host has: a fresh namespace's loopback only (no host file is read yet). */
-export const KNOWN_INTERFACES: Record<string, number> = { lo: 1 };
+/**
+ * The interfaces `iif`/`oif`/`fwd to` resolve against, name -> ifindex: by default a fresh namespace's loopback
+ * only; `tsiptables nft --host FILE` gives the host file's; reading a stored listing accepts any name (the kernel
+ * resolved it when the rule was added). Set for the duration of one run (withInterfaces).
+ */
+let interfaceIndex: (name: string) => number | undefined = (name) => (name === 'lo' ? 1 : undefined);
+
+export function withInterfaces<T>(lookup: (name: string) => number | undefined, fn: () => T): T {
+  const saved = interfaceIndex;
+  interfaceIndex = lookup;
+  try {
+    return fn();
+  } finally {
+    interfaceIndex = saved;
+  }
+}
+
 export class NoSuchInterface extends Error {}
 const ifindex: Reader = (text) => {
-  const idx = KNOWN_INTERFACES[text];
+  const idx = interfaceIndex(text);
   if (idx === undefined) throw new NoSuchInterface(text);
   return { text: `"${text}"`, key: BigInt(idx) };
 };

@@ -1,6 +1,9 @@
 /** The nftables side: text in (a file or a command line), a new ruleset and the text nft would print out. */
 import { parseNft } from '../../grammar/nft/index';
 import { runBatch } from './apply';
+import { withInterfaces } from './datatypes';
+
+export { withInterfaces } from './datatypes';
 import { isSyntaxError, NftError, NftErrors, formatNftError } from './errors';
 import { NftRuleset } from './model';
 import { rulesetText } from './print';
@@ -67,7 +70,8 @@ export function rulesetFromText(text: string | undefined): NftRuleset {
     const m = HANDLE_AT_END.exec(l);
     if (m) storedHandles.set(i + 1, Number(m[1]));
   });
-  const r = runNftText(text, new NftRuleset(), 'state', { storedHandles });
+  // Interfaces were resolved when the rules were added: any name reads back.
+  const r = withInterfaces(() => 1, () => runNftText(text, new NftRuleset(), 'state', { storedHandles }));
   if (!r.ok) throw new Error(`stored nft ruleset does not read back: ${r.stderr}`);
   const counters = HANDLES_LINE.exec(text)?.[1]?.split(' ').map(Number);
   if (counters) {
