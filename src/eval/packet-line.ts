@@ -313,12 +313,17 @@ export interface SentRecord {
 const pairKey = (src: number, dst: number): string => String.fromCharCode(src >>> 16, src & 0xffff, dst >>> 16, dst & 0xffff);
 
 /**
- * Flows (protocol, addresses and ports; addresses taken modulo 2^32, protocol and ports modulo 2^16) to a
- * uint32, in an open-addressing hash table in one Int32Array: a 100,000-packet batch's 200,000 flows cost the
- * garbage collector nothing, and a flow never seen is answered after a probe or two.
+ * Flows (protocol, addresses and ports; addresses taken modulo 2^32, protocol and ports modulo 2^16) to two
+ * uint32 values, the flow's latest as given or on the wire ("any") and its latest as given, in an
+ * open-addressing hash table in one Int32Array: a 100,000-packet batch's 200,000 flows cost the garbage
+ * collector nothing, a flow never seen is answered after a probe or two, and a packet's flow as given is
+ * found once for both of its values.
  */
 class FlowTable {
-  /** Per slot: protocol + 1 (0: empty), source, destination, ports (source << 16 | destination), value. */
+  /**
+   * Per slot: protocol + 1 (0: empty; GIVEN set once a value as given is kept), source, destination, ports
+   * (source << 16 | destination), the value on any view, the value as given.
+   */
   private slots = new Int32Array(4096 * SLOT);
   private mask = 4095;
   private count = 0;
@@ -333,18 +338,22 @@ class FlowTable {
     for (;;) {
       const o = i * SLOT;
       const p = t[o]!;
-      if (p === 0 || (p === proto + 1 && t[o + 1] === src && t[o + 2] === dst && t[o + 3] === ports)) return o;
+      if (p === 0 || ((p & PROTO_BITS) === proto + 1 && t[o + 1] === src && t[o + 2] === dst && t[o + 3] === ports)) return o;
       i = (i + 1) & mask;
     }
   }
 
-  get(proto: number, src: number, dst: number, sport: number, dport: number): number | undefined {
+  /** The flow's latest value as given (`given`), or on any view. */
+  get(proto: number, src: number, dst: number, sport: number, dport: number, given: boolean): number | undefined {
     const t = this.slots;
     const o = this.find(t, this.mask, proto & 0xffff, src | 0, dst | 0, ((sport & 0xffff) << 16) | (dport & 0xffff));
-    return t[o] === 0 ? undefined : t[o + 4]! >>> 0;
+    const w = t[o]!;
+    if (w === 0 || (given && !(w & GIVEN))) return undefined;
+    return t[o + (given ? 5 : 4)]! >>> 0;
   }
 
-  set(proto: number, src: number, dst: number, sport: number, dport: number, value: number): void {
+  /** Keeps the value on any view, and as given when `given`. */
+  set(proto: number, src: number, dst: number, sport: number, dport: number, value: number, given: boolean): void {
     const pr = proto & 0xffff;
     const s = src | 0;
     const d = dst | 0;
@@ -362,7 +371,12 @@ class FlowTable {
       t[o + 2] = d;
       t[o + 3] = ports;
     }
-    this.slots[o + 4] = value | 0;
+    const t = this.slots;
+    t[o + 4] = value | 0;
+    if (given) {
+      t[o] = t[o]! | GIVEN;
+      t[o + 5] = value | 0;
+    }
   }
 
   /** Four times the slots, every flow placed again. */
@@ -373,19 +387,17 @@ class FlowTable {
     const mask = size - 1;
     for (let o = 0; o < old.length; o += SLOT) {
       if (old[o] === 0) continue;
-      const n = this.find(t, mask, old[o]! - 1, old[o + 1]!, old[o + 2]!, old[o + 3]!);
-      t[n] = old[o]!;
-      t[n + 1] = old[o + 1]!;
-      t[n + 2] = old[o + 2]!;
-      t[n + 3] = old[o + 3]!;
-      t[n + 4] = old[o + 4]!;
+      const n = this.find(t, mask, (old[o]! & PROTO_BITS) - 1, old[o + 1]!, old[o + 2]!, old[o + 3]!);
+      for (let w = 0; w < SLOT; w++) t[n + w] = old[o + w]!;
     }
     this.slots = t;
     this.mask = mask;
   }
 }
-/** Int32s per FlowTable slot. */
-const SLOT = 5;
+const SLOT = 6;
+/** The protocol + 1 part of a slot's first word, and the bit saying a value as given is kept. */
+const PROTO_BITS = 0xfffff;
+const GIVEN = 1 << 20;
 
 /** The fields of a quote, in the order a QuoteStore keeps them. */
 const QUOTE_FIELDS = ['src', 'dst', 'proto', 'tos', 'ttl', 'id', 'df', 'len', 'sport', 'dport', 'seq', 'icmpType', 'icmpCode', 'icmpId', 'icmpSeq'] as const;
@@ -463,8 +475,8 @@ export class BatchHistory {
   private readonly quotes = new QuoteStore();
   /** Address pair -> row of the latest quote; undefined until an ICMP error first asks. */
   private byPair: Map<string, number> | undefined;
-  private readonly byGivenFlow = new FlowTable();
-  private readonly byAnyFlow = new FlowTable();
+  /** By flow: where its sequence space ends, as given and on any view. */
+  private readonly byFlow = new FlowTable();
 
   add(r: SentRecord): void {
     const g = r.given;
@@ -475,9 +487,8 @@ export class BatchHistory {
     this.quote(w);
     if (g.proto === PROTO_TCP) {
       const next = (g.seq + (g.tcpFlags & (TCP_SYN | 1) ? 1 : 0)) >>> 0;
-      this.byGivenFlow.set(g.proto, g.src, g.dst, g.sport, g.dport, next);
-      this.byAnyFlow.set(g.proto, g.src, g.dst, g.sport, g.dport, next);
-      this.byAnyFlow.set(w.proto, w.src, w.dst, w.sport, w.dport, next);
+      this.byFlow.set(g.proto, g.src, g.dst, g.sport, g.dport, next, true);
+      this.byFlow.set(w.proto, w.src, w.dst, w.sport, w.dport, next, false);
     }
   }
 
@@ -498,12 +509,12 @@ export class BatchHistory {
 
   /** Where the latest packet given on the same flow, same direction, ended its sequence space. */
   sameFlow(p: Packet): number | undefined {
-    return this.byGivenFlow.get(p.proto, p.src, p.dst, p.sport, p.dport);
+    return this.byFlow.get(p.proto, p.src, p.dst, p.sport, p.dport, true);
   }
 
   /** Where the latest packet of the flow's other direction (as given or on the wire) ended it. */
   otherDirection(p: Packet): number | undefined {
-    return this.byAnyFlow.get(p.proto, p.dst, p.src, p.dport, p.sport);
+    return this.byFlow.get(p.proto, p.dst, p.src, p.dport, p.sport, false);
   }
 }
 
