@@ -46,6 +46,18 @@ test('--host gives iif/oif the host file\'s interfaces, and the stored ruleset r
   expect((await runNft(['list', 'ruleset'], () => '', state)).stdout).toBe('table ip t {\n\tchain c {\n\t\tiif "eth0" accept\n\t}\n}\n');
 });
 
+test('include reads absolute paths and globs into the same batch', async () => {
+  writeFileSync(join(dir, 'a.nft'), 'table ip a {\n}\n');
+  writeFileSync(join(dir, 'b.nft'), 'table ip b {\n}\n');
+  const r = await runNft(['-f', '-'], () => `include "${dir}/*.nft"\ntable ip c {\n}\n`, state);
+  expect(r.status).toBe(0);
+  const listed = (await runNft(['list', 'tables'], () => '', state)).stdout;
+  expect(listed).toBe('table ip a\ntable ip b\ntable ip c\n');
+  const missing = await runNft(['-f', '-'], () => `include "${dir}/none.nft"\n`, state);
+  expect(missing.status).toBe(1);
+  expect(missing.stderr).toContain(`Error: File not found: ${dir}/none.nft`);
+});
+
 test('completion knows the nft subcommand', () => {
   const none = (): string[] => [];
   expect(complete(['n'], none)).toEqual(['nft']);

@@ -5,7 +5,9 @@
  */
 import type { Atom, AtomLine, NftLoc, NftStatement, TableItem } from './ast';
 import { intervalOf, intervalText, readValue } from './datatypes';
-import { isSyntaxError, NftError, NftErrors } from './errors';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { parseNft } from '../../grammar/nft/index';
+import { isSyntaxError, NftError, NftErrors, type NftSource } from './errors';
 import { FAMILIES, type BaseChainSpec, type Family, type NftChain, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
 import { mergeIntervals, readElement, sortElements, splitElements } from './elements';
 import { interpretRule, SET_FLAG_ORDER } from './rule';
@@ -44,6 +46,8 @@ class Batch {
   output = '';
   /** `nft -a`: listings show handles. */
   listHandles = false;
+  /** The text being read (the main file, or an included one): where include statements are. */
+  source: NftSource = { name: undefined, lines: [] };
   constructor(
     readonly rs: NftRuleset,
     /** Reading a stored `nft -a list ruleset` text: each object's handle by the line it is on. */
@@ -349,6 +353,60 @@ function applyTableItems(t: NftTable, items: TableItem[], b: Batch, defs: Map<st
   }
 }
 
+/**
+ * `include "FILE"`: an absolute path, or a name looked up in nft's default include directory (/etc); a glob
+ * takes its matches in order (none is fine). Its statements join the batch; its errors name the file.
+ */
+function includeFile(pattern: string, statement: NftLoc, b: Batch, defs: Map<string, Atom[]>): void {
+  // nft's location of an include statement takes the newline after it too (recorded by hand-run comparisons).
+  const loc = { ...statement, endColumn: statement.endColumn + 1 };
+  const path = pattern.startsWith('/') ? pattern : `/etc/${pattern}`;
+  const files = /[*?[]/.test(path) ? globFiles(path) : existsSync(path) ? [path] : undefined;
+  if (files === undefined) throw new NftError(`File not found: ${pattern}`, loc);
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    const source = { name: file, lines: text.split('\n') };
+    const parsed = parseNft(text);
+    const mark = (e: NftError): NftError => {
+      if (!e.source) {
+        e.source = source;
+        e.includedFrom = { source: b.source, loc };
+      }
+      return e;
+    };
+    if (!parsed.ok) {
+      for (const e of parsed.errors) b.errors.push(mark(new NftError(e.message, e.loc)));
+    }
+    const before = b.errors.length;
+    const saved = b.source;
+    b.source = source;
+    try {
+      for (const s of parsed.statements) {
+        try {
+          applyStatement(s, b, defs);
+        } catch (e) {
+          if (!(e instanceof NftError)) throw e;
+          b.errors.push(e);
+        }
+      }
+    } finally {
+      b.source = saved;
+    }
+    for (let i = before; i < b.errors.length; i++) mark(b.errors[i]!);
+  }
+}
+
+function globFiles(path: string): string[] {
+  const dir = path.slice(0, path.lastIndexOf('/')) || '/';
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const re = new RegExp(`^${name.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  try {
+    return readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => `${dir === '/' ? '' : dir}/${f}`);
+  } catch {
+    return [];
+  }
+}
+
 function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): void {
   const rs = b.rs;
   if (s.k === 'define') {
@@ -512,6 +570,10 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     }
     return;
   }
+  if (verb === 'include' && atoms.length === 2 && atoms[1]!.k === 'string') {
+    includeFile(atoms[1].text, whole, b, defs);
+    return;
+  }
   const first = atoms[0]!;
   throw new NftError(`syntax error, unexpected ${verb !== undefined && /^\d+$/.test(verb) ? 'number' : 'string'}`, first.loc);
 }
@@ -523,10 +585,11 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
 export function runBatch(
   statements: NftStatement[],
   base: NftRuleset,
-  opts: { storedHandles?: Map<number, number>; listHandles?: boolean; evaluateOnly?: boolean } = {},
+  opts: { storedHandles?: Map<number, number>; listHandles?: boolean; evaluateOnly?: boolean; source?: NftSource } = {},
 ): { ruleset: NftRuleset; output: string } {
   const b = new Batch(base.clone(), opts.storedHandles);
   b.listHandles = opts.listHandles ?? false;
+  if (opts.source) b.source = opts.source;
   const defs = new Map<string, Atom[]>();
   for (const s of statements) {
     try {

@@ -1,7 +1,17 @@
 /** nft's error records (src/erec.c): a message, the location it points at, and optionally a context span. */
 import type { NftLoc } from './ast';
 
+/** A text nft reads: its name as errors show it, and its lines. */
+export interface NftSource {
+  name: string | undefined;
+  lines: readonly string[];
+}
+
 export class NftError extends Error {
+  /** Set for an error in an included file: that file, and where the include statement is. */
+  source?: NftSource;
+  includedFrom?: { source: NftSource; loc: NftLoc };
+
   constructor(
     message: string,
     readonly loc: NftLoc | undefined,
@@ -27,7 +37,14 @@ export function isSyntaxError(e: NftError): boolean {
 }
 
 /** The text nft prints for an error: `FILE:L:C-E: Error: MSG`, the line, and the carets. */
-export function formatNftError(e: NftError, source: { name: string | undefined; lines: readonly string[] }): string {
+export function formatNftError(e: NftError, main: NftSource): string {
+  const source = e.source ?? main;
+  const from = e.includedFrom;
+  const head0 = from ? `In file included from ${from.source.name ?? ''}:${from.loc.line}:${from.loc.column}-${from.loc.endColumn}:\n` : '';
+  return head0 + formatAt(e, source);
+}
+
+function formatAt(e: NftError, source: NftSource): string {
   const loc = e.loc;
   if (!loc) return `Error: ${e.message}\n`;
   // Past the last line (the end of file), nft shows the last line it read.

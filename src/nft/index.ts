@@ -29,7 +29,7 @@ export function runNftText(text: string, base: NftRuleset, sourceName: string | 
     const grammar = parsed.errors.map((e) => new NftError(e.message, e.loc));
     let rest: NftError[] = [];
     try {
-      runBatch(parsed.statements, base, { evaluateOnly: true });
+      runBatch(parsed.statements, base, { evaluateOnly: true, source: { name: sourceName, lines } });
     } catch (e) {
       if (e instanceof NftErrors) rest = e.errors;
       else if (e instanceof NftError) rest = [e];
@@ -41,7 +41,7 @@ export function runNftText(text: string, base: NftRuleset, sourceName: string | 
     return { ok: false, stderr: all.map((e) => formatNftError(e, { name: sourceName, lines })).join('') };
   }
   try {
-    const r = runBatch(parsed.statements, base, { storedHandles: opts.storedHandles, listHandles: opts.handles });
+    const r = runBatch(parsed.statements, base, { storedHandles: opts.storedHandles, listHandles: opts.handles, source: { name: sourceName, lines } });
     return { ok: true, ruleset: r.ruleset, output: r.output };
   } catch (e) {
     if (e instanceof NftErrors) return { ok: false, stderr: e.errors.map((x) => formatNftError(x, { name: sourceName, lines })).join('') };
