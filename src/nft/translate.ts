@@ -67,29 +67,53 @@ const MATCHES: Record<string, Xlate> = {
     return `icmp type ${ne(t.inv)}${name}`;
   },
   conntrack: (o) => {
-    const s = o.get('ctstate');
-    if (!s || o.size > 1) throw new UntranslatableYet('conntrack options other than --ctstate');
-    const states = CT_STATE_ORDER.filter((x) => s.value[0]!.split(',').includes(x)).map((x) => x.toLowerCase());
-    return `ct state ${s.inv ? '! ' : ''}${states.join(',')}`;
+    const out: string[] = [];
+    for (const [opt, v] of o) {
+      if (opt === 'ctstate') {
+        const states = CT_STATE_ORDER.filter((x) => v.value[0]!.split(',').includes(x)).map((x) => x.toLowerCase());
+        out.push(`ct state ${v.inv ? '! ' : ''}${states.join(',')}`);
+      } else if (['ctorigsrc', 'ctorigdst', 'ctreplsrc', 'ctrepldst'].includes(opt) && !v.inv) {
+        const dir = opt.startsWith('ctorig') ? 'original' : 'reply';
+        const addr = v.value[0]!.endsWith('/32') ? v.value[0]!.slice(0, -3) : v.value[0]!;
+        out.push(`ct ${dir} ${opt.endsWith('src') ? 'saddr' : 'daddr'} ${addr}`);
+      } else throw new UntranslatableYet(`conntrack --${opt}`);
+    }
+    return out.join(' ');
   },
   state: (o) => {
-    const s = o.get('state');
-    if (!s || s.inv) throw new UntranslatableYet('state ! --state');
-    return `ct state ${CT_STATE_ORDER.filter((x) => s.value[0]!.split(',').includes(x)).map((x) => x.toLowerCase()).join(',')}`;
+    const s = o.get('state')!;
+    return `ct state ${s.inv ? '! ' : ''}${CT_STATE_ORDER.filter((x) => s.value[0]!.split(',').includes(x)).map((x) => x.toLowerCase()).join(',')}`;
   },
+  length: (o) => {
+    const l = o.get('length')!;
+    return `meta length ${ne(l.inv)}${ports(l.value[0]!)}`;
+  },
+  ttl: (o) => {
+    const lt = o.get('ttl-lt');
+    if (lt) return `ip ttl lt ${lt.value[0]}`;
+    const gt = o.get('ttl-gt');
+    if (gt) return `ip ttl gt ${gt.value[0]}`;
+    throw new UntranslatableYet('ttl --ttl-eq');
+  },
+  connmark: (o) => {
+    const m = o.get('mark')!;
+    if (m.value[0]!.includes('/') || m.inv) throw new UntranslatableYet('connmark with a mask');
+    return `ct mark ${m.value[0]}`;
+  },
+  tos: () => undefined,
   multiport: (o, proto) => {
     const [opt, v] = [...o.entries()][0]!;
     const list = v.value[0]!.split(',').map(ports);
     const set = list.length === 1 ? list[0]! : `{ ${list.join(', ')} }`;
     if (opt === 'dports' || opt === 'destination-ports') return `${proto} dport ${ne(v.inv)}${set}`;
     if (opt === 'sports' || opt === 'source-ports') return `${proto} sport ${ne(v.inv)}${set}`;
-    if (list.length === 1 && !v.inv) return `${proto} sport . ${proto} dport { 0-65535 . ${set}, ${set} . 0-65535 }`;
+    if (!v.inv) return `${proto} sport . ${proto} dport { ${list.map((p) => `0-65535 . ${p}, ${p} . 0-65535`).join(', ')} }`;
     throw new UntranslatableYet('multiport --ports');
   },
   mark: (o) => {
     const m = o.get('mark')!;
     const [val, mask] = m.value[0]!.split('/');
-    return mask === undefined ? `mark ${ne(m.inv)}${val}` : `mark and ${mask} ${ne(m.inv)}${val}`;
+    return mask === undefined ? `mark ${ne(m.inv)}${val}` : `mark and ${mask} ${m.inv ? '!=' : '=='} ${val}`;
   },
   mac: (o) => {
     const m = o.get('mac-source')!;
@@ -115,6 +139,8 @@ const MATCHES: Record<string, Xlate> = {
     return `pkttype ${ne(p.inv)}${name}`;
   },
   owner: (o) => {
+    // Both ids at once: iptables-translate has no translation (it prints the command as a comment).
+    if (o.has('uid-owner') && o.has('gid-owner')) return undefined;
     const out: string[] = [];
     for (const [opt, key] of [['uid-owner', 'skuid'], ['gid-owner', 'skgid']] as const) {
       const v = o.get(opt);
@@ -128,8 +154,8 @@ const MATCHES: Record<string, Xlate> = {
     for (const [opt, dir] of [['src-type', 'saddr'], ['dst-type', 'daddr']] as const) {
       const v = o.get(opt);
       if (!v) continue;
-      if (v.value[0]!.includes(',')) throw new UntranslatableYet('addrtype with several types');
-      out.push(`fib ${dir} type ${ne(v.inv)}${v.value[0]!.toLowerCase()}`);
+      const types = v.value[0]!.toLowerCase().split(',');
+      out.push(`fib ${dir} type ${ne(v.inv)}${types.length === 1 ? types[0] : `{ ${types.join(', ')} }`}`);
     }
     return out.join(' ');
   },
@@ -142,45 +168,61 @@ const REJECT_WITH: Record<string, string> = {
   'icmp-admin-prohibited': 'reject with icmp type admin-prohibited', 'tcp-reset': 'reject with tcp reset',
 };
 
-type TargetXlate = (opts: Map<string, { value: string[]; inv: boolean }>) => string;
+/** A target's translation; undefined where iptables-translate has none (the command is printed as a comment). */
+type TargetXlate = (opts: Map<string, { value: string[]; inv: boolean }>) => string | undefined;
 
 const TARGETS: Record<string, TargetXlate> = {
   ACCEPT: () => 'accept',
   DROP: () => 'drop',
   RETURN: () => 'return',
   LOG: (o) => {
-    if ([...o.keys()].some((k) => k !== 'log-prefix' && k !== 'log-level')) throw new UntranslatableYet('LOG flags');
+    if ([...o.keys()].some((k) => !['log-prefix', 'log-level', 'log-uid'].includes(k))) throw new UntranslatableYet('LOG flags');
     let s = 'log';
     const p = o.get('log-prefix');
     if (p) s += ` prefix "${p.value[0]}"`;
     const l = o.get('log-level');
     const level = l ? (LOG_LEVELS[Number(l.value[0])] ?? l.value[0]) : 'warn';
     if (level !== 'warn') s += ` level ${level}`;
+    if (o.has('log-uid')) s += ' flags skuid';
     return s;
+  },
+  TCPMSS: (o) => {
+    if (o.has('clamp-mss-to-pmtu')) return 'tcp option maxseg size set rt mtu';
+    const m = o.get('set-mss');
+    if (m) return `tcp option maxseg size set ${m.value[0]}`;
+    throw new UntranslatableYet('TCPMSS options');
   },
   REJECT: (o) => REJECT_WITH[o.get('reject-with')?.value[0] ?? 'icmp-port-unreachable'] ?? 'reject',
   MASQUERADE: (o) => natFlags('masquerade', o, 'to-ports'),
   REDIRECT: (o) => natFlags('redirect', o, 'to-ports'),
   DNAT: (o) => natFlags('dnat', o, 'to-destination'),
   SNAT: (o) => natFlags('snat', o, 'to-source'),
-  MARK: (o) => {
-    const x = o.get('set-xmark');
-    if (!x) throw new UntranslatableYet('MARK options');
-    const [v, m] = x.value[0]!.split('/');
-    if (m === undefined || m === '0xffffffff') return `meta mark set ${v}`;
-    const not = (~Number(m) >>> 0).toString(16);
-    return `meta mark set mark and 0x${not} xor ${v}`;
-  },
+  // libxt_MARK's xlate: and, or, xor or a plain value when the mask allows, else `and ~MASK xor VALUE`.
+  MARK: (o) => `meta mark set ${xmark(o)}`,
   CONNMARK: (o) => {
-    if (o.has('save-mark') && (o.get('nfmask')?.value[0] ?? '0xffffffff') === '0xffffffff' && (o.get('ctmask')?.value[0] ?? '0xffffffff') === '0xffffffff') return 'ct mark set mark';
-    throw new UntranslatableYet('CONNMARK options other than --save-mark');
+    const full = (k: string): boolean => (o.get(k)?.value[0] ?? '0xffffffff') === '0xffffffff';
+    if (o.has('save-mark') && full('nfmask') && full('ctmask')) return 'ct mark set mark';
+    if (o.has('restore-mark') && full('nfmask') && full('ctmask')) return 'meta mark set ct mark';
+    if (o.has('set-xmark') && o.size === 1) return `ct mark set ${xmark(o)}`;
+    throw new UntranslatableYet('CONNMARK options');
   },
-  CT: (o) => {
-    if (o.has('notrack') && o.size === 1) return 'notrack';
-    throw new UntranslatableYet('CT options');
-  },
+  CT: (o) => (o.has('notrack') && o.size === 1 ? 'notrack' : undefined),
   NOTRACK: () => 'notrack',
 };
+
+function xmark(o: Map<string, { value: string[]; inv: boolean }>): string {
+  const x = o.get('set-xmark');
+  if (!x) throw new UntranslatableYet('MARK options');
+  const [v = '0', m = '0xffffffff'] = x.value[0]!.split('/');
+  const mark = Number(v) >>> 0;
+  const mask = Number(m) >>> 0;
+  const hex = (n: number): string => `0x${n.toString(16)}`;
+  if (mark === 0) return `mark and ${hex(~mask >>> 0)}`;
+  if (mark === mask) return `mark or ${hex(mark)}`;
+  if (mask === 0) return `mark xor ${hex(mark)}`;
+  if (mask === 0xffffffff) return hex(mark);
+  return `mark and ${hex(~mask >>> 0)} xor ${hex(mark)}`;
+}
 
 function natFlags(kw: string, o: Map<string, { value: string[]; inv: boolean }>, toOpt: string): string {
   let s = kw;
@@ -268,7 +310,9 @@ function translateRule(line: string, jumpTo: string | undefined, ip: { inIface: 
   else if (target) {
     const tx = TARGETS[target.name];
     if (!tx) throw new UntranslatableYet(`-j ${target.name}`);
-    parts.push(tx(target.opts));
+    const t = tx(target.opts);
+    if (t === undefined) return undefined;
+    parts.push(t);
   }
   let s = parts.join(' ');
   if (comment !== undefined) s += ` comment "${comment}"`;
