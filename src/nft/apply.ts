@@ -16,6 +16,7 @@ import { chainsText, rulesetText, setText, setsText, tableChainText, tablesText,
 
 const ENOENT = 'No such file or directory';
 const EEXIST = 'File exists';
+const EOPNOTSUPP = 'Could not process rule: Operation not supported';
 
 const HOOKS: Record<Family, string[]> = {
   ip: ['prerouting', 'input', 'forward', 'output', 'postrouting'],
@@ -46,6 +47,8 @@ class Batch {
   output = '';
   /** `nft -a`: listings show handles. */
   listHandles = false;
+  /** The kernel refused a rule with EOPNOTSUPP: it refuses the batch's later rules too. */
+  unsupported = false;
   /** The text being read (the main file, or an included one): where include statements are. */
   source: NftSource = { name: undefined, lines: [] };
   constructor(
@@ -197,20 +200,27 @@ function applyChainLineOrThrow(chain: NftChain, t: NftTable, line: AtomLine, b: 
 
 /** A rule of `t`: its text, and its handle after those of the anonymous sets it creates. */
 function newRule(atoms: Atom[], t: NftTable, b: Batch, loc: NftLoc, chain: NftChain): NftRule {
-  const anonymous = { count: 0 };
+  const anonymous = { count: 0, locs: [] as NftLoc[] };
   const text = interpretDeferred(atoms, t, b, anonymous);
   // The kernel's hook checks of expressions (nft_rt: `rt mtu` only where a route is known), for base chains.
-  if (chain.base && /\brt mtu\b/.test(text) && !['forward', 'output', 'postrouting'].includes(chain.base.hook)) {
-    b.checks.push(() => {
-      throw new NftError('Could not process rule: Operation not supported', loc);
-    });
-  }
+  // Once one rule is refused so, the kernel refuses every later rule of the batch and its anonymous sets too
+  // (recorded in nft-forms).
+  const unsupported = chain.base !== undefined && /\brt mtu\b/.test(text) && !['forward', 'output', 'postrouting'].includes(chain.base.hook);
+  b.checks.push(() => {
+    if (b.unsupported) {
+      for (const l of anonymous.locs) b.errors.push(new NftError(EOPNOTSUPP, l));
+      b.errors.push(new NftError(EOPNOTSUPP, loc));
+    } else if (unsupported) {
+      b.unsupported = true;
+      throw new NftError(EOPNOTSUPP, loc);
+    }
+  });
   for (let i = 0; i < anonymous.count; i++) b.handle(t, undefined);
   return { text, handle: b.handle(t, loc) };
 }
 
 /** Interprets a rule; references to chains and sets the batch may still create are checked at its end. */
-function interpretDeferred(atoms: Atom[], t: NftTable, b: Batch, anonymousSets: { count: number }): string {
+function interpretDeferred(atoms: Atom[], t: NftTable, b: Batch, anonymousSets: { count: number; locs: NftLoc[] }): string {
   const probe: NftTable = { ...t, chains: new Proxy(t.chains, {}), sets: t.sets };
   // Chains and sets are looked up when the batch ends: interpret against a table that has every name, then
   // re-run the lookups on the final table.

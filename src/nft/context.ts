@@ -1,5 +1,5 @@
 /** What reading a rule needs to know (its table, family, what is being read) and collects on the way. */
-import type { Atom } from './ast';
+import type { Atom, NftLoc } from './ast';
 import { NftError } from './errors';
 import type { Family, NftTable } from './model';
 
@@ -7,7 +7,7 @@ export interface RuleContext {
   family: Family;
   table: NftTable;
   /** Counts the anonymous sets the rule creates (each takes a handle before the rule's). */
-  anonymousSets?: { count: number };
+  anonymousSets?: { count: number; locs: NftLoc[] };
   /**
    * Reading nft's own listing back (the state file): `{ 1-11 }` stays a set. nft itself would read it as the
    * plain comparison `1-11`, so its listing is not always a fixed point of its reader; the stored one is.

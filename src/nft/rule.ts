@@ -24,7 +24,10 @@ function anonymousSet(ctx: RuleContext, brace: Extract<Atom, { k: 'brace' }>, ke
   if (written.length === 1 && !ctx.listing && dataType === undefined && keyTypes.length === 1) return { text: els[0]!.text, single: true };
   // A set with a range or a prefix is an interval set, and nft merges an anonymous one (overlaps and neighbours).
   if (dataType === undefined && keyTypes.length === 1 && els.some((e) => e.range !== undefined)) els = mergeIntervals(keyTypes[0]!, els);
-  if (ctx.anonymousSets) ctx.anonymousSets.count++;
+  if (ctx.anonymousSets) {
+    ctx.anonymousSets.count++;
+    ctx.anonymousSets.locs.push(brace.loc);
+  }
   return { text: `{ ${els.map((e) => e.text).join(', ')} }`, single: false };
 }
 
