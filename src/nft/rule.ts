@@ -8,7 +8,7 @@ import { NftError } from './errors';
 import { lookupSet, type Parts, type RuleContext } from './context';
 import { BITMASK_TYPES, Cursor, quoted, readScalarText, readSelectors, REL_OPS, spanOf, unexpected, valueOf, VERDICT_WORDS } from './cursor';
 import { mergeIntervals, readElement, sortElements, splitElements } from './elements';
-import { readFib, readLimit, readLog, readNat, readReject } from './statements';
+import { readFib, readLimit, readLog, readNat, readQuota, readReject } from './statements';
 import type { Selector } from './selectors';
 
 export type { RuleContext } from './context';
@@ -282,6 +282,23 @@ export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
           s += ` ${valueOf('integer', v.text, v.loc).text}`;
         }
         p.out.push(s);
+        continue;
+      }
+      if (w === 'quota') {
+        c.next();
+        p.out.push(readQuota(c));
+        continue;
+      }
+      if (w === 'synproxy') {
+        c.next();
+        p.out.push('synproxy');
+        continue;
+      }
+      if (w === 'dup' && c.word(1) === 'to') {
+        c.i += 2;
+        const a = c.next();
+        if (a.k !== 'word') throw unexpected(a);
+        p.out.push(`dup to ${valueOf(ctx.family === 'ip6' ? 'ipv6_addr' : 'ipv4_addr', a.text, a.loc).text}`);
         continue;
       }
       if (w === 'notrack') {

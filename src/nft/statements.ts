@@ -82,6 +82,42 @@ export function readFib(c: Cursor): string {
   return `${s} ${v.text}`;
 }
 
+const UNIT_BYTES: Record<string, bigint> = { bytes: 1n, kbytes: 1024n, mbytes: 1024n * 1024n };
+
+/** A byte count in the largest of bytes, kbytes, mbytes that divides it (nft's get_rate()). */
+function bytesText(n: bigint): string {
+  let v = n;
+  let unit = 'bytes';
+  for (const u of ['kbytes', 'mbytes']) {
+    if (v === 0n || v % 1024n !== 0n) break;
+    v /= 1024n;
+    unit = u;
+  }
+  return `${v} ${unit}`;
+}
+
+/** `quota [over] N UNIT [used N UNIT]`. */
+export function readQuota(c: Cursor): string {
+  let s = 'quota';
+  if (c.word() === 'over') {
+    c.next();
+    s += ' over';
+  }
+  const amount = (): string => {
+    const n = c.next();
+    const u = c.next();
+    if (n.k !== 'word' || !/^\d+$/.test(n.text)) throw unexpected(n);
+    if (u.k !== 'word' || UNIT_BYTES[u.text] === undefined) throw unexpected(u);
+    return bytesText(BigInt(n.text) * UNIT_BYTES[u.text]!);
+  };
+  s += ` ${amount()}`;
+  if (c.word() === 'used') {
+    c.next();
+    s += ` used ${amount()}`;
+  }
+  return s;
+}
+
 export function readLimit(c: Cursor): string {
   const r = c.word();
   if (r !== 'rate') throw c.peek() ? unexpected(c.peek()!) : c.unexpectedEnd();
@@ -94,6 +130,20 @@ export function readLimit(c: Cursor): string {
   const rate = c.next();
   if (rate.k !== 'word') throw unexpected(rate);
   let text = rate.text;
+  const perUnit = /^(bytes|kbytes|mbytes)\/(second|minute|hour|day|week)$/.exec(c.word() ?? '');
+  if (perUnit) {
+    // A byte rate: `N UNIT/TIME [burst N UNIT]`, printed in the largest unit that divides it.
+    c.next();
+    let s = `limit rate ${over}${bytesText(BigInt(rate.text) * UNIT_BYTES[perUnit[1]!]!)}/${perUnit[2]}`;
+    if (c.word() === 'burst') {
+      c.next();
+      const n = BigInt((c.next() as { text: string }).text);
+      const unit = c.word() !== undefined && UNIT_BYTES[c.word()!] !== undefined ? (c.next() as { text: string }).text : 'bytes';
+      const total = n * UNIT_BYTES[unit]!;
+      if (total !== 0n) s += ` burst ${bytesText(total)}`;
+    }
+    return s;
+  }
   if (c.isOp('/')) {
     c.next();
     text += `/${(c.next() as { text: string }).text}`;
