@@ -459,6 +459,17 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   if (s.k === 'chain') {
     const words = substitute(s.words, defs);
     const loc = span(words, s.loc);
+    if (s.verb === 'rename') {
+      // rename chain [FAMILY] TABLE OLD NEW: the chain keeps its place and handle.
+      const { family, names, nameAtoms } = familyAndName(words, 3, loc);
+      const t = b.rs.table(family, names[0]!);
+      if (!t) throw new NftError(ENOENT, nameAtoms[0]!.loc);
+      const c = t.chains.get(names[1]!);
+      if (!c) throw new NftError(ENOENT, nameAtoms[1]!.loc);
+      c.name = names[2]!;
+      t.chains = new Map([...t.chains].map(([k, v]) => (k === names[1] ? [names[2]!, v] : [k, v])));
+      return;
+    }
     const { family, names, nameAtoms } = familyAndName(words, 2, loc);
     const whole = nameAtoms[1]!.loc;
     const verb = s.verb ?? 'add';
@@ -467,6 +478,13 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     const name = names[1]!;
     if (verb === 'delete') {
       if (!t.chains.has(name)) throw new NftError(`Could not process rule: ${ENOENT}`, whole);
+      // A chain another chain jumps to is busy (the kernel counts its references).
+      const target = new RegExp(`(^| )(jump|goto) ${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([ ,]|$)`);
+      const inRules = [...t.chains.values()].some((c) => c.name !== name && c.rules.some((r) => target.test(r.text)));
+      const inMaps = [...t.sets.values()].some((st) => st.elements.some((e) => target.test(e.text)));
+      if (inRules || inMaps) {
+        throw new NftError('Could not process rule: Device or resource busy', whole);
+      }
       t.chains.delete(name);
       return;
     }
