@@ -238,7 +238,8 @@ function interpretDeferred(atoms: Atom[], t: NftTable, b: Batch, anonymousSets: 
   const allSets = new Map(t.sets);
   for (const a of words) {
     if (a.k === 'word' && !all.has(a.text)) all.set(a.text, { name: a.text, handle: 0, base: undefined, comment: undefined, rules: [] });
-    if (a.k === 'setref' && !allSets.has(a.name)) allSets.set(a.name, undefined as unknown as NftSet);
+    // A stand-in for a set the batch may still create; the rule is read again at the end against the real one.
+    if (a.k === 'setref' && !allSets.has(a.name)) allSets.set(a.name, newSet('set', a.name, 0));
   }
   const text = interpretRule(atoms, { family: t.family, table: { ...probe, chains: all, sets: allSets }, anonymousSets, listing, refusals });
   b.checks.push(() => {

@@ -279,20 +279,31 @@ export interface TranslateResult {
 }
 
 /** The nft rule text for one rule of the command. Undefined when iptables-translate has no translation. */
-function translateRule(line: string, jumpTo: string | undefined, ip: { inIface: string; outIface: string; proto: number; fragment: boolean; inv: Record<string, boolean>; src: string; dst: string }): string | undefined {
+interface BaseMatch {
+  inIface: string;
+  outIface: string;
+  proto: number;
+  fragment: boolean;
+  inv: Readonly<Record<'src' | 'dst' | 'inIface' | 'outIface' | 'proto' | 'fragment', boolean>>;
+  /** -s / -d as the save text has them, /32 dropped; '' when absent. */
+  src: string;
+  dst: string;
+}
+
+function translateRule(line: string, jumpTo: string | undefined, ip: BaseMatch): string | undefined {
   const parts: string[] = [];
   const iface = (name: string): string => `"${name.endsWith('+') ? `${name.slice(0, -1)}*` : name}"`;
-  if (ip.inIface !== '') parts.push(`iifname ${ne(ip.inv.inIface ?? false)}${iface(ip.inIface)}`);
-  if (ip.outIface !== '') parts.push(`oifname ${ne(ip.outIface !== '' && (ip.inv.outIface ?? false))}${iface(ip.outIface)}`);
+  if (ip.inIface !== '') parts.push(`iifname ${ne(ip.inv.inIface)}${iface(ip.inIface)}`);
+  if (ip.outIface !== '') parts.push(`oifname ${ne(ip.outIface !== '' && ip.inv.outIface)}${iface(ip.outIface)}`);
   if (ip.fragment) parts.push(`ip frag-off & 0x1fff ${ip.inv.fragment ? '' : '!= '}0`);
   const words = saveWords(line);
   const gs = groups(words);
   const target = words.includes('-j') ? gs[gs.length - 1] : undefined;
   const matches = target ? gs.slice(0, -1) : gs;
   const protoName = PROTO_NAMES[ip.proto] ?? String(ip.proto);
-  if (ip.proto !== 0 && !matches.some((g) => g.name === protoName)) parts.push(`ip protocol ${ne(ip.inv.proto ?? false)}${protoName}`);
-  if (ip.src !== '') parts.push(`ip saddr ${ne(ip.inv.src ?? false)}${ip.src}`);
-  if (ip.dst !== '') parts.push(`ip daddr ${ne(ip.inv.dst ?? false)}${ip.dst}`);
+  if (ip.proto !== 0 && !matches.some((g) => g.name === protoName)) parts.push(`ip protocol ${ne(ip.inv.proto)}${protoName}`);
+  if (ip.src !== '') parts.push(`ip saddr ${ne(ip.inv.src)}${ip.src}`);
+  if (ip.dst !== '') parts.push(`ip daddr ${ne(ip.inv.dst)}${ip.dst}`);
   let comment: string | undefined;
   for (const g of matches) {
     if (g.name === 'comment') {
@@ -349,7 +360,7 @@ export function translate(argv: readonly string[]): TranslateResult {
           outIface: ip.outIface,
           proto: ip.proto,
           fragment: ip.fragment,
-          inv: ip.inv as unknown as Record<string, boolean>,
+          inv: ip.inv,
           src: src.endsWith('/32') ? src.slice(0, -3) : src,
           dst: dst.endsWith('/32') ? dst.slice(0, -3) : dst,
         });
