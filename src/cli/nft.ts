@@ -27,8 +27,6 @@ export function runTranslate(argv: readonly string[]): RunResult {
   }
 }
 
-const USAGE = 'Usage: nft [ options ] [ cmds... ]\n';
-
 export async function runNft(argv: readonly string[], stdin: () => string, statefile?: string): Promise<RunResult> {
   let file: string | undefined;
   let handles = false;
@@ -39,7 +37,7 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
     const a = argv[i]!;
     if (words.length === 0 && (a === '-f' || a === '--file')) {
       file = argv[++i];
-      if (file === undefined) return { stdout: '', stderr: `nft: option requires an argument -- 'f'\n${USAGE}`, status: 1 };
+      if (file === undefined) return { stdout: '', stderr: "nft: option requires an argument -- 'f'\n", status: 1 };
     } else if (words.length === 0 && (a === '-a' || a === '--handle')) handles = true;
     else if (words.length === 0 && (a === '-c' || a === '--check')) check = true;
     else if (words.length === 0 && a === '--host') {
@@ -48,6 +46,8 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
     }
     else if (words.length === 0 && (a === '-v' || a === '--version')) return { stdout: 'nftables v1.0.6 (Lester Gooch #5)\n', stderr: '', status: 0 };
     else if (words.length === 0 && (a === '-n' || a === '-s' || a === '--stateless')) continue;
+    else if (words.length === 0 && a.startsWith('--') && a.length > 2) return { stdout: '', stderr: `nft: unrecognized option '${a}'\n`, status: 1 };
+    else if (words.length === 0 && a.startsWith('-') && a.length > 1) return { stdout: '', stderr: `nft: invalid option -- '${a[1]}'\n`, status: 1 };
     else words.push(a);
   }
   let text: string;
@@ -60,8 +60,10 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
     } else {
       try {
         text = readFileSync(file, 'utf8');
-      } catch {
-        return { stdout: '', stderr: `Error: Could not process rule: No such file or directory\n`, status: 1 };
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        const reason = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : code === 'EISDIR' ? 'Is a directory' : String(code);
+        return { stdout: '', stderr: `internal:0:0-0: Error: Could not open file "${file}": ${reason}\n\n\n`, status: 1 };
       }
       source = file;
     }

@@ -535,6 +535,20 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     b.output += obj === 'tables' ? tablesText(rs, family) : obj === 'chains' ? chainsText(rs, family) : setsText(rs, family, obj === 'sets' ? 'set' : 'map');
     return;
   }
+  const last = atoms[atoms.length - 1]!.loc;
+  const afterLast: NftLoc = { ...last, column: last.endColumn + 1, endColumn: last.endColumn + 1 };
+  if (obj === undefined && atoms.length === 1) {
+    // A verb alone (`list`), or one word nft cannot read as a command (`bogus`, recorded).
+    const verbs = ['list', 'flush', 'add', 'delete', 'insert', 'create', 'replace', 'rename', 'reset', 'destroy', 'get', 'describe'];
+    throw new NftError(verbs.includes(verb ?? '') ? 'syntax error, unexpected newline' : 'syntax error, unexpected newline, expecting string', afterLast);
+  }
+  if (obj === 'ruleset' && atoms.length > 2 && (verb === 'list' || verb === 'flush')) {
+    const extra = atoms[2]!;
+    const f = textOf(extra);
+    if (!(f !== undefined && (FAMILIES as readonly string[]).includes(f) && atoms.length === 3)) {
+      throw new NftError('syntax error, unexpected string, expecting end of file or newline or semicolon', extra.loc);
+    }
+  }
   if (obj === 'ruleset' && atoms.length <= 3) {
     if (verb === 'flush') {
       rs.tables = [];
