@@ -67,7 +67,9 @@ let ruleWarningWords: RegExp | undefined;
 export function mayWarn(text: string): boolean {
   ruleWarningWords ??= extensionWords((d) => d.ruleWarning !== undefined);
   ruleWarningWords.lastIndex = 0;
-  return ruleWarningWords.test(text);
+  const hit = ruleWarningWords.test(text);
+  ruleWarningWords.lastIndex = 0;
+  return hit;
 }
 
 /**
