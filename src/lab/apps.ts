@@ -222,13 +222,23 @@ export class Apps {
     dst: number,
     dport: number,
     data: string,
+    timeoutS?: number,
   ): { result: 'connected' | 'refused' | 'timeout' | 'unreachable' | 'noroute'; server?: Job } {
     const route = ns.host.route(dst);
     if (!route) return { result: 'noroute' };
     const src = route.prefsrc ?? ns.host.primaryAddress(route.dev, dst) ?? 0;
     const client: TcpSide = { ns, addr: src, port: this.nextPort, peerAddr: dst, peerPort: dport, isn: 0x10000000 + this.nextPort * 7919, sent: 0, acked: 0, ts: 1000, server: false };
     this.nextPort += 2;
-    const syn = this.segment(client, undefined, TCP_SYN, '');
+    let syn = this.segment(client, undefined, TCP_SYN, '');
+    // An unanswered SYN is sent again 1 s after the first, then 3 s, 7 s, ... (the kernel's initial RTO of 1 s,
+    // doubled each time) until the program gives up after its timeout (nc -w, curl -m): `-w 2` sends two SYNs,
+    // `-w 5` three. (With a timeout of exactly 1 s the real retransmission races the program: avoid it in labs.)
+    const unanswered = (o: Outcome): boolean =>
+      o.kind === 'dropped' ? !(o.answer?.kind === 'delivered' && o.answer.ns === ns) : o.kind !== 'delivered' && o.kind !== 'unreachable';
+    for (let at = 1; timeoutS !== undefined && at < timeoutS && unanswered(syn); at = 2 * at + 1) {
+      client.sent = 0;
+      syn = this.segment(client, undefined, TCP_SYN, '');
+    }
     if (syn.kind === 'unreachable') return { result: 'noroute' };
     if (syn.kind === 'dropped') {
       const a = syn.answer;
@@ -279,6 +289,7 @@ export class Apps {
     let udp = false;
     let keep = false;
     let port: string | undefined;
+    let wait: number | undefined;
     const pos: string[] = [];
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
@@ -294,6 +305,7 @@ export class Apps {
           else if ('pwsqi'.includes(c)) {
             const v = a.length > k + 1 ? a.slice(k + 1) : args[++i];
             if (c === 'p') port = v;
+            if (c === 'w') wait = Number(v);
             break;
           }
         }
@@ -341,7 +353,7 @@ export class Apps {
       const msg = verbose ? `Connection to ${host} ${p} port [udp/${serviceName(p, 'udp')}] succeeded!\n` : '';
       return ok([[2, msg]], 0);
     }
-    const r = this.tcpConnect(ns, dst, p, zero ? '' : stdin);
+    const r = this.tcpConnect(ns, dst, p, zero ? '' : stdin, wait);
     if (r.result === 'connected') {
       const msg = verbose ? `Connection to ${host} ${p} port [${protoName}/${serviceName(p, protoName)}] succeeded!\n` : '';
       return ok([[2, msg]], 0);
@@ -390,7 +402,7 @@ export class Apps {
     if (dst === null) return ok([[2, silent && !showErr ? '' : `curl: (6) Could not resolve host: ${host}\n`]], 6);
     const hostHeader = m[2] !== undefined ? `${host}:${port}` : host;
     const request = `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n`;
-    const r = this.tcpConnect(ns, dst, port, request);
+    const r = this.tcpConnect(ns, dst, port, request, maxTime);
     const err = (code: number, text: string): Output => ok([[2, silent && !showErr ? '' : `curl: (${code}) ${text}\n`]], code);
     if (r.result === 'refused') return err(7, `Failed to connect to ${host} port ${port} after 0 ms: Couldn't connect to server`);
     if (r.result === 'noroute' || r.result === 'unreachable') return err(7, `Failed to connect to ${host} port ${port} after 0 ms: Couldn't connect to server`);
