@@ -2,7 +2,11 @@
 // library API (src/index.ts) as ESM and CommonJS bundles, with its type declarations (tsconfig.types.json).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 const common = { bundle: true, platform: 'node', target: 'node20', minify: false, sourcemap: false, legalComments: 'none', logLevel: 'warning' };
+// The code cache of the previous bundle goes first: V8 would take it for a new bundle of the same length.
+rmSync('dist/tsiptables.cjs.cache', { force: true });
 await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/tsiptables.cjs', format: 'cjs' });
 await build({ ...common, entryPoints: ['src/boot.ts'], outfile: 'dist/boot.cjs', format: 'cjs' });
 await build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.cjs', format: 'cjs' });
@@ -14,11 +18,8 @@ await build({
   // The CommonJS packages inside (commander, cli-table3) require() Node's built-ins.
   banner: { js: "import { createRequire as __tsiCreateRequire } from 'node:module'; const require = __tsiCreateRequire(import.meta.url);" },
 });
-const { writeFileSync, rmSync, mkdtempSync } = await import('node:fs');
 // V8's code cache for the CLI bundle (src/boot.ts): one typical command (a rule parsed, checked and written to
 // a throw-away state) compiles the functions most commands use, and its compiled code is stored beside the bundle.
-rmSync('dist/tsiptables.cjs.cache', { force: true });
-const { tmpdir } = await import('node:os');
 const scratch = mkdtempSync(`${tmpdir()}/tsiptables-build-`);
 execFileSync(process.execPath, ['bin/tsiptables', '-A', 'INPUT', '-p', 'tcp', '-m', 'conntrack', '--ctstate', 'NEW', '--dport', '22', '-j', 'ACCEPT'], {
   stdio: 'inherit',

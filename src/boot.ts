@@ -4,11 +4,11 @@
  * Compiling the 1 MB bundle is about half of an empty command's time (wrapSafe: ~25 ms of ~50 ms on the 2-core
  * build machine). `npm run build` runs one command through this loader with TSIPTABLES_WRITE_CODE_CACHE set,
  * which stores V8's compiled code (everything that command compiled) beside the bundle; later runs hand it to
- * V8, which takes it when the bundle and the V8 version are the ones it was made from and quietly compiles
- * from source otherwise (another Node version, a rebuilt bundle): the cache can only make start-up faster.
+ * V8, which takes it when the V8 version and flags are the ones it was made with and quietly compiles from
+ * source otherwise (another Node version). A bundle rebuilt after its cache runs without it (codeCacheOf).
  * Node 22 has this built in (module.enableCompileCache); the project supports Node 20.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -20,15 +20,26 @@ interface Cli {
 /** Node's CommonJS wrapper (Module.wrap), typed: it is missing from @types/node's declaration of Module. */
 const wrap = (Module as unknown as { wrap(source: string): string }).wrap;
 
-/** Loads `bundle` (a CommonJS file) as require() would, with the code cache `${bundle}.cache` when it fits. */
+/**
+ * The code cache beside `bundle`, when it was made after the bundle. V8 checks a cache against the source's
+ * length only, not its content, so a cache left from an earlier bundle of the same length would run that earlier
+ * code: a bundle newer than its cache (rebuilt without one) runs without it. (npm gives both files of an
+ * installed package the same time.)
+ */
+function codeCacheOf(bundle: string): Buffer | undefined {
+  try {
+    const cache = `${bundle}.cache`;
+    if (statSync(cache).mtimeMs < statSync(bundle).mtimeMs) return undefined;
+    return readFileSync(cache);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Loads `bundle` (a CommonJS file) as require() would, with its code cache when it fits (codeCacheOf). */
 function loadBundle(bundle: string): { cli: Cli; script: Script } {
   const source = readFileSync(bundle, 'utf8');
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = readFileSync(`${bundle}.cache`);
-  } catch {
-    cachedData = undefined;
-  }
+  const cachedData = codeCacheOf(bundle);
   const script = new Script(wrap(source), { filename: bundle, cachedData });
   const module = { exports: {} as Cli, filename: bundle, id: bundle, loaded: false };
   const run = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: unknown, filename: string, dirname: string) => void;

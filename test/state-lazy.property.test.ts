@@ -142,3 +142,76 @@ test('one -A is refused exactly when the whole table with it fails the COMMIT ch
   expect(refused).toBeGreaterThan(20);
   expect(accepted).toBeGreaterThan(50);
 });
+
+/**
+ * Chains whose names are also targets' (a restore's `:LOG - [0:0]` makes one): a rule's `-j LOG` is then the
+ * target or a jump, and the state file keeps which (CHAIN_JUMP_MARK). Each sequence must answer the same on the
+ * lazily read state as on the fully parsed one, and as iptables does where that is recorded (cli-restore).
+ */
+test.each<[string, Array<[string, string[], string?]>]>([
+  [
+    '-E of a chain named like a target renames the jumps to it',
+    [
+      ['restore', [], '*filter\n:LOG - [0:0]\n-A INPUT -j LOG\n-A LOG -j ACCEPT\nCOMMIT\n'],
+      ['ipt', ['-E', 'LOG', 'FOO']],
+      ['ipt', ['-S']],
+      ['ipt', ['-L', '-n']],
+    ],
+  ],
+  [
+    'the LOG target added from the command line beside a chain named LOG is the target',
+    [
+      ['restore', [], '*filter\n:LOG - [0:0]\nCOMMIT\n'],
+      ['ipt', ['-A', 'INPUT', '-j', 'LOG']],
+      ['ipt', ['-L', '-n']],
+      ['ipt', ['-X', 'LOG']],
+      ['ipt', ['-S']],
+    ],
+  ],
+  [
+    'a --noflush restore adds the LOG target beside a chain named LOG made before the batch',
+    [
+      ['restore', [], '*filter\n:LOG - [0:0]\n-A LOG -m owner --uid-owner 0 -j DROP\nCOMMIT\n'],
+      ['restore', ['--noflush'], '*filter\n-A INPUT -j LOG\nCOMMIT\n'],
+      ['ipt', ['-L', '-n']],
+    ],
+  ],
+  [
+    'a chain named LOG made after a LOG target rule does not turn that rule into a jump',
+    [
+      ['ipt', ['-A', 'INPUT', '-j', 'LOG']],
+      ['restore', ['--noflush'], '*filter\n:LOG - [0:0]\n-A LOG -m owner --uid-owner 0 -j DROP\nCOMMIT\n'],
+      ['ipt', ['-L', '-n']],
+      ['ipt', ['-S']],
+    ],
+  ],
+  [
+    'jumps to chains named like targets survive later commands',
+    [
+      ['restore', [], '*filter\n:LOG - [0:0]\n:TRACE - [0:0]\n-A INPUT -j LOG\n-A INPUT -j TRACE\n-A FORWARD -g LOG\nCOMMIT\n'],
+      ['ipt', ['-A', 'OUTPUT', '-j', 'ACCEPT']],
+      ['ipt', ['-L', '-n']],
+      ['ipt', ['-X', 'LOG']],
+      ['ipt', ['-D', 'INPUT', '1']],
+      ['ipt', ['-S']],
+    ],
+  ],
+])('%s', async (_name, steps) => {
+  const lazy = join(dir, `named-${checkedNamed}`);
+  const full = join(dir, `named-full-${checkedNamed++}`);
+  for (const [kind, argv, stdin] of steps) {
+    // The reference reads the same state text without the header that marks it as ours (fully parsed).
+    try {
+      writeFileSync(full, readFileSync(lazy, 'utf8').slice(STATE_HEADER.length));
+    } catch {
+      rmSync(full, { force: true });
+    }
+    const run = (path: string): Promise<RunResult> =>
+      kind === 'restore' ? runRestore('tsiptables-restore', argv, () => stdin!, path) : runIptables('tsiptables', ['-t', 'filter', ...argv], path);
+    const a = await run(lazy);
+    const b = await run(full);
+    expect([argv.join(' '), same(a)]).toEqual([argv.join(' '), same(b)]);
+    expect(saveOf(lazy)).toBe(saveOf(full));
+  }
+});
+let checkedNamed = 0;

@@ -271,13 +271,13 @@ export async function runRestore(program: string, argv: readonly string[], stdin
   }
 }
 
-/** bin/ entry point. */
 /** A file's (or stdin's) text; ASCII, as dumps nearly always are, is read as latin1: a copy, no UTF-8 decoding. */
 function readText(file: string | number): string {
   const bytes = readFileSync(file);
   return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
 }
 
+/** bin/ entry point. */
 export function main(program: string, argv: string[]): void {
   // A reader that goes away (`tsiptables -S | head`): the real iptables dies of SIGPIPE without a word, and the
   // shell reports 128 + 13; Node ignores SIGPIPE, so the write fails with EPIPE instead, and is ended the same way.

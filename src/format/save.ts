@@ -11,9 +11,8 @@ export function ctime(d: Date): string {
   return `${days[d.getDay()]} ${months[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${d.getFullYear()}\n`;
 }
 
-export function ruleLine(chain: string, r: Rule, counters: boolean, forState = false): string {
-  const text = forState ? (r.stateText ?? r.line) : r.line;
-  return `${counters ? `[${r.counters.packets}:${r.counters.bytes}] ` : ''}-A ${chain}${text}\n`;
+export function ruleLine(chain: string, r: Rule, counters: boolean): string {
+  return `${counters ? `[${r.counters.packets}:${r.counters.bytes}] ` : ''}-A ${chain}${r.line}\n`;
 }
 
 export function chainHeader(c: Chain): string {
@@ -21,15 +20,15 @@ export function chainHeader(c: Chain): string {
 }
 
 /** One table's block, from `*name` to `COMMIT`, without the date comment lines. */
-export function saveTableBody(t: Table, counters: boolean, forState = false): string {
+export function saveTableBody(t: Table, counters: boolean): string {
   const chains = chainsInSaveOrder(t);
   const parts: string[] = [`*${t.name}\n`];
   for (const c of chains) parts.push(chainHeader(c));
   for (const c of chains) {
     // Rules still as state text (a chain no command has read): their save lines come from the text.
-    const pending = c.pending !== undefined && !c.pending.loaded && !forState ? c.pending.saveText(counters) : undefined;
+    const pending = c.pending !== undefined && !c.pending.loaded ? c.pending.saveText(counters) : undefined;
     if (pending !== undefined) parts.push(pending);
-    else for (const r of c.rules) parts.push(ruleLine(c.name, r, counters, forState));
+    else for (const r of c.rules) parts.push(ruleLine(c.name, r, counters));
   }
   parts.push('COMMIT\n');
   return parts.join('');
@@ -61,14 +60,16 @@ export function listRulesRule(chain: string, r: Rule, verbose: boolean): string 
   return `-A ${chain}${r.text} -c ${r.counters.packets} ${r.counters.bytes}${r.targetText}\n`;
 }
 
-let ruleWarningWords: RegExp | undefined;
+let ruleWarningWordsCache: RegExp | undefined;
+/** The words of the extensions that warn when their rules are shown (a global pattern: reset lastIndex). */
+const ruleWarningWords = (): RegExp => (ruleWarningWordsCache ??= extensionWords((d) => d.ruleWarning !== undefined));
 
 /** Whether rule text may name an extension that warns when its rules are shown (see ruleWarnings). */
 export function mayWarn(text: string): boolean {
-  ruleWarningWords ??= extensionWords((d) => d.ruleWarning !== undefined);
-  ruleWarningWords.lastIndex = 0;
-  const hit = ruleWarningWords.test(text);
-  ruleWarningWords.lastIndex = 0;
+  const words = ruleWarningWords();
+  words.lastIndex = 0;
+  const hit = words.test(text);
+  words.lastIndex = 0;
   return hit;
 }
 
@@ -78,8 +79,7 @@ export function mayWarn(text: string): boolean {
  * when not all are.
  */
 export function ruleWarnings(chains: Iterable<Chain>, printed?: (c: Chain, index: number) => boolean): string {
-  ruleWarningWords ??= extensionWords((d) => d.ruleWarning !== undefined);
-  const words = ruleWarningWords;
+  const words = ruleWarningWords();
   words.lastIndex = 0;
   const uses = (text: string): RegExpMatchArray[] => [...text.matchAll(words)];
   let out = '';

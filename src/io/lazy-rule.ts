@@ -1,7 +1,8 @@
 /**
  * Rules read from the state file, parsed only when a part of them is needed. Their save line, jump target
  * and counters are known from the text alone: the state holds canonical iptables-save text, where a jump to
- * a user chain always ends the line with `-j CHAIN` or `-g CHAIN` and nothing after it.
+ * a user chain always ends the line with `-j CHAIN` or `-g CHAIN` and nothing after it (and a `-j` to a chain
+ * that has a target's name carries a mark line before it, CHAIN_JUMP_MARK).
  */
 import { fastArgs } from '../../grammar/fast-args';
 import type { ArgNode } from '../ast';
@@ -28,9 +29,26 @@ export function jumpAt(text: string, start: number, end: number, isChain?: (name
     if (ch === 0x20 || ch === 0x22 || ch === 0x09 || ch === 0x0a || ch === 0x0d || ch === 0x0b || ch === 0x0c) return undefined;
   }
   const name = text.slice(q + 4, end);
-  // `-j NAME` with an extension of that name is a target (ACCEPT, LOG...), unless the table has a chain of that
-  // name (a restored table, see ParseOptions.isChain); `-g` always names a chain.
+  // `-j NAME` with an extension of that name is a target (ACCEPT, LOG...), unless `isChain` says the rule jumps
+  // to a chain of that name (see ParseOptions.isChain); `-g` always names a chain.
   return kind === 0x67 || findTarget(name) === undefined || isChain?.(name) === true ? name : undefined;
+}
+
+const ALWAYS = (): boolean => true;
+
+/**
+ * The state file's comment line before a rule whose `-j NAME` jumps to the chain NAME though NAME is also a
+ * target (a chain a restore made with a target's name, `:LOG - [0:0]`): without it the line reads as the target.
+ */
+export const CHAIN_JUMP_MARK = '# tsiptables: chain-jump';
+
+/**
+ * Whether `r` jumps (`-j`, not `-g`) to a chain whose name is also a target's: its line alone does not say so.
+ * Read from jumpTo and the text, which a lazy rule knows without parsing.
+ */
+export function isChainJump(r: Rule): boolean {
+  const to = r.jumpTo;
+  return to !== undefined && findTarget(to) !== undefined && (r.stateText ?? r.line).endsWith(` -j ${to}`);
 }
 
 /** The chain a canonical rule line jumps or goes to, or undefined. */
@@ -91,21 +109,21 @@ export class LazyRule implements Rule {
     counters: Counters,
     private readonly saveDiffers: boolean,
     /**
-     * Whether a name is a chain of the rule's table: a line ending with `-j NAME` then jumps to it even if NAME
-     * is also a target (see ParseOptions.isChain); target options would follow the name.
+     * The line's `-j NAME` jumps to the chain NAME though NAME is also a target (a chain a restore made with that
+     * name; the state file marks such rules, see CHAIN_JUMP_MARK).
      */
-    isChain?: (name: string) => boolean,
+    chainJump = false,
   ) {
     this.counters = counters;
-    this.jumpTo = jumpOfLine(stateLine, isChain);
+    this.jumpTo = jumpOfLine(stateLine, chainJump ? ALWAYS : undefined);
   }
 
   /**
    * The compact form of a complete rule (its texts, counters and facts; the parsed parts are dropped and come
    * back from the text if asked for): what a 150,000-rule restore keeps while it reads the rest.
    */
-  static of(table: string, chain: string, r: Rule, isChain?: (name: string) => boolean): LazyRule {
-    const lazy = new LazyRule(table, chain, r.stateText ?? r.line, r.counters, r.stateText !== undefined, isChain);
+  static of(table: string, chain: string, r: Rule): LazyRule {
+    const lazy = new LazyRule(table, chain, r.stateText ?? r.line, r.counters, r.stateText !== undefined, isChainJump(r));
     lazy.cachedFacts = internFacts(r.facts);
     return lazy;
   }

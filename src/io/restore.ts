@@ -11,7 +11,7 @@ import { checkAddresses } from '../compile/rule';
 import { Exit, IptablesError, kernelRefused, nftError, paramProblem } from '../messages';
 import { type Chain, chainWithRules, type Counters, type Rule, Ruleset, type Table, zeroCounters } from '../model/ruleset';
 import { validateTable } from '../exec/validate';
-import { jumpOfLine, LazyRule } from './lazy-rule';
+import { CHAIN_JUMP_MARK, jumpOfLine, LazyRule } from './lazy-rule';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
 
 /** Written by io/state.ts after `*table` (a comment to iptables-restore). */
@@ -94,6 +94,8 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
    * (recorded in cli-restore: `--noflush` with `-j CLASSIFY` asks for --set-class).
    */
   const declaredHere = new Set<string>();
+  /** The state file's CHAIN_JUMP_MARK was the line before (trusted input only). */
+  let chainJumpNext = false;
   /**
    * The current table's changes as replayable steps, and the ruleset they start from: the jump-graph checks
    * are made once at COMMIT (validateTable); only if that fails are the steps replayed with per-rule graph
@@ -132,6 +134,8 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       continue;
     }
     if (raw.startsWith('#')) {
+      // Our own state file: the next rule's `-j NAME` is a jump to the chain NAME, not the target NAME.
+      if (opts.trusted && raw === CHAIN_JUMP_MARK) chainJumpNext = true;
       if (opts.verbose) stdout += raw + '\n';
       continue;
     }
@@ -262,9 +266,9 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         for (const a of args) if (a.kind === 'short' && a.text === '-6') throw new SkipLine();
         // add_argv(): iptables-restore's argv holds at most MAX_ARGC (255) - 1 words.
         if (1 + prefix.length + args.length >= 255) throw paramProblem('Parser cannot handle more arguments');
-        // Our own state file (trusted) names every chain in a chain line, and a jump to a chain named like a
-        // target ends its line with `-j NAME` (target options would follow the name): only that is a jump.
-        const jumpTo = opts.trusted ? jumpOfLine(body, (n) => declaredHere.has(n)) : undefined;
+        // Our own state file (trusted) marks a jump to a chain named like a target (CHAIN_JUMP_MARK).
+        const jumpTo = chainJumpNext ? jumpOfLine(body, () => true) : undefined;
+        chainJumpNext = false;
         const cmd = parseCommand([...prefix, ...args], {
           table: table!,
           restore: true,
@@ -367,11 +371,10 @@ const REPLAY_LIMIT = 2000;
 /** Replaces the rules `cmd` just added to its chain (which had `before` rules) by their compact form. */
 function compactNewRules(t: Table, cmd: ParsedCommand, before: number): void {
   const c = t.chains.get(cmd.chain!)!;
-  const isChain = (name: string): boolean => t.chains.has(name);
   const added = c.rules.length - before;
   const from = cmd.command === 'append' ? before : cmd.command === 'insert' ? (cmd.rulenum ?? 1) - 1 : cmd.rulenum! - 1;
   const count = cmd.command === 'replace' ? 1 : added;
-  for (let i = from; i < from + count; i++) c.rules[i] = LazyRule.of(t.name, c.name, c.rules[i]!, isChain);
+  for (let i = from; i < from + count; i++) c.rules[i] = LazyRule.of(t.name, c.name, c.rules[i]!);
 }
 
 /** Tags the rules `cmd` just added to `c` (which had `before` rules), in the order the batch adds them. */

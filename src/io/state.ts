@@ -31,7 +31,7 @@ import { Exit, IptablesError } from '../messages';
 import { type Chain, chainsInSaveOrder, type Counters, type PendingRules, type Rule, Ruleset } from '../model/ruleset';
 import type { Hook } from '../extensions/spec';
 import { isTableName, type TableName } from '../model/tables';
-import { jumpAt, LazyRule } from './lazy-rule';
+import { CHAIN_JUMP_MARK, isChainJump, jumpAt, LazyRule } from './lazy-rule';
 import { chainHeader } from '../format/save';
 import { REGISTERED_MARK, restore } from './restore';
 
@@ -48,6 +48,7 @@ export function statePath(): string {
 /** Comment line before a rule whose state line is a state spelling (Rule.stateText), not its save line. */
 export const STATE_SPELLING_MARK = '# tsiptables: state-spelling';
 
+
 export function serialize(rs: Ruleset): string {
   const parts: string[] = [STATE_HEADER];
   for (const [name, text] of rs.untouched) if (!rs.tables.has(name)) parts.push(text);
@@ -63,6 +64,7 @@ export function serialize(rs: Ruleset): string {
       }
       for (const r of c.rules) {
         const st = r.stateText;
+        if (isChainJump(r)) parts.push(`${CHAIN_JUMP_MARK}\n`);
         if (st !== undefined) parts.push(`${STATE_SPELLING_MARK}\n`);
         parts.push(`[${r.counters.packets}:${r.counters.bytes}] -A ${c.name}${st ?? r.line}\n`);
       }
@@ -104,6 +106,8 @@ const RULE_LINE = /^\[(\d+):(\d+)\] -A (\S+)(.*)$/;
 const CHAIN_LINE = /^:(\S+) (\S+) \[(\d+):(\d+)\]$/;
 /** The `[p:b] ` before each rule line. */
 const COUNTERS_PREFIX = /^\[\d+:\d+\] /gm;
+const ALWAYS_CHAIN = (): boolean => true;
+
 /** The end of a user chain's `:NAME - [0:0]` line, after the name. */
 const USER_ZERO = ' - [0:0]';
 /** What follows a rule line's counters. */
@@ -128,10 +132,8 @@ class StateChain implements Chain, PendingRules {
     public policy: 'ACCEPT' | 'DROP' | undefined,
     public counters: Counters,
     private readonly table: TableName,
-    /** The rule lines (with the state-spelling comments before theirs), each ending with a newline. */
+    /** The rule lines (with the mark comments before theirs), each ending with a newline. */
     public text: string,
-    /** Whether a name is a chain of this chain's table (`-j NAME` then jumps: ParseOptions.isChain). */
-    private readonly isChain: (name: string) => boolean,
   ) {
     this.textName = chainName;
   }
@@ -179,7 +181,7 @@ class StateChain implements Chain, PendingRules {
   }
 
   get rules(): Rule[] {
-    this.materialized ??= rulesOfText(this.table, this.textName, this.text, this.isChain);
+    this.materialized ??= rulesOfText(this.table, this.textName, this.text);
     return this.materialized;
   }
 
@@ -189,12 +191,12 @@ class StateChain implements Chain, PendingRules {
 
   saveText(counters: boolean): string | undefined {
     // The state line of a rule is its save line unless a state-spelling comment stands before it.
-    if (this.text.includes(STATE_SPELLING_MARK)) return undefined;
+    if (this.text.includes(STATE_SPELLING_MARK) || this.text.includes(CHAIN_JUMP_MARK)) return undefined;
     return counters ? this.text : this.text.replace(COUNTERS_PREFIX, '');
   }
 
-  copy(isChain: (name: string) => boolean): Chain {
-    const c = new StateChain(this.textName, this.hook, this.policy, { ...this.counters }, this.table, this.text, isChain);
+  copy(): Chain {
+    const c = new StateChain(this.textName, this.hook, this.policy, { ...this.counters }, this.table, this.text);
     c.chainName = this.chainName;
     c.registered = this.registered;
     c.counted = this.counted;
@@ -205,12 +207,14 @@ class StateChain implements Chain, PendingRules {
     if (this.jumpList) return this.jumpList;
     const out: string[] = [];
     const text = this.text;
+    let chainJump = false;
     for (let p = 0; p < text.length; ) {
       const e = text.indexOf('\n', p);
       if (text.charCodeAt(p) === 0x5b) {
-        const to = jumpAt(text, p, e, this.isChain);
+        const to = jumpAt(text, p, e, chainJump ? ALWAYS_CHAIN : undefined);
         if (to !== undefined) out.push(to);
-      }
+        chainJump = false;
+      } else if (e - p === CHAIN_JUMP_MARK.length && text.startsWith(CHAIN_JUMP_MARK, p)) chainJump = true;
       p = e + 1;
     }
     this.jumpList = out;
@@ -219,9 +223,10 @@ class StateChain implements Chain, PendingRules {
 }
 
 /** The Rule objects of a chain's state text (lazy rules: parsed further only when a command needs it). */
-function rulesOfText(table: TableName, chain: string, text: string, isChain: (name: string) => boolean): Rule[] {
+function rulesOfText(table: TableName, chain: string, text: string): Rule[] {
   const rules: Rule[] = [];
   let spelling = false;
+  let chainJump = false;
   for (let p = 0; p < text.length; ) {
     const e = text.indexOf('\n', p);
     const line = text.slice(p, e);
@@ -231,13 +236,18 @@ function rulesOfText(table: TableName, chain: string, text: string, isChain: (na
       spelling = true;
       continue;
     }
+    if (line === CHAIN_JUMP_MARK) {
+      chainJump = true;
+      continue;
+    }
     const m = RULE_LINE.exec(line);
     if (!m || m[3] !== chain) throw new IptablesError(`state file is damaged: unexpected line in chain ${chain}: ${line}`, Exit.Other, 'plain');
     // `0n` is a constant; BigInt() of "0" would allocate for the common case of zero counters.
     const packets = m[1] === '0' ? 0n : BigInt(m[1]!);
     const bytes = m[2] === '0' ? 0n : BigInt(m[2]!);
-    rules.push(new LazyRule(table, chain, m[4]!, { packets, bytes }, spelling, isChain));
+    rules.push(new LazyRule(table, chain, m[4]!, { packets, bytes }, spelling, chainJump));
     spelling = false;
+    chainJump = false;
   }
   return rules;
 }
@@ -298,9 +308,8 @@ function* sections(text: string): Generator<Section | null> {
 function loadTableSection(rs: Ruleset, name: TableName, text: string, from: number, to: number): boolean {
   const table = rs.ensureTable(name);
   const chains = new Map<string, StateChain>();
-  const isChain = (n: string): boolean => table.chains.has(n);
   for (const c of table.chains.values()) {
-    const sc = new StateChain(c.name, c.hook, c.policy, c.counters, name, '', isChain);
+    const sc = new StateChain(c.name, c.hook, c.policy, c.counters, name, '');
     sc.registered = c.registered;
     chains.set(c.name, sc);
   }
@@ -313,7 +322,7 @@ function loadTableSection(rs: Ruleset, name: TableName, text: string, from: numb
     if (sp > p + 1 && sp + USER_ZERO.length === e && text.startsWith(USER_ZERO, sp)) {
       const chainName = text.slice(p + 1, sp);
       if (chains.has(chainName)) return false;
-      const c = new StateChain(chainName, undefined, undefined, { packets: 0n, bytes: 0n }, name, '', isChain);
+      const c = new StateChain(chainName, undefined, undefined, { packets: 0n, bytes: 0n }, name, '');
       c.readHeader(text.slice(p, e + 1));
       chains.set(chainName, c);
       p = e + 1;
@@ -329,7 +338,7 @@ function loadTableSection(rs: Ruleset, name: TableName, text: string, from: numb
       existing.counters = counters;
       existing.readHeader(text.slice(p, e + 1));
     } else if (!existing && m[2] === '-') {
-      const c = new StateChain(m[1]!, undefined, undefined, counters, name, '', isChain);
+      const c = new StateChain(m[1]!, undefined, undefined, counters, name, '');
       c.readHeader(text.slice(p, e + 1));
       chains.set(m[1]!, c);
     } else return false;
@@ -366,8 +375,8 @@ function loadTableSection(rs: Ruleset, name: TableName, text: string, from: numb
         blockStart = runStart;
       }
       runStart = e + 1;
-    } else if (text.startsWith(STATE_SPELLING_MARK, p) && e === p + STATE_SPELLING_MARK.length) {
-      // Stays at runStart: it opens the next rule's run.
+    } else if ((e - p === STATE_SPELLING_MARK.length && text.startsWith(STATE_SPELLING_MARK, p)) || (e - p === CHAIN_JUMP_MARK.length && text.startsWith(CHAIN_JUMP_MARK, p))) {
+      // A mark of the rule after it: stays at runStart, it opens the next rule's run.
     } else if (text.startsWith(REGISTERED_MARK, p)) {
       const words = text.slice(p + REGISTERED_MARK.length, e).split(' ');
       for (const c of chains.values()) {
@@ -435,7 +444,7 @@ function readStateText(path: string): string | undefined {
  */
 export function saveBodiesFromState(path: string, counters: boolean, plain: (text: string) => boolean): Map<TableName, string> | undefined {
   const text = readStateText(path);
-  if (text === undefined || !text.startsWith(STATE_HEADER) || text.includes(STATE_SPELLING_MARK) || !plain(text)) return undefined;
+  if (text === undefined || !text.startsWith(STATE_HEADER) || text.includes(STATE_SPELLING_MARK) || text.includes(CHAIN_JUMP_MARK) || !plain(text)) return undefined;
   const bodies = new Map<TableName, string>();
   for (const sec of sections(text)) {
     const reg = sec === null ? -1 : text.lastIndexOf(`\n${REGISTERED_MARK}`, sec.commit);

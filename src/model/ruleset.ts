@@ -120,8 +120,8 @@ export interface PendingRules {
    * text; undefined when a rule's save line must come from parsing it (a state spelling, Rule.stateText).
    */
   saveText(counters: boolean): string | undefined;
-  /** A copy of the chain, its own counters, its rules still the same text; `isChain` looks at the copy's table. */
-  copy(isChain: (name: string) => boolean): Chain;
+  /** A copy of the chain, its own counters, its rules still the same text. */
+  copy(): Chain;
 }
 
 /** The chains `c`'s rules jump or go to, one entry per such rule, without parsing rules still pending. */
@@ -184,7 +184,7 @@ export class Ruleset {
       const chains = new Map<string, Chain>();
       for (const [cn, c] of t.chains) {
         const pending = c.pending;
-        chains.set(cn, pending !== undefined && !pending.loaded ? pending.copy((n) => chains.has(n)) : chainWithRules(c, c.rules.map(withOwnCounters)));
+        chains.set(cn, pending !== undefined && !pending.loaded ? pending.copy() : chainWithRules(c, c.rules.map(withOwnCounters)));
       }
       r.tables.set(name, { name, chains });
     }
