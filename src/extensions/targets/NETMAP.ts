@@ -8,6 +8,8 @@
 import { defineTarget } from '../spec';
 import { addrToString } from '../../model/ip';
 import { parseX6HostMask } from '../values/x6';
+import { emptyRange, NAT } from '../values/nat';
+import { natRequest } from '../values/nat-request';
 import type { EvalContext, TargetVerdict } from '../../eval/context';
 
 export interface NetmapState {
@@ -69,16 +71,7 @@ function netmapRun(s: NetmapState, ctx: EvalContext): TargetVerdict {
   const from = dst ? ctx.pkt.dst : ctx.pkt.src;
   const mapped = ((from & ~netmask) | (s.minIp & netmask)) >>> 0;
   ctx.note(`NETMAP: ${dst ? 'destination' : 'source'} ${addrToString(from)} maps to ${addrToString(mapped)} (${rangeText(s)})`);
-  ctx.nat({
-    kind: dst ? 'DNAT' : 'SNAT',
-    minAddr: mapped,
-    maxAddr: mapped,
-    mapPorts: false,
-    minPort: 0,
-    maxPort: 0,
-    random: false,
-    fullyRandom: false,
-    persistent: false,
-  });
+  // The single address new-new, as a range mapping addresses and no ports (NF_NAT_RANGE_MAP_IPS).
+  ctx.nat(natRequest(dst ? 'DNAT' : 'SNAT', { ...emptyRange(), flags: NAT.MAP_IPS, minAddr: mapped, maxAddr: mapped }, ctx.pkt));
   return 'ACCEPT';
 }
