@@ -61,6 +61,14 @@ export class JumpGraph {
     return this.longest(start, this.down, () => 0);
   }
 
+  /** The greatest height() of `starts`, in one walk (chains below several of them are measured once). */
+  maxHeight(starts: readonly number[]): number {
+    const memo = this.freshMemo();
+    let best = 0;
+    for (const s of starts) best = Math.max(best, this.longest(s, this.down, () => 0, memo));
+    return best;
+  }
+
   /** The longest jump path from a built-in chain down to `chain` (0 for a built-in one); -Infinity if none reaches it. */
   depthFromBase(chain: number): number {
     return this.longest(chain, this.up, (c) => (this.hooks[c] !== undefined ? 0 : -Infinity));
@@ -85,8 +93,12 @@ export class JumpGraph {
    * 1 + the best of its neighbours'. A neighbour on the current path (a loop) makes it Infinity when walking
    * down, and is skipped walking up (a loop above a chain does not lengthen the way down to it).
    */
-  private longest(start: number, edges: readonly number[][], base: (c: number) => number): number {
-    const memo = new Float64Array(this.names.length).fill(NaN);
+  private freshMemo(): Float64Array {
+    return new Float64Array(this.names.length).fill(NaN);
+  }
+
+  private longest(start: number, edges: readonly number[][], base: (c: number) => number, memo = this.freshMemo()): number {
+    if (!Number.isNaN(memo[start]!)) return memo[start]!;
     const onPath = new Uint8Array(this.names.length);
     const loopValue = edges === this.down ? Infinity : NaN;
     const stack: Array<{ node: number; i: number; best: number }> = [{ node: start, i: 0, best: base(start) }];

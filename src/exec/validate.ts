@@ -86,49 +86,6 @@ function hookLimitedPattern(): RegExp {
   return hookLimited;
 }
 
-/**
- * The longest jump path from each chain walked from `roots` downward (0: the chain jumps nowhere), memoised
- * over the whole walk. Iterative. A chain met again on its own path (a loop) counts as unbounded.
- */
-function heights(t: Table, roots: readonly string[]): Map<string, number> {
-  const h = new Map<string, number>();
-  for (const root of roots) {
-    if (h.has(root)) continue;
-    const onPath = new Set<string>([root]);
-    const stack: Array<{ name: string; i: number; best: number }> = [{ name: root, i: 0, best: 0 }];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      const c = t.chains.get(top.name);
-      const jumps = c ? jumpsOf(c) : [];
-      let pushed = false;
-      while (top.i < jumps.length) {
-        const to = jumps[top.i++]!;
-        if (!t.chains.has(to)) continue;
-        if (onPath.has(to)) {
-          top.best = Infinity;
-          continue;
-        }
-        const known = h.get(to);
-        if (known !== undefined) {
-          top.best = Math.max(top.best, known + 1);
-          continue;
-        }
-        onPath.add(to);
-        stack.push({ name: to, i: 0, best: 0 });
-        pushed = true;
-        break;
-      }
-      if (pushed) continue;
-      h.set(top.name, top.best);
-      onPath.delete(top.name);
-      stack.pop();
-      const parent = stack[stack.length - 1];
-      if (parent) parent.best = Math.max(parent.best, top.best + 1);
-    }
-  }
-  return h;
-}
-
 export function checkRuleAllowed(t: Table, c: Chain, r: Rule, op: string, rs?: Ruleset): void {
   const g = new JumpGraph(t);
   const self = g.id(c.name)!;
@@ -213,9 +170,9 @@ export function validateTable(t: Table): string | undefined {
     }
   }
   if (loop) return 'Too many links';
-  const roots = [...t.chains.values()].filter((c) => c.hook).map((c) => c.name);
-  const h = heights(t, roots);
-  if (roots.some((name) => (h.get(name) ?? 0) >= JUMP_STACK_SIZE)) return 'Too many links';
+  const g = new JumpGraph(t);
+  const roots = [...t.chains.values()].filter((c) => c.hook).map((c) => g.id(c.name)!);
+  if (g.maxHeight(roots) >= JUMP_STACK_SIZE) return 'Too many links';
   for (const c of t.chains.values()) {
     const set = hooks.get(c.name);
     if (!set || set.size === 0) continue;
