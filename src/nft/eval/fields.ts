@@ -1,0 +1,105 @@
+/**
+ * What a selector (`ip saddr`, `tcp dport`, `meta mark`, `ct state`, ...) reads from the simulated packet and
+ * how a `set` statement writes it. A value is a bigint, or a string for interface names (iif/oif compare by name:
+ * the simulated host's ifindexes name one device each). `undefined` means the packet lacks the field (a tcp
+ * field of a udp packet, an ether field of a local packet, ct mark without a connection): the expression breaks
+ * and the rule does not match, whatever the operator (the kernel's NFT_BREAK).
+ */
+import type { NftEnv } from './types';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../eval/packet';
+import { RTN } from '../../eval/context';
+
+export type FieldValue = bigint | string;
+
+export interface Field {
+  get(env: NftEnv): FieldValue | undefined;
+  set?(env: NftEnv, v: FieldValue): void;
+}
+
+const big = (n: number): bigint => BigInt(n >>> 0);
+const num = (v: FieldValue): number => Number(typeof v === 'bigint' ? v & 0xffffffffn : BigInt(v));
+
+export function macToBig(mac: string): bigint {
+  return BigInt(`0x${mac.replace(/:/g, '')}`);
+}
+
+export function bigToMac(v: bigint): string {
+  return v.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:');
+}
+
+const CT_STATE_BITS: Record<string, number> = { INVALID: 1, ESTABLISHED: 2, RELATED: 4, NEW: 8, UNTRACKED: 64 };
+
+const isTcp = (e: NftEnv): boolean => e.pkt.proto === PROTO_TCP;
+const isUdp = (e: NftEnv): boolean => e.pkt.proto === PROTO_UDP;
+const isIcmp = (e: NftEnv): boolean => e.pkt.proto === PROTO_ICMP;
+/** An IPv4 header is there: every simulated packet is IPv4 (ip6 matches never match). */
+const isIp = (_e: NftEnv): boolean => true;
+
+function ipHdrLen(e: NftEnv): number {
+  return 20 + e.pkt.ipOptions.length;
+}
+
+function pkttype(e: NftEnv): number {
+  const t = e.host.addrType(e.pkt.dst);
+  if (t === RTN.BROADCAST || e.pkt.dst === 0xffffffff) return 1;
+  if (t === RTN.MULTICAST || (e.pkt.dst >>> 28) === 0xe) return 2;
+  return 0;
+}
+
+/** Fields by printed selector (src/nft/selectors.ts prints `iif`, `meta mark`, `ct state`, `ip saddr`). */
+export const FIELDS: Record<string, Field> = {
+  'ip saddr': { get: (e) => (isIp(e) ? big(e.pkt.src) : undefined), set: (e, v) => void (e.pkt.src = num(v)) },
+  'ip daddr': { get: (e) => (isIp(e) ? big(e.pkt.dst) : undefined), set: (e, v) => void (e.pkt.dst = num(v)) },
+  'ip protocol': { get: (e) => BigInt(e.pkt.proto), set: (e, v) => void (e.pkt.proto = num(v) & 0xff) },
+  'ip ttl': { get: (e) => BigInt(e.pkt.ttl), set: (e, v) => void (e.pkt.ttl = num(v) & 0xff) },
+  'ip length': { get: (e) => BigInt(e.pkt.len), set: (e, v) => void (e.pkt.len = num(v) & 0xffff) },
+  'ip id': { get: (e) => BigInt(e.pkt.id), set: (e, v) => void (e.pkt.id = num(v) & 0xffff) },
+  'ip dscp': { get: (e) => BigInt(e.pkt.tos >> 2), set: (e, v) => void (e.pkt.tos = ((num(v) & 0x3f) << 2) | (e.pkt.tos & 3)) },
+  'ip version': { get: () => 4n },
+  'ip hdrlength': { get: (e) => BigInt(ipHdrLen(e) / 4) },
+  'tcp sport': { get: (e) => (isTcp(e) ? BigInt(e.pkt.sport) : undefined), set: (e, v) => void (isTcp(e) && (e.pkt.sport = num(v) & 0xffff)) },
+  'tcp dport': { get: (e) => (isTcp(e) ? BigInt(e.pkt.dport) : undefined), set: (e, v) => void (isTcp(e) && (e.pkt.dport = num(v) & 0xffff)) },
+  'tcp flags': { get: (e) => (isTcp(e) ? BigInt(e.pkt.tcpFlags & 0xff) : undefined), set: (e, v) => void (isTcp(e) && (e.pkt.tcpFlags = num(v) & 0xff)) },
+  'tcp sequence': { get: (e) => (isTcp(e) ? big(e.pkt.seq) : undefined), set: (e, v) => void (isTcp(e) && (e.pkt.seq = num(v))) },
+  'tcp window': { get: (e) => (isTcp(e) ? BigInt(e.pkt.window) : undefined), set: (e, v) => void (isTcp(e) && (e.pkt.window = num(v) & 0xffff)) },
+  'udp sport': { get: (e) => (isUdp(e) ? BigInt(e.pkt.sport) : undefined), set: (e, v) => void (isUdp(e) && (e.pkt.sport = num(v) & 0xffff)) },
+  'udp dport': { get: (e) => (isUdp(e) ? BigInt(e.pkt.dport) : undefined), set: (e, v) => void (isUdp(e) && (e.pkt.dport = num(v) & 0xffff)) },
+  'udp length': { get: (e) => (isUdp(e) ? BigInt(e.pkt.len - ipHdrLen(e)) : undefined) },
+  'th sport': { get: (e) => (isTcp(e) || isUdp(e) ? BigInt(e.pkt.sport) : undefined), set: (e, v) => void ((isTcp(e) || isUdp(e)) && (e.pkt.sport = num(v) & 0xffff)) },
+  'th dport': { get: (e) => (isTcp(e) || isUdp(e) ? BigInt(e.pkt.dport) : undefined), set: (e, v) => void ((isTcp(e) || isUdp(e)) && (e.pkt.dport = num(v) & 0xffff)) },
+  'icmp type': { get: (e) => (isIcmp(e) ? BigInt(e.pkt.icmpType) : undefined), set: (e, v) => void (isIcmp(e) && (e.pkt.icmpType = num(v) & 0xff)) },
+  'icmp code': { get: (e) => (isIcmp(e) ? BigInt(e.pkt.icmpCode) : undefined), set: (e, v) => void (isIcmp(e) && (e.pkt.icmpCode = num(v) & 0xff)) },
+  'icmp id': { get: (e) => (isIcmp(e) ? BigInt(e.pkt.icmpId) : undefined), set: (e, v) => void (isIcmp(e) && (e.pkt.icmpId = num(v) & 0xffff)) },
+  'icmp sequence': { get: (e) => (isIcmp(e) ? BigInt(e.pkt.icmpSeq) : undefined), set: (e, v) => void (isIcmp(e) && (e.pkt.icmpSeq = num(v) & 0xffff)) },
+  'ether saddr': { get: (e) => (e.pkt.macSrc ? macToBig(e.pkt.macSrc) : undefined), set: (e, v) => void (e.pkt.macSrc = bigToMac(BigInt(v))) },
+  'ether daddr': { get: (e) => (e.pkt.macDst ? macToBig(e.pkt.macDst) : undefined), set: (e, v) => void (e.pkt.macDst = bigToMac(BigInt(v))) },
+  'ether type': { get: (e) => (e.pkt.macSrc ? 0x0800n : undefined) },
+  'meta mark': { get: (e) => big(e.pkt.mark), set: (e, v) => void (e.pkt.mark = num(v)) },
+  iif: { get: (e) => e.pkt.inIface ?? undefined },
+  oif: { get: (e) => e.pkt.outIface ?? undefined },
+  iifname: { get: (e) => e.pkt.inIface ?? undefined },
+  oifname: { get: (e) => e.pkt.outIface ?? undefined },
+  'meta iiftype': { get: (e) => (e.pkt.inIface ? (e.pkt.inIface === 'lo' ? 772n : 1n) : undefined) },
+  'meta oiftype': { get: (e) => (e.pkt.outIface ? (e.pkt.outIface === 'lo' ? 772n : 1n) : undefined) },
+  'meta l4proto': { get: (e) => BigInt(e.pkt.proto) },
+  'meta nfproto': { get: () => 2n },
+  'meta protocol': { get: () => 0x0800n },
+  'meta pkttype': { get: (e) => BigInt(pkttype(e)), set: () => undefined },
+  'meta skuid': { get: (e) => (e.pkt.uid === undefined ? undefined : BigInt(e.pkt.uid)) },
+  'meta skgid': { get: (e) => (e.pkt.gid === undefined ? undefined : BigInt(e.pkt.gid)) },
+  'meta length': { get: (e) => BigInt(e.pkt.len + (e.hook === 'egress' ? 14 : 0)) },
+  'meta cpu': { get: () => 0n },
+  'meta priority': { get: () => 0n, set: () => undefined },
+  'meta nftrace': { get: (e) => (e.traced() ? 1n : 0n), set: (e, v) => e.setTrace(BigInt(v) !== 0n) },
+  'ct state': { get: (e) => BigInt(CT_STATE_BITS[e.ctState] ?? 1) },
+  'ct status': { get: (e) => (e.ct ? big(e.ct.status) : undefined) },
+  'ct mark': {
+    get: (e) => (e.ct ? big(e.ct.mark) : undefined),
+    set: (e, v) => {
+      if (e.ct) e.ct.mark = num(v);
+    },
+  },
+  'ct direction': { get: (e) => (e.ct ? (e.ctReply ? 1n : 0n) : undefined) },
+  'ct zone': { get: (e) => (e.ct ? 0n : undefined) },
+  'ct expiration': { get: (e) => (e.ct ? BigInt(Math.round(e.ct.expires * 1000)) : undefined) },
+};

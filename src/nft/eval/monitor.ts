@@ -1,0 +1,217 @@
+/**
+ * The lines `nft monitor trace` (nftables 1.0.6, kernel 6.x) prints for one packet's trace events. Recorded with
+ * the real tools (scratch/stateless-nat.raw.txt, scratch/nft-eval/*.txt); the formats:
+ *
+ *   trace id ID FAMILY TABLE CHAIN packet: [iif "X" ][oif "Y" ][ether saddr M ether daddr M ]IP TRANSPORT
+ *   trace id ID FAMILY TABLE CHAIN rule RULE_TEXT (verdict V)
+ *   trace id ID FAMILY TABLE CHAIN policy accept|drop [meta mark 0x%08x ]
+ *
+ * - One `packet:` line per base chain run, before its first line (the kernel dumps the headers once per
+ *   nft_do_chain(), with the first event, after that rule's statements ran: `ip daddr set` shows the new address).
+ *   It is printed for a first `policy` event too. Each item ends with a blank (so does the line).
+ * - RULE_TEXT: the rule as nft's cache holds it (listed when the monitor started: counters show their values at
+ *   that time, `counter packets 0 bytes 0` on a fresh ruleset). V: continue, accept, drop, queue, `jump C`,
+ *   `goto C`, `return` (an explicit return rule). Reaching the end of a regular chain prints nothing (the next line
+ *   is the caller's next rule or the base chain's policy). A drop/accept ends the chain's lines.
+ * - policy: `meta mark` only when the mark is not 0; `policy accept ` keeps its trailing blank.
+ * - iif: prerouting, input, forward, ingress, and postrouting of a forwarded packet (not output/egress, not
+ *   local packets); oif: forward, output, postrouting, egress. The ether header (`ether saddr .. ether daddr ..`,
+ *   its type dropped as a dependency) with iif, when the frame came from an ethernet device.
+ * - IP: `ip saddr A ip daddr B ip dscp cs0 ip ecn not-ect ip ttl 64 ip id N [ip protocol P ]ip length L`;
+ *   `ip protocol` is dropped (a dependency of the transport fields) in the ip family, kept in inet/netdev/bridge.
+ *   Version, header length, fragment offset, checksum are never printed.
+ * - Transport: up to 20 bytes of the transport header and what follows it:
+ *   tcp: `tcp sport S tcp dport D tcp flags == F tcp window W` (F a flag name when exactly one bit, else 0x12);
+ *   udp: `udp sport S udp dport D udp length L` then the payload bytes present as `@th,64,N 0xHEX`;
+ *   icmp: `icmp type T icmp code C icmp id I icmp sequence S` (code 0 prints net-unreachable; errors show id and
+ *   sequence 0) then `@th,64,96 0xHEX` (the echo data, or the quoted IP header's first 12 bytes).
+ *   HEX is the bytes read as one number: leading zero bytes vanish, all zeros print 0x0.
+ * - netdev egress: no link-layer header is dumped, so nft knows no protocol: `oif "X" @nh,0,160 0xIPHDR
+ *   @th,0,160 0xTRANSPORT` (the IPv4 header with its checksum; 20 transport bytes).
+ */
+import type { Packet } from '../../eval/packet';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, isIcmpError } from '../../eval/packet';
+import type { Family } from '../model';
+import type { NftHook, NftTraceEvent } from './types';
+import { readValue } from '../datatypes';
+
+function ipText(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+function hexOf(bytes: readonly number[]): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  s = s.replace(/^0+/, '');
+  return `0x${s === '' ? '0' : s}`;
+}
+
+function u16(n: number): number[] {
+  return [(n >>> 8) & 255, n & 255];
+}
+
+function u32(n: number): number[] {
+  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+}
+
+/** The Internet checksum of bytes (one's complement of the one's complement sum of 16-bit words). */
+export function inetChecksum(bytes: readonly number[]): number {
+  let sum = 0;
+  for (let i = 0; i < bytes.length; i += 2) sum += ((bytes[i]! << 8) | (bytes[i + 1] ?? 0)) >>> 0;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** The IPv4 header bytes as the packet would carry them (options included, checksum computed). */
+export function ipHeaderBytes(p: Packet): number[] {
+  const ihl = 5 + Math.ceil(p.ipOptions.length / 4);
+  const h = [0x40 | ihl, p.tos & 255, ...u16(p.len), ...u16(p.id), p.df ? 0x40 : 0, 0, p.ttl & 255, p.proto & 255, 0, 0, ...u32(p.src), ...u32(p.dst)];
+  for (let i = 0; i < (ihl - 5) * 4; i++) h.push(p.ipOptions[i] ?? 0);
+  const c = inetChecksum(h);
+  h[10] = c >> 8;
+  h[11] = c & 255;
+  return h;
+}
+
+function payloadBytes(p: Packet, n: number): number[] {
+  const out: number[] = [];
+  const text = p.payload ?? '';
+  for (let i = 0; i < n; i++) out.push(i < text.length ? text.charCodeAt(i) & 255 : 0);
+  return out;
+}
+
+/** The transport header and the data after it, as far as the IP length goes (all of it, for checksums). */
+export function transportBytes(p: Packet): number[] {
+  const ihl = 20 + Math.ceil(p.ipOptions.length / 4) * 4;
+  const total = Math.max(0, p.len - ihl);
+  let hdr: number[];
+  if (p.proto === PROTO_TCP) {
+    const optLen = Math.ceil(p.tcpOptions.length / 4) * 4;
+    const opts = Array.from({ length: optLen }, (_, i) => p.tcpOptions[i] ?? 0);
+    hdr = [...u16(p.sport), ...u16(p.dport), ...u32(p.seq), ...u32(p.ackSeq), ((20 + optLen) / 4) << 4, p.tcpFlags & 255, ...u16(p.window), 0, 0, ...u16(p.urgPtr), ...opts];
+    const data = payloadBytes(p, Math.max(0, total - hdr.length));
+    const seg = [...hdr, ...data];
+    const c = inetChecksum([...u32(p.src), ...u32(p.dst), 0, PROTO_TCP, ...u16(seg.length), ...seg]);
+    seg[16] = c >> 8;
+    seg[17] = c & 255;
+    return seg;
+  }
+  if (p.proto === PROTO_UDP) {
+    hdr = [...u16(p.sport), ...u16(p.dport), ...u16(total), 0, 0];
+    const seg = [...hdr, ...payloadBytes(p, Math.max(0, total - 8))];
+    let c = inetChecksum([...u32(p.src), ...u32(p.dst), 0, PROTO_UDP, ...u16(seg.length), ...seg]);
+    if (c === 0) c = 0xffff;
+    seg[6] = c >> 8;
+    seg[7] = c & 255;
+    return seg;
+  }
+  if (p.proto === PROTO_ICMP) {
+    let rest: number[];
+    if (isIcmpError(p.icmpType) && p.quoted) {
+      const q = p.quoted;
+      const qip = ipHeaderBytes({ ...p, src: q.src, dst: q.dst, proto: q.proto, tos: q.tos, ttl: q.ttl, id: q.id, df: q.df, len: q.len, ipOptions: new Uint8Array(0) });
+      let q8: number[];
+      if (q.proto === PROTO_TCP) q8 = [...u16(q.sport), ...u16(q.dport), ...u32(q.seq)];
+      else if (q.proto === PROTO_UDP) q8 = [...u16(q.sport), ...u16(q.dport), ...u16(Math.max(8, q.len - 20)), 0, 0];
+      else if (q.proto === PROTO_ICMP) q8 = [q.icmpType, q.icmpCode, 0, 0, ...u16(q.icmpId), ...u16(q.icmpSeq)];
+      else q8 = [0, 0, 0, 0, 0, 0, 0, 0];
+      rest = [0, 0, 0, 0, ...qip, ...q8];
+    } else rest = [...u16(p.icmpId), ...u16(p.icmpSeq)];
+    const seg = [p.icmpType & 255, p.icmpCode & 255, 0, 0, ...rest];
+    while (seg.length < total) seg.push(...payloadBytes(p, total - seg.length));
+    seg.length = Math.min(seg.length, Math.max(total, 8));
+    const c = inetChecksum(seg);
+    seg[2] = c >> 8;
+    seg[3] = c & 255;
+    return seg;
+  }
+  return payloadBytes(p, total);
+}
+
+const ECN = ['not-ect', 'ect1', 'ect0', 'ce'];
+const ICMP_CODES: Record<number, string> = { 0: 'net-unreachable', 1: 'host-unreachable', 2: 'prot-unreachable', 3: 'port-unreachable', 4: 'frag-needed', 9: 'net-prohibited', 10: 'host-prohibited', 13: 'admin-prohibited' };
+const TCP_FLAG_NAMES: Record<number, string> = { 1: 'fin', 2: 'syn', 4: 'rst', 8: 'psh', 16: 'ack', 32: 'urg', 64: 'ecn', 128: 'cwr' };
+const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 132: 'sctp' };
+
+function sym(type: string, n: number): string {
+  try {
+    return readValue(type, String(n)).text;
+  } catch {
+    return String(n);
+  }
+}
+
+function hasIif(hook: NftHook, p: Packet): boolean {
+  return p.inIface !== null && hook !== 'output' && hook !== 'egress';
+}
+
+function hasOif(hook: NftHook, p: Packet): boolean {
+  return p.outIface !== null && (hook === 'forward' || hook === 'output' || hook === 'postrouting' || hook === 'egress');
+}
+
+/** What follows `packet: ` (with its trailing blank). */
+export function packetLine(p: Packet, hook: NftHook, family: Family): string {
+  const out: string[] = [];
+  const iif = hasIif(hook, p);
+  if (iif) out.push(`iif "${p.inIface}"`);
+  if (hasOif(hook, p)) out.push(`oif "${p.outIface}"`);
+  const ether = iif && p.macSrc !== null && p.macDst !== null;
+  if (ether) out.push(`ether saddr ${p.macSrc!.toLowerCase()} ether daddr ${p.macDst!.toLowerCase()}`);
+  // Without a link-layer header (netdev egress, or netdev/bridge without ethernet) nft knows no network protocol.
+  const knowsNetwork = family === 'ip' || family === 'inet' || ether;
+  const iph = ipHeaderBytes(p);
+  const th = transportBytes(p).slice(0, 20);
+  if (!knowsNetwork) {
+    out.push(`@nh,0,${iph.length * 8} ${hexOf(iph.slice(0, 40))}`);
+    if (th.length > 0) out.push(`@th,0,${th.length * 8} ${hexOf(th)}`);
+    return out.map((s) => `${s} `).join('');
+  }
+  const known = p.proto === PROTO_TCP || p.proto === PROTO_UDP || p.proto === PROTO_ICMP;
+  out.push(`ip saddr ${ipText(p.src)} ip daddr ${ipText(p.dst)}`);
+  out.push(`ip dscp ${sym('dscp', p.tos >> 2)} ip ecn ${ECN[p.tos & 3]} ip ttl ${p.ttl} ip id ${p.id}`);
+  if (family !== 'ip' || !known) out.push(`ip protocol ${PROTO_NAMES[p.proto] ?? p.proto}`);
+  out.push(`ip length ${p.len}`);
+  if (p.ipOptions.length > 0) out.push(`@nh,160,${Math.min(iph.length - 20, 20) * 8} ${hexOf(iph.slice(20, 40))}`);
+  if (th.length === 0) return out.map((s) => `${s} `).join('');
+  if (p.proto === PROTO_TCP) {
+    const f = p.tcpFlags & 255;
+    out.push(`tcp sport ${p.sport} tcp dport ${p.dport} tcp flags == ${TCP_FLAG_NAMES[f] ?? `0x${f.toString(16)}`} tcp window ${p.window}`);
+  } else if (p.proto === PROTO_UDP) {
+    out.push(`udp sport ${p.sport} udp dport ${p.dport} udp length ${(th[4]! << 8) | th[5]!}`);
+    if (th.length > 8) out.push(`@th,64,${(th.length - 8) * 8} ${hexOf(th.slice(8))}`);
+  } else if (p.proto === PROTO_ICMP) {
+    out.push(`icmp type ${sym('icmp_type', th[0]!)} icmp code ${ICMP_CODES[th[1]!] ?? th[1]}`);
+    if (th.length >= 8) out.push(`icmp id ${(th[4]! << 8) | th[5]!} icmp sequence ${(th[6]! << 8) | th[7]!}`);
+    if (th.length > 8) out.push(`@th,64,${(th.length - 8) * 8} ${hexOf(th.slice(8))}`);
+  } else out.push(`@th,0,${th.length * 8} ${hexOf(th)}`);
+  return out.map((s) => `${s} `).join('');
+}
+
+export interface MonitorOptions {
+  /** The rule text nft's cache holds (listed when the monitor started), when it differs from the event's. */
+  ruleText?(table: string, chain: string, handle: number): string | undefined;
+}
+
+/** The lines `nft monitor trace` prints for the events of one packet run, given the trace id (8 hex digits). */
+export function monitorLines(events: readonly NftTraceEvent[], id: string, hook: NftHook, family: Family, opts: MonitorOptions = {}): string[] {
+  const lines: string[] = [];
+  for (const e of events) {
+    const fam = e.table.family ?? family;
+    const head = `trace id ${id} ${fam} ${e.table.name} ${e.chain.name} `;
+    switch (e.kind) {
+      case 'packet':
+        lines.push(`${head}packet: ${packetLine(e.pkt, hook, fam)}`);
+        break;
+      case 'rule':
+        lines.push(`${head}rule ${opts.ruleText?.(e.table.name, e.chain.name, e.handle) ?? e.text} (verdict ${e.verdict})`);
+        break;
+      case 'policy':
+        lines.push(`${head}policy ${e.verdict} ${e.pkt.mark !== 0 ? `meta mark 0x${(e.pkt.mark >>> 0).toString(16).padStart(8, '0')} ` : ''}`);
+        break;
+      default:
+        // 'return' (the end of a regular chain) prints nothing; 'miss' is not the kernel's.
+        break;
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,117 @@
+/**
+ * One base chain run as nft_do_chain() runs it (net/netfilter/nf_tables_core.c, kernel 6.x): rules in order,
+ * a rule's expressions until one breaks; `jump` pushes a return point (16 deep at most), `goto` does not;
+ * `return` or the end of a regular chain pops; an empty stack ends at the base chain's policy.
+ *
+ * Trace events follow nft_trace_packet()/nft_trace_verdict(): a rule that ran to its end without a verdict
+ * (NFT_CONTINUE) gives a `rule` event with verdict continue; a rule with a verdict gives a `rule` event
+ * (accept, drop, queue, jump, goto, return: nft prints `(verdict return)` for an explicit return); the end of a
+ * regular chain gives a `return` event (nft 1.0.6 prints no line for it); the policy a `policy` event. Each is produced only when
+ * skb->nf_trace is set at that moment (after the rule's statements ran, so the rule that sets `meta nftrace set 1`
+ * is traced itself). The headers are dumped once per base-chain run, with its first traced event: the `packet`
+ * event, a copy of the packet at that moment. A rule that broke (did not match) produces nothing in the kernel;
+ * here it gives a `miss` event for explanations.
+ */
+import { clonePacket } from '../../eval/packet';
+import type { NftChain, NftRule, NftRuleset, NftTable } from '../model';
+import { compileRule } from './compile';
+import type { NftChainResult, NftEnv, NftTraceEvent, NftVerdict } from './types';
+
+const JUMP_STACK = 16;
+
+export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftChain, env: NftEnv): NftChainResult {
+  const events: NftTraceEvent[] = [];
+  let dumped = false;
+  const traced = (chain: NftChain): boolean => {
+    if (!env.traced()) return false;
+    if (!dumped) {
+      dumped = true;
+      events.push({ kind: 'packet', table, chain, pkt: clonePacket(env.pkt) });
+    }
+    return true;
+  };
+  const stack: { chain: NftChain; next: number }[] = [];
+  let chain = base;
+  let i = 0;
+  for (let guard = 0; guard < 100000; guard++) {
+    const rule: NftRule | undefined = chain.rules[i];
+    if (rule === undefined) {
+      // End of the chain.
+      if (chain !== base) {
+        if (traced(chain)) events.push({ kind: 'return', table, chain, pkt: clonePacket(env.pkt), verdict: 'continue' });
+        const top = stack.pop();
+        if (top) {
+          chain = top.chain;
+          i = top.next;
+          continue;
+        }
+      }
+      const policy = base.base?.policy ?? 'accept';
+      if (traced(base)) events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: clonePacket(env.pkt) });
+      return { verdict: policy, events, decidedBy: { chain: base.name, handle: 0, policy: true } };
+    }
+    const compiled = compileRule(rule.text);
+    const rt = { env, table, rule };
+    let verdict: { code: string; chain?: string } | undefined;
+    let missed = false;
+    for (const step of compiled.steps) {
+      const r = step(rt);
+      if (r === undefined) continue;
+      if ('miss' in r) {
+        events.push({ kind: 'miss', table, chain, handle: rule.handle, text: compiled.traceText, why: r.miss });
+        missed = true;
+      } else verdict = r.verdict;
+      break;
+    }
+    if (missed) {
+      i++;
+      continue;
+    }
+    const code = verdict?.code ?? 'continue';
+    const vtext = verdict?.chain !== undefined ? `${code} ${verdict.chain}` : code;
+    if (traced(chain)) {
+      events.push({ kind: 'rule', table, chain, handle: rule.handle, text: compiled.traceText, verdict: vtext, pkt: clonePacket(env.pkt) });
+    }
+    switch (code) {
+      case 'continue':
+        i++;
+        continue;
+      case 'accept':
+      case 'drop':
+      case 'queue':
+      case 'stolen':
+        return { verdict: code as NftVerdict, events, decidedBy: { chain: chain.name, handle: rule.handle, policy: false } };
+      case 'jump':
+      case 'goto': {
+        const target = table.chains.get(verdict!.chain!);
+        if (!target || target.base) {
+          // The kernel refuses such rules; a stale state: treat as continue.
+          i++;
+          continue;
+        }
+        if (code === 'jump') {
+          if (stack.length >= JUMP_STACK) return { verdict: 'drop', events, decidedBy: { chain: chain.name, handle: rule.handle, policy: false } };
+          stack.push({ chain, next: i + 1 });
+        }
+        chain = target;
+        i = 0;
+        continue;
+      }
+      case 'return': {
+        const top = stack.pop();
+        if (top) {
+          chain = top.chain;
+          i = top.next;
+          continue;
+        }
+        // A return with an empty stack: the base chain's policy.
+        const policy = base.base?.policy ?? 'accept';
+        if (traced(base)) events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: clonePacket(env.pkt) });
+        return { verdict: policy, events, decidedBy: { chain: base.name, handle: 0, policy: true } };
+      }
+      default:
+        i++;
+    }
+  }
+  return { verdict: 'drop', events };
+}

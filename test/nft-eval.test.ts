@@ -1,0 +1,381 @@
+/**
+ * The nft evaluator (src/nft/eval): rules compiled from their canonical text run against simulated packets,
+ * and the `nft monitor trace` lines, checked against a real recording (scratch/stateless-nat.raw.txt:
+ * kernel 6.18, nft 1.0.6) and against runs of the real tools (scratch/nft-eval/).
+ */
+import { rulesetFromText } from '../src/nft/index';
+import type { NftRuleset, NftTable } from '../src/nft/model';
+import { monitorLines, runBaseChain, type NftEnv, type NftHook, type NftTraceEvent } from '../src/nft/eval/index';
+import { newPacket, type Packet } from '../src/eval/packet';
+import type { CtState, ConnView, LogRequest, NatRequest } from '../src/eval/context';
+import { RTN } from '../src/eval/context';
+
+const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+
+interface TestEnv extends NftEnv {
+  logs: LogRequest[];
+  nats: [NatRequest, string][];
+  rejects: string[];
+  fwds: string[];
+  notracked: number;
+  tracing: boolean;
+  questions: string[];
+}
+
+function makeEnv(pkt: Packet, o: Partial<NftEnv> & { tracing?: boolean; answers?: Record<string, boolean> } = {}): TestEnv {
+  const e: TestEnv = {
+    pkt,
+    family: 'ip',
+    hook: 'input',
+    ctState: 'NEW' as CtState,
+    ct: undefined,
+    ctReply: false,
+    host: {
+      addrType: (a: number) => (a === ip('10.0.0.1') ? RTN.LOCAL : a === ip('255.255.255.255') ? RTN.BROADCAST : RTN.UNICAST),
+      route: (dst: number) => (dst === ip('192.0.2.9') ? undefined : { type: RTN.UNICAST, dev: dst >>> 24 === 10 ? 'eth0' : 'eth1', gateway: undefined, prefsrc: undefined }),
+      primaryAddress: () => ip('10.0.0.1'),
+      macOf: () => '02:00:00:00:00:01',
+      isLocalAddress: (a: number) => a === ip('10.0.0.1'),
+      ifIndex: (n: string) => ({ lo: 1, eth0: 2, eth1: 3 })[n],
+    },
+    logs: [],
+    nats: [],
+    rejects: [],
+    fwds: [],
+    notracked: 0,
+    tracing: o.tracing ?? false,
+    questions: [],
+    notrack() {
+      e.notracked++;
+      e.ctState = 'UNTRACKED';
+    },
+    nat(req, kind) {
+      e.nats.push([req, kind]);
+    },
+    log(req) {
+      e.logs.push(req);
+    },
+    reject(what) {
+      e.rejects.push(what);
+    },
+    fwd(dev) {
+      e.fwds.push(dev);
+    },
+    setTrace(on) {
+      e.tracing = on;
+    },
+    traced() {
+      return e.tracing;
+    },
+    decide(what, question, assumed) {
+      e.questions.push(`${what}: ${question}`);
+      return o.answers?.[what] ?? assumed;
+    },
+    countRules: false,
+  };
+  const { tracing: _t, answers: _a, ...rest } = o;
+  return Object.assign(e, rest);
+}
+
+function tcp(f: Partial<Packet> = {}): Packet {
+  return newPacket({ src: ip('10.0.0.2'), dst: ip('10.0.0.1'), proto: 6, sport: 40000, dport: 80, tcpFlags: 0x02, len: 60, inIface: 'eth0', ...f });
+}
+function udp(f: Partial<Packet> = {}): Packet {
+  return newPacket({ src: ip('10.0.0.2'), dst: ip('10.0.0.1'), proto: 17, sport: 40000, dport: 53, len: 40, inIface: 'eth0', ...f });
+}
+
+function table(rs: NftRuleset, family: string, name: string): NftTable {
+  return rs.tables.find((t) => t.family === family && t.name === name)!;
+}
+
+/** One filter table `t` with an input chain `c` holding `rules`, plus `extra` (chains, sets). */
+function rulesetWith(rules: string[], extra = '', policy = 'accept'): NftRuleset {
+  return rulesetFromText(`table ip t {\n${extra}\n\tchain c {\n\t\ttype filter hook input priority filter; policy ${policy};\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}\n}\n`);
+}
+
+function run(rs: NftRuleset, env: TestEnv, chain = 'c', tname = 't', family = 'ip') {
+  const t = table(rs, family, tname);
+  return runBaseChain(rs, t, t.chains.get(chain)!, env);
+}
+
+/** Does the single rule match the packet (its verdict accept against a drop policy)? */
+function matches(rule: string, pkt: Packet, o: Parameters<typeof makeEnv>[1] = {}, extra = ''): boolean {
+  const rs = rulesetWith([`${rule} accept`], extra, 'drop');
+  return run(rs, makeEnv(pkt, o)).verdict === 'accept';
+}
+
+describe('matches', () => {
+  test('payload fields, prefixes, ranges, operators', () => {
+    expect(matches('ip saddr 10.0.0.2', tcp())).toBe(true);
+    expect(matches('ip saddr 10.0.0.3', tcp())).toBe(false);
+    expect(matches('ip saddr 10.0.0.0/8', tcp())).toBe(true);
+    expect(matches('ip saddr != 10.0.0.0/8', tcp())).toBe(false);
+    expect(matches('ip saddr 10.0.0.1-10.0.0.5', tcp())).toBe(true);
+    expect(matches('tcp dport 1-1024', tcp())).toBe(true);
+    expect(matches('tcp dport 1024-2000', tcp())).toBe(false);
+    expect(matches('tcp dport < 81', tcp())).toBe(true);
+    expect(matches('tcp dport > 80', tcp())).toBe(false);
+    expect(matches('tcp dport >= 80', tcp())).toBe(true);
+    expect(matches('tcp dport != 80', tcp())).toBe(false);
+    expect(matches('ip ttl 64', tcp())).toBe(true);
+    expect(matches('ip protocol tcp', tcp())).toBe(true);
+    expect(matches('meta l4proto udp', tcp())).toBe(false);
+    expect(matches('ip dscp cs1', tcp({ tos: 0x20 }))).toBe(true);
+    expect(matches('ip length 60', tcp())).toBe(true);
+    expect(matches('icmp type echo-request', newPacket({ src: 1, dst: 2, proto: 1, icmpType: 8 }))).toBe(true);
+    expect(matches('icmp type echo-reply', newPacket({ src: 1, dst: 2, proto: 1, icmpType: 8 }))).toBe(false);
+    expect(matches('ether saddr 02:00:00:00:00:aa', tcp({ macSrc: '02:00:00:00:00:aa' }))).toBe(true);
+    expect(matches('ether saddr 02:00:00:00:00:aa', tcp())).toBe(false);
+  });
+
+  test('a field the packet lacks never matches, whatever the operator', () => {
+    expect(matches('tcp dport 53', udp())).toBe(false);
+    expect(matches('tcp dport != 53', udp())).toBe(false);
+    expect(matches('udp dport 53', udp())).toBe(true);
+    expect(matches('th dport 53', udp())).toBe(true);
+    expect(matches('ct mark 0x00000000', tcp())).toBe(false);
+    expect(matches('meta skuid 0', tcp())).toBe(false);
+  });
+
+  test('anonymous sets, intervals, concatenations, named sets', () => {
+    expect(matches('tcp dport { 22, 80, 443 }', tcp())).toBe(true);
+    expect(matches('tcp dport { 22, 443 }', tcp())).toBe(false);
+    expect(matches('tcp dport != { 22, 443 }', tcp())).toBe(true);
+    expect(matches('ip saddr { 10.0.0.0/30, 192.168.0.1 }', tcp())).toBe(true);
+    expect(matches('tcp dport { 22, 70-90 }', tcp())).toBe(true);
+    expect(matches('ip saddr . tcp dport { 10.0.0.2 . 80, 10.0.0.3 . 22 }', tcp())).toBe(true);
+    expect(matches('ip saddr . tcp dport { 10.0.0.2 . 22, 10.0.0.3 . 80 }', tcp())).toBe(false);
+    const sets = '\tset allowed {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { 10.0.0.0/24, 192.168.1.1 }\n\t}\n\tset svc {\n\t\ttype ipv4_addr . inet_service\n\t\telements = { 10.0.0.2 . 80 }\n\t}';
+    expect(matches('ip saddr @allowed', tcp(), {}, sets)).toBe(true);
+    expect(matches('ip saddr @allowed', tcp({ src: ip('10.0.1.2') }), {}, sets)).toBe(false);
+    expect(matches('ip saddr != @allowed', tcp({ src: ip('10.0.1.2') }), {}, sets)).toBe(true);
+    expect(matches('ip saddr . tcp dport @svc', tcp(), {}, sets)).toBe(true);
+    expect(matches('ip saddr . tcp dport @svc', tcp({ dport: 81 }), {}, sets)).toBe(false);
+  });
+
+  test('bitmasks and flags', () => {
+    expect(matches('tcp flags syn', tcp({ tcpFlags: 0x12 }))).toBe(true);
+    expect(matches('tcp flags == syn', tcp({ tcpFlags: 0x12 }))).toBe(false);
+    expect(matches('tcp flags == syn', tcp({ tcpFlags: 0x02 }))).toBe(true);
+    expect(matches('tcp flags syn / fin,syn,rst,ack', tcp({ tcpFlags: 0x02 }))).toBe(true);
+    expect(matches('tcp flags syn / fin,syn,rst,ack', tcp({ tcpFlags: 0x12 }))).toBe(false);
+    expect(matches('tcp flags & fin,syn,rst,ack == syn', tcp({ tcpFlags: 0x0a }))).toBe(true);
+    expect(matches('meta mark & 0x0000ff00 == 0x00000100', tcp({ mark: 0x1_01_ff }))).toBe(true);
+    expect(matches('meta mark & 0x0000ff00 == 0x00000100', tcp({ mark: 0x2_00 }))).toBe(false);
+    expect(matches('ct state established,related', tcp(), { ctState: 'RELATED' })).toBe(true);
+    expect(matches('ct state established,related', tcp(), { ctState: 'NEW' })).toBe(false);
+    expect(matches('ct state { established, related }', tcp(), { ctState: 'ESTABLISHED' })).toBe(true);
+    expect(matches('ct state new', tcp(), { ctState: 'NEW' })).toBe(true);
+    expect(matches('ct state != established', tcp(), { ctState: 'NEW' })).toBe(true);
+    expect(matches('ct state invalid', tcp(), { ctState: 'INVALID' })).toBe(true);
+    expect(matches('ct state untracked', tcp(), { ctState: 'UNTRACKED' })).toBe(true);
+    const conn: ConnView = { orig: { src: 1, dst: 2, proto: 6, sport: 1, dport: 2 }, reply: { src: 2, dst: 1, proto: 6, sport: 2, dport: 1 }, status: 0x0e, mark: 0x101, expires: 100, helper: undefined };
+    expect(matches('ct mark & 0x0000ff00 == 0x00000100', tcp(), { ct: conn })).toBe(true);
+    expect(matches('ct status assured', tcp(), { ct: conn })).toBe(true);
+    expect(matches('ct direction reply', tcp(), { ct: conn, ctReply: true })).toBe(true);
+    expect(matches('ct direction original', tcp(), { ct: conn, ctReply: true })).toBe(false);
+  });
+
+  test('interfaces and meta keys', () => {
+    expect(matches('iifname "eth*"', tcp())).toBe(true);
+    expect(matches('iifname "eth1"', tcp())).toBe(false);
+    expect(matches('iifname { "lo", "eth0" }', tcp())).toBe(true);
+    expect(matches('iif "eth0"', tcp())).toBe(true);
+    expect(matches('oifname "eth0"', tcp())).toBe(false);
+    expect(matches('meta mark 0x00000005', tcp({ mark: 5 }))).toBe(true);
+    expect(matches('meta pkttype host', tcp())).toBe(true);
+    expect(matches('meta pkttype broadcast', tcp({ dst: ip('255.255.255.255') }))).toBe(true);
+    expect(matches('meta skuid 1000', tcp({ uid: 1000 }))).toBe(true);
+    expect(matches('fib daddr type local', tcp())).toBe(true);
+    expect(matches('fib daddr type local', tcp({ dst: ip('10.0.0.9') }))).toBe(false);
+    expect(matches('fib saddr . iif oif missing', tcp({ src: ip('192.0.2.9') }))).toBe(true);
+    expect(matches('fib saddr . iif oif missing', tcp())).toBe(false);
+  });
+
+  test('limit asks, and its answer decides', () => {
+    const env = makeEnv(tcp());
+    expect(run(rulesetWith(['limit rate 10/second accept'], '', 'drop'), env).verdict).toBe('accept');
+    expect(env.questions[0]).toMatch(/^limit: limit rate 10\/second/);
+    expect(matches('limit rate 10/second', tcp(), { answers: { limit: false } })).toBe(false);
+    expect(matches('limit rate over 10/second', tcp(), { answers: { limit: false } })).toBe(true);
+  });
+});
+
+describe('statements and verdicts', () => {
+  test('mark, ct mark, payload rewrites, counters bumped in the text', () => {
+    const conn: ConnView = { orig: { src: 1, dst: 2, proto: 6, sport: 1, dport: 2 }, reply: { src: 2, dst: 1, proto: 6, sport: 2, dport: 1 }, status: 0, mark: 0, expires: 100, helper: undefined };
+    const rs = rulesetWith([
+      'meta mark set 0x00000010 counter packets 0 bytes 0',
+      'ct mark set meta mark',
+      'meta mark set meta mark & 0xffff00ff | 0x00000100',
+      'ip daddr set 10.0.0.7 tcp dport set 8080',
+      'counter packets 5 bytes 100 meta mark 0x00000110 accept',
+    ]);
+    const pkt = tcp();
+    const env = makeEnv(pkt, { ct: conn, countRules: true });
+    const r = run(rs, env);
+    expect(r.verdict).toBe('accept');
+    expect(pkt.mark).toBe(0x110);
+    expect(conn.mark).toBe(0x10);
+    expect(pkt.dst).toBe(ip('10.0.0.7'));
+    expect(pkt.dport).toBe(8080);
+    const rules = table(rs, 'ip', 't').chains.get('c')!.rules;
+    expect(rules[0]!.text).toBe('meta mark set 0x00000010 counter packets 1 bytes 60');
+    expect(rules[4]!.text).toBe('counter packets 6 bytes 160 meta mark 0x00000110 accept');
+    expect(r.decidedBy).toEqual({ chain: 'c', handle: rules[4]!.handle, policy: false });
+    // A second packet: compiled once, counted again.
+    run(rs, makeEnv(tcp(), { ct: conn, countRules: true }));
+    expect(rules[0]!.text).toBe('meta mark set 0x00000010 counter packets 2 bytes 120');
+  });
+
+  test('jump, goto, return, end of a regular chain, policy', () => {
+    const extra = '\tchain a {\n\t\ttcp dport 22 return\n\t\tmeta mark set 0x00000001\n\t}\n\tchain b {\n\t\tmeta mark set 0x00000002\n\t}\n\tchain d {\n\t\ttcp dport 80 drop\n\t}';
+    const rs = rulesetWith(['jump a', 'tcp dport 443 goto b', 'meta mark 0x00000002 accept', 'jump d'], extra, 'accept');
+    const p1 = tcp({ dport: 22 });
+    expect(run(rs, makeEnv(p1)).verdict).toBe('accept');
+    expect(p1.mark).toBe(0);
+    const p2 = tcp({ dport: 443 });
+    const r2 = run(rs, makeEnv(p2));
+    // goto b: b's end returns to c's caller (none): the policy, not c's next rule.
+    expect(p2.mark).toBe(2);
+    expect(r2.decidedBy).toEqual({ chain: 'c', handle: 0, policy: true });
+    const r3 = run(rs, makeEnv(tcp({ dport: 80 })));
+    expect(r3.verdict).toBe('drop');
+    expect(r3.decidedBy?.chain).toBe('d');
+  });
+
+  test('vmaps (anonymous and named)', () => {
+    const extra = '\tmap m {\n\t\ttype inet_service : verdict\n\t\telements = { 22 : accept, 80 : jump web }\n\t}\n\tchain web {\n\t\tip saddr 10.0.0.2 drop\n\t}';
+    const rs = rulesetWith(['ip daddr vmap { 10.0.0.9 : drop, 10.0.0.1 : continue }', 'tcp dport vmap @m'], extra, 'accept');
+    expect(run(rs, makeEnv(tcp({ dport: 80 }))).verdict).toBe('drop');
+    expect(run(rs, makeEnv(tcp({ dport: 81 }))).decidedBy?.policy).toBe(true);
+    expect(run(rs, makeEnv(tcp({ dst: ip('10.0.0.9') }))).verdict).toBe('drop');
+  });
+
+  test('nat, reject, log, notrack, fwd', () => {
+    const rsn = rulesetFromText('table ip n {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\ttcp dport 80 dnat to 192.168.1.10:8080\n\t\tudp dport 53 dnat to 192.168.1.1-192.168.1.3\n\t}\n\tchain post {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\toifname "eth1" masquerade random\n\t\tsnat to 1.2.3.4\n\t}\n}\n');
+    const env = makeEnv(tcp(), { hook: 'prerouting' });
+    const t = table(rsn, 'ip', 'n');
+    expect(runBaseChain(rsn, t, t.chains.get('pre')!, env).verdict).toBe('accept');
+    expect(env.nats).toEqual([[{ kind: 'DNAT', minAddr: ip('192.168.1.10'), maxAddr: ip('192.168.1.10'), mapPorts: true, minPort: 8080, maxPort: 8080, random: false, fullyRandom: false, persistent: false }, 'dnat']]);
+    const env2 = makeEnv(udp(), { hook: 'prerouting' });
+    runBaseChain(rsn, t, t.chains.get('pre')!, env2);
+    expect(env2.nats[0]![0]).toMatchObject({ minAddr: ip('192.168.1.1'), maxAddr: ip('192.168.1.3'), mapPorts: false });
+    const env3 = makeEnv(udp({ outIface: 'eth1' }), { hook: 'postrouting' });
+    runBaseChain(rsn, t, t.chains.get('post')!, env3);
+    expect(env3.nats[0]).toEqual([{ kind: 'MASQUERADE', minAddr: 0, maxAddr: 0, mapPorts: false, minPort: 0, maxPort: 0, random: true, fullyRandom: false, persistent: false }, 'masquerade']);
+
+    const rs = rulesetWith(['tcp dport 22 reject with tcp reset', 'tcp dport 23 reject', 'tcp dport 24 reject with icmp host-unreachable', 'log prefix "in: " level info flags tcp sequence,options', 'notrack']);
+    const e1 = makeEnv(tcp({ dport: 22 }));
+    expect(run(rs, e1).verdict).toBe('drop');
+    expect(e1.rejects).toEqual(['tcp-reset']);
+    const e2 = makeEnv(tcp({ dport: 23 }));
+    run(rs, e2);
+    expect(e2.rejects).toEqual(['icmp-port-unreachable']);
+    const e3 = makeEnv(tcp({ dport: 24 }));
+    run(rs, e3);
+    expect(e3.rejects).toEqual(['icmp-host-unreachable']);
+    const e4 = makeEnv(tcp({ dport: 25 }));
+    expect(run(rs, e4).verdict).toBe('accept');
+    expect(e4.logs).toEqual([{ prefix: 'in: ', level: 6, flags: 3 }]);
+    expect(e4.notracked).toBe(1);
+  });
+});
+
+describe('trace events', () => {
+  test('events only while traced, the packet once per base chain, misses always', () => {
+    const extra = '\tchain sub {\n\t\tudp dport 9 accept\n\t}';
+    const rs = rulesetWith(['tcp dport 22 accept', 'meta nftrace set 1', 'jump sub', 'counter packets 0 bytes 0'], extra, 'drop');
+    const env = makeEnv(tcp());
+    const r = run(rs, env);
+    expect(r.verdict).toBe('drop');
+    expect(r.events.map((e) => `${e.kind}:${e.chain.name}`)).toEqual(['miss:c', 'packet:c', 'rule:c', 'rule:c', 'miss:sub', 'return:sub', 'rule:c', 'policy:c']);
+    const miss = r.events[0] as Extract<NftTraceEvent, { kind: 'miss' }>;
+    expect(miss.why).toBe('tcp dport 22 (tcp dport is 80)');
+    expect(monitorLines(r.events, '0000abcd', 'input', 'ip')).toEqual([
+      'trace id 0000abcd ip t c packet: iif "eth0" ip saddr 10.0.0.2 ip daddr 10.0.0.1 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 0 ip length 60 tcp sport 40000 tcp dport 80 tcp flags == syn tcp window 0 ',
+      'trace id 0000abcd ip t c rule meta nftrace set 1 (verdict continue)',
+      'trace id 0000abcd ip t c rule jump sub (verdict jump sub)',
+      'trace id 0000abcd ip t c rule counter packets 0 bytes 0 (verdict continue)',
+      'trace id 0000abcd ip t c policy drop ',
+    ]);
+  });
+});
+
+/** The recording: `trace id` lines of scratch/stateless-nat.raw.txt (three namespaces, stateless NAT in netdev). */
+describe('monitor lines as the real nft prints them', () => {
+  const stateless = rulesetFromText(`table netdev stateless {
+	chain from_client {
+		type filter hook ingress device "eth0" priority -500; policy accept;
+		ip daddr 10.0.1.1 tcp dport 80 meta nftrace set 1 meta mark set 0x00000001 ip daddr set 10.0.2.2
+	}
+
+	chain from_backend {
+		type filter hook ingress device "eth1" priority -500; policy accept;
+		ip saddr 10.0.2.2 tcp sport 80 meta nftrace set 1 meta mark set 0x00000002
+	}
+
+	chain to_client {
+		type filter hook egress device "eth0" priority filter; policy accept;
+		meta mark 0x00000002 ip saddr set 10.0.1.1
+	}
+}
+table ip bypass {
+	chain pre {
+		type filter hook prerouting priority raw; policy accept;
+		meta mark { 0x00000001, 0x00000002 } notrack
+	}
+
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state untracked meta mark 0x00000001 counter packets 0 bytes 0 accept
+		ct state untracked meta mark 0x00000002 counter packets 0 bytes 0 accept
+	}
+}
+`);
+  const chainRun = (env: TestEnv, family: string, tname: string, chain: string, hook: NftHook): string[] => {
+    const t = table(stateless, family, tname);
+    env.family = t.family;
+    env.hook = hook;
+    const r = runBaseChain(stateless, t, t.chains.get(chain)!, env);
+    return monitorLines(r.events, 'd4c4fba9', hook, t.family);
+  };
+
+  test('the client SYN: ingress (netdev), prerouting, forward', () => {
+    const pkt = newPacket({ src: ip('10.0.1.2'), dst: ip('10.0.1.1'), proto: 6, sport: 44420, dport: 80, tcpFlags: 0x02, window: 64240, id: 21405, len: 60, inIface: 'eth0', macSrc: 'ca:fd:4e:36:78:d9', macDst: 'd6:07:c6:b9:a0:5b' });
+    const env = makeEnv(pkt, { ctState: 'INVALID', countRules: true });
+    const lines = [
+      ...chainRun(env, 'netdev', 'stateless', 'from_client', 'ingress'),
+      ...chainRun(env, 'ip', 'bypass', 'pre', 'prerouting'),
+    ];
+    expect(env.notracked).toBe(1);
+    pkt.ttl = 63;
+    pkt.outIface = 'eth1';
+    lines.push(...chainRun(env, 'ip', 'bypass', 'forward', 'forward'));
+    expect(lines).toEqual([
+      'trace id d4c4fba9 netdev stateless from_client packet: iif "eth0" ether saddr ca:fd:4e:36:78:d9 ether daddr d6:07:c6:b9:a0:5b ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 21405 ip protocol tcp ip length 60 tcp sport 44420 tcp dport 80 tcp flags == syn tcp window 64240 ',
+      'trace id d4c4fba9 netdev stateless from_client rule ip daddr 10.0.1.1 tcp dport 80 meta nftrace set 1 meta mark set 0x00000001 ip daddr set 10.0.2.2 (verdict continue)',
+      'trace id d4c4fba9 netdev stateless from_client policy accept meta mark 0x00000001 ',
+      'trace id d4c4fba9 ip bypass pre packet: iif "eth0" ether saddr ca:fd:4e:36:78:d9 ether daddr d6:07:c6:b9:a0:5b ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 21405 ip length 60 tcp sport 44420 tcp dport 80 tcp flags == syn tcp window 64240 ',
+      'trace id d4c4fba9 ip bypass pre rule meta mark { 0x00000001, 0x00000002 } notrack (verdict continue)',
+      'trace id d4c4fba9 ip bypass pre policy accept meta mark 0x00000001 ',
+      'trace id d4c4fba9 ip bypass forward packet: iif "eth0" oif "eth1" ether saddr ca:fd:4e:36:78:d9 ether daddr d6:07:c6:b9:a0:5b ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip dscp cs0 ip ecn not-ect ip ttl 63 ip id 21405 ip length 60 tcp sport 44420 tcp dport 80 tcp flags == syn tcp window 64240 ',
+      'trace id d4c4fba9 ip bypass forward rule ct state untracked meta mark 0x00000001 counter packets 0 bytes 0 accept (verdict accept)',
+    ]);
+    // The rule's own counter moved; the monitor prints the text as listed when it started.
+    expect(table(stateless, 'ip', 'bypass').chains.get('forward')!.rules[0]!.text).toBe('ct state untracked meta mark 0x00000001 counter packets 1 bytes 60 accept');
+  });
+
+  test('the backend SYN-ACK at egress: raw network and transport headers', () => {
+    const opts = new Uint8Array(20);
+    const pkt = newPacket({ src: ip('10.0.2.2'), dst: ip('10.0.1.2'), proto: 6, sport: 80, dport: 44420, tcpFlags: 0x12, window: 65160, seq: 0xfb729443, ackSeq: 0xee2efa02, tcpOptions: opts, id: 0, ttl: 63, len: 60, mark: 2, outIface: 'eth0' });
+    const env = makeEnv(pkt, { tracing: true });
+    const lines = chainRun(env, 'netdev', 'stateless', 'to_client', 'egress');
+    // The TCP checksum covers options this packet does not know (timestamps): masked.
+    expect(lines.map((l) => l.replace(/(@th,0,160 0x50ad84fb729443ee2efa02a012fe88)[0-9a-f]{4}/, '$1XXXX'))).toEqual([
+      'trace id d4c4fba9 netdev stateless to_client packet: oif "eth0" @nh,0,160 0x4500003c000040003f0625ba0a0001010a000102 @th,0,160 0x50ad84fb729443ee2efa02a012fe88XXXX0000 ',
+      'trace id d4c4fba9 netdev stateless to_client rule meta mark 0x00000002 ip saddr set 10.0.1.1 (verdict continue)',
+      'trace id d4c4fba9 netdev stateless to_client policy accept meta mark 0x00000002 ',
+    ]);
+  });
+});
