@@ -467,6 +467,10 @@ function dumpMac(m: LogBuf, i: LogLineInput): void {
 export function formatLogLine(i: LogLineInput): string {
   const m = new LogBuf();
   m.add(`${i.prefix}IN=${i.inIface ?? ''} OUT=${i.outIface ?? ''} `);
+  // br_netfilter: a bridged packet also names its bridge ports, where they are not IN/OUT themselves
+  // (nf_log_dump_packet_common; recorded: fixtures/labs/bridge-nf.sh).
+  if (i.pkt.physIn !== undefined && i.pkt.physIn !== i.inIface) m.add(`PHYSIN=${i.pkt.physIn} `);
+  if (i.pkt.physOut !== undefined && i.pkt.physOut !== i.outIface) m.add(`PHYSOUT=${i.pkt.physOut} `);
   if (i.inIface !== null && i.macHeader) dumpMac(m, i);
   dumpIpv4({ m, flags: i.flags, skbLen: i.pkt.len, pkt: i.pkt }, outerView(i.pkt), 0);
   return m.toString();

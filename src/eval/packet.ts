@@ -90,6 +90,12 @@ export interface Packet {
   gid: number | undefined;
   /** The application data, when a lab's program sent some (tcpdump shows the start of an HTTP request). */
   payload?: string;
+  /**
+   * br_netfilter (src/lab/bridge.ts): the bridge ports a bridged packet came in and goes out by, while the ip hooks
+   * see the bridge device as IN=/OUT= (LOG prints them as PHYSIN=/PHYSOUT=).
+   */
+  physIn?: string;
+  physOut?: string;
 }
 
 /** A packet with every field at a plain sender's value (TTL 64, DF, no options, no marks), `f` on top. */

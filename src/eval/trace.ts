@@ -465,6 +465,55 @@ export class Tracer {
       run.rerouted = out.dev;
     }
   }
+
+  /**
+   * br_netfilter with net.bridge.bridge-nf-call-iptables=1 (labs: src/lab/bridge.ts): an IPv4 frame the bridge
+   * `bridge` forwards from its port `physIn` to its port `physOut` walks PREROUTING (IN=bridge, PHYSIN=physIn),
+   * FORWARD (IN=OUT=bridge, PHYSOUT=physOut too) and POSTROUTING (no in device: br_nf_post_routing passes NULL).
+   * No routing decision, no ip_forward, no TTL change: the bridge decided where the frame goes.
+   */
+  runBridged(input: Packet, physIn: string, physOut: string, bridge: string): TraceResult {
+    const original = clonePacket(input);
+    original.inIface = bridge;
+    original.outIface = null;
+    original.physIn = physIn;
+    const pkt = clonePacket(original);
+    const run = new Run(pkt);
+    const finish = (fate: Fate, reason: string, verdict: string, d: Step | undefined): TraceResult => ({
+      fate,
+      in: bridge,
+      out: fate === 'dropped' ? null : bridge,
+      reason: reason === 'accepted' && d ? (d.type === 'policy' && d.rule === undefined ? 'policy' : 'rule') : reason,
+      verdict,
+      packet: pkt,
+      original,
+      ctState: run.ctState,
+      steps: run.steps,
+      events: run.events,
+      decidedBy: d,
+      assumptions: run.assumptions,
+      rejectWith: run.rejectWith,
+      conn: run.conn,
+    });
+    const dropped = (o: HookOutcome): TraceResult => {
+      if (run.rejectWith !== undefined) return finish('dropped', 'reject', `rejected by ${describeStep(o.step)} with ${run.rejectWith}`, o.step);
+      const r = o.step?.type === 'policy' && o.step.rule === undefined ? 'policy' : 'rule';
+      return finish('dropped', r, `dropped by ${describeStep(o.step)}`, o.step);
+    };
+    const pre = this.hook(run, 'PREROUTING');
+    if (pre.verdict !== 'ACCEPT') return dropped(pre);
+    pkt.outIface = bridge;
+    pkt.physOut = physOut;
+    run.events.push({ kind: 'route', text: `bridged by ${bridge} from ${physIn} to ${physOut} (bridge-nf-call-iptables=1: FORWARD)` });
+    const fwd = this.hook(run, 'FORWARD');
+    if (fwd.verdict !== 'ACCEPT') return dropped(fwd);
+    const inDev = pkt.inIface;
+    pkt.inIface = null;
+    const post = this.hook(run, 'POSTROUTING');
+    pkt.inIface = inDev;
+    if (post.verdict !== 'ACCEPT') return dropped(post);
+    return finish('forwarded', 'accepted', `bridged out ${physOut}${fwd.step ? ` (${describeStep(fwd.step)})` : ''}`, fwd.step);
+  }
 }
 
 /**

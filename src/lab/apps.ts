@@ -15,6 +15,7 @@ import type { Capture, Outcome } from './net';
 import type { Chunk, Lab, Output } from './run';
 import type { CmdResult } from './ip-command';
 import { formatArpLine, formatTcpdumpLine, TcpdumpState } from './tcpdump-format';
+import { readBridgeSysctl, writeBridgeSysctl } from './bridge';
 
 export interface Job {
   id: number;
@@ -553,6 +554,9 @@ export class Apps {
 
   private readSysctl(ns: Netns, key: string): string | undefined {
     if (key === 'net.ipv4.ip_forward' || key === 'net.ipv4.conf.all.forwarding') return ns.host.ipForward ? '1' : '0';
+    // net.bridge.bridge-nf-call-iptables and the other br_netfilter sysctls (src/lab/bridge.ts).
+    const bridge = readBridgeSysctl(ns, key);
+    if (bridge !== undefined) return bridge;
     const rp = /^net\.ipv4\.conf\.([^.]+)\.rp_filter$/.exec(key);
     if (rp) return String(ns.host.rpFilter.get(rp[1]!) ?? 0);
     return undefined;
@@ -569,6 +573,7 @@ export class Apps {
       ns.host.rpFilter.set(rp[1]!, n);
       return undefined;
     }
+    if (writeBridgeSysctl(ns, key, n)) return undefined; // br_netfilter's (src/lab/bridge.ts)
     // Settings that change nothing the simulation shows (IPv6 off, logging of martians...).
     if (/^net\.(ipv6\.conf\.[^.]+\.disable_ipv6|ipv4\.conf\.[^.]+\.(log_martians|accept_redirects|send_redirects|forwarding)|netfilter\.nf_log_all_netns|ipv4\.icmp_echo_ignore_broadcasts)$/.test(key)) return undefined;
     return `cannot stat /proc/sys/${key.replace(/\./g, '/')}: No such file or directory`;

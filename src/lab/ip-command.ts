@@ -8,6 +8,7 @@ import { RTN } from '../eval/context';
 import { interfaceMac } from '../eval/mac';
 import { addrToString, cidrToMask, numericToAddr } from '../model/ip';
 import type { Netns, World } from './world';
+import { addBridge, deviceGone, releasePort, setMaster } from './bridge';
 
 export interface CmdResult {
   stdout: string;
@@ -92,6 +93,14 @@ function link(world: World, ns: Netns, a: string[]): CmdResult {
         nsOf = t;
       } else name ??= a[i];
     }
+    // ip link add NAME type bridge (src/lab/bridge.ts): a device of its own, down, with a MAC.
+    if (a[i] === 'type' && a[i + 1] === 'bridge' && name !== undefined) {
+      if (nsOf.host.ifaces.has(name)) return fail('RTNETLINK answers: File exists', 2);
+      nsOf.host.iface(name).mac = interfaceMac(`${nsOf.name}/${name}`);
+      nsOf.host.down.add(name);
+      addBridge(nsOf, name);
+      return ok();
+    }
     if (a[i] !== 'type' || a[i + 1] !== 'veth') return fail('tsiptables lab: only "ip link add NAME type veth peer name PEER" is simulated', 2);
     i += 2;
     let peer: string | undefined;
@@ -124,10 +133,12 @@ function link(world: World, ns: Netns, a: string[]): CmdResult {
     if (dev === undefined || !ns.host.ifaces.has(dev)) return fail(`Cannot find device "${dev ?? ''}"`, 1);
     const p = ns.peers.get(dev);
     if (p) {
+      deviceGone(p.ns, p.dev); // bridges: out of its bridge
       p.ns.host.removeIface(p.dev);
       p.ns.peers.delete(p.dev);
       ns.peers.delete(dev);
     }
+    deviceGone(ns, dev); // bridges: a bridge goes, a port leaves its bridge
     ns.host.removeIface(dev);
     return ok();
   }
@@ -136,7 +147,7 @@ function link(world: World, ns: Netns, a: string[]): CmdResult {
     const rest: string[] = [];
     for (let i = 0; i < a.length; i++) {
       if (a[i] === 'dev') dev = a[++i];
-      else if (dev === undefined && !['up', 'down', 'netns', 'address', 'mtu', 'name'].includes(a[i]!)) dev = a[i];
+      else if (dev === undefined && !['up', 'down', 'netns', 'address', 'mtu', 'name', 'master', 'nomaster'].includes(a[i]!)) dev = a[i];
       else rest.push(a[i]!);
     }
     if (dev === undefined || !ns.host.ifaces.has(dev)) return fail(`Cannot find device "${dev ?? ''}"`, 1);
@@ -161,6 +172,7 @@ function link(world: World, ns: Netns, a: string[]): CmdResult {
         if (t.host.ifaces.has(dev)) return fail('RTNETLINK answers: File exists', 2);
         // Moving a device takes it down and drops its addresses.
         const mac = ns.host.ifaces.get(dev)!.mac;
+        deviceGone(ns, dev); // bridges: a port moved away leaves its bridge
         ns.host.removeIface(dev);
         t.host.iface(dev).mac = mac;
         t.host.down.add(dev);
@@ -175,6 +187,11 @@ function link(world: World, ns: Netns, a: string[]): CmdResult {
         if (mac === undefined || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) return fail(`"${mac ?? ''}" is invalid lladdr.`, 255);
         ns.host.ifaces.get(dev)!.mac = mac.toLowerCase();
       } else if (w === 'mtu') i++;
+      // Bridge ports (src/lab/bridge.ts).
+      else if (w === 'master') {
+        const e = setMaster(ns, dev, rest[++i] ?? '');
+        if (e !== undefined) return fail(e.message, e.status);
+      } else if (w === 'nomaster') releasePort(ns, dev);
       else return fail(`tsiptables lab: "ip link set ... ${w}" is not simulated`, 2);
     }
     return ok();

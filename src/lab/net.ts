@@ -12,6 +12,7 @@ import type { TraceResult } from '../eval/trace';
 import type { Ruleset } from '../model/ruleset';
 import { logLines } from '../cli/trace-output';
 import type { Netns, World } from './world';
+import { crossBridge, isBridged } from './bridge';
 
 /** Where a packet's journey ended. */
 export type Outcome =
@@ -77,7 +78,8 @@ export class Net {
   ) {}
 
   /** Advances the clock a little per packet, so that kernel log lines keep their order. */
-  private tick(): number {
+  /** (public for src/lab/bridge.ts, as capture and captureArp) */
+  tick(): number {
     this.clock += 0.000037;
     return this.clock;
   }
@@ -113,6 +115,14 @@ export class Net {
       // Sent or forwarded: the frame leaves by r.packet.outIface.
       const out = r.packet;
       const dev = out.outIface!;
+      // Bridges: a frame into a bridge port or out of a bridge device is carried by src/lab/bridge.ts.
+      if (isBridged(ns, dev)) {
+        const b = crossBridge(this, ns, dev, out);
+        if (b.kind !== 'arrived') return b;
+        ns = b.ns;
+        pkt = b.pkt;
+        continue;
+      }
       const peer = ns.peers.get(dev);
       if (!peer || ns.host.down.has(dev) || peer.ns.host.down.has(peer.dev)) return { kind: 'lost', ns, why: `${dev} has no link partner that is up` };
       const route = ns.host.route(out.dst, { oif: dev });
@@ -230,11 +240,11 @@ export class Net {
     return newPacket({ id: this.nextIpId(), ...f });
   }
 
-  private capture(ns: Netns, dev: string, p: Packet): void {
+  capture(ns: Netns, dev: string, p: Packet): void {
     for (const c of this.captures) if (c.ns === ns && c.dev === dev) c.frames.push({ at: this.tick(), pkt: clonePacket(p) });
   }
 
-  private captureArp(ns: Netns, dev: string, arp: ArpFrame): void {
+  captureArp(ns: Netns, dev: string, arp: ArpFrame): void {
     for (const c of this.captures) if (c.ns === ns && c.dev === dev) c.frames.push({ at: this.tick(), arp });
   }
 

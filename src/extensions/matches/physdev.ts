@@ -99,11 +99,34 @@ export default defineMatch<PhysdevState>({
     const bridged = s.bitmask & OP_BRIDGED && !(s.invert & OP_BRIDGED);
     return out && !bridged && view.hooks.has('OUTPUT') ? 'Invalid argument' : undefined;
   },
-  // physdev_mt() of xt_physdev.c for a packet that did not cross a bridge (the simulation has no bridges):
-  // it matches only when every option given is inverted.
-  match: (s) => (s.bitmask & ~s.invert) === 0,
-  explain(s) {
+  // physdev_mt() of xt_physdev.c. A packet that did not cross a bridge (no br_netfilter info; lab bridges set
+  // pkt.physIn/physOut, src/lab/bridge.ts) matches only when every option given is inverted.
+  match: (s, ctx) => physdevFails(s, ctx.pkt.physIn, ctx.pkt.physOut) === undefined,
+  explain(s, ctx) {
+    const why = physdevFails(s, ctx.pkt.physIn, ctx.pkt.physOut);
+    if (why !== undefined && why !== 'unbridged') return why;
     const bit = [OP_BRIDGED, OP_ISIN, OP_ISOUT, OP_IN, OP_OUT].find((b) => s.bitmask & b & ~s.invert) ?? OP_BRIDGED;
     return `${text({ ...s, bitmask: s.bitmask & bit }).trim()}: packet is not bridged`;
   },
 });
+
+/** ifname_compare_aligned() with the `+` wildcard: do the names differ? */
+const differs = (name: string, pattern: string): boolean => (pattern.endsWith('+') ? !name.startsWith(pattern.slice(0, -1)) : name !== pattern);
+
+/**
+ * physdev_mt(): undefined when the packet matches; 'unbridged' when it has no bridge ports and some option is not
+ * inverted; else why not. physIn/physOut: the bridge ports (physOut only once the bridge has chosen, FORWARD on).
+ */
+function physdevFails(s: PhysdevState, physIn: string | undefined, physOut: string | undefined): string | undefined {
+  const on = (bit: number): boolean => (s.bitmask & bit) !== 0;
+  const inv = (bit: number): boolean => (s.invert & bit) !== 0;
+  if (physIn === undefined && physOut === undefined) return (s.bitmask & ~s.invert) === 0 ? undefined : 'unbridged';
+  if (on(OP_BRIDGED) && (physOut !== undefined) === inv(OP_BRIDGED)) return `${inv(OP_BRIDGED) ? '! ' : ''}--physdev-is-bridged: the packet ${physOut !== undefined ? 'is' : 'is not (yet)'} bridged`;
+  if (on(OP_ISIN) && (physIn === undefined) !== inv(OP_ISIN)) return `${inv(OP_ISIN) ? '! ' : ''}--physdev-is-in: ${physIn === undefined ? 'no bridge port in' : `came in on bridge port ${physIn}`}`;
+  if (on(OP_ISOUT) && (physOut === undefined) !== inv(OP_ISOUT)) return `${inv(OP_ISOUT) ? '! ' : ''}--physdev-is-out: ${physOut === undefined ? 'no bridge port out' : `leaves by bridge port ${physOut}`}`;
+  if (on(OP_IN) && physIn !== undefined && differs(physIn, s.inDev) !== inv(OP_IN)) return `${inv(OP_IN) ? '! ' : ''}--physdev-in ${s.inDev}: came in on bridge port ${physIn}`;
+  if (!on(OP_OUT)) return undefined;
+  if (physOut === undefined) return `--physdev-out ${s.outDev}: no bridge port out (yet)`;
+  if (differs(physOut, s.outDev) !== inv(OP_OUT)) return `${inv(OP_OUT) ? '! ' : ''}--physdev-out ${s.outDev}: leaves by bridge port ${physOut}`;
+  return undefined;
+}

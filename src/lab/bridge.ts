@@ -1,0 +1,267 @@
+/**
+ * Linux bridges in a lab (`ip link add br0 type bridge`, `ip link set DEV master br0`): the bridge device is one
+ * of its namespace's interfaces (it may carry addresses: frames for its MAC, and broadcasts, go up its IP stack
+ * with IN=br0), and its ports are veth ends whose frames the bridge switches by its forwarding database (source
+ * MACs learnt per port; broadcasts and unknown destinations flooded to the other ports).
+ *
+ * br_netfilter: with net.bridge.bridge-nf-call-iptables=1 (per namespace, 1 in a new one once the module is loaded,
+ * as on the machine the labs were recorded on) an IPv4 frame the bridge forwards walks the namespace's ip hooks
+ * PREROUTING, FORWARD and POSTROUTING (Tracer.runBridged: IN=/OUT= the bridge, PHYSIN=/PHYSOUT= the ports), and a
+ * frame for the bridge itself carries PHYSIN= through PREROUTING and INPUT. With 0, bridged frames meet no
+ * iptables rule at all. ARP is never shown to iptables (bridge-nf-call-arptables is arptables' business).
+ *
+ * Not simulated: STP, VLAN filtering, multicast snooping (the bridge's IGMP reports), a bridge MAC taken from its
+ * ports, broadcasts and unknown unicast IP flooded to more than one host (the first host reached takes it), the
+ * ICMP error or RST of a REJECT in a bridged FORWARD chain, `bridge fdb`/`bridge link`.
+ * Recorded: fixtures/labs/bridge-nf.sh.
+ */
+import { clonePacket, type Packet } from '../eval/packet';
+import { logLines } from '../cli/trace-output';
+import { addrToString } from '../model/ip';
+import type { ArpFrame, Net, Outcome } from './net';
+import type { Netns } from './world';
+
+export interface Bridge {
+  name: string;
+  /** Port device names (in the bridge's namespace). */
+  readonly ports: Set<string>;
+  /** The forwarding database: MAC -> port it was last seen on. */
+  readonly fdb: Map<string, string>;
+}
+
+interface BridgeState {
+  readonly bridges: Map<string, Bridge>;
+  /** net.bridge.* sysctls written in this namespace (unwritten ones read as their defaults). */
+  readonly sysctl: Map<string, number>;
+}
+
+const states = new WeakMap<Netns, BridgeState>();
+
+function stateOf(ns: Netns): BridgeState {
+  let s = states.get(ns);
+  if (!s) states.set(ns, (s = { bridges: new Map(), sysctl: new Map() }));
+  return s;
+}
+
+const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
+
+/** /proc/sys/net/bridge of a new namespace with br_netfilter loaded (kernel 6.18, checked by hand). */
+const BRIDGE_SYSCTL_DEFAULTS: Readonly<Record<string, number>> = {
+  'bridge-nf-call-arptables': 1,
+  'bridge-nf-call-ip6tables': 1,
+  'bridge-nf-call-iptables': 1,
+  'bridge-nf-filter-pppoe-tagged': 0,
+  'bridge-nf-filter-vlan-tagged': 0,
+  'bridge-nf-pass-vlan-input-dev': 0,
+};
+
+/** `sysctl net.bridge.X`: the value, or undefined when KEY is not a bridge sysctl. */
+export function readBridgeSysctl(ns: Netns, key: string): string | undefined {
+  const m = /^net\.bridge\.([\w-]+)$/.exec(key);
+  const def = m ? BRIDGE_SYSCTL_DEFAULTS[m[1]!] : undefined;
+  if (!m || def === undefined) return undefined;
+  return String(stateOf(ns).sysctl.get(m[1]!) ?? def);
+}
+
+/** `sysctl -w net.bridge.X=N`: false when KEY is not a bridge sysctl. */
+export function writeBridgeSysctl(ns: Netns, key: string, value: number): boolean {
+  const m = /^net\.bridge\.([\w-]+)$/.exec(key);
+  if (!m || BRIDGE_SYSCTL_DEFAULTS[m[1]!] === undefined) return false;
+  // The kernel keeps any integer and tests it against 0.
+  stateOf(ns).sysctl.set(m[1]!, value);
+  return true;
+}
+
+function callIptables(ns: Netns): boolean {
+  return readBridgeSysctl(ns, 'net.bridge.bridge-nf-call-iptables') !== '0';
+}
+
+export function bridgeNamed(ns: Netns, name: string): Bridge | undefined {
+  return states.get(ns)?.bridges.get(name);
+}
+
+/** The bridge `dev` is a port of. */
+export function masterOf(ns: Netns, dev: string): Bridge | undefined {
+  const s = states.get(ns);
+  if (!s) return undefined;
+  for (const b of s.bridges.values()) if (b.ports.has(dev)) return b;
+  return undefined;
+}
+
+/** `ip link add NAME type bridge` (the device exists already in ns.host). */
+export function addBridge(ns: Netns, name: string): void {
+  stateOf(ns).bridges.set(name, { name, ports: new Set(), fdb: new Map() });
+}
+
+/** `ip link set DEV master BR`: undefined, or iproute2's message and exit status (checked by hand). */
+export function setMaster(ns: Netns, dev: string, master: string): { message: string; status: number } | undefined {
+  const b = bridgeNamed(ns, master);
+  if (!ns.host.ifaces.has(master)) return { message: `Error: argument "${master}" is wrong: Device does not exist`, status: 255 };
+  if (!b) return { message: 'RTNETLINK answers: Operation not supported', status: 2 };
+  if (bridgeNamed(ns, dev)) return { message: 'Error: Can not enslave a bridge to a bridge.', status: 2 };
+  releasePort(ns, dev);
+  b.ports.add(dev);
+  return undefined;
+}
+
+/** `ip link set DEV nomaster`, or the port left its namespace or was deleted: out of its bridge. */
+export function releasePort(ns: Netns, dev: string): void {
+  const b = masterOf(ns, dev);
+  if (!b) return;
+  b.ports.delete(dev);
+  for (const [mac, port] of b.fdb) if (port === dev) b.fdb.delete(mac);
+}
+
+/** A device deleted (or moved away): a bridge goes with its ports set free, a port leaves its bridge. */
+export function deviceGone(ns: Netns, dev: string): void {
+  releasePort(ns, dev);
+  states.get(ns)?.bridges.delete(dev);
+}
+
+/** Does a frame sent out of (ns, dev) meet a bridge: dev is a bridge, or its veth partner is a bridge port? */
+export function isBridged(ns: Netns, dev: string): boolean {
+  if (bridgeNamed(ns, dev)) return true;
+  const p = ns.peers.get(dev);
+  return p !== undefined && masterOf(p.ns, p.dev) !== undefined;
+}
+
+/** A host device a frame reached: a device that is no bridge port, or a bridge device (physIn: the port). */
+interface Arrival {
+  ns: Netns;
+  dev: string;
+  physIn: string | undefined;
+}
+
+type Tap = (ns: Netns, dev: string) => void;
+/** bridge-nf: may the bridge `br` of `ns` forward the frame from port `inPort` to port `outPort`? */
+type ForwardCheck = (ns: Netns, br: string, inPort: string, outPort: string) => boolean;
+
+const isGroupMac = (mac: string): boolean => (parseInt(mac.slice(0, 2), 16) & 1) === 1;
+
+/** One Ethernet frame's way across veths and bridges, from the device that sends it to the devices it reaches. */
+class Carrier {
+  constructor(
+    private readonly srcMac: string,
+    private readonly dstMac: string,
+    /** tcpdump: the frame on a device. */
+    private readonly tap: Tap,
+    private readonly forward?: ForwardCheck,
+  ) {}
+
+  /** The frame leaves (ns, dev). */
+  from(ns: Netns, dev: string, depth = 0): Arrival[] {
+    if (depth > 16 || ns.host.down.has(dev)) return [];
+    this.tap(ns, dev);
+    const b = bridgeNamed(ns, dev);
+    // Sent by the bridge device itself (br_dev_xmit): straight to the forwarding decision, no ip hooks.
+    if (b) return this.switch(ns, b, undefined, depth);
+    const peer = ns.peers.get(dev);
+    if (!peer || peer.ns.host.down.has(peer.dev)) return [];
+    this.tap(peer.ns, peer.dev);
+    const pb = masterOf(peer.ns, peer.dev);
+    if (!pb) return [{ ns: peer.ns, dev: peer.dev, physIn: undefined }];
+    return this.switch(peer.ns, pb, peer.dev, depth);
+  }
+
+  /** br_handle_frame / br_dev_xmit: learn, then deliver up, forward, or flood. */
+  private switch(ns: Netns, b: Bridge, inPort: string | undefined, depth: number): Arrival[] {
+    if (ns.host.down.has(b.name)) return [];
+    if (inPort !== undefined) b.fdb.set(this.srcMac, inPort);
+    const group = isGroupMac(this.dstMac);
+    const out: Arrival[] = [];
+    // tcpdump -i br0 puts the bridge in promiscuous mode: every frame that comes in by a port is passed up the
+    // bridge device too (br_handle_frame_finish, local_rcv), and shown there (checked by hand), whatever its fate.
+    if (inPort !== undefined) this.tap(ns, b.name);
+    // Frames for the bridge's own MAC, and broadcasts, go up its IP stack (not those it sends itself).
+    if (inPort !== undefined && (group || this.dstMac === ns.host.macOf(b.name))) {
+      out.push({ ns, dev: b.name, physIn: inPort });
+      if (!group) return out;
+    }
+    const known = group ? undefined : b.fdb.get(this.dstMac);
+    const ports = known !== undefined ? [known] : [...b.ports];
+    for (const port of ports) {
+      if (port === inPort || !ns.host.ifaces.has(port) || ns.host.down.has(port)) continue;
+      if (inPort !== undefined && this.forward && !this.forward(ns, b.name, inPort, port)) continue;
+      out.push(...this.from(ns, port, depth + 1));
+    }
+    return out;
+  }
+}
+
+/**
+ * ARP over a bridged segment: the request is flooded to every host on it, the one that has the address answers
+ * (arp_ignore 0), the reply comes back by the bridges' forwarding databases. The MAC, or undefined.
+ */
+function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number): string | undefined {
+  const cached = ns.neighbours.lookup(dev, nextHop);
+  if (cached !== undefined) return cached;
+  const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
+  const myMac = ns.host.macOf(dev) ?? '';
+  const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: myMac };
+  const reached = new Carrier(myMac, BROADCAST_MAC, (n, d) => net.captureArp(n, d, request)).from(ns, dev);
+  for (const a of reached) {
+    if (!a.ns.host.isLocalAddress(nextHop)) continue;
+    a.ns.neighbours.learn(a.dev, sender, myMac);
+    const mac = a.ns.host.macOf(a.dev) ?? '';
+    const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac };
+    const back = new Carrier(mac, myMac, (n, d) => net.captureArp(n, d, reply)).from(a.ns, a.dev);
+    if (!back.some((x) => x.ns === ns && x.dev === dev)) return undefined;
+    ns.neighbours.learn(dev, nextHop, mac);
+    return mac;
+  }
+  return undefined;
+}
+
+/**
+ * A packet leaves (ns, dev) onto a bridged segment (Net.walk, when isBridged): ARP for the next hop, then the frame
+ * across the bridges (their ip hooks with bridge-nf-call-iptables=1) to the host that takes it, where the walk
+ * goes on; or how it ended (no ARP answer, a bridge's FORWARD dropped it).
+ */
+export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outcome | { kind: 'arrived'; ns: Netns; pkt: Packet } {
+  const route = ns.host.route(out.dst, { oif: dev });
+  const nextHop = route?.gateway ?? out.dst;
+  const broadcast = out.dst === 0xffffffff || ns.host.ifaces.get(dev)?.addrs.some((a) => a.broadcast === out.dst) === true;
+  const srcMac = ns.host.macOf(dev) ?? '';
+  const dstMac = broadcast ? BROADCAST_MAC : resolve(net, ns, dev, nextHop, out.src);
+  if (dstMac === undefined) return { kind: 'lost', ns, why: `no neighbour answers ARP for ${addrToString(nextHop)} on ${dev}` };
+  let pkt = clonePacket(out);
+  pkt.macSrc = srcMac;
+  pkt.macDst = dstMac;
+  let dropped: Outcome | undefined;
+  const forward: ForwardCheck = (sw, br, inPort, outPort) => {
+    if (!callIptables(sw)) return true;
+    const tracer = sw.tracerNow();
+    const r = tracer.runBridged(pkt, inPort, outPort, br);
+    net.hops.push({ ns: sw, result: r, ruleset: tracer.ruleset });
+    for (const l of logLines(r, true)) net.kernelLog.push({ at: net.tick(), text: l });
+    if (r.fate === 'dropped') {
+      dropped ??= { kind: 'dropped', ns: sw, why: r.verdict, answer: undefined };
+      return false;
+    }
+    pkt = clonePacket(r.packet);
+    pkt.inIface = null;
+    pkt.outIface = null;
+    pkt.physIn = undefined;
+    pkt.physOut = undefined;
+    return true;
+  };
+  const seen = (): Packet => {
+    const p = clonePacket(pkt);
+    p.physIn = undefined;
+    p.physOut = undefined;
+    return p;
+  };
+  const reached = new Carrier(srcMac, dstMac, (n, d) => net.capture(n, d, seen()), forward).from(ns, dev);
+  const first = reached[0];
+  if (!first) return dropped ?? { kind: 'lost', ns, why: `nothing on the bridged segment of ${dev} takes the frame` };
+  const arriving = clonePacket(pkt);
+  arriving.inIface = first.dev;
+  arriving.outIface = null;
+  arriving.uid = undefined;
+  arriving.gid = undefined;
+  arriving.mark = 0;
+  // A frame the bridge passes up carries its port through PREROUTING and INPUT when br_netfilter looks at it.
+  arriving.physIn = first.physIn !== undefined && callIptables(first.ns) ? first.physIn : undefined;
+  arriving.physOut = undefined;
+  return { kind: 'arrived', ns: first.ns, pkt: arriving };
+}
