@@ -8,6 +8,7 @@
  */
 import { runLab } from '../src/lab/run';
 import { maskTranscript } from '../src/lab/mask';
+import { addressSet, releasePort, setMaster } from '../src/lab/bridge';
 
 const SETUP = `
 ip netns add h1
@@ -161,6 +162,33 @@ ip -n sw link set p1 master p2
     // iproute2's messages (checked by hand).
     expect(r.out).toEqual(['Error: argument "br0" is wrong: Device does not exist', 'RTNETLINK answers: Operation not supported']);
     expect(r.status).toBe(2);
+  });
+
+  it("takes its lowest port's MAC, all zeros without ports, and keeps one it was given (checked by hand)", async () => {
+    const r = await runLab(
+      `ip netns add sw
+ip -n sw link add br0 type bridge
+ip -n sw link add v1 type veth peer name v2
+ip -n sw link add v3 type veth peer name v4
+ip -n sw link set v1 address 02:00:00:00:00:09
+ip -n sw link set v3 address 02:00:00:00:00:05
+`,
+      { scriptName: 'lab.sh' },
+    );
+    const sw = r.world.namespaces.get('sw')!;
+    const mac = (): string | undefined => sw.host.macOf('br0');
+    expect(setMaster(sw, 'v1', 'br0')).toBeUndefined();
+    expect(mac()).toBe('02:00:00:00:00:09');
+    setMaster(sw, 'v3', 'br0');
+    expect(mac()).toBe('02:00:00:00:00:05');
+    releasePort(sw, 'v3');
+    expect(mac()).toBe('02:00:00:00:00:09');
+    releasePort(sw, 'v1');
+    expect(mac()).toBe('00:00:00:00:00:00');
+    sw.host.ifaces.get('br0')!.mac = '02:00:00:00:00:77';
+    addressSet(sw, 'br0');
+    setMaster(sw, 'v3', 'br0');
+    expect(mac()).toBe('02:00:00:00:00:77');
   });
 
   it('ARP for a host behind the bridge is flooded to every port; its reply goes back by one', async () => {

@@ -10,8 +10,7 @@
  * frame for the bridge itself carries PHYSIN= through PREROUTING and INPUT. With 0, bridged frames meet no
  * iptables rule at all. ARP is never shown to iptables (bridge-nf-call-arptables is arptables' business).
  *
- * Not simulated: STP, VLAN filtering, multicast snooping (the bridge's IGMP reports), a bridge MAC taken from its
- * ports, broadcasts and unknown unicast IP flooded to more than one host (the first host reached takes it), the
+ * Not simulated: STP, VLAN filtering, multicast snooping (the bridge's IGMP reports), broadcasts and unknown unicast IP flooded to more than one host (the first host reached takes it), the
  * ICMP error or RST of a REJECT in a bridged FORWARD chain, `bridge fdb`/`bridge link`.
  * Recorded: fixtures/labs/bridge-nf.sh.
  */
@@ -27,6 +26,8 @@ export interface Bridge {
   readonly ports: Set<string>;
   /** The forwarding database: MAC -> port it was last seen on. */
   readonly fdb: Map<string, string>;
+  /** `ip link set BR address MAC` was given: the bridge keeps that MAC whatever its ports. */
+  fixedMac: boolean;
 }
 
 interface BridgeState {
@@ -90,7 +91,24 @@ export function masterOf(ns: Netns, dev: string): Bridge | undefined {
 
 /** `ip link add NAME type bridge` (the device exists already in ns.host). */
 export function addBridge(ns: Netns, name: string): void {
-  stateOf(ns).bridges.set(name, { name, ports: new Set(), fdb: new Map() });
+  stateOf(ns).bridges.set(name, { name, ports: new Set(), fdb: new Map(), fixedMac: false });
+}
+
+/** `ip link set DEV address MAC`: a bridge given its MAC keeps it. */
+export function addressSet(ns: Netns, dev: string): void {
+  const b = bridgeNamed(ns, dev);
+  if (b) b.fixedMac = true;
+}
+
+/**
+ * br_stp_recalculate_bridge_id(): a bridge whose MAC was not set takes the lowest MAC of its ports, and
+ * 00:00:00:00:00:00 when its last port leaves (a new bridge has a random one). Checked by hand on 6.18.
+ */
+function recalculateMac(ns: Netns, b: Bridge): void {
+  if (b.fixedMac) return;
+  const macs = [...b.ports].map((p) => ns.host.macOf(p)).filter((m): m is string => m !== undefined);
+  const iface = ns.host.ifaces.get(b.name);
+  if (iface) iface.mac = macs.length > 0 ? macs.sort()[0]! : '00:00:00:00:00:00';
 }
 
 /** `ip link set DEV master BR`: undefined, or iproute2's message and exit status (checked by hand). */
@@ -101,6 +119,7 @@ export function setMaster(ns: Netns, dev: string, master: string): { message: st
   if (bridgeNamed(ns, dev)) return { message: 'Error: Can not enslave a bridge to a bridge.', status: 2 };
   releasePort(ns, dev);
   b.ports.add(dev);
+  recalculateMac(ns, b);
   return undefined;
 }
 
@@ -110,6 +129,7 @@ export function releasePort(ns: Netns, dev: string): void {
   if (!b) return;
   b.ports.delete(dev);
   for (const [mac, port] of b.fdb) if (port === dev) b.fdb.delete(mac);
+  if (ns.host.ifaces.has(b.name)) recalculateMac(ns, b);
 }
 
 /** A device deleted (or moved away): a bridge goes with its ports set free, a port leaves its bridge. */
@@ -172,8 +192,9 @@ class Carrier {
     // tcpdump -i br0 puts the bridge in promiscuous mode: every frame that comes in by a port is passed up the
     // bridge device too (br_handle_frame_finish, local_rcv), and shown there (checked by hand), whatever its fate.
     if (inPort !== undefined) this.tap(ns, b.name);
-    // Frames for the bridge's own MAC, and broadcasts, go up its IP stack (not those it sends itself).
-    if (inPort !== undefined && (group || this.dstMac === ns.host.macOf(b.name))) {
+    // Frames for the bridge's own MAC or a port's (local fdb entries), and broadcasts, go up its IP stack (not
+    // those it sends itself).
+    if (inPort !== undefined && (group || this.dstMac === ns.host.macOf(b.name) || [...b.ports].some((p) => ns.host.macOf(p) === this.dstMac))) {
       out.push({ ns, dev: b.name, physIn: inPort });
       if (!group) return out;
     }

@@ -8,7 +8,7 @@ import { RTN } from '../eval/context';
 import { interfaceMac } from '../eval/mac';
 import { addrToString, cidrToMask, numericToAddr } from '../model/ip';
 import type { Netns, World } from './world';
-import { addBridge, deviceGone, releasePort, setMaster } from './bridge';
+import { addBridge, addressSet, deviceGone, releasePort, setMaster } from './bridge';
 
 export interface CmdResult {
   stdout: string;
@@ -186,6 +186,7 @@ function link(world: World, ns: Netns, a: string[]): CmdResult {
         const mac = rest[++i];
         if (mac === undefined || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) return fail(`"${mac ?? ''}" is invalid lladdr.`, 255);
         ns.host.ifaces.get(dev)!.mac = mac.toLowerCase();
+        addressSet(ns, dev); // a bridge keeps a MAC it was given (src/lab/bridge.ts)
       } else if (w === 'mtu') i++;
       // Bridge ports (src/lab/bridge.ts).
       else if (w === 'master') {
