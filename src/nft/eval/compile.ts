@@ -216,6 +216,7 @@ function matchStep(p: Parser, sels: Sel[], start: number): Step {
   const fail = (vals: FieldValue[] | undefined): StepResult => ({ miss: `${text} (${shown(sels, vals)})` });
   const single = rhs.k === 'value' ? rhs.specs : undefined;
   const implicitBits = op === undefined && bitop === undefined && BITMASK.has(type) && single !== undefined && single.length === 1;
+  // `!=` is an exact comparison for bitmask types too (`ct status != assured`: cmp neq, nft --debug=netlink).
   return (rt) => {
     const raw = readFields(sels, rt.env);
     if (!raw) return fail(undefined);
@@ -233,8 +234,6 @@ function matchStep(p: Parser, sels: Sel[], start: number): Step {
     if (implicitBits) {
       const k = (single![0] as { lo: bigint }).lo;
       ok = ((vals[0] as bigint) & k) !== 0n;
-    } else if (op === '!=' && BITMASK.has(type) && single && bitop === undefined && single[0]!.k === 'range' && type !== 'tcp_flag') {
-      ok = ((vals[0] as bigint) & single[0]!.lo) === 0n;
     } else if (op !== undefined && op !== '==' && op !== '!=') {
       const v = vals[0];
       const s = single?.[0];

@@ -27,11 +27,12 @@
  *   sequence 0) then `@th,64,96 0xHEX` (the echo data, or the quoted IP header's first 12 bytes).
  *   HEX is the bytes read as one number: leading zero bytes vanish, all zeros print 0x0.
  * - netdev egress: no link-layer header is dumped, so nft knows no protocol: `oif "X" @nh,0,160 0xIPHDR
- *   @th,0,160 0xTRANSPORT` (the IPv4 header with its checksum; 20 transport bytes).
+ *   @th,0,160 0xTRANSPORT` (the IPv4 header with its checksum; 20 transport bytes; a TCP/UDP checksum is the
+ *   partial one veth leaves: the folded pseudo-header sum, see partialChecksum()).
  */
 import type { Packet } from '../../eval/packet';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, isIcmpError } from '../../eval/packet';
-import type { Family } from '../model';
+import type { Family, NftRule, NftRuleset } from '../model';
 import type { NftHook, NftTraceEvent } from './types';
 import { readValue } from '../datatypes';
 
@@ -60,6 +61,15 @@ export function inetChecksum(bytes: readonly number[]): number {
   for (let i = 0; i < bytes.length; i += 2) sum += ((bytes[i]! << 8) | (bytes[i + 1] ?? 0)) >>> 0;
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
+}
+
+/**
+ * The TCP/UDP checksum field of a packet sent over veth (CHECKSUM_PARTIAL: the stack leaves the folded sum of the
+ * pseudo-header in the field, for the device to finish; NAT updates it incrementally): what the recordings show
+ * (0x1631 for 10.0.1.1 -> 10.0.1.2, tcp, 40 bytes).
+ */
+export function partialChecksum(p: Packet, proto: number, len: number): number {
+  return ~inetChecksum([...u32(p.src), ...u32(p.dst), 0, proto, ...u16(len)]) & 0xffff;
 }
 
 /** The IPv4 header bytes as the packet would carry them (options included, checksum computed). */
@@ -91,7 +101,7 @@ export function transportBytes(p: Packet): number[] {
     hdr = [...u16(p.sport), ...u16(p.dport), ...u32(p.seq), ...u32(p.ackSeq), ((20 + optLen) / 4) << 4, p.tcpFlags & 255, ...u16(p.window), 0, 0, ...u16(p.urgPtr), ...opts];
     const data = payloadBytes(p, Math.max(0, total - hdr.length));
     const seg = [...hdr, ...data];
-    const c = inetChecksum([...u32(p.src), ...u32(p.dst), 0, PROTO_TCP, ...u16(seg.length), ...seg]);
+    const c = partialChecksum(p, PROTO_TCP, seg.length);
     seg[16] = c >> 8;
     seg[17] = c & 255;
     return seg;
@@ -99,8 +109,7 @@ export function transportBytes(p: Packet): number[] {
   if (p.proto === PROTO_UDP) {
     hdr = [...u16(p.sport), ...u16(p.dport), ...u16(total), 0, 0];
     const seg = [...hdr, ...payloadBytes(p, Math.max(0, total - 8))];
-    let c = inetChecksum([...u32(p.src), ...u32(p.dst), 0, PROTO_UDP, ...u16(seg.length), ...seg]);
-    if (c === 0) c = 0xffff;
+    const c = partialChecksum(p, PROTO_UDP, seg.length);
     seg[6] = c >> 8;
     seg[7] = c & 255;
     return seg;
@@ -185,6 +194,27 @@ export function packetLine(p: Packet, hook: NftHook, family: Family): string {
     if (th.length > 8) out.push(`@th,64,${(th.length - 8) * 8} ${hexOf(th.slice(8))}`);
   } else out.push(`@th,0,${th.length * 8} ${hexOf(th)}`);
   return out.map((s) => `${s} `).join('');
+}
+
+/**
+ * The rule texts nft's cache holds: listed when `nft monitor` started (counters as they were then). A rule not
+ * snapshotted takes its text from before the first packet that reached it in this process.
+ */
+const monitorCache = new WeakMap<NftRule, string>();
+
+/** `nft monitor trace` starts now: its cache lists every rule as it is (counters included). */
+export function startMonitor(ruleset: NftRuleset): void {
+  for (const t of ruleset.tables) for (const c of t.chains.values()) for (const r of c.rules) monitorCache.set(r, r.text);
+}
+
+/** The text the monitor prints for a rule (recorded on first sight). */
+export function monitorText(rule: NftRule): string {
+  let t = monitorCache.get(rule);
+  if (t === undefined) {
+    t = rule.text;
+    monitorCache.set(rule, t);
+  }
+  return t;
 }
 
 export interface MonitorOptions {

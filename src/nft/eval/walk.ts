@@ -15,6 +15,7 @@
 import { clonePacket } from '../../eval/packet';
 import type { NftChain, NftRule, NftRuleset, NftTable } from '../model';
 import { compileRule } from './compile';
+import { monitorText } from './monitor';
 import type { NftChainResult, NftEnv, NftTraceEvent, NftVerdict } from './types';
 
 const JUMP_STACK = 16;
@@ -50,6 +51,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
       if (traced(base)) events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: clonePacket(env.pkt) });
       return { verdict: policy, events, decidedBy: { chain: base.name, handle: 0, policy: true } };
     }
+    const shownText = monitorText(rule);
     const compiled = compileRule(rule.text);
     const rt = { env, table, rule };
     let verdict: { code: string; chain?: string } | undefined;
@@ -58,7 +60,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
       const r = step(rt);
       if (r === undefined) continue;
       if ('miss' in r) {
-        events.push({ kind: 'miss', table, chain, handle: rule.handle, text: compiled.traceText, why: r.miss });
+        events.push({ kind: 'miss', table, chain, handle: rule.handle, text: shownText, why: r.miss });
         missed = true;
       } else verdict = r.verdict;
       break;
@@ -70,7 +72,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
     const code = verdict?.code ?? 'continue';
     const vtext = verdict?.chain !== undefined ? `${code} ${verdict.chain}` : code;
     if (traced(chain)) {
-      events.push({ kind: 'rule', table, chain, handle: rule.handle, text: compiled.traceText, verdict: vtext, pkt: clonePacket(env.pkt) });
+      events.push({ kind: 'rule', table, chain, handle: rule.handle, text: shownText, verdict: vtext, pkt: clonePacket(env.pkt) });
     }
     switch (code) {
       case 'continue':
