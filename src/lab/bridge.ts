@@ -15,6 +15,7 @@
  * Recorded: fixtures/labs/bridge-nf.sh.
  */
 import { clonePacket, type Packet } from '../eval/packet';
+import type { TraceResult } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
 import { addrToString } from '../model/ip';
 import type { ArpFrame, Net, Outcome } from './net';
@@ -254,6 +255,8 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
     const tracer = sw.tracerNow();
     const r = tracer.runBridged(pkt, inPort, outPort, br);
     net.hops.push({ ns: sw, result: r, ruleset: tracer.ruleset });
+    // Net.onHop (`nft monitor trace` jobs), where the Net has one.
+    (net as Net & { onHop?: (at: Netns, res: TraceResult) => void }).onHop?.(sw, r);
     for (const l of logLines(r, true)) net.kernelLog.push({ at: net.tick(), text: l });
     if (r.fate === 'dropped') {
       dropped ??= { kind: 'dropped', ns: sw, why: r.verdict, answer: undefined };
