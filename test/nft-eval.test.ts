@@ -547,3 +547,64 @@ table inet ti {
     ]);
   });
 });
+
+describe('monitor lines of experiment 3 (bridge, tracing switched on in a jumped-to chain, tcp at egress)', () => {
+  const rs = rulesetFromText(`table bridge tb {
+	chain fw {
+		type filter hook forward priority 0; policy accept;
+		ip protocol icmp meta nftrace set 1
+		ether type ip counter packets 0 bytes 0
+	}
+}
+table inet j {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		tcp dport 9000 jump s
+	}
+	chain s {
+		meta nftrace set 1
+		tcp dport 9000 counter packets 0 bytes 0
+	}
+}
+table netdev e {
+	chain eg {
+		type filter hook egress device "eth0" priority 0; policy accept;
+		tcp dport 9100 meta nftrace set 1
+	}
+}
+`);
+  const go = (family: string, tname: string, chain: string, hook: NftHook, pkt: Packet, id: string): string[] => {
+    const t = table(rs, family, tname);
+    const env = makeEnv(pkt, { family: t.family, hook });
+    return monitorLines(runBaseChain(rs, t, t.chains.get(chain)!, env).events, id, hook, t.family);
+  };
+
+  test('a bridged ping: both ports, ether, ip protocol kept', () => {
+    const data = String.fromCharCode(0xc9, 0xa0, 0x0f, 0x6b, 0, 0, 0, 0, 0x52, 0xd6, 0x07, 0x00) + '\0'.repeat(44);
+    const pkt = newPacket({ src: ip('10.9.0.2'), dst: ip('10.9.0.3'), proto: 1, icmpType: 8, icmpId: 15647, icmpSeq: 1, id: 41389, len: 84, payload: data, inIface: 'veth0', outIface: 'veth1', macSrc: 'ee:b6:ab:04:d6:c1', macDst: '22:c5:f7:7d:e3:ee' });
+    expect(go('bridge', 'tb', 'fw', 'forward', pkt, '979a4db5')).toEqual([
+      'trace id 979a4db5 bridge tb fw packet: iif "veth0" oif "veth1" ether saddr ee:b6:ab:04:d6:c1 ether daddr 22:c5:f7:7d:e3:ee ip saddr 10.9.0.2 ip daddr 10.9.0.3 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 41389 ip protocol icmp ip length 84 icmp type echo-request icmp code net-unreachable icmp id 15647 icmp sequence 1 @th,64,96 0xc9a00f6b0000000052d60700 ',
+      'trace id 979a4db5 bridge tb fw rule ip protocol icmp meta nftrace set 1 (verdict continue)',
+      'trace id 979a4db5 bridge tb fw rule ether type ip counter packets 0 bytes 0 (verdict continue)',
+      'trace id 979a4db5 bridge tb fw policy accept ',
+    ]);
+  });
+
+  test('tracing switched on in a regular chain: the packet line names it, its end prints nothing', () => {
+    const pkt = newPacket({ src: ip('10.9.0.3'), dst: ip('10.9.0.1'), proto: 6, sport: 43132, dport: 9000, tcpFlags: 2, window: 64240, id: 22009, len: 60, inIface: 'br0', macSrc: '22:c5:f7:7d:e3:ee', macDst: '5a:89:d0:d5:2c:eb' });
+    expect(go('inet', 'j', 'in', 'input', pkt, '4add0211')).toEqual([
+      'trace id 4add0211 inet j s packet: iif "br0" ether saddr 22:c5:f7:7d:e3:ee ether daddr 5a:89:d0:d5:2c:eb ip saddr 10.9.0.3 ip daddr 10.9.0.1 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 22009 ip protocol tcp ip length 60 tcp sport 43132 tcp dport 9000 tcp flags == syn tcp window 64240 ',
+      'trace id 4add0211 inet j s rule meta nftrace set 1 (verdict continue)',
+      'trace id 4add0211 inet j s rule tcp dport 9000 counter packets 0 bytes 0 (verdict continue)',
+      'trace id 4add0211 inet j in policy accept ',
+    ]);
+  });
+
+  test('tcp data leaving by netdev egress: raw headers, the partial checksum counts the data', () => {
+    // 12 bytes of TCP options (timestamps) and "hello world\\n": the header's first 20 bytes are dumped.
+    const pkt = newPacket({ src: ip('10.9.0.2'), dst: ip('10.9.0.3'), proto: 6, sport: 0xe77e, dport: 9100, seq: 0x238b142a, ackSeq: 0x1ebad57e, tcpFlags: 0x18, window: 63, tcpOptions: new Uint8Array(12), id: 0x3bf0, len: 64, payload: 'hello world\n', outIface: 'eth0' });
+    expect(go('netdev', 'e', 'eg', 'egress', pkt, '55a85330')[0]).toBe(
+      'trace id 55a85330 netdev e eg packet: oif "eth0" @nh,0,160 0x450000403bf040004006eab10a0900020a090003 @th,0,160 0xe77e238c238b142a1ebad57e8018003f14490000 ',
+    );
+  });
+});
