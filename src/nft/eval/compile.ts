@@ -26,7 +26,8 @@ export interface Rt {
   rule: NftRule;
 }
 
-export type StepResult = undefined | { miss: string } | { verdict: Verdict };
+/** A miss carries its explanation as a thunk: built only when someone reads it. */
+export type StepResult = undefined | { miss: () => string } | { verdict: Verdict };
 export type Step = (rt: Rt) => StepResult;
 
 export interface CompiledRule {
@@ -54,6 +55,17 @@ export function compileRule(text: string): CompiledRule {
     cache.set(key, c);
   }
   return c;
+}
+
+const byRule = new WeakMap<NftRule, { text: string; compiled: CompiledRule }>();
+
+/** The rule's compiled form, remembered per rule object while its text stays the same. */
+export function compiledOf(rule: NftRule): CompiledRule {
+  const c = byRule.get(rule);
+  if (c && c.text === rule.text) return c.compiled;
+  const compiled = compileRule(rule.text);
+  byRule.set(rule, { text: rule.text, compiled });
+  return compiled;
 }
 
 /** Adds one packet of `bytes` to the k-th counter of the rule's text. */
@@ -213,7 +225,7 @@ function matchStep(p: Parser, sels: Sel[], start: number): Step {
     op ??= '==';
   }
   const text = tokText(p.toks.slice(start, p.i));
-  const fail = (vals: FieldValue[] | undefined): StepResult => ({ miss: `${text} (${shown(sels, vals)})` });
+  const fail = (vals: FieldValue[] | undefined): StepResult => ({ miss: () => `${text} (${shown(sels, vals)})` });
   const single = rhs.k === 'value' ? rhs.specs : undefined;
   const implicitBits = op === undefined && bitop === undefined && BITMASK.has(type) && single !== undefined && single.length === 1;
   // `!=` is an exact comparison for bitmask types too (`ct status != assured`: cmp neq, nft --debug=netlink).
@@ -271,11 +283,11 @@ function setStep(p: Parser, sels: Sel[], start: number): Step {
     const text = tokText(p.toks.slice(start, p.i));
     return (rt) => {
       const vals = readFields(src, rt.env);
-      if (!vals) return { miss: `${text} (${shown(src, vals)})` };
+      if (!vals) return { miss: () => `${text} (${shown(src, vals)})` };
       let v: FieldValue = vals[0]!;
       if (map) {
         const el = lookup(map, rt, vals);
-        if (!el?.data?.[0]) return { miss: `${text} (${shown(src, vals)}: not in the map)` };
+        if (!el?.data?.[0]) return { miss: () => `${text} (${shown(src, vals)}: not in the map)` };
         const d = specOf(target.type, el.data[0]);
         v = d.k === 'range' ? d.lo : d.v;
       }
@@ -304,9 +316,9 @@ function vmapStep(p: Parser, sels: Sel[], start: number): Step {
   const text = tokText(p.toks.slice(start, p.i));
   return (rt) => {
     const vals = readFields(sels, rt.env);
-    if (!vals) return { miss: `${text} (${shown(sels, vals)})` };
+    if (!vals) return { miss: () => `${text} (${shown(sels, vals)})` };
     const el = lookup(rhs, rt, vals);
-    if (!el?.data) return { miss: `${text} (${shown(sels, vals)}: no element)` };
+    if (!el?.data) return { miss: () => `${text} (${shown(sels, vals)}: no element)` };
     const [a, b] = el.data;
     const code = a?.v as VerdictCode;
     if (code === 'jump' || code === 'goto') return { verdict: { code, chain: b!.v } };
@@ -370,7 +382,7 @@ function limitStep(p: Parser, start: number): Step {
   return (rt) => {
     const under = rt.env.decide('limit', `${text}: is the packet within the rate?`, true);
     const ok = over ? !under : under;
-    return ok ? undefined : { miss: `${text} (${under ? 'within the rate' : 'over the rate'})` };
+    return ok ? undefined : { miss: () => `${text} (${under ? 'within the rate' : 'over the rate'})` };
   };
 }
 
@@ -391,7 +403,7 @@ function quotaStep(p: Parser, start: number): Step {
   return (rt) => {
     const within = rt.env.decide('quota', `${text}: is the quota not used up?`, true);
     const ok = over ? !within : within;
-    return ok ? undefined : { miss: `${text} (${within ? 'quota left' : 'quota used up'})` };
+    return ok ? undefined : { miss: () => `${text} (${within ? 'quota left' : 'quota used up'})` };
   };
 }
 
@@ -477,7 +489,7 @@ function natStep(p: Parser, kw: 'snat' | 'dnat' | 'masquerade' | 'redirect'): St
     if (mapSels && map) {
       const vals = readFields(mapSels, rt.env);
       const el = vals ? lookup(map, rt, vals) : undefined;
-      if (!el?.data) return { miss: `${kw} to ... map (${shown(mapSels, vals)}: not in the map)` };
+      if (!el?.data) return { miss: () => `${kw} to ... map (${shown(mapSels, vals)}: not in the map)` };
       const d = el.data.map((x) => x.v);
       t = natTarget(d.length >= 3 && d[1] === '.' ? `${d[0]}:${d[2]}` : d.join(''));
     }
@@ -535,7 +547,7 @@ function fibStep(p: Parser, start: number): Step {
     }
     const hit = wanted.some((w) => w === got || (w === 'exists' && got !== 'missing') || (w === '0' && got === 'missing'));
     const ok = op === '!=' ? !hit : hit;
-    return ok ? undefined : { miss: `${text} (is ${got})` };
+    return ok ? undefined : { miss: () => `${text} (is ${got})` };
   };
 }
 
@@ -549,7 +561,7 @@ function setAddStep(p: Parser, start: number): Step {
   return (rt) => {
     const set = rt.table.sets.get(name);
     const vals = readFields(sels, rt.env);
-    if (!set || !vals) return { miss: `${text} (${shown(sels, vals)})` };
+    if (!set || !vals) return { miss: () => `${text} (${shown(sels, vals)})` };
     if (namedElements(set).some((e) => elementMatches(vals, e))) return undefined;
     const keys = vals.map((v) => (typeof v === 'bigint' ? v : 0n));
     const elText = vals.map((v, i) => valueText(sels[i]!.type, v)).join(' . ');
@@ -559,7 +571,7 @@ function setAddStep(p: Parser, start: number): Step {
 }
 
 function unsupported(text: string): Step {
-  return (rt) => (rt.env.decide('nft', `"${text}" is not simulated: assume it matches?`, false) ? undefined : { miss: `${text} (not simulated)` });
+  return (rt) => (rt.env.decide('nft', `"${text}" is not simulated: assume it matches?`, false) ? undefined : { miss: () => `${text} (not simulated)` });
 }
 
 function compileSteps(text: string): Step[] {

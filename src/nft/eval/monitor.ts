@@ -16,7 +16,8 @@
  * - policy: `meta mark` only when the mark is not 0; `policy accept ` keeps its trailing blank.
  * - iif: prerouting, input, forward, ingress, and postrouting of a forwarded packet (not output/egress, not
  *   local packets); oif: forward, output, postrouting, egress. The ether header (`ether saddr .. ether daddr ..`,
- *   its type dropped as a dependency) with iif, when the frame came from an ethernet device.
+ *   its type dropped as a dependency) with iif, when the frame came from an ethernet device; from lo, the zeroed
+ *   header raw: `iif "lo" @ll,0,112 0x800`.
  * - IP: `ip saddr A ip daddr B ip dscp cs0 ip ecn not-ect ip ttl 64 ip id N [ip protocol P ]ip length L`;
  *   `ip protocol` is dropped (a dependency of the transport fields) in the ip family, kept in inet/netdev/bridge.
  *   Version, header length, fragment offset, checksum are never printed.
@@ -164,7 +165,10 @@ export function packetLine(p: Packet, hook: NftHook, family: Family): string {
   const iif = hasIif(hook, p);
   if (iif) out.push(`iif "${p.inIface}"`);
   if (hasOif(hook, p)) out.push(`oif "${p.outIface}"`);
-  const ether = iif && p.macSrc !== null && p.macDst !== null;
+  // Loopback frames carry a zeroed ethernet header nft has no name for (no ARPHRD_LOOPBACK protocol): raw.
+  const loopback = iif && p.inIface === 'lo';
+  if (loopback) out.push('@ll,0,112 0x800');
+  const ether = iif && !loopback && p.macSrc !== null && p.macDst !== null;
   if (ether) out.push(`ether saddr ${p.macSrc!.toLowerCase()} ether daddr ${p.macDst!.toLowerCase()}`);
   // Without a link-layer header (netdev egress, or netdev/bridge without ethernet) nft knows no network protocol.
   const knowsNetwork = family === 'ip' || family === 'inet' || ether;

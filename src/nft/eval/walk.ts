@@ -14,11 +14,27 @@
  */
 import { clonePacket } from '../../eval/packet';
 import type { NftChain, NftRule, NftRuleset, NftTable } from '../model';
-import { compileRule } from './compile';
+import { compiledOf } from './compile';
 import { monitorText } from './monitor';
 import type { NftChainResult, NftEnv, NftTraceEvent, NftVerdict } from './types';
 
 const JUMP_STACK = 16;
+
+/** A rule that did not match; its explanation is made when read. */
+class MissEvent {
+  readonly kind = 'miss' as const;
+  private made: string | undefined;
+  constructor(
+    readonly table: NftTable,
+    readonly chain: NftChain,
+    readonly handle: number,
+    readonly text: string,
+    private readonly explain: () => string,
+  ) {}
+  get why(): string {
+    return (this.made ??= this.explain());
+  }
+}
 
 export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftChain, env: NftEnv): NftChainResult {
   const events: NftTraceEvent[] = [];
@@ -52,7 +68,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
       return { verdict: policy, events, decidedBy: { chain: base.name, handle: 0, policy: true } };
     }
     const shownText = monitorText(rule);
-    const compiled = compileRule(rule.text);
+    const compiled = compiledOf(rule);
     const rt = { env, table, rule };
     let verdict: { code: string; chain?: string } | undefined;
     let missed = false;
@@ -60,7 +76,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
       const r = step(rt);
       if (r === undefined) continue;
       if ('miss' in r) {
-        events.push({ kind: 'miss', table, chain, handle: rule.handle, text: shownText, why: r.miss });
+        events.push(new MissEvent(table, chain, rule.handle, shownText, r.miss));
         missed = true;
       } else verdict = r.verdict;
       break;
