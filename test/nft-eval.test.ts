@@ -641,3 +641,43 @@ test('rules compile once: the same text (counters aside) gives the same closures
   for (let k = 0; k < 20; k++) expect(run(rs, makeEnv(tcp())).verdict).toBe('accept');
   expect(Date.now() - t0).toBeLessThan(3000);
 });
+
+test('fwd is stolen; a vmap without the element continues; policy drop with the mark (exp5)', () => {
+  const rs = rulesetFromText(`table netdev nd {
+	chain ing {
+		type filter hook ingress device "veth0" priority 0; policy accept;
+		meta nftrace set 1
+		udp dport 8000 fwd to "veth1"
+	}
+}
+table inet f {
+	chain in {
+		type filter hook input priority 0; policy drop;
+		ct state vmap { established : accept, related : accept, invalid : drop }
+		udp dport 8001 meta mark set 0x00000009
+	}
+}
+`);
+  const mac = { macSrc: '96:3b:77:6e:c8:46', macDst: 'ca:90:53:df:12:bf', inIface: 'veth0' };
+  const nd = table(rs, 'netdev', 'nd');
+  const e1 = makeEnv(newPacket({ src: ip('10.9.0.2'), dst: ip('10.9.0.3'), proto: 17, sport: 46328, dport: 8000, id: 14351, len: 29, payload: 'f', ...mac }), { family: 'netdev', hook: 'ingress', ctState: 'INVALID' });
+  const r1 = runBaseChain(rs, nd, nd.chains.get('ing')!, e1);
+  expect(r1.verdict).toBe('stolen');
+  expect(e1.fwds).toEqual(['veth1']);
+  expect(monitorLines(r1.events, '4ab294c2', 'ingress', 'netdev')).toEqual([
+    'trace id 4ab294c2 netdev nd ing packet: iif "veth0" ether saddr 96:3b:77:6e:c8:46 ether daddr ca:90:53:df:12:bf ip saddr 10.9.0.2 ip daddr 10.9.0.3 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 14351 ip protocol udp ip length 29 udp sport 46328 udp dport 8000 udp length 9 @th,64,8 0x66 ',
+    'trace id 4ab294c2 netdev nd ing rule meta nftrace set 1 (verdict continue)',
+    'trace id 4ab294c2 netdev nd ing rule udp dport 8000 fwd to "veth1" (verdict stolen)',
+  ]);
+  const f = table(rs, 'inet', 'f');
+  const e2 = makeEnv(newPacket({ src: ip('10.9.0.2'), dst: ip('10.9.0.1'), proto: 17, sport: 40566, dport: 8001, id: 55527, len: 29, payload: 'g', ...mac, macSrc: 'da:73:7d:ef:fc:c4', macDst: '7e:f4:ad:3a:b3:ba' }), { family: 'inet', hook: 'input', ctState: 'NEW', tracing: true });
+  const r2 = runBaseChain(rs, f, f.chains.get('in')!, e2);
+  expect(r2.verdict).toBe('drop');
+  expect(monitorLines(r2.events, '923872be', 'input', 'inet')).toEqual([
+    'trace id 923872be inet f in packet: iif "veth0" ether saddr da:73:7d:ef:fc:c4 ether daddr 7e:f4:ad:3a:b3:ba ip saddr 10.9.0.2 ip daddr 10.9.0.1 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 55527 ip protocol udp ip length 29 udp sport 40566 udp dport 8001 udp length 9 @th,64,8 0x67 ',
+    'trace id 923872be inet f in rule udp dport 8001 meta mark set 0x00000009 (verdict continue)',
+    'trace id 923872be inet f in policy drop meta mark 0x00000009 ',
+  ]);
+  const r3 = runBaseChain(rs, f, f.chains.get('in')!, makeEnv(newPacket({ src: 1, dst: 2, proto: 17, dport: 9 }), { ctState: 'ESTABLISHED' }));
+  expect(r3.verdict).toBe('accept');
+});
