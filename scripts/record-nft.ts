@@ -67,8 +67,11 @@ export function splitWords(input: string): string[] {
   return out;
 }
 
-/** nft, and iptables-translate for the translation corpus (its output is nft syntax). */
-const PROGRAMS = new Set(['nft', 'iptables-translate']);
+/**
+ * nft, iptables-translate for the translation corpus (its output is nft syntax), and iptables / iptables-save
+ * (the nf_tables variant) for the cases where both sides share a host (nft-iptables.txt).
+ */
+const PROGRAMS = new Set(['nft', 'iptables-translate', 'iptables', 'iptables-save']);
 
 const HEREDOC = /\s*<<(EOF|'EOF')\s*$/;
 

@@ -22,6 +22,8 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   status: number;
+  /** The output in the order it was written, when stdout and stderr interleave (a lab's transcript shows it so). */
+  chunks?: ReadonlyArray<readonly [1 | 2, string]>;
 }
 
 const MUTATING = new Set<ParsedCommand['command']>([

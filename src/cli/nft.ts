@@ -6,6 +6,8 @@
  *   -a (handles), -c (check only), -v (version), --host HOSTFILE (interfaces for iif/oif/fwd, as trace's host file)
  * Errors and exit statuses are nft's: the message with its location and carets on stderr, exit 1.
  */
+import { hookRank } from '../eval/hook-order';
+import { listRulesetWithIptables } from '../nft/iptables-listing';
 import { readFileSync } from 'node:fs';
 import { loadState, statePath, withLock, writeState } from '../io/state';
 import { Host, HostFileError } from '../eval/host';
@@ -27,7 +29,11 @@ export function runTranslate(argv: readonly string[]): RunResult {
   }
 }
 
-export async function runNft(argv: readonly string[], stdin: () => string, statefile?: string): Promise<RunResult> {
+/**
+ * `interfaces`: the host's devices in ifindex order (a lab's namespace), for iif/oif and hook devices; else
+ * --host's, else a fresh namespace's lo.
+ */
+export async function runNft(argv: readonly string[], stdin: () => string, statefile?: string, interfaces?: readonly string[]): Promise<RunResult> {
   let file: string | undefined;
   let handles = false;
   let check = false;
@@ -76,12 +82,20 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
   // `-c`: checked as a batch, never committed.
   const readOnly = check || (file === undefined && words[0] === 'list');
   const work = (): RunResult => {
-    const rs = loadState(path, new Set());
+    const listsAll = file === undefined && words.length === 2 && words[0] === 'list' && words[1] === 'ruleset';
+    // `list ruleset` shows the iptables-nft tables too: they are nf_tables tables of the same host.
+    const rs = loadState(path, listsAll ? undefined : new Set());
     const base = rulesetFromText(rs.nft);
     const r = runNftText(text, base, source, { handles });
     if (!r.ok) {
       // A command line's error shows the command without its final newline.
       return { stdout: '', stderr: r.stderr, status: 1 };
+    }
+    if (!readOnly && /(^|[\n;])\s*flush\s+ruleset\s*(?=$|[\n;#])/.test(text)) {
+      // `flush ruleset` deletes every table of the host, the iptables-nft ones too (recorded with the real nft).
+      rs.tables.clear();
+      rs.untouched.clear();
+      writeState(path, rs);
     }
     if (!readOnly) {
       const next = storedText(r.ruleset);
@@ -90,10 +104,27 @@ export async function runNft(argv: readonly string[], stdin: () => string, state
         writeState(path, rs);
       }
     }
+    if (listsAll && rs.tables.size > 0) {
+      const rankOf = hookRank(rs.hookOrder);
+      const nftRank = (family: string, name: string): number => {
+        const t = r.ruleset.table(family as never, name);
+        const ranks = t ? [...t.chains.values()].filter((c) => c.base).map((c) => rankOf(`nft:${family}:${name}:${c.name}`)) : [];
+        return ranks.length ? Math.min(...ranks) : -1;
+      };
+      const chunks = listRulesetWithIptables(r.output, rs, rankOf, nftRank);
+      const of = (fd: 1 | 2): string => chunks.filter(([f]) => f === fd).map(([, t]) => t).join('');
+      return { stdout: of(1), stderr: of(2), status: 0, chunks };
+    }
     return { stdout: r.output, stderr: '', status: 0 };
   };
   // Interfaces: the host file's (ifindex in the order they appear, lo first), else a fresh namespace's lo.
   let lookup = (name: string): number | undefined => (name === 'lo' ? 1 : undefined);
+  if (interfaces !== undefined) {
+    lookup = (name) => {
+      const i = interfaces.indexOf(name);
+      return i < 0 ? undefined : i + 1;
+    };
+  }
   if (hostFile !== undefined) {
     try {
       const names = [...Host.parse(readFileSync(hostFile, 'utf8')).ifaces.keys()];

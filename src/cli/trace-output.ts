@@ -158,6 +158,19 @@ export function humanView(r: TraceResult, color: boolean): string {
       case 'unsimulated':
         lines.push(`  ${c.yellow('not simulated')}: ${e.what} taken as matching`);
         break;
+      case 'nft': {
+        // An nft base chain: its rules that ran (with their verdicts) and those passed over, with why.
+        lines.push(`  ${c.cyan(`${e.family} ${e.table} ${e.chain}`)} ${c.gray(`(nft, hook ${e.hook})`)}`);
+        for (const x of e.events) {
+          if (x.kind === 'miss') lines.push(c.gray(`    ${x.chain.name} handle ${x.handle} skipped: ${x.why}    (${x.text})`));
+          else if (x.kind === 'rule') {
+            const col = x.verdict === 'accept' ? c.green : x.verdict === 'drop' ? c.red : c.yellow;
+            lines.push(`    ${col(`${x.chain.name} handle ${x.handle} matched ${x.verdict}`)}    ${x.text}`);
+          } else if (x.kind === 'policy') lines.push(`    ${(x.verdict === 'drop' ? c.red : c.green)(`${x.chain.name} policy ${x.verdict}`)}`);
+          else if (x.kind === 'return') lines.push(`    ${c.yellow(`${x.chain.name}: end of chain, return`)}`);
+        }
+        break;
+      }
     }
   }
   const table = new Table({ head: ['fate', 'in', 'out', 'packet after NAT', 'conntrack', 'decided by'], style: { head: color ? ['bold'] : [], border: color ? ['grey'] : [] } });

@@ -21,6 +21,7 @@ import { Ruleset } from '../model/ruleset';
 import { IptablesError } from '../messages';
 import { branchesJson, branchesView, dmesgLines, humanView, jsonView, logLines, stepText } from './trace-output';
 import { handlePlan, monitorLines } from './trace-monitor';
+import { nftMonitorLines } from './nft-monitor';
 import { exploreBranches } from '../eval/branches';
 import { findMatch } from '../extensions/registry';
 import type { RunResult } from './main';
@@ -620,7 +621,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   // The picture lists why each rule passed over did not match, so diagrams always collect the explanations.
   const explain = wantDiagram || (flags.explain && !flags.json && !flags.dmesg && !flags.monitor);
   const color = flags.color === true || (flags.color !== false && io.isTTY && !io.env['NO_COLOR']);
-  if ((flags.dmesg || flags.monitor) && !ruleset.tables.has('raw')) {
+  if ((flags.dmesg || (flags.monitor && ruleset.nft === undefined)) && !ruleset.tables.has('raw')) {
     // The kernel's TRACE needs a TRACE rule in raw, which brings the raw table (and its steps) with it.
     ruleset.ensureTable('raw');
   }
@@ -688,7 +689,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   function* traceSteps(rs: Ruleset): Generator<void, Outcome, void> {
     // The counters are read only once every packet has run (--update-counters writes them to the state file).
     // The JSON view needs only some of the events; a diagram reads them all.
-    const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json, deferCounters: true, events: flags.json && !wantDiagram ? 'json' : 'all' });
+    const runner = new BatchRunner(rs, host, { explain, assume, now, stepPackets: !flags.json, deferCounters: true, events: flags.json && !wantDiagram ? 'json' : 'all', nfTraceFromStart: rs.nft !== undefined && !flags.json });
     // --monitor: nf_tables rule handles as iptables-nft-restore gives them to the --rules dump (trace-monitor.ts).
     const monitorPlan = flags.monitor ? handlePlan(rs, flags.rules !== undefined ? readFileSync(flags.rules, 'utf8') : undefined) : undefined;
     drawnRuleset = rs;
@@ -743,7 +744,10 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
       else emitJson(result);
     }
     else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
-    else if (flags.monitor) emit(monitorLines(result, rs, { plan: monitorPlan }).map((l) => l + '\n').join(''));
+    else if (flags.monitor && rs.nft !== undefined) {
+      // A host with nft chains: what `nft monitor trace` prints, the packet traced from its first hook on.
+      emit(nftMonitorLines(result, (0x1000 + i).toString(16).padStart(8, '0')).map((l) => l + '\n').join(''));
+    } else if (flags.monitor) emit(monitorLines(result, rs, { plan: monitorPlan }).map((l) => l + '\n').join(''));
     else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));
     return result.fate === 'dropped';
   };

@@ -10,7 +10,11 @@ import type { Ruleset } from '../model/ruleset';
 import { addrToString } from '../model/ip';
 import { IPS, RTN, type CtState, type EvalContext, type LogRequest, type NatRequest } from './context';
 import { ConntrackTable, tupleText, type Conn } from './conntrack';
-import { hookEntries, manipOf } from './hooks';
+import { manipOf } from './hooks';
+import { buildPipeline, type NatChain, type NftEntry, type Pipeline } from './nft-pipeline';
+import { rulesetFromText, storedText } from '../nft/index';
+import type { NftRuleset } from '../nft/model';
+import { runBaseChain, type NftHook, type NftTraceEvent, type NftEnv } from '../nft/eval/index';
 import { multicastMac } from './mac';
 import type { Host } from './host';
 import { applyNat, rangeOf, setupNat, type Manip } from './nat';
@@ -31,7 +35,7 @@ export interface Assumption {
 export type TraceEvent =
   | { kind: 'hook'; hook: Hook }
   | { kind: 'chain'; table: string; chain: string; hook: Hook }
-  | { kind: 'step'; step: Step; packet: Packet }
+  | { kind: 'step'; step: Step; packet: Packet; traced?: boolean }
   | { kind: 'miss'; miss: Miss }
   | { kind: 'conntrack'; state: CtState; conn: string | undefined; why: string | undefined }
   | { kind: 'nat'; manip: Manip; before: string; after: string; note: string | undefined }
@@ -40,7 +44,9 @@ export type TraceEvent =
   | { kind: 'reject'; with: string }
   | { kind: 'note'; text: string }
   | { kind: 'assume'; assumption: Assumption }
-  | { kind: 'unsimulated'; what: string };
+  | { kind: 'unsimulated'; what: string }
+  /** One nft base chain's walk: what `nft monitor trace` reports of it (when traced) and the rules passed over. */
+  | { kind: 'nft'; family: string; hook: NftHook; table: string; chain: string; events: NftTraceEvent[] };
 
 export interface TraceResult {
   fate: Fate;
@@ -99,6 +105,8 @@ export interface TraceOptions {
    * Default true; a lab (src/lab) sends the answers itself as real packets, so it turns this off.
    */
   selfAnswer?: boolean;
+  /** skb->nf_trace set from the start (`trace --monitor` on a host with nft chains: every chain reports). */
+  nfTraceFromStart?: boolean;
 }
 
 export class TraceInputError extends Error {}
@@ -131,6 +139,10 @@ class Run {
   ctx: RunContext | undefined;
   /** The device a re-route in OUTPUT chose, applied when OUTPUT is done. */
   rerouted: string | undefined;
+  /** skb->nf_trace: set by TRACE (iptables) or `meta nftrace set 1` (nft); nft monitor trace reports while set. */
+  nfTrace = false;
+  /** A netdev `fwd to DEV` took the packet (it leaves by DEV, the rest of the stack never sees it). */
+  fwdTo: string | undefined;
   constructor(readonly pkt: Packet) {}
 }
 
@@ -146,6 +158,12 @@ export class Tracer {
    * match or target); otherwise packets carry no entry and the nat chains are never walked.
    */
   readonly conntrackActive: boolean;
+  /** The host's nftables side, parsed (undefined: none). */
+  readonly nft: NftRuleset | undefined;
+  /** Every base chain of every hook in the order the kernel runs them. */
+  readonly pipeline: Pipeline;
+  /** The host as nft expressions see it: with interface indexes (iif/oif), in the host's device order. */
+  readonly nftHost: NftEnv['host'];
 
   constructor(
     readonly ruleset: Ruleset,
@@ -158,12 +176,23 @@ export class Tracer {
     this.allEvents = opts.events !== 'json';
     // Only the JSON view's events: no step event keeps a step, so steps that say the same can be one object.
     this.walkCache = new WalkCache({ deferCounters: opts.deferCounters === true, shareSteps: !this.allEvents });
-    this.conntrackActive = [...ruleset.tables.values()].some((t) => [...t.chains.values()].some((c) => c.rules.some((r) => r.facts.defs.some((d) => d.needsConntrack === true))));
+    this.nft = ruleset.nft === undefined ? undefined : rulesetFromText(ruleset.nft);
+    this.pipeline = buildPipeline(ruleset, this.nft);
+    this.nftHost = Object.assign(Object.create(host) as Host, { ifIndex: (name: string): number | undefined => {
+      const i = [...host.ifaces.keys()].indexOf(name);
+      return i < 0 ? undefined : i + 1;
+    } });
+    this.conntrackActive =
+      this.pipeline.nftNeedsConntrack || [...ruleset.tables.values()].some((t) => [...t.chains.values()].some((c) => c.rules.some((r) => r.facts.defs.some((d) => d.needsConntrack === true))));
   }
 
-  /** With deferCounters: adds the packets counted so far to the ruleset's rule and policy counters. */
+  /**
+   * With deferCounters: adds the packets counted so far to the ruleset's rule and policy counters. The nft rules'
+   * counters (kept in the parsed nft ruleset as packets go) go back into the ruleset's nft text.
+   */
   flushCounters(): void {
     this.walkCache.flushCounters();
+    if (this.nft !== undefined && this.ruleset.nft !== undefined) this.ruleset.nft = storedText(this.nft);
   }
 
   /**
@@ -174,6 +203,7 @@ export class Tracer {
     const original = handOver ? input : clonePacket(input);
     const pkt = clonePacket(input);
     const run = new Run(pkt);
+    run.nfTrace = this.opts.nfTraceFromStart === true;
     let decided: Step | undefined;
     const finish = (f: Fate, r: string, v: string, d?: Step): TraceResult => ({
       fate: f,
@@ -203,6 +233,9 @@ export class Tracer {
       if (!this.host.ifaces.has(pkt.inIface)) throw new TraceInputError(`-i ${pkt.inIface}: the host has no such interface (it has ${[...this.host.ifaces.keys()].join(', ')})`);
       pkt.outIface = null;
       pkt.macDst ??= frameDestination(this.host, pkt.dst, pkt.inIface);
+      const ingress = this.deviceHook(run, 'ingress', pkt.inIface);
+      if (ingress !== undefined && ingress.verdict !== 'ACCEPT') return dropped(ingress);
+      if (run.fwdTo !== undefined) return this.forwardedAtIngress(run, finish);
       const pre = this.hook(run, 'PREROUTING');
       if (pre.verdict !== 'ACCEPT') return dropped(pre);
       const route = routeInput(this.host, pkt.src, pkt.dst, pkt.inIface);
@@ -229,6 +262,8 @@ export class Tracer {
       if (fwd.verdict !== 'ACCEPT') return dropped(fwd);
       const post = this.hook(run, 'POSTROUTING');
       if (post.verdict !== 'ACCEPT') return dropped(post);
+      const egress = this.deviceHook(run, 'egress', pkt.outIface);
+      if (egress !== undefined && egress.verdict !== 'ACCEPT') return dropped(egress);
       decided = fwd.step;
       return finish('forwarded', 'accepted', forwardedVerdict(pkt.outIface, decided), decided);
     }
@@ -271,6 +306,8 @@ export class Tracer {
     }
     const post = this.hook(run, 'POSTROUTING');
     if (post.verdict !== 'ACCEPT') return dropped(post);
+    const egress = this.deviceHook(run, 'egress', pkt.outIface);
+    if (egress !== undefined && egress.verdict !== 'ACCEPT') return dropped(egress);
     if (pkt.outIface !== 'lo') return finish('sent', 'accepted', `sent out ${pkt.outIface}`, o.step);
     // Loopback: the packet comes back in on lo, keeping its conntrack entry and its route, but not its socket.
     run.events.push({ kind: 'route', text: 'loopback: the packet comes back in on lo' });
@@ -293,23 +330,27 @@ export class Tracer {
   private hook(run: Run, hook: Hook): HookOutcome {
     if (this.allEvents) run.events.push({ kind: 'hook', hook });
     let last: Step | undefined;
-    for (const entry of hookEntries(hook)) {
+    for (const entry of this.pipeline.hooks[hook]) {
+      if (entry.kind === 'nft') {
+        const o = this.nftWalk(run, entry, NFT_HOOK[hook]);
+        if (o.verdict !== 'ACCEPT') return o;
+        last = o.step ?? last;
+        continue;
+      }
+      if (entry.kind === 'nat') {
+        const o = this.natHook(run, hook, entry.chains);
+        if (o) {
+          if (o.verdict !== 'ACCEPT') return o;
+          last = o.step ?? last;
+        }
+        continue;
+      }
       if (entry.kind === 'conntrack') {
         this.conntrackIn(run);
         continue;
       }
       if (entry.kind === 'confirm') {
         if (run.conn && !run.untracked) this.conntrack.confirm(run.conn);
-        continue;
-      }
-      const table = this.ruleset.tables.get(entry.table);
-      if (!table) continue;
-      if (entry.table === 'nat') {
-        const o = this.natHook(run, hook);
-        if (o) {
-          if (o.verdict !== 'ACCEPT') return o;
-          last = o.step ?? last;
-        }
         continue;
       }
       const before = entry.table === 'mangle' && hook === 'OUTPUT' ? clonePacket(run.pkt) : undefined;
@@ -319,6 +360,48 @@ export class Tracer {
       if (before) this.rerouteIfChanged(run, before, 'mangle OUTPUT');
     }
     return { verdict: 'ACCEPT', step: last, table: '' };
+  }
+
+  /** One nft base chain (and the regular chains it jumps to), src/nft/eval. */
+  private nftWalk(run: Run, e: NftEntry, hook: NftHook): HookOutcome {
+    const family = e.table.family;
+    const label = `${family} ${e.table.name}`;
+    const r = runBaseChain(this.nft!, e.table, e.chain, new NftRunEnv(run, this, family, hook, e.priority));
+    if (this.allEvents) run.events.push({ kind: 'nft', family, hook, table: e.table.name, chain: e.chain.name, events: r.events });
+    const verdict = r.verdict === 'accept' ? 'ACCEPT' : r.verdict === 'drop' ? 'DROP' : r.verdict === 'queue' ? 'QUEUE' : 'STOLEN';
+    let step: Step | undefined;
+    const d = r.decidedBy;
+    if (d !== undefined) {
+      const chain = e.table.chains.get(d.chain);
+      const num = d.policy ? (chain?.rules.length ?? 0) + 1 : (chain?.rules.findIndex((x) => x.handle === d.handle) ?? -1) + 1;
+      step = { table: label, chain: d.chain, type: d.policy ? 'policy' : 'rule', num, rule: undefined, verdict, path: d.chain === e.chain.name ? [d.chain] : [e.chain.name, d.chain] };
+      run.steps.push(step);
+    }
+    return { verdict, step, table: label };
+  }
+
+  /** The netdev ingress / egress chains of a device (none: undefined). */
+  private deviceHook(run: Run, which: 'ingress' | 'egress', dev: string | null): HookOutcome | undefined {
+    const entries = dev === null ? undefined : (which === 'ingress' ? this.pipeline.ingress : this.pipeline.egress).get(dev);
+    if (entries === undefined || entries.length === 0) return undefined;
+    let last: Step | undefined;
+    for (const e of entries) {
+      const o = this.nftWalk(run, e, which);
+      if (o.verdict !== 'ACCEPT' || run.fwdTo !== undefined) return o.verdict === 'STOLEN' ? { ...o, verdict: 'ACCEPT' } : o;
+      last = o.step ?? last;
+    }
+    return { verdict: 'ACCEPT', step: last, table: '' };
+  }
+
+  /** `fwd to DEV` at ingress: the frame is sent out of DEV as it is (egress chains of DEV still run). */
+  private forwardedAtIngress(run: Run, finish: (f: Fate, r: string, v: string, d?: Step) => TraceResult): TraceResult {
+    const pkt = run.pkt;
+    const dev = run.fwdTo!;
+    run.events.push({ kind: 'route', text: `fwd to ${dev} at ingress: the frame leaves by ${dev}, bypassing the IP stack` });
+    pkt.outIface = dev;
+    const egress = this.deviceHook(run, 'egress', dev);
+    if (egress !== undefined && egress.verdict !== 'ACCEPT') return finish('dropped', 'rule', `dropped by ${describeStep(egress.step)}`, egress.step);
+    return finish('forwarded', 'fwd', `forwarded out ${dev} by fwd at ingress`, run.steps[run.steps.length - 1]);
   }
 
   private walk(run: Run, tableName: string, hook: Hook): HookOutcome {
@@ -390,7 +473,7 @@ export class Tracer {
   }
 
   /** The nat hook function (nf_nat_inet_fn): the nat chain for a connection's first packet, then the rewrite. */
-  private natHook(run: Run, hook: Hook): HookOutcome | undefined {
+  private natHook(run: Run, hook: Hook, chains: readonly NatChain[]): HookOutcome | undefined {
     const conn = run.conn;
     const manip = manipOf(hook);
     if (!conn || run.untracked) return undefined;
@@ -403,13 +486,17 @@ export class Tracer {
     let outcome: HookOutcome | undefined;
     if (run.ctState === 'NEW' && !conn.natInit[manip]) {
       run.natRequest = undefined;
-      outcome = this.walk(run, 'nat', hook);
-      if (outcome.verdict !== 'ACCEPT') return outcome;
+      // Each nat chain in priority order until one of them asks for a mapping (nf_nat_inet_fn).
+      for (const c of chains) {
+        outcome = c.kind === 'ipt' ? this.walk(run, 'nat', hook) : this.nftWalk(run, c, NFT_HOOK[hook]);
+        if (outcome.verdict !== 'ACCEPT') return outcome;
+        if (run.natRequest !== undefined) break;
+      }
       const req = run.natRequest as NatRequest | undefined;
       let note: string | undefined;
       if (req) {
         const resolved = this.resolveNat(run, req, hook);
-        if (!resolved) return { verdict: 'DROP', step: outcome.step, table: 'nat' };
+        if (!resolved) return { verdict: 'DROP', step: outcome?.step, table: 'nat' };
         note = setupNat(this.conntrack, conn, manip, rangeOf(resolved));
         if (req.kind === 'MASQUERADE') conn.masq = pkt.outIface ?? undefined;
       } else {
@@ -593,10 +680,77 @@ class RunContext implements EvalContext {
     this.run.untracked = true;
   }
   startTrace(): void {
-    /* every step is traced anyway */
+    // Every step is in the trace anyway; nft monitor reports from here on (skb->nf_trace).
+    this.run.nfTrace = true;
   }
   note(text: string): void {
     this.run.events.push({ kind: 'note', text });
+  }
+}
+
+/** The nft hook name of an ip hook. */
+const NFT_HOOK: Readonly<Record<Hook, NftHook>> = { PREROUTING: 'prerouting', INPUT: 'input', FORWARD: 'forward', OUTPUT: 'output', POSTROUTING: 'postrouting' };
+const IP_HOOK: Readonly<Record<NftHook, Hook>> = { ingress: 'PREROUTING', prerouting: 'PREROUTING', input: 'INPUT', forward: 'FORWARD', output: 'OUTPUT', postrouting: 'POSTROUTING', egress: 'POSTROUTING' };
+
+/** What an nft chain's walk sees of the packet run and asks of it (src/nft/eval NftEnv). */
+class NftRunEnv implements NftEnv {
+  readonly countRules: boolean;
+  readonly host: NftEnv['host'];
+  constructor(
+    private readonly run: Run,
+    private readonly tracer: Tracer,
+    readonly family: NftEnv['family'],
+    readonly hook: NftHook,
+    private readonly priority: number,
+  ) {
+    this.countRules = tracer.opts.noCounters !== true;
+    this.host = tracer.nftHost;
+  }
+  get pkt(): Packet {
+    return this.run.pkt;
+  }
+  /** Before conntrack has run (ingress, or a chain of priority below -200 on prerouting/output) the packet has no entry. */
+  private get beforeConntrack(): boolean {
+    if (this.run.looped) return false;
+    return this.hook === 'ingress' || ((this.hook === 'prerouting' || this.hook === 'output') && this.priority < -200);
+  }
+  get ctState(): CtState {
+    if (this.run.untracked) return 'UNTRACKED';
+    return this.beforeConntrack ? 'INVALID' : this.run.ctState;
+  }
+  get ct(): Conn | undefined {
+    return this.beforeConntrack || this.run.untracked ? undefined : this.run.conn;
+  }
+  get ctReply(): boolean {
+    return this.run.ctReply;
+  }
+  notrack(): void {
+    this.run.untracked = true;
+  }
+  nat(req: NatRequest): void {
+    this.run.natRequest = req;
+  }
+  log(req: LogRequest): void {
+    this.run.events.push({ kind: 'log', req, packet: clonePacket(this.run.pkt), hook: IP_HOOK[this.hook] });
+  }
+  reject(what: string): void {
+    this.run.rejectWith = what;
+    if (this.tracer.allEvents) this.run.events.push({ kind: 'reject', with: what });
+  }
+  fwd(dev: string): void {
+    this.run.fwdTo = dev;
+  }
+  setTrace(on: boolean): void {
+    this.run.nfTrace = on;
+  }
+  traced(): boolean {
+    return this.run.nfTrace;
+  }
+  decide(what: string, question: string, assumed: boolean): boolean {
+    const a: Assumption = { ext: what, question, answer: this.tracer.opts.assume.get(what) ?? assumed, probability: undefined };
+    this.run.assumptions.push(a);
+    if (this.tracer.allEvents) this.run.events.push({ kind: 'assume', assumption: a });
+    return a.answer;
   }
 }
 
@@ -609,7 +763,7 @@ class RunSink implements WalkSink {
   ) {}
   step(s: Step, p: Packet): void {
     this.run.steps.push(s);
-    if (this.all) this.run.events.push({ kind: 'step', step: s, packet: this.keepPackets ? clonePacket(p) : p });
+    if (this.all) this.run.events.push({ kind: 'step', step: s, packet: this.keepPackets ? clonePacket(p) : p, traced: this.run.nfTrace });
   }
   unsimulated(what: string): void {
     const events = this.run.events;

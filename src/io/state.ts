@@ -6,6 +6,7 @@
  * so a reader or a writer killed at any moment sees the old file or the new one, never a mix. Writers are
  * serialised on a lock beside the state file (see withLock) that a dead holder never keeps.
  */
+import { hookOrderInText, hookOrderLine, reconcileHookOrder } from '../eval/hook-order';
 import {
   closeSync,
   fchmodSync,
@@ -73,6 +74,7 @@ export function serialize(rs: Ruleset): string {
     const reg = [...t.chains.values()].filter((c) => c.hook && c.registered).map((c) => ` ${c.name}${c.counted ? '+' : ''}`);
     parts.push(`${REGISTERED_MARK}${reg.join('')}\n`, 'COMMIT\n');
   }
+  parts.push(hookOrderLine(rs.hookOrder));
   if (rs.nft !== undefined) parts.push(nftBlock(rs.nft));
   return parts.join('');
 }
@@ -268,6 +270,7 @@ function loadOwnState(text: string, want: ReadonlySet<TableName> | undefined): R
     } else if (!loadTableSection(rs, sec.name, text, sec.firstLine, sec.commit + 1)) return undefined;
   }
   rs.nft = nftOf(text);
+  rs.hookOrder = hookOrderInText(text);
   return rs;
 }
 
@@ -464,6 +467,7 @@ export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset 
   try {
     const rs = parseStateText(text);
     rs.nft = nftOf(text);
+    rs.hookOrder = hookOrderInText(text);
     return rs;
   } catch (e) {
     const line = (e as { line?: number }).line;
@@ -478,6 +482,7 @@ export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset 
  * was, and an IptablesError says why (exit 4).
  */
 export function writeState(path: string, rs: Ruleset): void {
+  reconcileHookOrder(rs);
   writeFileAtomically(path, serialize(rs));
 }
 

@@ -15,12 +15,13 @@ import type { Capture, Outcome } from './net';
 import type { Chunk, Lab, Output } from './run';
 import type { CmdResult } from './ip-command';
 import { formatArpLine, formatTcpdumpLine, TcpdumpState } from './tcpdump-format';
+import { nftMonitorLines } from '../cli/nft-monitor';
 import { readBridgeSysctl, writeBridgeSysctl } from './bridge';
 
 export interface Job {
   id: number;
   pid: number;
-  kind: 'listen' | 'tcpdump' | 'done';
+  kind: 'listen' | 'tcpdump' | 'nft-monitor' | 'done';
   ns: Netns;
   /** Listener: protocol and port, -k keeps it after a connection. */
   proto?: number;
@@ -113,6 +114,8 @@ export class Apps {
         return this.dmesg(args);
       case 'conntrack':
         return this.conntrack(ns, args);
+      case 'nft':
+        return this.nftMonitor(ns, args, background);
       default:
         return ok([[2, `${name}: not simulated\n`]], 127);
     }
@@ -455,6 +458,28 @@ export class Apps {
     return [
       [2, `${n} packet${n === 1 ? '' : 's'} captured\n${n} packet${n === 1 ? '' : 's'} received by filter\n0 packets dropped by kernel\n`],
     ];
+  }
+
+  // ---- nft monitor trace ----------------------------------------------------------------------------------
+
+  /** Trace ids: the kernel's are random per packet (the recordings mask them). */
+  private traceId = 0x1f00;
+
+  /** `nft monitor trace` in the background: it prints each traced packet's events as they happen. */
+  private nftMonitor(ns: Netns, args: string[], background: boolean): Output {
+    const what = args.slice(1).filter((a) => !a.startsWith('-'));
+    if (what.length !== 1 || what[0] !== 'trace') return ok([[2, `nft ${args.join(' ')}: only "nft monitor trace" is simulated
+`]], 1);
+    if (!background) return ok([[2, 'nft monitor trace: only as a background job (&) in a lab\n']], 1);
+    this.startJob({ kind: 'nft-monitor', ns });
+    this.net.onHop ??= (at, r) => {
+      const jobs = this.jobs.filter((j) => j.kind === 'nft-monitor' && !j.finished && j.ns === at);
+      if (jobs.length === 0) return;
+      const lines = nftMonitorLines(r, (this.traceId++).toString(16).padStart(8, '0'));
+      if (lines.length === 0) return;
+      for (const j of jobs) this.jobOutput(j, lines.map((l) => `${l}\n`).join(''));
+    };
+    return ok();
   }
 
   // ---- job control --------------------------------------------------------------------------------------

@@ -70,6 +70,8 @@ export class Net {
   readonly captures: Capture[] = [];
   /** Every namespace crossing, in order (the explained multi-host view reads it). */
   hops: Hop[] = [];
+  /** Told of every namespace crossing as it happens (`nft monitor trace` jobs print from it). */
+  onHop: ((ns: Netns, r: TraceResult) => void) | undefined;
   private ipId = 0x4000;
 
   constructor(
@@ -109,6 +111,7 @@ export class Net {
       const tracer = ns.tracerNow();
       const r = tracer.run(pkt);
       this.hops.push({ ns, result: r, ruleset: tracer.ruleset });
+      this.onHop?.(ns, r);
       for (const l of logLines(r, true)) this.kernelLog.push({ at: this.tick(), text: l });
       if (r.fate === 'delivered') return { kind: 'delivered', ns, pkt: r.packet };
       if (r.fate === 'dropped') return this.dropped(ns, r, depth);

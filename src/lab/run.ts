@@ -7,6 +7,7 @@
  */
 import type { TraceOptions } from '../eval/trace';
 import { runIptables, runRestore, runSave } from '../cli/main';
+import { runNft } from '../cli/nft';
 import { expandOne, expandWord, parseInline, parseScript, type Pipeline, type SimpleCommand, type Statement } from './shell';
 import { runIp, type CmdResult } from './ip-command';
 import { Net } from './net';
@@ -306,6 +307,13 @@ export class Lab {
         const r = await runRestore(name.startsWith('ts') ? 'tsiptables-restore' : 'iptables-restore', args, () => stdin, ns.statefile);
         ns.invalidate();
         return wrap(r);
+      }
+      case 'nft': {
+        if (args[0] === 'monitor') return this.apps.run(name, args, ns, stdin, background);
+        ns.flush();
+        const r = await runNft(args, () => stdin, ns.statefile, [...ns.host.ifaces.keys()]);
+        ns.invalidate();
+        return r.chunks ? { chunks: r.chunks.filter(([, t]) => t !== '') as Chunk[], status: r.status } : wrap(r);
       }
       case 'ping':
       case 'nc':

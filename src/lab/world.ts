@@ -68,7 +68,10 @@ export class Netns {
 
   /** Before an iptables command reads the state file: counters from traffic written back. */
   flush(): void {
-    if (this.dirty && this.ruleset) writeState(this.statefile, this.ruleset);
+    if (this.dirty && this.ruleset) {
+      this.tracer?.flushCounters();
+      writeState(this.statefile, this.ruleset);
+    }
     this.dirty = false;
   }
 

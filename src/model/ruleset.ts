@@ -152,6 +152,8 @@ export class Ruleset {
    * stored in the state file after the iptables tables; undefined when there is none.
    */
   nft: string | undefined = undefined;
+  /** The order tables and base chains were made in, both sides (src/eval/hook-order.ts). */
+  hookOrder: string[] = [];
 
   /** Existing tables in the order iptables-save prints them. */
   tablesInSaveOrder(): Table[] {
@@ -180,6 +182,7 @@ export class Ruleset {
     const r = new Ruleset();
     for (const [name, text] of this.untouched) r.untouched.set(name, text);
     r.nft = this.nft;
+    r.hookOrder = [...this.hookOrder];
     for (const [name, t] of this.tables) {
       const chains = new Map<string, Chain>();
       for (const [cn, c] of t.chains) {

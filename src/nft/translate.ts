@@ -10,6 +10,7 @@ import { parseCommandLine } from '../../grammar/index';
 import { parseCommand as compileCommand } from '../compile/command';
 import { buildRules } from '../compile/rule';
 import { paramProblem } from '../messages';
+import type { Rule } from '../model/ruleset';
 
 export class UntranslatableYet extends Error {}
 
@@ -328,6 +329,32 @@ function translateRule(line: string, jumpTo: string | undefined, ip: BaseMatch):
   let s = parts.join(' ');
   if (comment !== undefined) s += ` comment "${comment}"`;
   return s;
+}
+
+/**
+ * How nft prints an iptables-nft rule of the kernel (`nft list ruleset`, `nft monitor trace`): its translation, the
+ * counter with its numbers (`counter packets P bytes B`). Undefined when there is no translation yet.
+ */
+export function nftListedText(rule: Rule, packets: number | bigint = 0, bytes: number | bigint = 0): string | undefined {
+  const ip = rule.ip;
+  const src = /(?:^| )-s (\S+)/.exec(rule.text)?.[1] ?? '';
+  const dst = /(?:^| )-d (\S+)/.exec(rule.text)?.[1] ?? '';
+  let text: string | undefined;
+  try {
+    text = translateRule(rule.line, rule.jumpTo, {
+      inIface: ip.inIface,
+      outIface: ip.outIface,
+      proto: ip.proto,
+      fragment: ip.fragment,
+      inv: ip.inv,
+      src: src.endsWith('/32') ? src.slice(0, -3) : src,
+      dst: dst.endsWith('/32') ? dst.slice(0, -3) : dst,
+    });
+  } catch (e) {
+    if (e instanceof UntranslatableYet) return undefined;
+    throw e;
+  }
+  return text?.replace(/\bcounter\b/, `counter packets ${packets} bytes ${bytes}`);
 }
 
 /** `iptables-translate ARGS`: what it prints. Throws the iptables side's IptablesError for a bad command. */

@@ -1,0 +1,84 @@
+/**
+ * The order in which tables and base chains were made (registered with the kernel). Chains on one hook run by
+ * priority; at the same priority the one registered LAST runs first (nf_hook_entries_grow() inserts a new hook
+ * before the first one of equal or higher priority; recorded: an iptables-nft `filter FORWARD` made after an nft
+ * chain `forward` of priority filter traverses first, fixtures/labs/stateless-nat.sh). `nft list ruleset` prints
+ * tables, and the chains of a table, in the order they were made (fixtures/nft/corpus/nft-iptables.txt).
+ *
+ * iptables (Ruleset.tables) and nft (Ruleset.nft) keep their rules apart, so the order of both is one list,
+ * Ruleset.hookOrder, stored as a state line `# tsiptables: hook order KEY KEY ...` with keys `ipt:TABLE`,
+ * `ipt:TABLE:CHAIN` (a registered built-in chain) and `nft:FAMILY:TABLE:CHAIN` (a base chain). It is brought up
+ * to date whenever the state is written (reconcileHookOrder): what is gone leaves the list, what is new is
+ * appended (iptables first: it existed before an nft command could add anything). A key not listed counts as
+ * the oldest.
+ */
+import type { Ruleset } from '../model/ruleset';
+
+export const HOOK_ORDER_MARK = '# tsiptables: hook order';
+
+/** The keys of the nft base chains in a stored nft text, in text order. */
+export function nftBaseChainKeys(nft: string): string[] {
+  const keys: string[] = [];
+  let table: string | undefined;
+  let chain: string | undefined;
+  for (const line of nft.split('\n')) {
+    const t = /^table (\w+) ("[^"]*"|\S+) \{/.exec(line);
+    if (t) {
+      table = `${t[1]}:${unquote(t[2]!)}`;
+      continue;
+    }
+    const c = /^\tchain ("[^"]*"|\S+) \{/.exec(line);
+    if (c) {
+      chain = unquote(c[1]!);
+      continue;
+    }
+    if (table !== undefined && chain !== undefined && /^\t\ttype \w+ hook /.test(line)) keys.push(`nft:${table}:${chain}`);
+  }
+  return keys;
+}
+
+function unquote(s: string): string {
+  return s.startsWith('"') ? s.slice(1, -1) : s;
+}
+
+/** The keys of the iptables tables and of the built-in chains the nf_tables variant has registered. */
+export function iptablesKeys(rs: Ruleset): string[] {
+  const keys: string[] = [];
+  for (const t of rs.tables.values()) {
+    keys.push(`ipt:${t.name}`);
+    for (const c of t.chains.values()) if (c.hook && c.registered) keys.push(`ipt:${t.name}:${c.name}`);
+  }
+  return keys;
+}
+
+/** The order line of a state file's text (searched after its last table), as keys. */
+export function hookOrderInText(text: string): string[] {
+  const lastCommit = text.lastIndexOf('\nCOMMIT\n');
+  const at = text.indexOf(`\n${HOOK_ORDER_MARK} `, lastCommit < 0 ? 0 : lastCommit);
+  if (at < 0) return [];
+  const end = text.indexOf('\n', at + 1);
+  return text.slice(at + 1 + HOOK_ORDER_MARK.length, end < 0 ? undefined : end).split(' ').filter((k) => k !== '');
+}
+
+/** The state line of an order (empty when there is none). */
+export function hookOrderLine(order: readonly string[]): string {
+  return order.length === 0 ? '' : `${HOOK_ORDER_MARK} ${order.join(' ')}\n`;
+}
+
+/** Brings rs.hookOrder up to date with the tables and chains that exist now. */
+export function reconcileHookOrder(rs: Ruleset): void {
+  const ipt = iptablesKeys(rs);
+  const nft = rs.nft === undefined ? [] : nftBaseChainKeys(rs.nft);
+  const present = new Set([...ipt, ...nft]);
+  // Tables a command did not load (Ruleset.untouched) keep their places.
+  const untouched = (k: string): boolean => k.startsWith('ipt:') && rs.untouched.has(k.split(':')[1] as never);
+  const kept = rs.hookOrder.filter((k) => present.has(k) || untouched(k));
+  const known = new Set(kept);
+  rs.hookOrder = [...kept, ...[...ipt, ...nft].filter((k) => !known.has(k))];
+}
+
+/** Rank of a key: higher made later (unlisted: -1, the oldest). */
+export function hookRank(order: readonly string[]): (key: string) => number {
+  const m = new Map(order.map((k, i) => [k, i]));
+  return (k) => m.get(k) ?? -1;
+}
