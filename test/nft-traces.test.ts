@@ -54,13 +54,24 @@ function maskTraceIds(lines: readonly string[]): string[] {
   );
 }
 
+/** The length of the longest common subsequence of two line lists. */
+function commonLines(a: readonly string[], b: readonly string[]): number {
+  let prev = new Array<number>(b.length + 1).fill(0);
+  for (const x of a) {
+    const cur = [0];
+    for (let j = 0; j < b.length; j++) cur.push(x === b[j] ? prev[j]! + 1 : Math.max(prev[j + 1]!, cur[j]!));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 const io = { stdin: () => '', isTTY: false, env: {} as NodeJS.ProcessEnv };
 
 interface PacketResult {
   packet: string;
   kernel: string[];
   mine: string[];
-  /** Lines equal at the same position, out of the longer of the two. */
+  /** Lines both have in the same order (longest common subsequence), out of the longer of the two. */
   agree: number;
   total: number;
 }
@@ -121,8 +132,7 @@ async function replay(sc: NftTraceRecordedScenario): Promise<ScenarioResult> {
       const kernel = sc.packets[k]!.kernel?.monitor ?? [];
       const masked = maskTraceIds(mine);
       const total = Math.max(masked.length, kernel.length);
-      let agree = 0;
-      for (let i = 0; i < total; i++) if (masked[i] !== undefined && masked[i] === kernel[i]) agree++;
+      const agree = commonLines(masked, kernel);
       packets.push({ packet: sc.packets[k]!.packet, kernel, mine: masked, agree, total });
     }
     return { name: sc.name, packets };
