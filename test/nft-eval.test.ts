@@ -681,3 +681,28 @@ table inet f {
   const r3 = runBaseChain(rs, f, f.chains.get('in')!, makeEnv(newPacket({ src: 1, dst: 2, proto: 17, dport: 9 }), { ctState: 'ESTABLISHED' }));
   expect(r3.verdict).toBe('accept');
 });
+
+test('reject with tcp reset depends on tcp; dnat through a map; ct mark and meta mark copies', () => {
+  const rs = rulesetWith(['reject with tcp reset', 'meta mark set ct mark', 'ct mark set 0x00000042', 'accept']);
+  const e1 = makeEnv(udp());
+  expect(run(rs, e1).verdict).toBe('accept');
+  expect(e1.rejects).toEqual([]);
+  const conn: ConnView = { orig: { src: 1, dst: 2, proto: 17, sport: 1, dport: 2 }, reply: { src: 2, dst: 1, proto: 17, sport: 2, dport: 1 }, status: 0, mark: 7, expires: 100, helper: undefined };
+  const p2 = udp();
+  const e2 = makeEnv(p2, { ct: conn });
+  run(rs, e2);
+  expect(p2.mark).toBe(7);
+  expect(conn.mark).toBe(0x42);
+  const e3 = makeEnv(tcp());
+  expect(run(rs, e3).verdict).toBe('drop');
+  expect(e3.rejects).toEqual(['tcp-reset']);
+  const nat = rulesetFromText('table ip n {\n\tmap m {\n\t\ttype ipv4_addr : ipv4_addr\n\t\telements = { 10.0.0.1 : 192.168.1.1, 10.0.0.9 : 192.168.1.9 }\n\t}\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tdnat to ip daddr map @m\n\t\ttcp dport 80 redirect to :8080\n\t}\n}\n');
+  const t = table(nat, 'ip', 'n');
+  const e4 = makeEnv(tcp(), { hook: 'prerouting' });
+  runBaseChain(nat, t, t.chains.get('pre')!, e4);
+  expect(e4.nats).toEqual([[expect.objectContaining({ kind: 'DNAT', minAddr: ip('192.168.1.1'), maxAddr: ip('192.168.1.1'), mapPorts: false }), 'dnat']]);
+  const e5 = makeEnv(tcp({ dst: ip('10.0.0.5') }), { hook: 'prerouting' });
+  const r5 = runBaseChain(nat, t, t.chains.get('pre')!, e5);
+  expect(e5.nats).toEqual([[expect.objectContaining({ kind: 'REDIRECT', minAddr: 0, mapPorts: true, minPort: 8080, maxPort: 8080 }), 'redirect']]);
+  expect(r5.events.filter((e) => e.kind === 'miss').map((e) => (e as { why: string }).why)).toEqual(['dnat to ... map (ip daddr is 10.0.0.5: not in the map)']);
+});

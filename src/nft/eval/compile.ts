@@ -428,6 +428,9 @@ function rejectStep(p: Parser): Step {
     }
   }
   return (rt) => {
+    // `reject with tcp reset` carries the dependency `ip protocol tcp` (hidden in the ip family's listing,
+    // `meta l4proto tcp` in inet): other packets do not match the rule.
+    if (what === 'tcp-reset' && rt.env.pkt.proto !== 6) return { miss: () => 'reject with tcp reset (the packet is not tcp)' };
     rt.env.reject(what);
     return { verdict: { code: 'drop' } };
   };
