@@ -35,6 +35,9 @@ const KNOWN_GAPS: ReadonlyMap<string, string> = new Map<string, string>([
   ['iptables-then-nft-same-priority', 'iptables-nft -p as meta l4proto'],
   ['nft-then-iptables-same-priority', 'iptables-nft -p as meta l4proto'],
   ['priorities-interleaved', 'chains iptables-nft never created (mangle INPUT)'],
+  // A packet sent to the host's own address: the kernel's lines after it comes back in on lo carry a new trace
+  // id (#1, as the xtables-monitor view already does it), tsiptables keeps the first one (#0).
+  ['loopback-local', 'a new trace id after the loopback re-entry'],
 ]);
 
 const recorded: NftTraceRecordedScenario[] = readdirSync(DIR)
