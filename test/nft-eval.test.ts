@@ -338,7 +338,7 @@ table ip bypass {
     env.family = t.family;
     env.hook = hook;
     const r = runBaseChain(stateless, t, t.chains.get(chain)!, env);
-    return monitorLines(r.events, 'd4c4fba9', hook, t.family);
+    return monitorLines(r.events, 'd4c4fba9', hook, t.family, { l4checksum: 'partial' });
   };
 
   test('the client SYN: ingress (netdev), prerouting, forward', () => {
@@ -418,7 +418,7 @@ table ip f {
     const t = table(rs, family, tname);
     env.family = t.family;
     env.hook = hook;
-    return monitorLines(runBaseChain(rs, t, t.chains.get(chain)!, env).events, id, hook, t.family);
+    return monitorLines(runBaseChain(rs, t, t.chains.get(chain)!, env).events, id, hook, t.family, { l4checksum: 'partial' });
   };
 
   test('udp through netdev ingress, inet dnat, ip forward, inet masquerade, netdev egress (exp2)', () => {
@@ -576,7 +576,7 @@ table netdev e {
   const go = (family: string, tname: string, chain: string, hook: NftHook, pkt: Packet, id: string): string[] => {
     const t = table(rs, family, tname);
     const env = makeEnv(pkt, { family: t.family, hook });
-    return monitorLines(runBaseChain(rs, t, t.chains.get(chain)!, env).events, id, hook, t.family);
+    return monitorLines(runBaseChain(rs, t, t.chains.get(chain)!, env).events, id, hook, t.family, { l4checksum: 'partial' });
   };
 
   test('a bridged ping: both ports, ether, ip protocol kept', () => {
@@ -705,4 +705,18 @@ test('reject with tcp reset depends on tcp; dnat through a map; ct mark and meta
   const r5 = runBaseChain(nat, t, t.chains.get('pre')!, e5);
   expect(e5.nats).toEqual([[expect.objectContaining({ kind: 'REDIRECT', minAddr: 0, mapPorts: true, minPort: 8080, maxPort: 8080 }), 'redirect']]);
   expect(r5.events.filter((e) => e.kind === 'miss').map((e) => (e as { why: string }).why)).toEqual(['dnat to ... map (ip daddr is 10.0.0.5: not in the map)']);
+});
+
+test('netdev egress dumps with full checksums, as scapy sent them (fixtures/nft/traces/recorded/egress-hook.json)', () => {
+  const rs = rulesetFromText('table netdev eg {\n\tchain out1 {\n\t\ttype filter hook egress device "eth1" priority 0; policy accept;\n\t\tip daddr 10.0.2.3 counter packets 0 bytes 0 drop\n\t\tudp dport 53 meta mark set 0x00000035\n\t}\n}\n');
+  const t = table(rs, 'netdev', 'eg');
+  const first = (pkt: Packet): string => {
+    const r = runBaseChain(rs, t, t.chains.get('out1')!, makeEnv(pkt, { family: 'netdev', hook: 'egress', tracing: true }));
+    return monitorLines(r.events, '#0', 'egress', 'netdev')[0]!;
+  };
+  const base = { ttl: 63, outIface: 'eth1' };
+  expect(first(newPacket({ src: ip('10.0.1.2'), dst: ip('10.0.2.2'), proto: 17, sport: 40000, dport: 53, id: 0x1000, len: 28, ...base }))).toBe('trace id #0 netdev eg out1 packet: oif "eth1" @nh,0,160 0x4500001c100040003f1114ce0a0001020a000202 @th,0,64 0x9c40003500084c65 ');
+  expect(first(newPacket({ src: ip('10.0.1.2'), dst: ip('10.0.2.3'), proto: 1, icmpType: 8, icmpId: 0x1234, icmpSeq: 1, id: 0x1001, len: 84, ...base }))).toBe('trace id #0 netdev eg out1 packet: oif "eth1" @nh,0,160 0x45000054100140003f0114a40a0001020a000203 @th,0,160 0x800e5ca12340001000000000000000000000000 ');
+  expect(first(newPacket({ src: ip('10.0.2.1'), dst: ip('10.0.2.2'), proto: 17, sport: 40000, dport: 53, id: 0x1002, len: 28, outIface: 'eth1' }))).toBe('trace id #0 netdev eg out1 packet: oif "eth1" @nh,0,160 0x4500001c10024000401112cd0a0002010a000202 @th,0,64 0x9c40003500084b66 ');
+  expect(first(newPacket({ src: ip('10.0.1.2'), dst: ip('10.0.2.2'), proto: 6, sport: 40000, dport: 80, seq: 1000, tcpFlags: 2, window: 64240, id: 0x1003, len: 40, ...base }))).toBe('trace id #0 netdev eg out1 packet: oif "eth1" @nh,0,160 0x45000028100340003f0614ca0a0001020a000202 @th,0,160 0x9c400050000003e8000000005002faf0fd750000 ');
 });

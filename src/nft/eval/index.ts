@@ -5,5 +5,5 @@
  */
 export type { NftHook, NftEnv, NftVerdict, NftTraceEvent, NftChainResult } from './types';
 export { runBaseChain } from './walk';
-export { monitorLines, packetLine, startMonitor, monitorText, type MonitorOptions } from './monitor';
+export { monitorLines, packetLine, startMonitor, monitorText, type MonitorOptions, type L4Checksum } from './monitor';
 export { compileRule } from './compile';

@@ -28,8 +28,9 @@
  *   sequence 0) then `@th,64,96 0xHEX` (the echo data, or the quoted IP header's first 12 bytes).
  *   HEX is the bytes read as one number: leading zero bytes vanish, all zeros print 0x0.
  * - netdev egress: no link-layer header is dumped, so nft knows no protocol: `oif "X" @nh,0,160 0xIPHDR
- *   @th,0,160 0xTRANSPORT` (the IPv4 header with its checksum; 20 transport bytes; a TCP/UDP checksum is the
- *   partial one veth leaves: the folded pseudo-header sum, see partialChecksum()).
+ *   @th,0,160 0xTRANSPORT` (the IPv4 header with its checksum; 20 transport bytes; the TCP/UDP checksum as the
+ *   sender left it: full from a wire or scapy, the folded pseudo-header sum from a Linux stack over veth, see
+ *   L4Checksum).
  */
 import type { Packet } from '../../eval/packet';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, isIcmpError } from '../../eval/packet';
@@ -65,6 +66,13 @@ export function inetChecksum(bytes: readonly number[]): number {
 }
 
 /**
+ * What the TCP/UDP checksum field holds: 'full', the checksum a packet on a wire carries (a NIC's packets, a
+ * packet crafted by scapy: the trace fixtures, fixtures/nft/traces/recorded/egress-hook.json); 'partial', what a
+ * Linux stack leaves when sending over veth (labs, scratch/stateless-nat.raw.txt).
+ */
+export type L4Checksum = 'full' | 'partial';
+
+/**
  * The TCP/UDP checksum field of a packet sent over veth (CHECKSUM_PARTIAL: the stack leaves the folded sum of the
  * pseudo-header in the field, for the device to finish; NAT updates it incrementally): what the recordings show
  * (0x1631 for 10.0.1.1 -> 10.0.1.2, tcp, 40 bytes).
@@ -92,7 +100,7 @@ function payloadBytes(p: Packet, n: number): number[] {
 }
 
 /** The transport header and the data after it, as far as the IP length goes (all of it, for checksums). */
-export function transportBytes(p: Packet): number[] {
+export function transportBytes(p: Packet, l4checksum: L4Checksum = 'full'): number[] {
   const ihl = 20 + Math.ceil(p.ipOptions.length / 4) * 4;
   const total = Math.max(0, p.len - ihl);
   let hdr: number[];
@@ -102,7 +110,7 @@ export function transportBytes(p: Packet): number[] {
     hdr = [...u16(p.sport), ...u16(p.dport), ...u32(p.seq), ...u32(p.ackSeq), ((20 + optLen) / 4) << 4, p.tcpFlags & 255, ...u16(p.window), 0, 0, ...u16(p.urgPtr), ...opts];
     const data = payloadBytes(p, Math.max(0, total - hdr.length));
     const seg = [...hdr, ...data];
-    const c = partialChecksum(p, PROTO_TCP, seg.length);
+    const c = l4checksum === 'partial' ? partialChecksum(p, PROTO_TCP, seg.length) : inetChecksum([...u32(p.src), ...u32(p.dst), 0, PROTO_TCP, ...u16(seg.length), ...seg]);
     seg[16] = c >> 8;
     seg[17] = c & 255;
     return seg;
@@ -110,7 +118,8 @@ export function transportBytes(p: Packet): number[] {
   if (p.proto === PROTO_UDP) {
     hdr = [...u16(p.sport), ...u16(p.dport), ...u16(total), 0, 0];
     const seg = [...hdr, ...payloadBytes(p, Math.max(0, total - 8))];
-    const c = partialChecksum(p, PROTO_UDP, seg.length);
+    let c = l4checksum === 'partial' ? partialChecksum(p, PROTO_UDP, seg.length) : inetChecksum([...u32(p.src), ...u32(p.dst), 0, PROTO_UDP, ...u16(seg.length), ...seg]);
+    if (c === 0 && l4checksum === 'full') c = 0xffff;
     seg[6] = c >> 8;
     seg[7] = c & 255;
     return seg;
@@ -160,7 +169,7 @@ function hasOif(hook: NftHook, p: Packet): boolean {
 }
 
 /** What follows `packet: ` (with its trailing blank). */
-export function packetLine(p: Packet, hook: NftHook, family: Family): string {
+export function packetLine(p: Packet, hook: NftHook, family: Family, l4checksum: L4Checksum = 'full'): string {
   const out: string[] = [];
   const iif = hasIif(hook, p);
   if (iif) out.push(`iif "${p.inIface}"`);
@@ -173,7 +182,7 @@ export function packetLine(p: Packet, hook: NftHook, family: Family): string {
   // Without a link-layer header (netdev egress, or netdev/bridge without ethernet) nft knows no network protocol.
   const knowsNetwork = family === 'ip' || family === 'inet' || ether;
   const iph = ipHeaderBytes(p);
-  const th = transportBytes(p).slice(0, 20);
+  const th = transportBytes(p, l4checksum).slice(0, 20);
   if (!knowsNetwork) {
     out.push(`@nh,0,${iph.length * 8} ${hexOf(iph.slice(0, 40))}`);
     if (th.length > 0) out.push(`@th,0,${th.length * 8} ${hexOf(th)}`);
@@ -224,6 +233,9 @@ export function monitorText(rule: NftRule): string {
 export interface MonitorOptions {
   /** The rule text nft's cache holds (listed when the monitor started), when it differs from the event's. */
   ruleText?(table: string, chain: string, handle: number): string | undefined;
+  /** The TCP/UDP checksum in raw dumps (netdev egress): 'full' (default, a packet from a wire or scapy) or
+   * 'partial' (sent by a Linux stack over veth, as in labs). */
+  l4checksum?: L4Checksum;
 }
 
 /** The lines `nft monitor trace` prints for the events of one packet run, given the trace id (8 hex digits). */
@@ -234,7 +246,7 @@ export function monitorLines(events: readonly NftTraceEvent[], id: string, hook:
     const head = `trace id ${id} ${fam} ${e.table.name} ${e.chain.name} `;
     switch (e.kind) {
       case 'packet':
-        lines.push(`${head}packet: ${packetLine(e.pkt, hook, fam)}`);
+        lines.push(`${head}packet: ${packetLine(e.pkt, hook, fam, opts.l4checksum)}`);
         break;
       case 'rule':
         lines.push(`${head}rule ${opts.ruleText?.(e.table.name, e.chain.name, e.handle) ?? e.text} (verdict ${e.verdict})`);
