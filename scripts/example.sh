@@ -42,5 +42,9 @@ echo "# 7. tsiptables lab: a how-to's namespace script (fixtures/labs/router-nat
 echo "#    (dmesg's LOG lines left out here):"
 tsiptables lab fixtures/labs/router-nat.sh | grep -v '^\[' | sed -n '/^tcpdump: verbose/,/^0 packets dropped/p' || true
 echo
-echo "# 8. every bundled lab compared with its real run (fixtures/labs/recorded/, masked):"
+echo "# 8. the stateless NAT lab (fixtures/labs/stateless-nat.sh): nftables netdev ingress/egress rewrite addresses, a"
+echo "#    mark hands the packet to raw's notrack and the forward chain; nft monitor trace of the client's ping and its reply:"
+tsiptables lab fixtures/labs/stateless-nat.sh | grep '^trace id' | head -21 | cut -c1-190 || true
+echo
+echo "# 9. every bundled lab compared with its real run (fixtures/labs/recorded/, masked):"
 npx --no-install tsx scripts/lab-check.ts

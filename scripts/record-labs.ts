@@ -43,8 +43,8 @@ const DEFAULT_OUT = path.join(LABS, 'recorded');
 const LOCK = '/run/lock/tsi-record-labs.lock';
 const NF_LOG_ALL_NETNS = '/proc/sys/net/netfilter/nf_log_all_netns';
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const TOOLS = ['bash', 'ip', 'iptables', 'iptables-save', 'iptables-restore', 'ping', 'nc', 'curl', 'tcpdump', 'conntrack', 'sysctl'];
-const APT = 'iptables iproute2 iputils-ping netcat-openbsd curl tcpdump conntrack procps';
+const TOOLS = ['bash', 'ip', 'iptables', 'iptables-save', 'iptables-restore', 'nft', 'ping', 'nc', 'curl', 'tcpdump', 'conntrack', 'sysctl'];
+const APT = 'iptables nftables iproute2 iputils-ping netcat-openbsd curl tcpdump conntrack procps';
 /** A lab that runs longer than this is killed (and recorded as it stands, with the recorder's note). */
 const LAB_TIMEOUT_MS = 120_000;
 
@@ -366,6 +366,7 @@ function toolVersions(): Record<string, string> {
     curl: firstLine(sh(['curl', '--version']).stdout),
     tcpdump: firstLine(sh(['tcpdump', '--version']).stdout + sh(['tcpdump', '--version']).stderr),
     conntrack: firstLine(sh(['conntrack', '--version']).stdout + sh(['conntrack', '--version']).stderr),
+    nft: firstLine(sh(['nft', '--version']).stdout),
   };
 }
 

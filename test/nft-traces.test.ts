@@ -24,21 +24,7 @@ const DIR = 'fixtures/nft/traces/recorded';
  * Scenarios whose lines do not all agree yet, with the cause (see the report printed by the summary test). A
  * listed scenario must still disagree; remove it when it agrees.
  */
-const KNOWN_GAPS: ReadonlyMap<string, string> = new Map<string, string>([
-  // The raw dump of a netdev egress chain (@th,...) carries the L4 checksum: the kernel shows the packet's full
-  // checksum, tsiptables the pseudo-header sum a checksum-offloading sender would leave there.
-  ['egress-hook', 'L4 checksum in the raw @th dump of an egress chain'],
-  // iptables-nft -p tcp/udp/icmp: nft 1.0.6 lists it as `meta l4proto tcp`, tsiptables as `ip protocol tcp`;
-  // and iptables-nft creates only the chains a command names (no mangle INPUT, no nat INPUT), tsiptables traces
-  // every built-in chain of a table.
-  ['iptables-nat-nft-filter', 'iptables-nft -p as meta l4proto; chains iptables-nft never created'],
-  ['iptables-then-nft-same-priority', 'iptables-nft -p as meta l4proto'],
-  ['nft-then-iptables-same-priority', 'iptables-nft -p as meta l4proto'],
-  ['priorities-interleaved', 'chains iptables-nft never created (mangle INPUT)'],
-  // A packet sent to the host's own address: the kernel's lines after it comes back in on lo carry a new trace
-  // id (#1, as the xtables-monitor view already does it), tsiptables keeps the first one (#0).
-  ['loopback-local', 'a new trace id after the loopback re-entry'],
-]);
+const KNOWN_GAPS: ReadonlyMap<string, string> = new Map<string, string>([]);
 
 const recorded: NftTraceRecordedScenario[] = readdirSync(DIR)
   .filter((f) => f.endsWith('.json'))

@@ -63,13 +63,22 @@ function iptablesWalkEvents(events: readonly TraceEvent[], start: number): { eve
   return { events: out, next: i };
 }
 
-/** The monitor lines of a trace result; `id` is the trace id (8 hex digits) the kernel gave the packet. */
-export function nftMonitorLines(r: TraceResult, id: string): string[] {
+/**
+ * The monitor lines of a trace result; `nextId` gives the trace ids (8 hex digits): the kernel's is random per
+ * packet, and a packet looped back through lo is a new skb with a new id (recorded: fixtures/nft/traces).
+ */
+export function nftMonitorLines(r: TraceResult, nextId: () => string): string[] {
   const lines: string[] = [];
   const ev = r.events;
+  let id = nextId();
   for (let i = 0; i < ev.length; ) {
     const e = ev[i]!;
-    if (e.kind === 'nft') {
+    if (e.kind === 'route' && e.text.startsWith('loopback:')) {
+      id = nextId();
+      i++;
+    } else if (e.kind === 'chain' && e.registered === false) {
+      i = iptablesWalkEvents(ev, i).next;
+    } else if (e.kind === 'nft') {
       if (e.events.some((x) => x.kind !== 'miss')) lines.push(...monitorLines(e.events, id, e.hook, e.family as NftTable['family']));
       i++;
     } else if (e.kind === 'chain') {

@@ -160,6 +160,7 @@ export function humanView(r: TraceResult, color: boolean): string {
         break;
       case 'nft': {
         // An nft base chain: its rules that ran (with their verdicts) and those passed over, with why.
+        if (e.dev !== undefined) lines.push(c.cyan.bold(`${e.hook.toUpperCase()} ${e.dev}`));
         lines.push(`  ${c.cyan(`${e.family} ${e.table} ${e.chain}`)} ${c.gray(`(nft, hook ${e.hook})`)}`);
         for (const x of e.events) {
           if (x.kind === 'miss') lines.push(c.gray(`    ${x.chain.name} handle ${x.handle} skipped: ${x.why}    (${x.text})`));
@@ -174,7 +175,7 @@ export function humanView(r: TraceResult, color: boolean): string {
     }
   }
   const table = new Table({ head: ['fate', 'in', 'out', 'packet after NAT', 'conntrack', 'decided by'], style: { head: color ? ['bold'] : [], border: color ? ['grey'] : [] } });
-  table.push([r.fate, r.in ?? '-', r.out ?? '-', r.fate === 'dropped' ? '-' : describeEnds(r.packet), r.ctState, r.decidedBy ? `${r.decidedBy.table} ${r.decidedBy.chain} ${r.decidedBy.rule ? `#${r.decidedBy.num}` : 'policy'}` : r.reason]);
+  table.push([r.fate, r.in ?? '-', r.out ?? '-', r.fate === 'dropped' ? '-' : describeEnds(r.packet), r.ctState, r.decidedBy ? `${r.decidedBy.table} ${r.decidedBy.chain} ${r.decidedBy.rule || r.decidedBy.type === 'rule' ? `#${r.decidedBy.num}` : 'policy'}` : r.reason]);
   lines.push(table.toString());
   const verdictColor = r.fate === 'dropped' ? c.red.bold : c.green.bold;
   lines.push(verdictColor(`${r.fate}: ${r.verdict}${whyNot(r)}`));

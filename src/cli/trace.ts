@@ -727,6 +727,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     }
   };
   /** One packet: whether it was dropped, or the error of its line. */
+  let traceIds = 0x1000;
   const traceOne = (rs: Ruleset, runner: BatchRunner, monitorPlan: ReturnType<typeof handlePlan> | undefined, i: number): boolean | string => {
     let result: TraceResult;
     try {
@@ -746,7 +747,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
     else if (flags.dmesg) emit(dmesgLines(result).map((l) => l + '\n').join(''));
     else if (flags.monitor && rs.nft !== undefined) {
       // A host with nft chains: what `nft monitor trace` prints, the packet traced from its first hook on.
-      emit(nftMonitorLines(result, (0x1000 + i).toString(16).padStart(8, '0')).map((l) => l + '\n').join(''));
+      emit(nftMonitorLines(result, () => (traceIds++).toString(16).padStart(8, '0')).map((l) => l + '\n').join(''));
     } else if (flags.monitor) emit(monitorLines(result, rs, { plan: monitorPlan }).map((l) => l + '\n').join(''));
     else emit((i > 0 ? '\n' : '') + humanView(result, color) + branchesView(branches));
     return result.fate === 'dropped';

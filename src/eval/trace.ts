@@ -34,7 +34,8 @@ export interface Assumption {
 /** The trace, in order, for a person and for the JSON/dmesg views. */
 export type TraceEvent =
   | { kind: 'hook'; hook: Hook }
-  | { kind: 'chain'; table: string; chain: string; hook: Hook }
+  /** An iptables table's walk of a hook; `registered` false: the nf_tables variant has not made that chain (no trace lines). */
+  | { kind: 'chain'; table: string; chain: string; hook: Hook; registered?: boolean }
   | { kind: 'step'; step: Step; packet: Packet; traced?: boolean }
   | { kind: 'miss'; miss: Miss }
   | { kind: 'conntrack'; state: CtState; conn: string | undefined; why: string | undefined }
@@ -46,7 +47,7 @@ export type TraceEvent =
   | { kind: 'assume'; assumption: Assumption }
   | { kind: 'unsimulated'; what: string }
   /** One nft base chain's walk: what `nft monitor trace` reports of it (when traced) and the rules passed over. */
-  | { kind: 'nft'; family: string; hook: NftHook; table: string; chain: string; events: NftTraceEvent[] };
+  | { kind: 'nft'; family: string; hook: NftHook; table: string; chain: string; events: NftTraceEvent[]; dev?: string };
 
 export interface TraceResult {
   fate: Fate;
@@ -363,11 +364,11 @@ export class Tracer {
   }
 
   /** One nft base chain (and the regular chains it jumps to), src/nft/eval. */
-  private nftWalk(run: Run, e: NftEntry, hook: NftHook): HookOutcome {
+  private nftWalk(run: Run, e: NftEntry, hook: NftHook, dev?: string): HookOutcome {
     const family = e.table.family;
     const label = `${family} ${e.table.name}`;
     const r = runBaseChain(this.nft!, e.table, e.chain, new NftRunEnv(run, this, family, hook, e.priority));
-    if (this.allEvents) run.events.push({ kind: 'nft', family, hook, table: e.table.name, chain: e.chain.name, events: r.events });
+    if (this.allEvents) run.events.push({ kind: 'nft', family, hook, table: e.table.name, chain: e.chain.name, events: r.events, ...(dev !== undefined ? { dev } : {}) });
     const verdict = r.verdict === 'accept' ? 'ACCEPT' : r.verdict === 'drop' ? 'DROP' : r.verdict === 'queue' ? 'QUEUE' : 'STOLEN';
     let step: Step | undefined;
     const d = r.decidedBy;
@@ -386,7 +387,7 @@ export class Tracer {
     if (entries === undefined || entries.length === 0) return undefined;
     let last: Step | undefined;
     for (const e of entries) {
-      const o = this.nftWalk(run, e, which);
+      const o = this.nftWalk(run, e, which, dev ?? undefined);
       if (o.verdict !== 'ACCEPT' || run.fwdTo !== undefined) return o.verdict === 'STOLEN' ? { ...o, verdict: 'ACCEPT' } : o;
       last = o.step ?? last;
     }
@@ -406,7 +407,7 @@ export class Tracer {
 
   private walk(run: Run, tableName: string, hook: Hook): HookOutcome {
     const table = this.ruleset.tables.get(tableName as never)!;
-    if (this.allEvents) run.events.push({ kind: 'chain', table: tableName, chain: hook, hook });
+    if (this.allEvents) run.events.push({ kind: 'chain', table: tableName, chain: hook, hook, registered: table.chains.get(hook)?.registered !== false });
     // One context per packet run, set to each walk's table and hook (a walk's extensions use it only while it runs).
     let ctx = run.ctx;
     if (ctx === undefined) ctx = run.ctx = new RunContext(run, this, this.memoryStore, tableName, hook);

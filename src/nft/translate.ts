@@ -354,7 +354,9 @@ export function nftListedText(rule: Rule, packets: number | bigint = 0, bytes: n
     if (e instanceof UntranslatableYet) return undefined;
     throw e;
   }
-  return text?.replace(/\bcounter\b/, `counter packets ${packets} bytes ${bytes}`);
+  // iptables-nft matches `-p PROTO` on the layer 4 protocol (`meta l4proto`), where iptables-translate writes
+  // `ip protocol` (recorded: fixtures/nft/traces, a bare `-p udp` rule).
+  return text?.replace(/^((?:[io]ifname (?:!= )?"[^"]*" )*)ip protocol /, '$1meta l4proto ').replace(/\bcounter\b/, `counter packets ${packets} bytes ${bytes}`);
 }
 
 /** `iptables-translate ARGS`: what it prints. Throws the iptables side's IptablesError for a bad command. */
