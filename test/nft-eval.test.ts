@@ -720,3 +720,23 @@ test('netdev egress dumps with full checksums, as scapy sent them (fixtures/nft/
   expect(first(newPacket({ src: ip('10.0.2.1'), dst: ip('10.0.2.2'), proto: 17, sport: 40000, dport: 53, id: 0x1002, len: 28, outIface: 'eth1' }))).toBe('trace id #0 netdev eg out1 packet: oif "eth1" @nh,0,160 0x4500001c10024000401112cd0a0002010a000202 @th,0,64 0x9c40003500084b66 ');
   expect(first(newPacket({ src: ip('10.0.1.2'), dst: ip('10.0.2.2'), proto: 6, sport: 40000, dport: 80, seq: 1000, tcpFlags: 2, window: 64240, id: 0x1003, len: 40, ...base }))).toBe('trace id #0 netdev eg out1 packet: oif "eth1" @nh,0,160 0x45000028100340003f0614ca0a0001020a000202 @th,0,160 0x9c400050000003e8000000005002faf0fd750000 ');
 });
+
+test('IP options follow ip length as raw network header bits (exp6)', () => {
+  const rs = rulesetFromText('table ip t {\n\tchain o {\n\t\ttype filter hook output priority 0; policy accept;\n\t\tudp dport 6666 meta nftrace set 1\n\t}\n}\n');
+  const t = table(rs, 'ip', 't');
+  const pkt = newPacket({ src: ip('10.9.0.1'), dst: ip('10.9.0.2'), proto: 17, sport: 59926, dport: 6666, id: 28161, len: 39, payload: 'opt', outIface: 'veth0', ipOptions: new Uint8Array([7, 7, 8, 10, 9, 0, 1, 0]) });
+  const r = runBaseChain(rs, t, t.chains.get('o')!, makeEnv(pkt, { hook: 'output' }));
+  expect(monitorLines(r.events, '6a784c25', 'output', 'ip')[0]).toBe(
+    'trace id 6a784c25 ip t o packet: oif "veth0" ip saddr 10.9.0.1 ip daddr 10.9.0.2 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 28161 ip length 39 @nh,160,64 0x707080a09000100 udp sport 59926 udp dport 6666 udp length 11 @th,64,24 0x6f7074 ',
+  );
+});
+
+test('headers an IPv4 packet lacks never match, without asking; ip checksum as on the wire', () => {
+  const env = makeEnv(tcp());
+  const rs = rulesetFromText('table inet t {\n\tchain c {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tip6 saddr ::1 drop\n\t\ticmpv6 type echo-request drop\n\t\tip checksum 0x1234 drop\n\t}\n}\n');
+  const t = table(rs, 'inet', 't');
+  expect(runBaseChain(rs, t, t.chains.get('c')!, env).verdict).toBe('accept');
+  expect(env.questions).toEqual([]);
+  // 0x14ce: the header of the egress-hook fixture's udp packet.
+  expect(matches('ip checksum 5326', newPacket({ src: ip('10.0.1.2'), dst: ip('10.0.2.2'), proto: 17, id: 0x1000, ttl: 63, len: 28 }))).toBe(true);
+});

@@ -102,4 +102,24 @@ export const FIELDS: Record<string, Field> = {
   'ct direction': { get: (e) => (e.ct ? (e.ctReply ? 1n : 0n) : undefined) },
   'ct zone': { get: (e) => (e.ct ? 0n : undefined) },
   'ct expiration': { get: (e) => (e.ct ? BigInt(Math.round(e.ct.expires * 1000)) : undefined) },
+  'ip checksum': { get: (e) => BigInt(ipChecksum(e)) },
 };
+
+/** Headers a simulated (IPv4, untagged) packet never has: their fields are absent, the match breaks. */
+for (const sel of [
+  'ip6 saddr', 'ip6 daddr', 'ip6 nexthdr', 'ip6 hoplimit', 'ip6 length', 'icmpv6 type', 'icmpv6 code', 'icmpv6 id',
+  'icmpv6 sequence', 'vlan id', 'vlan pcp', 'vlan type', 'arp operation', 'arp htype', 'arp ptype', 'arp hlen', 'arp plen',
+  'arp saddr ip', 'arp daddr ip', 'arp saddr ether', 'arp daddr ether', 'sctp sport', 'sctp dport',
+]) {
+  FIELDS[sel] = { get: () => undefined };
+}
+
+/** The IPv4 header checksum (RFC 1071 over the header with its checksum field zero). */
+function ipChecksum(e: NftEnv): number {
+  const p = e.pkt;
+  const words = [((0x40 | (5 + Math.ceil(p.ipOptions.length / 4))) << 8) | (p.tos & 255), p.len & 0xffff, p.id & 0xffff, p.df ? 0x4000 : 0, ((p.ttl & 255) << 8) | (p.proto & 255), 0, p.src >>> 16, p.src & 0xffff, p.dst >>> 16, p.dst & 0xffff];
+  for (let i = 0; i + 1 < p.ipOptions.length; i += 2) words.push((p.ipOptions[i]! << 8) | p.ipOptions[i + 1]!);
+  let sum = words.reduce((a, w) => a + w, 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
