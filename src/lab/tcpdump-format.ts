@@ -127,8 +127,10 @@ export function formatTcpdumpLine(p: Packet, at: number, st: TcpdumpState): stri
   const showSeq = payload > 0 || p.tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST) || !(p.tcpFlags & TCP_ACK);
   const opts = p.tcpOptions.length > 0 ? `, options [${optionText(p.tcpOptions)}]` : '';
   const parts = `Flags [${flagText(p.tcpFlags)}]${showSeq ? `, seq ${seqText}` : ''}${ackText}, win ${p.window}${opts}, length ${payload}`;
-  // print-http.c: the first line of a request or response on port 80.
+  // print-http.c: the first line of a request or response on port 80 or 8080 (print-tcp.c's HTTP_PORT_ALT, recorded:
+  // docker-bridge).
   const firstLine = p.payload?.split(/\r?\n/)[0];
-  const http = payload > 0 && (p.dport === 80 || p.sport === 80) ? `: HTTP${firstLine && /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|HTTP\/)/.test(firstLine) ? `: ${firstLine}` : ''}` : '';
+  const isHttp = (port: number): boolean => port === 80 || port === 8080;
+  const http = payload > 0 && (isHttp(p.dport) || isHttp(p.sport)) ? `: HTTP${firstLine && /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|HTTP\/)/.test(firstLine) ? `: ${firstLine}` : ''}` : '';
   return `${head}${a(p.src)}.${p.sport} > ${a(p.dst)}.${p.dport}: ${parts}${http}\n`;
 }
