@@ -108,10 +108,13 @@ export function unprefixNamespaces(text: string, names: string[]): string {
   return names.reduce((t, n) => t.replace(wordRe(`tsi-${n}`), n), text);
 }
 
-/** The LOG prefixes of the script's rules ('' for a LOG rule without --log-prefix). */
+/** The LOG prefixes of the script's rules ('' for a LOG rule without --log-prefix), nft `log prefix` too. */
 export function logPrefixes(text: string): string[] {
   const out = new Set<string>();
   for (const l of codeLines(text)) {
+    // nft's log statement (in a here-document of `nft -f -`) writes through the same kernel logger.
+    const nft = /(?:^|\s)log\s+prefix\s+"([^"]*)"/.exec(l);
+    if (nft) out.add(nft[1]!);
     if (!/(^|\s)-j\s+LOG(\s|$)/.test(l)) continue;
     const m = /--log-prefix(?:=|\s+)("([^"]*)"|'([^']*)'|(\S+))/.exec(l);
     out.add(m ? (m[2] ?? m[3] ?? m[4] ?? '') : '');
