@@ -331,25 +331,23 @@ function translateRule(line: string, jumpTo: string | undefined, ip: BaseMatch):
   return s;
 }
 
+/** The base options of a rule as translateRule() reads them (-s/-d as the save text has them, /32 dropped). */
+function baseMatchOf(rule: Pick<Rule, 'ip' | 'text'>): BaseMatch {
+  const ip = rule.ip;
+  const src = /(?:^| )-s (\S+)/.exec(rule.text)?.[1] ?? '';
+  const dst = /(?:^| )-d (\S+)/.exec(rule.text)?.[1] ?? '';
+  const bare = (a: string): string => (a.endsWith('/32') ? a.slice(0, -3) : a);
+  return { inIface: ip.inIface, outIface: ip.outIface, proto: ip.proto, fragment: ip.fragment, inv: ip.inv, src: bare(src), dst: bare(dst) };
+}
+
 /**
  * How nft prints an iptables-nft rule of the kernel (`nft list ruleset`, `nft monitor trace`): its translation, the
  * counter with its numbers (`counter packets P bytes B`). Undefined when there is no translation yet.
  */
 export function nftListedText(rule: Rule, packets: number | bigint = 0, bytes: number | bigint = 0): string | undefined {
-  const ip = rule.ip;
-  const src = /(?:^| )-s (\S+)/.exec(rule.text)?.[1] ?? '';
-  const dst = /(?:^| )-d (\S+)/.exec(rule.text)?.[1] ?? '';
   let text: string | undefined;
   try {
-    text = translateRule(rule.line, rule.jumpTo, {
-      inIface: ip.inIface,
-      outIface: ip.outIface,
-      proto: ip.proto,
-      fragment: ip.fragment,
-      inv: ip.inv,
-      src: src.endsWith('/32') ? src.slice(0, -3) : src,
-      dst: dst.endsWith('/32') ? dst.slice(0, -3) : dst,
-    });
+    text = translateRule(rule.line, rule.jumpTo, baseMatchOf(rule));
   } catch (e) {
     if (e instanceof UntranslatableYet) return undefined;
     throw e;
@@ -381,18 +379,7 @@ export function translate(argv: readonly string[]): TranslateResult {
       const verb = cmd.command === 'append' ? 'add' : 'insert';
       let out = '';
       for (const rule of buildRules(cmd.rule)) {
-        const ip = rule.ip;
-        const src = /(?:^| )-s (\S+)/.exec(rule.text)?.[1] ?? '';
-        const dst = /(?:^| )-d (\S+)/.exec(rule.text)?.[1] ?? '';
-        const text = translateRule(rule.line, rule.jumpTo, {
-          inIface: ip.inIface,
-          outIface: ip.outIface,
-          proto: ip.proto,
-          fragment: ip.fragment,
-          inv: ip.inv,
-          src: src.endsWith('/32') ? src.slice(0, -3) : src,
-          dst: dst.endsWith('/32') ? dst.slice(0, -3) : dst,
-        });
+        const text = translateRule(rule.line, rule.jumpTo, baseMatchOf(rule));
         out += text === undefined ? `nft # ${argv.map((a) => `${a} `).join('')}\n` : `nft '${verb} rule ip ${t} ${cmd.chain} ${text}'\n`;
       }
       return { stdout: out, stderr: '', status: 0 };
