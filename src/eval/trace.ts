@@ -367,8 +367,11 @@ export class Tracer {
   private nftWalk(run: Run, e: NftEntry, hook: NftHook, dev?: string): HookOutcome {
     const family = e.table.family;
     const label = `${family} ${e.table.name}`;
+    // The walk's event goes first: LOG lines and assumptions of its rules follow it, as they happen inside it.
+    const ev: Extract<TraceEvent, { kind: 'nft' }> = { kind: 'nft', family, hook, table: e.table.name, chain: e.chain.name, events: [], ...(dev !== undefined ? { dev } : {}) };
+    if (this.allEvents) run.events.push(ev);
     const r = runBaseChain(this.nft!, e.table, e.chain, new NftRunEnv(run, this, family, hook, e.priority));
-    if (this.allEvents) run.events.push({ kind: 'nft', family, hook, table: e.table.name, chain: e.chain.name, events: r.events, ...(dev !== undefined ? { dev } : {}) });
+    ev.events = r.events;
     const verdict = r.verdict === 'accept' ? 'ACCEPT' : r.verdict === 'drop' ? 'DROP' : r.verdict === 'queue' ? 'QUEUE' : 'STOLEN';
     let step: Step | undefined;
     const d = r.decidedBy;
