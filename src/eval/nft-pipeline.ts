@@ -8,6 +8,14 @@
  * sits behind the one nat hook function at dstnat -100 / srcnat 100 (nf_nat_register_fn), which calls them in
  * their own priority order for a connection's first packet until one of them sets up a mapping
  * (nf_nat_inet_fn). So the list has one 'nat' entry holding those chains.
+ *
+ * The bridge family has hooks of its own (prerouting, input, forward, output, postrouting), which a frame the
+ * bridge switches meets whatever bridge-nf-call-iptables says. br_netfilter sits on three of them as one more hook
+ * function ('brnf'): it calls the ip PREROUTING chains from bridge prerouting at NF_BR_PRI_BRNF (0), the ip
+ * FORWARD chains from bridge forward at 0 too (6.18: an nft chain of priority 0 made later runs before it, one of
+ * priority 1 after, checked by hand), and the ip POSTROUTING chains from bridge postrouting at NF_BR_PRI_LAST. Its
+ * hooks are registered when the namespace's first bridge is made, before any nft chain of a lab, so an nft bridge
+ * chain of equal priority runs first.
  */
 import type { Hook } from '../extensions/spec';
 import type { Ruleset } from '../model/ruleset';
@@ -26,6 +34,17 @@ export interface NftEntry {
 /** One chain behind the nat hook: the iptables nat table's, or an nft nat chain. */
 export type NatChain = { kind: 'ipt'; priority: number } | NftEntry;
 
+/** The bridge family's hooks. */
+export type BridgeHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+/** One hook function on a bridge hook: an nft bridge chain, or br_netfilter calling the ip hook's chains. */
+export type BridgeEntry = NftEntry | { kind: 'brnf'; priority: number };
+
+/** NF_BR_PRI_LAST (INT_MAX): br_netfilter's postrouting hook. */
+const NF_BR_PRI_LAST = 2147483647;
+/** Where br_netfilter calls the ip chains, per bridge hook (NF_BR_PRI_BRNF is 0). */
+const BRNF_PRIORITY: Partial<Record<BridgeHook, number>> = { prerouting: 0, forward: 0, postrouting: NF_BR_PRI_LAST };
+const BRIDGE_HOOKS: readonly BridgeHook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
+
 export type PipelineEntry = Exclude<HookEntry, { kind: 'table'; table: 'nat' }> | NftEntry | { kind: 'nat'; priority: number; chains: NatChain[] };
 
 export interface Pipeline {
@@ -34,6 +53,10 @@ export interface Pipeline {
   ingress: ReadonlyMap<string, readonly NftEntry[]>;
   /** Egress chains per device (netdev). */
   egress: ReadonlyMap<string, readonly NftEntry[]>;
+  /** The bridge family's hooks: nft bridge chains and br_netfilter's entries, in order. */
+  bridge: Readonly<Record<BridgeHook, readonly BridgeEntry[]>>;
+  /** Are there nft bridge chains at all? (Without them, a bridged frame meets only br_netfilter.) */
+  hasBridgeChains: boolean;
   /** Does any nft rule need conntrack (a ct expression, a nat chain or statement)? */
   nftNeedsConntrack: boolean;
 }
@@ -44,11 +67,17 @@ const HOOKS: readonly Hook[] = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POS
 /** The pipeline of a ruleset; `nft` is its parsed nft side (undefined: iptables only). */
 export function buildPipeline(rs: Ruleset, nft: NftRuleset | undefined): Pipeline {
   const rank = hookRank(rs.hookOrder);
-  type Ranked = { e: PipelineEntry | NatChain; priority: number; rank: number };
+  type Ranked = { e: PipelineEntry | NatChain | BridgeEntry; priority: number; rank: number };
   const byHook = new Map<Hook, Ranked[]>(HOOKS.map((h) => [h, []]));
   const natByHook = new Map<Hook, Ranked[]>(HOOKS.map((h) => [h, []]));
   const ingress = new Map<string, Ranked[]>();
   const egress = new Map<string, Ranked[]>();
+  const bridge = new Map<BridgeHook, Ranked[]>(BRIDGE_HOOKS.map((h) => [h, []]));
+  for (const h of BRIDGE_HOOKS) {
+    const priority = BRNF_PRIORITY[h];
+    if (priority !== undefined) bridge.get(h)!.push({ e: { kind: 'brnf', priority }, priority, rank: -1 });
+  }
+  let hasBridgeChains = false;
   let needsCt = false;
 
   for (const hook of HOOKS) {
@@ -78,6 +107,14 @@ export function buildPipeline(rs: Ruleset, nft: NftRuleset | undefined): Pipelin
         }
         continue;
       }
+      if (table.family === 'bridge') {
+        const list = bridge.get(base.hook as BridgeHook);
+        if (list) {
+          list.push(ranked);
+          hasBridgeChains = true;
+        }
+        continue;
+      }
       if (table.family !== 'ip' && table.family !== 'inet') continue;
       const hook = HOOK_OF[base.hook];
       if (!hook) continue;
@@ -99,5 +136,7 @@ export function buildPipeline(rs: Ruleset, nft: NftRuleset | undefined): Pipelin
     hooks[hook] = sorted<PipelineEntry>(list);
   }
   const devices = (m: Map<string, Ranked[]>): Map<string, NftEntry[]> => new Map([...m].map(([d, l]) => [d, sorted<NftEntry>(l)]));
-  return { hooks, ingress: devices(ingress), egress: devices(egress), nftNeedsConntrack: needsCt };
+  const bridgeHooks = {} as Record<BridgeHook, BridgeEntry[]>;
+  for (const h of BRIDGE_HOOKS) bridgeHooks[h] = sorted<BridgeEntry>(bridge.get(h)!);
+  return { hooks, ingress: devices(ingress), egress: devices(egress), bridge: bridgeHooks, hasBridgeChains, nftNeedsConntrack: needsCt };
 }

@@ -11,7 +11,7 @@ import { addrToString } from '../model/ip';
 import { IPS, RTN, type CtState, type EvalContext, type LogRequest, type NatRequest } from './context';
 import { ConntrackTable, tupleText, type Conn } from './conntrack';
 import { manipOf } from './hooks';
-import { buildPipeline, type NatChain, type NftEntry, type Pipeline } from './nft-pipeline';
+import { buildPipeline, type BridgeHook, type NatChain, type NftEntry, type Pipeline } from './nft-pipeline';
 import { rulesetFromText, storedText } from '../nft/index';
 import type { NftRuleset } from '../nft/model';
 import { runBaseChain, type NftHook, type NftTraceEvent, type NftEnv } from '../nft/eval/index';
@@ -112,6 +112,14 @@ export interface TraceOptions {
 
 export class TraceInputError extends Error {}
 
+/** A frame that reached a bridge device from one of its ports (src/lab/bridge.ts): Tracer.run's `via`. */
+export interface BridgedArrival {
+  bridge: string;
+  port: string;
+  /** net.bridge.bridge-nf-call-iptables of the bridge's namespace. */
+  callIptables: boolean;
+}
+
 interface HookOutcome {
   verdict: 'ACCEPT' | 'DROP' | 'QUEUE' | 'STOLEN';
   step: Step | undefined;
@@ -200,7 +208,7 @@ export class Tracer {
    * Sends one packet through the host. The packet object is not changed; the result holds copies (with
    * `handOver` the caller gives the packet up, and it is the result's `original`).
    */
-  run(input: Packet, handOver = false): TraceResult {
+  run(input: Packet, handOver = false, via?: BridgedArrival): TraceResult {
     const original = handOver ? input : clonePacket(input);
     const pkt = clonePacket(input);
     const run = new Run(pkt);
@@ -237,7 +245,7 @@ export class Tracer {
       const ingress = this.deviceHook(run, 'ingress', pkt.inIface);
       if (ingress !== undefined && ingress.verdict !== 'ACCEPT') return dropped(ingress);
       if (run.fwdTo !== undefined) return this.forwardedAtIngress(run, finish);
-      const pre = this.hook(run, 'PREROUTING');
+      const pre = via !== undefined ? this.bridgeUp(run, via) : this.hook(run, 'PREROUTING');
       if (pre.verdict !== 'ACCEPT') return dropped(pre);
       const route = routeInput(this.host, pkt.src, pkt.dst, pkt.inIface);
       if (route.kind === 'drop') {
@@ -558,18 +566,21 @@ export class Tracer {
   }
 
   /**
-   * br_netfilter with net.bridge.bridge-nf-call-iptables=1 (labs: src/lab/bridge.ts): an IPv4 frame the bridge
-   * `bridge` forwards from its port `physIn` to its port `physOut` walks PREROUTING (IN=bridge, PHYSIN=physIn),
-   * FORWARD (IN=OUT=bridge, PHYSOUT=physOut too) and POSTROUTING (no in device: br_nf_post_routing passes NULL).
-   * No routing decision, no ip_forward, no TTL change: the bridge decided where the frame goes.
+   * A frame the bridge `bridge` forwards from its port `physIn` to its port `physOut` (labs: src/lab/bridge.ts):
+   * the bridge hooks prerouting, forward and postrouting with their nft bridge chains (iif/oif the ports), and,
+   * with br_netfilter's net.bridge.bridge-nf-call-iptables=1 (`callIptables`), the ip chains br_netfilter calls
+   * from them (nft-pipeline.ts): PREROUTING (IN=bridge, PHYSIN=physIn), FORWARD (IN=OUT=bridge, PHYSOUT=physOut
+   * too) and POSTROUTING (no in device: br_nf_post_routing passes NULL). No routing decision, no ip_forward, no
+   * TTL change: the bridge decided where the frame goes.
    */
-  runBridged(input: Packet, physIn: string, physOut: string, bridge: string): TraceResult {
+  runBridged(input: Packet, physIn: string, physOut: string, bridge: string, callIptables = true): TraceResult {
     const original = clonePacket(input);
     original.inIface = bridge;
     original.outIface = null;
     original.physIn = physIn;
     const pkt = clonePacket(original);
     const run = new Run(pkt);
+    run.nfTrace = this.opts.nfTraceFromStart === true;
     const finish = (fate: Fate, reason: string, verdict: string, d: Step | undefined): TraceResult => ({
       fate,
       in: bridge,
@@ -591,19 +602,66 @@ export class Tracer {
       const r = o.step?.type === 'policy' && o.step.rule === undefined ? 'policy' : 'rule';
       return finish('dropped', r, `dropped by ${describeStep(o.step)}`, o.step);
     };
-    const pre = this.hook(run, 'PREROUTING');
+    const ip = (hook: Hook): (() => HookOutcome) | undefined => (callIptables ? () => this.hook(run, hook) : undefined);
+    const pre = this.bridgeHook(run, 'prerouting', physIn, null, ip('PREROUTING'));
     if (pre.verdict !== 'ACCEPT') return dropped(pre);
     pkt.outIface = bridge;
     pkt.physOut = physOut;
-    run.events.push({ kind: 'route', text: `bridged by ${bridge} from ${physIn} to ${physOut} (bridge-nf-call-iptables=1: FORWARD)` });
-    const fwd = this.hook(run, 'FORWARD');
+    run.events.push({ kind: 'route', text: `bridged by ${bridge} from ${physIn} to ${physOut}${callIptables ? ' (bridge-nf-call-iptables=1: FORWARD)' : ''}` });
+    const fwd = this.bridgeHook(run, 'forward', physIn, physOut, ip('FORWARD'));
     if (fwd.verdict !== 'ACCEPT') return dropped(fwd);
-    const inDev = pkt.inIface;
-    pkt.inIface = null;
-    const post = this.hook(run, 'POSTROUTING');
-    pkt.inIface = inDev;
+    const post = this.bridgeHook(run, 'postrouting', null, physOut, callIptables ? () => {
+      const inDev = pkt.inIface;
+      pkt.inIface = null;
+      const o = this.hook(run, 'POSTROUTING');
+      pkt.inIface = inDev;
+      return o;
+    } : undefined);
     if (post.verdict !== 'ACCEPT') return dropped(post);
     return finish('forwarded', 'accepted', `bridged out ${physOut}${fwd.step ? ` (${describeStep(fwd.step)})` : ''}`, fwd.step);
+  }
+
+  /**
+   * One bridge hook: its nft bridge chains in priority order, which see the bridge ports as iif and oif (null:
+   * none at this hook), and br_netfilter's place among them, where `brnf` runs the ip hook's chains (undefined:
+   * bridge-nf-call-iptables is 0, nothing runs there).
+   */
+  private bridgeHook(run: Run, hook: BridgeHook, iif: string | null, oif: string | null, brnf: (() => HookOutcome) | undefined): HookOutcome {
+    let last: Step | undefined;
+    const pkt = run.pkt;
+    for (const e of this.pipeline.bridge[hook]) {
+      let o: HookOutcome | undefined;
+      if (e.kind === 'brnf') o = brnf?.();
+      else {
+        const inDev = pkt.inIface;
+        const outDev = pkt.outIface;
+        pkt.inIface = iif;
+        pkt.outIface = oif;
+        o = this.nftWalk(run, e, hook);
+        pkt.inIface = inDev;
+        pkt.outIface = outDev;
+      }
+      if (o === undefined) continue;
+      if (o.verdict !== 'ACCEPT') return o.verdict === 'STOLEN' ? { ...o, verdict: 'DROP' } : o;
+      last = o.step ?? last;
+    }
+    return { verdict: 'ACCEPT', step: last, table: '' };
+  }
+
+  /**
+   * A frame a bridge passes up to its own device (its MAC, a broadcast) from the port `via.port`: bridge
+   * prerouting (br_netfilter's ip PREROUTING in its place there, with bridge-nf-call-iptables=1; ip_rcv() then
+   * skips PREROUTING, ip_sabotage_in) and bridge input, then, with bridge-nf-call-iptables=0, ip PREROUTING as
+   * for any device.
+   */
+  private bridgeUp(run: Run, via: BridgedArrival): HookOutcome {
+    const ip = (): HookOutcome => this.hook(run, 'PREROUTING');
+    const pre = this.bridgeHook(run, 'prerouting', via.port, null, via.callIptables ? ip : undefined);
+    if (pre.verdict !== 'ACCEPT') return pre;
+    const inp = this.bridgeHook(run, 'input', via.port, null, undefined);
+    if (inp.verdict !== 'ACCEPT') return inp;
+    if (!via.callIptables) return ip();
+    return pre;
   }
 }
 

@@ -15,7 +15,7 @@
  * Recorded: fixtures/labs/bridge-nf.sh.
  */
 import { clonePacket, type Packet } from '../eval/packet';
-import type { TraceResult } from '../eval/trace';
+import type { BridgedArrival, TraceResult } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
 import { addrToString } from '../model/ip';
 import type { ArpFrame, Net, Outcome } from './net';
@@ -239,7 +239,7 @@ function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number)
  * across the bridges (their ip hooks with bridge-nf-call-iptables=1) to the host that takes it, where the walk
  * goes on; or how it ended (no ARP answer, a bridge's FORWARD dropped it).
  */
-export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outcome | { kind: 'arrived'; ns: Netns; pkt: Packet } {
+export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outcome | { kind: 'arrived'; ns: Netns; pkt: Packet; via: BridgedArrival | undefined } {
   const route = ns.host.route(out.dst, { oif: dev });
   const nextHop = route?.gateway ?? out.dst;
   const broadcast = out.dst === 0xffffffff || ns.host.ifaces.get(dev)?.addrs.some((a) => a.broadcast === out.dst) === true;
@@ -251,9 +251,11 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
   pkt.macDst = dstMac;
   let dropped: Outcome | undefined;
   const forward: ForwardCheck = (sw, br, inPort, outPort) => {
-    if (!callIptables(sw)) return true;
     const tracer = sw.tracerNow();
-    const r = tracer.runBridged(pkt, inPort, outPort, br);
+    const brnf = callIptables(sw);
+    // Bridged frames meet the bridge family's chains, and the ip chains only through br_netfilter.
+    if (!brnf && !tracer.pipeline.hasBridgeChains) return true;
+    const r = tracer.runBridged(pkt, inPort, outPort, br, brnf);
     net.hops.push({ ns: sw, result: r, ruleset: tracer.ruleset });
     // Net.onHop (`nft monitor trace` jobs), where the Net has one.
     (net as Net & { onHop?: (at: Netns, res: TraceResult) => void }).onHop?.(sw, r);
@@ -287,5 +289,6 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
   // A frame the bridge passes up carries its port through PREROUTING and INPUT when br_netfilter looks at it.
   arriving.physIn = first.physIn !== undefined && callIptables(first.ns) ? first.physIn : undefined;
   arriving.physOut = undefined;
-  return { kind: 'arrived', ns: first.ns, pkt: arriving };
+  const via: BridgedArrival | undefined = first.physIn !== undefined ? { bridge: first.dev, port: first.physIn, callIptables: callIptables(first.ns) } : undefined;
+  return { kind: 'arrived', ns: first.ns, pkt: arriving, via };
 }

@@ -8,7 +8,7 @@
  */
 import { addrToString } from '../model/ip';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, clonePacket, isIcmpError, newPacket, type Packet } from '../eval/packet';
-import type { TraceResult } from '../eval/trace';
+import type { BridgedArrival, TraceResult } from '../eval/trace';
 import type { Ruleset } from '../model/ruleset';
 import { logLines } from '../cli/trace-output';
 import type { Netns, World } from './world';
@@ -107,9 +107,12 @@ export class Net {
   private walk(start: Netns, first: Packet, depth: number): Outcome {
     let ns = start;
     let pkt = first;
+    /** The bridge port the packet came in by, when it reached a bridge device (bridge input chains). */
+    let via: BridgedArrival | undefined;
     for (let hopCount = 0; hopCount < 64; hopCount++) {
       const tracer = ns.tracerNow();
-      const r = tracer.run(pkt);
+      const r = tracer.run(pkt, false, via);
+      via = undefined;
       this.hops.push({ ns, result: r, ruleset: tracer.ruleset });
       this.onHop?.(ns, r);
       for (const l of logLines(r, true)) this.kernelLog.push({ at: this.tick(), text: l });
@@ -124,6 +127,7 @@ export class Net {
         if (b.kind !== 'arrived') return b;
         ns = b.ns;
         pkt = b.pkt;
+        via = b.via;
         continue;
       }
       const peer = ns.peers.get(dev);
