@@ -740,3 +740,16 @@ test('headers an IPv4 packet lacks never match, without asking; ip checksum as o
   // 0x14ce: the header of the egress-hook fixture's udp packet.
   expect(matches('ip checksum 5326', newPacket({ src: ip('10.0.1.2'), dst: ip('10.0.2.2'), proto: 17, id: 0x1000, ttl: 63, len: 28 }))).toBe(true);
 });
+
+test('found by the differential run against the kernel (scratch/nft-eval/fuzz): th on icmp, payload statements depend on their protocol', () => {
+  // th dport reads the transport header's bytes 2-3 whatever the protocol: an icmp packet's checksum.
+  const echo = newPacket({ src: ip('10.1.0.2'), dst: ip('10.2.0.1'), proto: 1, icmpType: 8, icmpId: 0x1234, icmpSeq: 1, len: 28 });
+  expect(matches('th dport 0xe5ca', echo)).toBe(true);
+  expect(matches('th sport 0x0800', echo)).toBe(true);
+  // `udp dport set 53` on tcp: the rule does not match (meta l4proto udp), the packet is untouched.
+  const rs = rulesetWith(['udp dport set 53 meta mark set 0x00000001', 'tcp dport set 1024']);
+  const pkt = tcp();
+  run(rs, makeEnv(pkt));
+  expect(pkt.mark).toBe(0);
+  expect(pkt.dport).toBe(1024);
+});

@@ -284,6 +284,7 @@ function setStep(p: Parser, sels: Sel[], start: number): Step {
     return (rt) => {
       const vals = readFields(src, rt.env);
       if (!vals) return { miss: () => `${text} (${shown(src, vals)})` };
+      if (target.field.get(rt.env) === undefined) return { miss: () => `${text} (the packet has no ${target.print})` };
       let v: FieldValue = vals[0]!;
       if (map) {
         const el = lookup(map, rt, vals);
@@ -301,7 +302,10 @@ function setStep(p: Parser, sels: Sel[], start: number): Step {
   }
   const s = specOf(target.type, p.next());
   const v: FieldValue = s.k === 'range' ? s.lo : s.v;
+  const text = tokText(p.toks.slice(start, p.i));
   return (rt) => {
+    // A payload statement carries its protocol dependency (`udp dport set 53`: meta l4proto udp).
+    if (target.field.get(rt.env) === undefined) return { miss: () => `${text} (the packet has no ${target.print})` };
     set(rt.env, v);
     return undefined;
   };

@@ -8,6 +8,7 @@
 import type { NftEnv } from './types';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../eval/packet';
 import { RTN } from '../../eval/context';
+import { transportBytes } from './monitor';
 
 export type FieldValue = bigint | string;
 
@@ -46,6 +47,13 @@ function pkttype(e: NftEnv): number {
   return 0;
 }
 
+/** A 16-bit word of the transport header of a packet that is neither tcp nor udp (absent when too short). */
+function thWord(e: NftEnv, off: number): bigint | undefined {
+  const b = transportBytes(e.pkt);
+  if (b.length < off + 2) return undefined;
+  return BigInt((b[off]! << 8) | b[off + 1]!);
+}
+
 /** Fields by printed selector (src/nft/selectors.ts prints `iif`, `meta mark`, `ct state`, `ip saddr`). */
 export const FIELDS: Record<string, Field> = {
   'ip saddr': { get: (e) => (isIp(e) ? big(e.pkt.src) : undefined), set: (e, v) => void (e.pkt.src = num(v)) },
@@ -65,8 +73,9 @@ export const FIELDS: Record<string, Field> = {
   'udp sport': { get: (e) => (isUdp(e) ? BigInt(e.pkt.sport) : undefined), set: (e, v) => void (isUdp(e) && (e.pkt.sport = num(v) & 0xffff)) },
   'udp dport': { get: (e) => (isUdp(e) ? BigInt(e.pkt.dport) : undefined), set: (e, v) => void (isUdp(e) && (e.pkt.dport = num(v) & 0xffff)) },
   'udp length': { get: (e) => (isUdp(e) ? BigInt(e.pkt.len - ipHdrLen(e)) : undefined) },
-  'th sport': { get: (e) => (isTcp(e) || isUdp(e) ? BigInt(e.pkt.sport) : undefined), set: (e, v) => void ((isTcp(e) || isUdp(e)) && (e.pkt.sport = num(v) & 0xffff)) },
-  'th dport': { get: (e) => (isTcp(e) || isUdp(e) ? BigInt(e.pkt.dport) : undefined), set: (e, v) => void ((isTcp(e) || isUdp(e)) && (e.pkt.dport = num(v) & 0xffff)) },
+  // th: the first two 16-bit words of any transport header (icmp: type and code, then the checksum).
+  'th sport': { get: (e) => (isTcp(e) || isUdp(e) ? BigInt(e.pkt.sport) : thWord(e, 0)), set: (e, v) => void ((isTcp(e) || isUdp(e)) && (e.pkt.sport = num(v) & 0xffff)) },
+  'th dport': { get: (e) => (isTcp(e) || isUdp(e) ? BigInt(e.pkt.dport) : thWord(e, 2)), set: (e, v) => void ((isTcp(e) || isUdp(e)) && (e.pkt.dport = num(v) & 0xffff)) },
   'icmp type': { get: (e) => (isIcmp(e) ? BigInt(e.pkt.icmpType) : undefined), set: (e, v) => void (isIcmp(e) && (e.pkt.icmpType = num(v) & 0xff)) },
   'icmp code': { get: (e) => (isIcmp(e) ? BigInt(e.pkt.icmpCode) : undefined), set: (e, v) => void (isIcmp(e) && (e.pkt.icmpCode = num(v) & 0xff)) },
   'icmp id': { get: (e) => (isIcmp(e) ? BigInt(e.pkt.icmpId) : undefined), set: (e, v) => void (isIcmp(e) && (e.pkt.icmpId = num(v) & 0xffff)) },

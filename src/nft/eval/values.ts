@@ -7,6 +7,12 @@ import { bigToMac, type FieldValue } from './fields';
 /** A value to compare with: a closed interval (a single value is [v, v]) or an interface name (`eth*` wildcard). */
 export type Spec = { k: 'range'; lo: bigint; hi: bigint } | { k: 'str'; v: string; wild: boolean };
 
+/** icmp_code_type's names (nft lists `icmp code port-unreachable`). */
+const ICMP_CODES: Record<string, number> = {
+  'net-unreachable': 0, 'host-unreachable': 1, 'prot-unreachable': 2, 'port-unreachable': 3, 'frag-needed': 4,
+  'net-prohibited': 9, 'host-prohibited': 10, 'admin-prohibited': 13,
+};
+
 const STRING_TYPES = new Set(['ifname', 'iface_index']);
 
 export class ValueError extends Error {}
@@ -19,6 +25,7 @@ export function specOf(type: string, tok: Tok): Spec {
     return { k: 'str', v: s, wild: false };
   }
   const text = tok.v;
+  if (type === 'icmp_code' && ICMP_CODES[text] !== undefined) return { k: 'range', lo: BigInt(ICMP_CODES[text]!), hi: BigInt(ICMP_CODES[text]!) };
   try {
     const v = readValue(type, text);
     return v.interval ? { k: 'range', lo: v.interval.lo, hi: v.interval.hi } : { k: 'range', lo: v.key, hi: v.key };
