@@ -622,6 +622,43 @@ export class Tracer {
   }
 
   /**
+   * A frame the bridge device `bridge` sends itself (br_dev_xmit: the host's own packets out of the bridge, ARP
+   * aside) out of its port `physOut`: the bridge output and postrouting chains. br_netfilter calls no ip chain
+   * here (br_nf_post_routing passes frames it did not see come in): the ip stack walked OUTPUT and POSTROUTING
+   * before the frame reached the bridge.
+   */
+  runBridgeLocalOut(input: Packet, bridge: string, physOut: string): TraceResult {
+    const original = clonePacket(input);
+    original.inIface = null;
+    original.outIface = bridge;
+    const pkt = clonePacket(original);
+    const run = new Run(pkt);
+    run.nfTrace = this.opts.nfTraceFromStart === true;
+    const result = (fate: Fate, reason: string, verdict: string, d: Step | undefined): TraceResult => ({
+      fate,
+      in: null,
+      out: fate === 'dropped' ? null : bridge,
+      reason,
+      verdict,
+      packet: pkt,
+      original,
+      ctState: run.ctState,
+      steps: run.steps,
+      events: run.events,
+      decidedBy: d,
+      assumptions: run.assumptions,
+      rejectWith: run.rejectWith,
+      conn: run.conn,
+    });
+    run.events.push({ kind: 'route', text: `sent by ${bridge} out of its port ${physOut}` });
+    for (const hook of ['output', 'postrouting'] as const) {
+      const o = this.bridgeHook(run, hook, null, physOut, undefined);
+      if (o.verdict !== 'ACCEPT') return result('dropped', o.step?.type === 'policy' ? 'policy' : 'rule', `dropped by ${describeStep(o.step)}`, o.step);
+    }
+    return result('sent', 'accepted', `sent out ${physOut}`, undefined);
+  }
+
+  /**
    * One bridge hook: its nft bridge chains in priority order, which see the bridge ports as iif and oif (null:
    * none at this hook), and br_netfilter's place among them, where `brnf` runs the ip hook's chains (undefined:
    * bridge-nf-call-iptables is 0, nothing runs there).

@@ -156,6 +156,8 @@ interface Arrival {
 type Tap = (ns: Netns, dev: string) => void;
 /** bridge-nf: may the bridge `br` of `ns` forward the frame from port `inPort` to port `outPort`? */
 type ForwardCheck = (ns: Netns, br: string, inPort: string, outPort: string) => boolean;
+/** The bridge `br` of `ns` sends a frame of its own out of its port `outPort`: may it (bridge output chains)? */
+type LocalOutCheck = (ns: Netns, br: string, outPort: string) => boolean;
 
 const isGroupMac = (mac: string): boolean => (parseInt(mac.slice(0, 2), 16) & 1) === 1;
 
@@ -167,6 +169,7 @@ class Carrier {
     /** tcpdump: the frame on a device. */
     private readonly tap: Tap,
     private readonly forward?: ForwardCheck,
+    private readonly localOut?: LocalOutCheck,
   ) {}
 
   /** The frame leaves (ns, dev). */
@@ -204,6 +207,7 @@ class Carrier {
     for (const port of ports) {
       if (port === inPort || !ns.host.ifaces.has(port) || ns.host.down.has(port)) continue;
       if (inPort !== undefined && this.forward && !this.forward(ns, b.name, inPort, port)) continue;
+      if (inPort === undefined && this.localOut && !this.localOut(ns, b.name, port)) continue;
       out.push(...this.from(ns, port, depth + 1));
     }
     return out;
@@ -271,13 +275,29 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
     pkt.physOut = undefined;
     return true;
   };
+  const localOut: LocalOutCheck = (sw, br, outPort) => {
+    const tracer = sw.tracerNow();
+    if (!tracer.pipeline.hasBridgeChains) return true;
+    const r = tracer.runBridgeLocalOut(pkt, br, outPort);
+    net.hops.push({ ns: sw, result: r, ruleset: tracer.ruleset });
+    (net as Net & { onHop?: (at: Netns, res: TraceResult) => void }).onHop?.(sw, r);
+    for (const l of logLines(r, true)) net.kernelLog.push({ at: net.tick(), text: l });
+    if (r.fate === 'dropped') {
+      dropped ??= { kind: 'dropped', ns: sw, why: r.verdict, answer: undefined };
+      return false;
+    }
+    pkt = clonePacket(r.packet);
+    pkt.inIface = null;
+    pkt.outIface = null;
+    return true;
+  };
   const seen = (): Packet => {
     const p = clonePacket(pkt);
     p.physIn = undefined;
     p.physOut = undefined;
     return p;
   };
-  const reached = new Carrier(srcMac, dstMac, (n, d) => net.capture(n, d, seen()), forward).from(ns, dev);
+  const reached = new Carrier(srcMac, dstMac, (n, d) => net.capture(n, d, seen()), forward, localOut).from(ns, dev);
   const first = reached[0];
   if (!first) return dropped ?? { kind: 'lost', ns, why: `nothing on the bridged segment of ${dev} takes the frame` };
   const arriving = clonePacket(pkt);
