@@ -8,7 +8,7 @@ import { RTN } from '../eval/context';
 import { interfaceMac } from '../eval/mac';
 import { addrToString, cidrToMask, numericToAddr } from '../model/ip';
 import type { Netns, World } from './world';
-import { addBridge, addressSet, deviceGone, releasePort, setMaster } from './bridge';
+import { addBridge, addressSet, bridgeNamed, deviceGone, releasePort, setMaster } from './bridge';
 
 export interface CmdResult {
   stdout: string;
@@ -78,6 +78,23 @@ function netns(world: World, a: string[]): CmdResult {
   return fail(`Command "${cmd}" is unknown, try "ip netns help".`, 255);
 }
 
+/**
+ * Bridge options (`type bridge OPTION VALUE ...`) the simulation can take without changing what it does: the
+ * multicast and timer settings (no IGMP, no STP, no FDB ageing simulated), STP off, VLAN filtering off. Undefined,
+ * or the message for an option it cannot honour.
+ */
+function bridgeOptionsUnsimulated(words: readonly string[]): string | undefined {
+  const harmless = new Set(['mcast_snooping', 'mcast_router', 'mcast_querier', 'mcast_igmp_version', 'forward_delay', 'hello_time', 'max_age', 'ageing_time', 'priority', 'group_fwd_mask']);
+  for (let i = 0; i < words.length; i += 2) {
+    const opt = words[i]!;
+    const value = words[i + 1];
+    if (harmless.has(opt)) continue;
+    if ((opt === 'stp_state' || opt === 'vlan_filtering') && value === '0') continue;
+    return `tsiptables lab: bridge option "${opt}${value !== undefined ? ` ${value}` : ''}" is not simulated`;
+  }
+  return undefined;
+}
+
 function link(world: World, ns: Netns, a: string[]): CmdResult {
   const cmd = a.shift();
   if (cmd === 'add') {
@@ -95,6 +112,8 @@ function link(world: World, ns: Netns, a: string[]): CmdResult {
     }
     // ip link add NAME type bridge (src/lab/bridge.ts): a device of its own, down, with a MAC.
     if (a[i] === 'type' && a[i + 1] === 'bridge' && name !== undefined) {
+      const unsimulated = bridgeOptionsUnsimulated(a.slice(i + 2));
+      if (unsimulated !== undefined) return fail(unsimulated, 2);
       if (nsOf.host.ifaces.has(name)) return fail('RTNETLINK answers: File exists', 2);
       nsOf.host.iface(name).mac = interfaceMac(`${nsOf.name}/${name}`);
       nsOf.host.down.add(name);
@@ -151,6 +170,11 @@ function link(world: World, ns: Netns, a: string[]): CmdResult {
       else rest.push(a[i]!);
     }
     if (dev === undefined || !ns.host.ifaces.has(dev)) return fail(`Cannot find device "${dev ?? ''}"`, 1);
+    // ip link set BR type bridge OPTION VALUE...: the options that change nothing the lab simulates.
+    if (rest[0] === 'type' && rest[1] === 'bridge' && bridgeNamed(ns, dev) !== undefined) {
+      const unsimulated = bridgeOptionsUnsimulated(rest.slice(2));
+      return unsimulated === undefined ? ok() : fail(unsimulated, 2);
+    }
     for (let i = 0; i < rest.length; i++) {
       const w = rest[i]!;
       if (w === 'up') {
