@@ -7,7 +7,7 @@
  * counters as 0, since a trace carries no counter values).
  */
 import type { TraceEvent, TraceResult } from '../eval/trace';
-import { monitorLines, type NftHook, type NftTraceEvent } from '../nft/eval/index';
+import { monitorLines, type MonitorOptions, type NftHook, type NftTraceEvent } from '../nft/eval/index';
 import type { NftChain, NftTable } from '../nft/model';
 import { nftListedText } from '../nft/translate';
 import { clonePacket } from '../eval/packet';
@@ -67,7 +67,7 @@ function iptablesWalkEvents(events: readonly TraceEvent[], start: number): { eve
  * The monitor lines of a trace result; `nextId` gives the trace ids (8 hex digits): the kernel's is random per
  * packet, and a packet looped back through lo is a new skb with a new id (recorded: fixtures/nft/traces).
  */
-export function nftMonitorLines(r: TraceResult, nextId: () => string): string[] {
+export function nftMonitorLines(r: TraceResult, nextId: () => string, opts: MonitorOptions = {}): string[] {
   const lines: string[] = [];
   const ev = r.events;
   let id = nextId();
@@ -79,11 +79,11 @@ export function nftMonitorLines(r: TraceResult, nextId: () => string): string[] 
     } else if (e.kind === 'chain' && e.registered === false) {
       i = iptablesWalkEvents(ev, i).next;
     } else if (e.kind === 'nft') {
-      if (e.events.some((x) => x.kind !== 'miss')) lines.push(...monitorLines(e.events, id, e.hook, e.family as NftTable['family']));
+      if (e.events.some((x) => x.kind === 'packet')) lines.push(...monitorLines(e.events, id, e.hook, e.family as NftTable['family'], opts));
       i++;
     } else if (e.kind === 'chain') {
       const w = iptablesWalkEvents(ev, i);
-      if (w.events.length > 0) lines.push(...monitorLines(w.events, id, NFT_HOOK[e.hook], 'ip'));
+      if (w.events.length > 0) lines.push(...monitorLines(w.events, id, NFT_HOOK[e.hook], 'ip', opts));
       i = w.next;
     } else i++;
   }

@@ -242,6 +242,8 @@ export interface MonitorOptions {
 export function monitorLines(events: readonly NftTraceEvent[], id: string, hook: NftHook, family: Family, opts: MonitorOptions = {}): string[] {
   const lines: string[] = [];
   for (const e of events) {
+    // What ran while the packet was not traced (skb->nf_trace clear) is the explained view's, not the monitor's.
+    if ('traced' in e && e.traced === false) continue;
     const fam = e.table.family ?? family;
     const head = `trace id ${id} ${fam} ${e.table.name} ${e.chain.name} `;
     switch (e.kind) {

@@ -43,13 +43,15 @@ export type NftVerdict = 'accept' | 'drop' | 'queue' | 'stolen';
  * event of a base chain run (the kernel dumps the headers once per nft_do_chain, with its first event, after the
  * rule's statements ran). `return`: the end of a regular chain was reached (the kernel's NFT_TRACETYPE_RETURN with
  * verdict continue; nft 1.0.6 prints no line for it). A rule whose verdict is `return` is a `rule` event.
- * `miss` events are always emitted (traced or not): the first criterion of the rule that did not match.
+ * `rule`, `policy` and `return` events are always emitted, `traced` telling whether skb->nf_trace was set then
+ * (only those print as monitor lines; the explained view shows them all); `packet` only when traced. `miss`
+ * events are always emitted: the first criterion of the rule that did not match.
  */
 export type NftTraceEvent =
   | { kind: 'packet'; table: NftTable; chain: NftChain; pkt: Packet }
-  | { kind: 'rule'; table: NftTable; chain: NftChain; handle: number; text: string; verdict: string; pkt: Packet }
-  | { kind: 'policy'; table: NftTable; chain: NftChain; verdict: 'accept' | 'drop'; pkt: Packet }
-  | { kind: 'return'; table: NftTable; chain: NftChain; pkt: Packet; verdict?: 'continue' }
+  | { kind: 'rule'; table: NftTable; chain: NftChain; handle: number; text: string; verdict: string; pkt: Packet; traced?: boolean }
+  | { kind: 'policy'; table: NftTable; chain: NftChain; verdict: 'accept' | 'drop'; pkt: Packet; traced?: boolean }
+  | { kind: 'return'; table: NftTable; chain: NftChain; pkt: Packet; verdict?: 'continue'; traced?: boolean }
   | { kind: 'miss'; table: NftTable; chain: NftChain; handle: number; text: string; why: string };
 
 export interface NftChainResult {

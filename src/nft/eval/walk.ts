@@ -55,7 +55,8 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
     if (rule === undefined) {
       // End of the chain.
       if (chain !== base) {
-        if (traced(chain)) events.push({ kind: 'return', table, chain, pkt: clonePacket(env.pkt), verdict: 'continue' });
+        const t = traced(chain);
+        events.push({ kind: 'return', table, chain, pkt: t ? clonePacket(env.pkt) : env.pkt, verdict: 'continue', traced: t });
         const top = stack.pop();
         if (top) {
           chain = top.chain;
@@ -64,7 +65,8 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
         }
       }
       const policy = base.base?.policy ?? 'accept';
-      if (traced(base)) events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: clonePacket(env.pkt) });
+      const t = traced(base);
+      events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: t ? clonePacket(env.pkt) : env.pkt, traced: t });
       return { verdict: policy, events, decidedBy: { chain: base.name, handle: 0, policy: true } };
     }
     const shownText = monitorText(rule);
@@ -87,9 +89,8 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
     }
     const code = verdict?.code ?? 'continue';
     const vtext = verdict?.chain !== undefined ? `${code} ${verdict.chain}` : code;
-    if (traced(chain)) {
-      events.push({ kind: 'rule', table, chain, handle: rule.handle, text: shownText, verdict: vtext, pkt: clonePacket(env.pkt) });
-    }
+    const t = traced(chain);
+    events.push({ kind: 'rule', table, chain, handle: rule.handle, text: shownText, verdict: vtext, pkt: t ? clonePacket(env.pkt) : env.pkt, traced: t });
     switch (code) {
       case 'continue':
         i++;
@@ -124,7 +125,8 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
         }
         // A return with an empty stack: the base chain's policy.
         const policy = base.base?.policy ?? 'accept';
-        if (traced(base)) events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: clonePacket(env.pkt) });
+        const t = traced(base);
+        events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: t ? clonePacket(env.pkt) : env.pkt, traced: t });
         return { verdict: policy, events, decidedBy: { chain: base.name, handle: 0, policy: true } };
       }
       default:
