@@ -239,6 +239,32 @@ function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number)
 }
 
 /**
+ * The answer of a REJECT in the FORWARD chain br_netfilter ran for a bridged frame (recorded by hand on 6.18):
+ * an ICMP error is sent by the switch's own IP stack (icmp_send(): from its address towards the sender, through
+ * its OUTPUT and POSTROUTING, with ARP; none when it has no route back); a TCP RST is sent straight back out of
+ * the port the frame came in by, from the destination's MAC to the sender's, meeting no hook of the switch
+ * (nf_send_reset(), br_nf's dev_queue_xmit branch).
+ */
+function rejectAnswer(net: Net, sw: Netns, inPort: string, at: Packet, how: string): Outcome | undefined {
+  if (how !== 'tcp-reset') {
+    const icmp = net.rejectAnswer(sw, at, how);
+    return icmp === undefined ? undefined : net.send(sw, icmp, 1);
+  }
+  const rst = net.rejectAnswer(sw, at, how);
+  if (rst === undefined) return undefined;
+  rst.macSrc = at.macDst;
+  rst.macDst = at.macSrc;
+  rst.inIface = null;
+  rst.outIface = null;
+  const reached = new Carrier(rst.macSrc ?? '', rst.macDst ?? '', (n, d) => net.capture(n, d, rst)).from(sw, inPort);
+  const first = reached[0];
+  if (!first) return { kind: 'lost', ns: sw, why: `nothing takes the RST sent out of ${inPort}` };
+  const arriving = clonePacket(rst);
+  arriving.inIface = first.dev;
+  return net.inject(first.ns, arriving);
+}
+
+/**
  * A packet leaves (ns, dev) onto a bridged segment (Net.walk, when isBridged): ARP for the next hop, then the frame
  * across the bridges (their ip hooks with bridge-nf-call-iptables=1) to the host that takes it, where the walk
  * goes on; or how it ended (no ARP answer, a bridge's FORWARD dropped it).
@@ -254,6 +280,8 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
   pkt.macSrc = srcMac;
   pkt.macDst = dstMac;
   let dropped: Outcome | undefined;
+  /** A REJECT in a bridged FORWARD chain: its answer is sent once the frame's way is done. */
+  let rejected: { sw: Netns; inPort: string; at: Packet; how: string } | undefined;
   const forward: ForwardCheck = (sw, br, inPort, outPort) => {
     const tracer = sw.tracerNow();
     const brnf = callIptables(sw);
@@ -265,6 +293,7 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
     (net as Net & { onHop?: (at: Netns, res: TraceResult) => void }).onHop?.(sw, r);
     for (const l of logLines(r, true)) net.kernelLog.push({ at: net.tick(), text: l });
     if (r.fate === 'dropped') {
+      if (dropped === undefined && r.rejectWith !== undefined) rejected = { sw, inPort, at: r.packet, how: r.rejectWith };
       dropped ??= { kind: 'dropped', ns: sw, why: r.verdict, answer: undefined };
       return false;
     }
@@ -299,7 +328,10 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
   };
   const reached = new Carrier(srcMac, dstMac, (n, d) => net.capture(n, d, seen()), forward, localOut).from(ns, dev);
   const first = reached[0];
-  if (!first) return dropped ?? { kind: 'lost', ns, why: `nothing on the bridged segment of ${dev} takes the frame` };
+  if (!first) {
+    if (dropped?.kind === 'dropped' && rejected !== undefined) dropped.answer = rejectAnswer(net, rejected.sw, rejected.inPort, rejected.at, rejected.how);
+    return dropped ?? { kind: 'lost', ns, why: `nothing on the bridged segment of ${dev} takes the frame` };
+  }
   const arriving = clonePacket(pkt);
   arriving.inIface = first.dev;
   arriving.outIface = null;

@@ -167,7 +167,8 @@ export class Net {
     return { kind: 'dropped', ns, why: r.verdict, answer: sent };
   }
 
-  private rejectAnswer(ns: Netns, at: Packet, how: string): Packet | undefined {
+  /** The packet a REJECT rule of `ns` sends back for `at` (undefined: none, as for a RST to a RST). */
+  rejectAnswer(ns: Netns, at: Packet, how: string): Packet | undefined {
     if (how === 'tcp-reset') return at.proto === PROTO_TCP && !(at.tcpFlags & TCP_RST) ? this.resetFor(at) : undefined;
     const code = REJECT_CODES[how];
     if (code === undefined) return undefined;
