@@ -11,7 +11,7 @@ import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, T
 import { entryText } from '../eval/conntrack';
 import { RTN } from '../eval/context';
 import type { Netns } from './world';
-import type { Capture, Outcome } from './net';
+import type { Capture, CapturedFrame, Outcome } from './net';
 import type { Chunk, Lab, Output } from './run';
 import type { CmdResult } from './ip-command';
 import { formatArpLine, formatTcpdumpLine, TcpdumpState } from './tcpdump-format';
@@ -31,10 +31,26 @@ export interface Job {
   reply?: string;
   /** tcpdump: the capture it reads. */
   capture?: Capture;
+  /** tcpdump -e: each line starts with the link-level header. */
+  linkHeader?: boolean;
   /** Output written when the job ends (tcpdump's buffered lines). */
   finished: boolean;
   /** Where the job's stdout goes: the terminal (the transcript), /dev/null, or a file of the lab. */
   stdout: 'tty' | string;
+}
+
+/**
+ * tcpdump -e: the link-level header before each line, `SRC > DST, ethertype IPv4 (0x0800), length N: ` in place
+ * of `IP ` (`ethertype ARP (0x0806), length 42: ` in place of `ARP, `); N is the frame's length, unpadded on a
+ * veth (recorded: scratch runs of bridge REJECTs, 6.18).
+ */
+function withLinkHeader(line: string, f: CapturedFrame): string {
+  const m = /^(\S+) (IP |ARP, )/.exec(line);
+  if (!m) return line;
+  const rest = line.slice(m[0].length);
+  if (f.arp) return `${m[1]} ${f.arp.ethSrc ?? f.arp.mac} > ${f.arp.ethDst ?? 'ff:ff:ff:ff:ff:ff'}, ethertype ARP (0x0806), length 42: ${rest}`;
+  const p = f.pkt;
+  return `${m[1]} ${p.macSrc ?? '00:00:00:00:00:00'} > ${p.macDst ?? '00:00:00:00:00:00'}, ethertype IPv4 (0x0800), length ${p.len + 14}: ${rest}`;
 }
 
 const ok = (chunks: Chunk[] = [], status = 0): Output => ({ chunks: chunks.filter(([, t]) => t !== ''), status });
@@ -423,10 +439,12 @@ export class Apps {
 
   private tcpdump(ns: Netns, args: string[], background: boolean): Output {
     let dev: string | undefined;
+    let linkHeader = false;
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       if (a === '-i') dev = args[++i];
       else if (a.startsWith('-i') && a.length > 2) dev = a.slice(2);
+      else if (/^-[a-zA-Z]+$/.test(a) && a.includes('e')) linkHeader = true;
     }
     if (dev === undefined) dev = [...ns.host.ifaces.keys()].find((d) => d !== 'lo') ?? 'lo';
     if (!ns.host.ifaces.has(dev)) return ok([[2, `tcpdump: ${dev}: No such device exists\n(SIOCGIFHWADDR: No such device)\n`]], 1);
@@ -434,7 +452,7 @@ export class Apps {
     this.net.captures.push(capture);
     const link = dev === 'lo' ? 'EN10MB (Ethernet)' : 'EN10MB (Ethernet)';
     const start: Chunk[] = [[2, `tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\nlistening on ${dev}, link-type ${link}, snapshot length 262144 bytes\n`]];
-    const job = this.startJob({ kind: 'tcpdump', ns, capture });
+    const job = this.startJob({ kind: 'tcpdump', ns, capture, linkHeader });
     if (!background) {
       // In the foreground it would run until interrupted; the lab ends it at once.
       return ok([...start, ...this.endTcpdump(job)]);
@@ -450,7 +468,10 @@ export class Apps {
     const k = this.net.captures.indexOf(c);
     if (k >= 0) this.net.captures.splice(k, 1);
     const st = new TcpdumpState();
-    const lines = c.frames.map((f) => (f.arp ? formatArpLine(f.arp, f.at) : formatTcpdumpLine(f.pkt, f.at, st))).join('');
+    const lines = c.frames.map((f) => {
+      const line = f.arp ? formatArpLine(f.arp, f.at) : formatTcpdumpLine(f.pkt, f.at, st);
+      return job.linkHeader === true ? withLinkHeader(line, f) : line;
+    }).join('');
     const n = c.frames.length;
     // On SIGTERM/SIGINT tcpdump ends its output with a newline before the statistics (recorded).
     // Its lines go where its stdout went (a file with `> cap.txt &`), at once; the statistics to stderr.

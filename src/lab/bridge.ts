@@ -8,11 +8,22 @@
  * as on the machine the labs were recorded on) an IPv4 frame the bridge forwards walks the namespace's ip hooks
  * PREROUTING, FORWARD and POSTROUTING (Tracer.runBridged: IN=/OUT= the bridge, PHYSIN=/PHYSOUT= the ports), and a
  * frame for the bridge itself carries PHYSIN= through PREROUTING and INPUT. With 0, bridged frames meet no
- * iptables rule at all. ARP is never shown to iptables (bridge-nf-call-arptables is arptables' business).
+ * iptables rule at all. ARP is never shown to iptables (bridge-nf-call-arptables is arptables' business). A REJECT
+ * there answers: an ICMP error from the switch's own address through its IP stack, a TCP RST straight back out of
+ * the port the frame came in by (rejectAnswer).
  *
- * Not simulated: STP, VLAN filtering, multicast snooping (the bridge's IGMP reports), broadcasts and unknown unicast IP flooded to more than one host (the first host reached takes it), the
- * ICMP error or RST of a REJECT in a bridged FORWARD chain, `bridge fdb`/`bridge link`.
- * Recorded: fixtures/labs/bridge-nf.sh.
+ * nft bridge family chains (`table bridge`) run on the bridge's own hooks whatever bridge-nf-call-iptables says,
+ * with the ports as iif/oif: prerouting, forward and postrouting for a forwarded frame, prerouting and input for
+ * a frame passed up to the bridge device (Tracer.bridgeUp), output and postrouting for a frame the bridge device
+ * sends (Tracer.runBridgeLocalOut); br_netfilter's ip chains take their place among them by priority
+ * (src/eval/nft-pipeline.ts).
+ *
+ * Not simulated: STP, VLAN filtering, multicast snooping (the bridge's IGMP reports), broadcasts and unknown
+ * unicast IP flooded to more than one host (the first host reached takes it; PREROUTING runs once per port the
+ * frame is flooded to), ARP frames in bridge family chains (the kernel shows them: `arp operation request`), ct
+ * expressions in bridge chains (the recording kernel has no nf_conntrack_bridge and refuses them),
+ * `bridge fdb`/`bridge link`.
+ * Recorded: fixtures/labs/bridge-nf.sh, bridge-nft.sh, docker-bridge.sh.
  */
 import { clonePacket, type Packet } from '../eval/packet';
 import type { BridgedArrival, TraceResult } from '../eval/trace';
@@ -223,13 +234,13 @@ function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number)
   if (cached !== undefined) return cached;
   const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
   const myMac = ns.host.macOf(dev) ?? '';
-  const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: myMac };
+  const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: myMac, ethSrc: myMac, ethDst: BROADCAST_MAC };
   const reached = new Carrier(myMac, BROADCAST_MAC, (n, d) => net.captureArp(n, d, request)).from(ns, dev);
   for (const a of reached) {
     if (!a.ns.host.isLocalAddress(nextHop)) continue;
     a.ns.neighbours.learn(a.dev, sender, myMac);
     const mac = a.ns.host.macOf(a.dev) ?? '';
-    const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac };
+    const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: myMac };
     const back = new Carrier(mac, myMac, (n, d) => net.captureArp(n, d, reply)).from(a.ns, a.dev);
     if (!back.some((x) => x.ns === ns && x.dev === dev)) return undefined;
     ns.neighbours.learn(dev, nextHop, mac);

@@ -40,6 +40,9 @@ export interface ArpFrame {
   sender: number;
   /** Reply: the MAC of `target`. */
   mac: string;
+  /** The Ethernet header's addresses (tcpdump -e): request from the asker to the broadcast, reply back to it. */
+  ethSrc?: string;
+  ethDst?: string;
 }
 
 export type CapturedFrame = { at: number; pkt: Packet; arp?: undefined } | { at: number; arp: ArpFrame; pkt?: undefined };
@@ -138,7 +141,11 @@ export class Net {
       if (!broadcast && !this.resolve(ns, dev, peer.ns, peer.dev, nextHop, out.src)) {
         return { kind: 'lost', ns, why: `no neighbour answers ARP for ${addrToString(nextHop)} on ${dev}` };
       }
-      this.capture(ns, dev, out);
+      // On the wire the frame has its Ethernet addresses (tcpdump -e shows them).
+      const framed = clonePacket(out);
+      framed.macSrc = ns.host.macOf(dev) ?? null;
+      framed.macDst = broadcast ? 'ff:ff:ff:ff:ff:ff' : (peer.ns.host.macOf(peer.dev) ?? null);
+      this.capture(ns, dev, framed);
       const arriving = clonePacket(out);
       arriving.inIface = peer.dev;
       arriving.outIface = null;
@@ -265,13 +272,13 @@ export class Net {
   private resolve(ns: Netns, dev: string, peerNs: Netns, peerDev: string, nextHop: number, src: number): boolean {
     if (ns.neighbours.lookup(dev, nextHop) !== undefined) return true;
     const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
-    const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: ns.host.macOf(dev) ?? '' };
+    const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: ns.host.macOf(dev) ?? '', ethSrc: ns.host.macOf(dev) ?? '', ethDst: 'ff:ff:ff:ff:ff:ff' };
     this.captureArp(ns, dev, request);
     this.captureArp(peerNs, peerDev, request);
     if (!peerNs.host.isLocalAddress(nextHop)) return false;
     peerNs.neighbours.learn(peerDev, sender, request.mac);
     const mac = peerNs.host.macOf(peerDev) ?? '';
-    const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac };
+    const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: request.mac };
     this.captureArp(peerNs, peerDev, reply);
     this.captureArp(ns, dev, reply);
     ns.neighbours.learn(dev, nextHop, mac);

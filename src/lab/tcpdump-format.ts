@@ -103,7 +103,12 @@ export function formatTcpdumpLine(p: Packet, at: number, st: TcpdumpState): stri
     else what = `ICMP type-#${p.icmpType}, length ${len}`;
     return `${head}${a(p.src)} > ${a(p.dst)}: ${what}\n`;
   }
-  if (p.proto === PROTO_UDP) return `${head}${a(p.src)}.${p.sport} > ${a(p.dst)}.${p.dport}: UDP, length ${p.len - 28}\n`;
+  if (p.proto === PROTO_UDP) {
+    // print-udp.c hands port 53 to the DNS printer: a datagram shorter than a DNS header is "invalid" (recorded:
+    // nc -zu's one-byte probe to port 53); a longer one would be decoded, which is not simulated.
+    const dns = (p.sport === 53 || p.dport === 53) && p.len - 28 < 12 ? `domain [length ${p.len - 28} < 12] (invalid)` : `UDP, length ${p.len - 28}`;
+    return `${head}${a(p.src)}.${p.sport} > ${a(p.dst)}.${p.dport}: ${dns}\n`;
+  }
   if (p.proto !== PROTO_TCP) return `${head}${a(p.src)} > ${a(p.dst)}: ip-proto-${p.proto} ${p.len - 20}\n`;
   const hdr = 20 + p.tcpOptions.length;
   const payload = Math.max(0, p.len - 20 - hdr);
