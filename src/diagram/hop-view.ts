@@ -1,19 +1,100 @@
 /**
  * From a hop's TraceResult to the HopView the renderers draw: the path through the netfilter picture (read off
- * the trace events in order: hooks, routing decisions, conntrack, NAT, each table walk's steps and misses), the
- * visited and greyed boxes, where the packet died, the NAT on the arrows and each walked chain's rules with their
- * outcome. Also the figure of a whole input: lanes (one per host) and the crossings between consecutive hops.
+ * the trace events in order: hooks, routing decisions, conntrack, NAT, each table walk's steps and misses, each
+ * nft base chain's events), the visited and greyed boxes, where the packet died, the NAT on the arrows and each
+ * walked chain's rules with their outcome. Also the figure of a whole input: lanes (one per host) and the
+ * crossings between consecutive hops.
+ *
+ * The boxes of a hook come from the host's pipeline (src/eval/nft-pipeline.ts), the order the kernel runs them:
+ * iptables tables and nft base chains of families ip and inet by priority, the nat chains of both behind the one
+ * nat hook (drawn one box each, in their own order); netdev ingress chains of the arrival device sit on the in
+ * wire, egress chains of the out device on the out wire.
  */
 import type { Hook } from '../extensions/spec';
-import type { Rule } from '../model/ruleset';
+import type { Rule, Ruleset } from '../model/ruleset';
 import { addrToString } from '../model/ip';
 import { ConntrackTable, tupleText } from '../eval/conntrack';
-import { hookEntries } from '../eval/hooks';
+import { buildPipeline, type NftEntry, type Pipeline } from '../eval/nft-pipeline';
+import { rulesetFromText } from '../nft/index';
+import type { NftChain, NftRuleset } from '../nft/model';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, protoName, type Packet } from '../eval/packet';
 import { describeStep, statusNames, type TraceEvent } from '../eval/trace';
 import type { Step } from '../eval/walk';
 import { flagsText } from '../extensions/matches/tcp';
 import { EDGES, HOOK_IDS, type ChainListing, type Crossing, type DiagramHop, type DiagramInput, type EdgeView, type FigureView, type HopView, type NodeId, type NodeView, type RuleRow, type TableBox, type WalkListing } from './model';
+
+type NftWalkEvent = Extract<TraceEvent, { kind: 'nft' }>;
+
+/** The node of an nft hook's chains. */
+const NFT_NODE: Readonly<Record<string, NodeId>> = { ingress: 'in', prerouting: 'PREROUTING', input: 'INPUT', forward: 'FORWARD', output: 'OUTPUT', postrouting: 'POSTROUTING', egress: 'out' };
+
+/** A ruleset's pipeline and parsed nft side, kept while its nft text stays the same (a batch draws many hops). */
+const pipelines = new WeakMap<Ruleset, { key: string; nft: NftRuleset | undefined; pipeline: Pipeline }>();
+
+function pipelineOf(rs: Ruleset): { nft: NftRuleset | undefined; pipeline: Pipeline } {
+  const key = `${[...rs.tables.keys()].join(' ')}\n${rs.nft ?? ''}`;
+  const got = pipelines.get(rs);
+  if (got && got.key === key) return got;
+  let nft: NftRuleset | undefined;
+  try {
+    nft = rs.nft === undefined ? undefined : rulesetFromText(rs.nft);
+  } catch {
+    nft = undefined;
+  }
+  const made = { key, nft, pipeline: buildPipeline(rs, nft) };
+  pipelines.set(rs, made);
+  return made;
+}
+
+const nftBoxName = (family: string, table: string, chain: string): string => `${family} ${table}/${chain}`;
+
+function nftBox(e: NftEntry, natChain: boolean): TableBox {
+  const base = e.chain.base!;
+  return {
+    kind: 'nft',
+    name: nftBoxName(e.table.family, e.table.name, e.chain.name),
+    nft: { family: e.table.family, table: e.table.name, chain: e.chain.name, hook: base.hook, natChain },
+    priority: e.priority,
+    visited: false,
+    summary: '',
+    decisive: false,
+    dropped: false,
+    nat: [],
+    anchor: undefined,
+  };
+}
+
+/** The iptables nat table or an nft nat chain: the chains behind the nat hook. */
+const isNatBox = (t: TableBox): boolean => (t.kind === 'table' && t.name === 'nat') || t.nft?.natChain === true;
+
+/** The statements of an nft rule that change the packet or its metadata, short: "meta mark set 0x1", "ip daddr set 10.0.2.2". */
+function nftActions(text: string): string[] {
+  const out: string[] = [];
+  const re = /\b((?:ip|ip6|tcp|udp|th|meta|ct) (?:saddr|daddr|sport|dport|mark|dscp|ttl|priority|nftrace) set \S+)|\b(notrack|log|(?:snat|dnat)(?: ip)? to \S+|masquerade|redirect(?: to \S+)?|reject|queue|fwd to \S+|dup to \S+)\b/g;
+  for (const m of text.matchAll(re)) {
+    const a = (m[1] ?? m[2])!;
+    if (a.startsWith('meta nftrace')) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/** Header rewrites done by an nft rule's statements ("ip daddr set 10.0.2.2"), the field and the new value. */
+function nftRewrites(text: string): Array<{ field: 'src' | 'dst' | 'sport' | 'dport'; what: string; value: string }> {
+  const out: Array<{ field: 'src' | 'dst' | 'sport' | 'dport'; what: string; value: string }> = [];
+  for (const m of text.matchAll(/\b(ip (saddr|daddr)|(?:tcp|udp|th) (sport|dport)) set (\S+)/g)) {
+    const f = m[2] ?? m[3];
+    out.push({ field: f === 'saddr' ? 'src' : f === 'daddr' ? 'dst' : (f as 'sport' | 'dport'), what: m[1]!, value: m[4]! });
+  }
+  return out;
+}
+
+/** The summary word of an nft rule that matched: its verdict, or what it did when it went on. */
+function nftShort(verdict: string, text: string): string {
+  if (verdict !== 'continue') return verdict;
+  const acts = nftActions(text).map((a) => a.replace(/^(?:ip|ip6|tcp|udp|th|meta|ct) /, '').replace(/ set .*/, ' set').replace(/ to .*/, ''));
+  return acts.length ? acts.join(', ') : 'continue';
+}
 
 /** Chains longer than this list only the rules the packet met. */
 const FULL_LISTING_MAX = 60;
@@ -70,9 +151,32 @@ export function matchedText(r: RuleRow): string {
   return r.action === undefined || r.action === v ? v : `${r.action} (${v.toLowerCase()})`;
 }
 
+/** A rule row's outcome as the listings print it: "matched: ACCEPT", "skipped: ...", "not reached". */
+export function outcomeText(r: RuleRow): string {
+  if (r.outcome === 'matched') return `matched${r.inferred ? ' (not traced)' : ''}: ${matchedText(r)}`;
+  return r.outcome === 'skipped' ? `skipped: ${r.why ?? ''}` : 'not reached';
+}
+
 const arrows = (s: string): string => s.replace(/ -> /g, ' → ');
 
 const ruleText = (chain: string, r: Rule): string => `-A ${chain}${r.line}`;
+
+interface NftChainState {
+  listing: ChainListing;
+  rows: Map<number, RuleRow>;
+  chain: NftChain;
+}
+
+interface NftWalkState {
+  listing: WalkListing;
+  box: TableBox | undefined;
+  byChain: Map<string, NftChainState>;
+  /** "policy accept" when the walk ended at the policy. */
+  end: string | undefined;
+  /** The walk's verdict as the trace keeps it (r.steps). */
+  step: Step | undefined;
+  decisive: boolean;
+}
 
 interface WalkState {
   listing: WalkListing;
@@ -101,17 +205,24 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
   node('route-out', 'routing (local out)');
   node('OUTPUT', 'OUTPUT');
   node('POSTROUTING', 'POSTROUTING');
-  node('out', r.out !== null ? `out ${r.out}` : 'out');
+  const nftWalks = r.events.filter((e): e is NftWalkEvent => e.kind === 'nft');
+  const egressDev = r.out ?? nftWalks.find((e) => e.hook === 'egress')?.dev ?? r.packet.outIface;
+  node('out', r.out !== null ? `out ${r.out}` : nftWalks.some((e) => e.hook === 'egress') && egressDev !== null ? `out ${egressDev}` : 'out');
 
-  // Table boxes of every hook in priority order: the tables the ruleset has, plus conntrack's own steps.
+  // Boxes of every hook in the order they run: the tables the ruleset has, nft base chains, conntrack's own steps.
+  const { nft, pipeline } = pipelineOf(rs);
+  const plain = (kind: TableBox['kind'], name: string, priority: number): TableBox => ({ kind, name, priority, visited: false, summary: '', decisive: false, dropped: false, nat: [], anchor: undefined });
   for (const hook of HOOK_IDS) {
     const n = nodes.get(hook)!;
-    for (const e of hookEntries(hook)) {
-      if (e.kind === 'table' && !rs.tables.has(e.table)) continue;
-      const name = e.kind === 'table' ? e.table : e.kind;
-      n.tables.push({ kind: e.kind, name, priority: e.priority, visited: false, summary: '', decisive: false, dropped: false, nat: [], anchor: undefined });
+    for (const e of pipeline.hooks[hook]) {
+      if (e.kind === 'nft') n.tables.push(nftBox(e, false));
+      else if (e.kind === 'nat') for (const c of e.chains) n.tables.push(c.kind === 'ipt' ? plain('table', 'nat', c.priority) : nftBox(c, true));
+      else n.tables.push(plain(e.kind, e.kind === 'table' ? e.table : e.kind, e.priority));
     }
   }
+  // Netdev ingress chains of the arrival device, egress chains of the out device.
+  if (r.original.inIface !== null) for (const e of pipeline.ingress.get(r.original.inIface) ?? []) nodes.get('in')!.tables.push(nftBox(e, false));
+  if (egressDev !== null) for (const e of pipeline.egress.get(egressDev) ?? []) nodes.get('out')!.tables.push(nftBox(e, false));
   const box = (hook: Hook, name: string): TableBox | undefined => nodes.get(hook)!.tables.find((t) => t.name === name);
 
   const path: NodeId[] = [];
@@ -125,8 +236,153 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
   const notes: string[] = [];
   let hook: Hook | undefined;
   let walk: WalkState | undefined;
-  let decidedHook: Hook | undefined;
+  let decidedHook: NodeId | undefined;
   const pendingPath = new Map<string, readonly string[]>();
+  const nftStates: NftWalkState[] = [];
+  // Each nft walk left one step (its verdict: a rule or the policy) in r.steps, in the order of the walks.
+  const nftSteps = r.steps.filter((s) => s.rule === undefined && s.table.includes(' '));
+  let nftStepAt = 0;
+  const nextNftStep = (label: string, chain: string): Step | undefined => {
+    for (let i = nftStepAt; i < nftSteps.length; i++) {
+      const s = nftSteps[i]!;
+      if (s.table === label && s.path[0] === chain) {
+        nftStepAt = i + 1;
+        return s;
+      }
+    }
+    return undefined;
+  };
+  // Header rewrites by nft statements: a field rewritten once, with no conntrack NAT, shows its old value.
+  const rewritten = new Map<string, number>();
+  const natSeen = r.events.some((e) => e.kind === 'nat');
+  for (const e of nftWalks) for (const x of e.events) if (x.kind === 'rule') for (const w of nftRewrites(x.text)) rewritten.set(w.field, (rewritten.get(w.field) ?? 0) + 1);
+
+  const nftWalk = (e: NftWalkEvent): void => {
+    const nid = NFT_NODE[e.hook];
+    if (nid === undefined) return;
+    if (e.hook === 'egress') go('out');
+    const label = `${e.family} ${e.table}`;
+    const b = nodes.get(nid)!.tables.find((t) => t.kind === 'nft' && t.name === nftBoxName(e.family, e.table, e.chain));
+    const prio = b !== undefined ? `, priority ${b.priority}` : '';
+    const where = e.hook === 'ingress' || e.hook === 'egress' ? `${e.hook}${e.dev !== undefined ? ` ${e.dev}` : ''}` : `hook ${e.hook}`;
+    const listing: WalkListing = { id: `${id}-w${walks.length}`, hook: nid, table: label, base: e.chain, heading: `${label} ${e.chain} (nft: ${where}${prio})`, nft: true, chains: [] };
+    walks.push(listing);
+    if (b) {
+      b.visited = true;
+      b.anchor = listing.id;
+    }
+    const step = nextNftStep(label, e.chain);
+    const decisive = step !== undefined && step === r.decidedBy;
+    if (decisive) decidedHook = nid;
+    const st: NftWalkState = { listing, box: b, byChain: new Map(), end: undefined, step, decisive };
+    nftStates.push(st);
+    const paths = new Map<string, readonly string[]>([[e.chain, [e.chain]]]);
+    const chainState = (c: NftChain): NftChainState => {
+      let cs = st.byChain.get(c.name);
+      if (!cs) {
+        const cl: ChainListing = { table: label, chain: c.name, rules: [], omitted: 0, end: undefined, path: paths.get(c.name) ?? [e.chain, c.name] };
+        cs = { listing: cl, rows: new Map(), chain: c };
+        st.byChain.set(c.name, cs);
+        listing.chains.push(cl);
+      }
+      return cs;
+    };
+    const numOf = (c: NftChain, handle: number): number => c.rules.findIndex((x) => x.handle === handle) + 1;
+    const base = nft?.table(e.family as never, e.table)?.chains.get(e.chain) ?? e.events[0]?.chain;
+    if (base) chainState(base);
+    for (const x of e.events) {
+      if (x.kind === 'packet') continue;
+      const cs = chainState(x.chain);
+      if (x.kind === 'miss') {
+        const num = numOf(x.chain, x.handle);
+        cs.rows.set(num, { num, handle: x.handle, text: x.text, outcome: 'skipped', verdict: undefined, action: undefined, why: x.why, decisive: false });
+      } else if (x.kind === 'rule') {
+        const num = numOf(x.chain, x.handle);
+        const [word, target] = x.verdict.split(' ');
+        const acts = nftActions(x.text);
+        const action = target !== undefined ? `${word === 'goto' ? 'goto ' : '→ '}${target}` : acts.length > 0 ? acts.join(', ') : undefined;
+        cs.rows.set(num, { num, handle: x.handle, text: x.text, outcome: 'matched', verdict: word!.toUpperCase(), action, why: undefined, decisive: false });
+        if (target !== undefined && (word === 'jump' || word === 'goto')) paths.set(target, [...(paths.get(x.chain.name) ?? [x.chain.name]), target]);
+      } else if (x.kind === 'policy') {
+        cs.listing.end = { text: `policy ${x.verdict}`, decisive: false };
+        st.end = `policy ${x.verdict}`;
+      } else if (x.kind === 'return') cs.listing.end = { text: 'end of chain: return', decisive: false };
+    }
+    // The walk's verdict (its step): the deciding rule or the policy, also when the packet was not traced.
+    if (step !== undefined) {
+      const dchain = st.byChain.get(step.chain)?.chain ?? nft?.table(e.family as never, e.table)?.chains.get(step.chain);
+      if (dchain) {
+        const cs = chainState(dchain);
+        if (step.type === 'policy') {
+          st.end = `policy ${step.verdict.toLowerCase()}`;
+          cs.listing.end = { text: st.end, decisive };
+        } else {
+          const got = cs.rows.get(step.num);
+          const rule = dchain.rules[step.num - 1];
+          if (got) got.decisive = decisive;
+          else if (rule) {
+            cs.rows.set(step.num, { num: step.num, handle: rule.handle, text: rule.text, outcome: 'matched', verdict: step.verdict, action: undefined, why: undefined, decisive, inferred: true });
+          }
+        }
+      }
+    }
+    if (decisive && b) b.decisive = true;
+    nftRows(st);
+    // What the box says, and the header rewrites of the rules that matched (on the box and the arrow out).
+    const matched: string[] = [];
+    const here = path.length - 1;
+    for (const cs of st.byChain.values()) {
+      for (const row of cs.listing.rules) {
+        if (row.outcome !== 'matched') continue;
+        const v = row.verdict ?? '';
+        const short = v === 'CONTINUE' ? nftShort('continue', row.text) : row.action?.startsWith('→') || row.action?.startsWith('goto') ? row.action : v.toLowerCase();
+        matched.push(`${cs.chain.name === e.chain ? '' : `${cs.chain.name} `}#${row.num} ${short}`);
+        for (const w of nftRewrites(row.text)) {
+          const before = w.field === 'src' || w.field === 'dst' ? addrToString(r.original[w.field]) : String(r.original[w.field]);
+          const text = (rewritten.get(w.field) ?? 0) <= 1 && !natSeen && before !== w.value ? `${w.what} ${before} → ${w.value}` : `${w.what} set ${w.value}`;
+          b?.nat.push(text);
+          natOnLeaving.set(here, [...(natOnLeaving.get(here) ?? []), text]);
+        }
+      }
+    }
+    if (b) {
+      const list = matched.length > 3 ? [`${matched.length} rules matched, last ${matched[matched.length - 1]!}`] : matched;
+      b.summary = [...list, ...(st.end !== undefined ? [st.end] : [])].join(', ') || 'no rule matched';
+    }
+  };
+
+  /**
+   * The rows of an nft walk's chains in rule order. A rule with no event was not reached, unless the walk went
+   * past it untraced (the kernel reports matching rules only while skb->nf_trace is set; misses are the
+   * simulator's and always there): before the deciding rule of its chain, before a later rule with an event, or
+   * before the rule that jumped to a chain the walk entered. Those matched and went on.
+   */
+  const nftRows = (st: NftWalkState): void => {
+    const step = st.step;
+    for (const cs of st.byChain.values()) {
+      const rules = cs.chain.rules;
+      let passed = 0;
+      if (step !== undefined && step.chain === cs.chain.name) passed = step.type === 'policy' ? rules.length : step.num - 1;
+      for (const n of cs.rows.keys()) passed = Math.max(passed, n);
+      rules.forEach((rule, i) => {
+        const m = /\b(?:jump|goto) (\S+)/.exec(rule.text);
+        if (m && st.byChain.has(m[1]!) && m[1] !== cs.chain.name && !cs.rows.has(i + 1)) passed = Math.max(passed, i + 1);
+      });
+      const full = rules.length <= FULL_LISTING_MAX;
+      rules.forEach((rule, i) => {
+        const num = i + 1;
+        const got = cs.rows.get(num);
+        if (got) cs.listing.rules.push(got);
+        else if (num <= passed) {
+          const m = /\b(jump|goto) (\S+)/.exec(rule.text);
+          const jumped = m !== null && st.byChain.has(m[2]!);
+          const acts = nftActions(rule.text);
+          cs.listing.rules.push({ num, handle: rule.handle, text: rule.text, outcome: 'matched', verdict: jumped ? m[1]!.toUpperCase() : 'CONTINUE', action: jumped ? `${m[1] === 'goto' ? 'goto ' : '→ '}${m[2]!}` : acts.length ? acts.join(', ') : undefined, why: undefined, decisive: false, inferred: true });
+        } else if (full) cs.listing.rules.push({ num, handle: rule.handle, text: rule.text, outcome: 'not-reached', verdict: undefined, action: undefined, why: undefined, decisive: false });
+        else cs.listing.omitted++;
+      });
+    }
+  };
 
   const chainOf = (w: WalkState, chain: string): { listing: ChainListing; rows: Map<number, RuleRow> } => {
     let c = w.byChain.get(chain);
@@ -150,7 +406,7 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
         walk = undefined;
         break;
       case 'chain': {
-        const listing: WalkListing = { id: `${id}-w${walks.length}`, hook: e.hook, table: e.table, chains: [] };
+        const listing: WalkListing = { id: `${id}-w${walks.length}`, hook: e.hook, table: e.table, base: e.hook, heading: `${e.table} ${e.hook}`, nft: false, chains: [] };
         walks.push(listing);
         walk = { listing, byChain: new Map(), matched: [], last: undefined, decisive: false };
         walkStates.push(walk);
@@ -199,7 +455,12 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
       }
       case 'nat': {
         const label = natLabel(e.manip, e.before, e.after, e.note);
-        if (hook) box(hook, 'nat')?.nat.push(label);
+        if (hook) {
+          // The nat chain that asked for the mapping is the last one walked on this hook (nf_nat_inet_fn stops there).
+          const group = nodes.get(hook)!.tables.filter(isNatBox);
+          const named = [...(hookWalks.get(hook) ?? [])].reverse().find((w) => group.some((t) => t.anchor === w));
+          (group.find((t) => named !== undefined && t.anchor === named) ?? group[0])?.nat.push(label);
+        }
         const at = path.length - 1;
         natOnLeaving.set(at, [...(natOnLeaving.get(at) ?? []), label]);
         break;
@@ -236,9 +497,18 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
         break;
       case 'log':
         break;
+      case 'nft':
+        nftWalk(e);
+        break;
     }
   };
-  for (const e of r.events) onEvent(e);
+  // The listings walked on each hook's current visit, in order (for the nat label: the chain that mapped).
+  const hookWalks = new Map<Hook, string[]>();
+  for (const e of r.events) {
+    if (e.kind === 'hook') hookWalks.set(e.hook, []);
+    onEvent(e);
+    if (hook !== undefined && (e.kind === 'chain' || (e.kind === 'nft' && NFT_NODE[e.hook] === hook))) hookWalks.get(hook)?.push(walks[walks.length - 1]!.id);
+  }
 
   // The end of the trip.
   if (r.fate === 'delivered') go('local');
@@ -263,7 +533,7 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
 
   // Table summaries: the last walk of each (hook, table).
   for (const w of walkStates) {
-    const b = box(w.listing.hook, w.listing.table);
+    const b = box(w.listing.hook as Hook, w.listing.table);
     if (!b) continue;
     const end = w.last && w.last.rule === undefined ? (w.last.type === 'policy' ? `policy ${w.last.verdict}` : 'return') : undefined;
     const matched = w.matched.length > 3 ? [`${w.matched.length} rules matched, last ${w.matched[w.matched.length - 1]!}`] : w.matched;
@@ -277,23 +547,26 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
     n.visited = true;
     if (n.order === 0) n.order = i + 1;
   });
-  const droppedHook = r.fate === 'dropped' && HOOK_IDS.includes(last as Hook) ? (last as Hook) : undefined;
-  const decisivePriority = droppedHook ? nodes.get(droppedHook)!.tables.find((t) => t.decisive)?.priority : undefined;
-  for (const hk of HOOK_IDS) {
-    const n = nodes.get(hk)!;
-    for (const t of n.tables) {
+  // The node the packet died in (a hook, or a wire: netdev ingress / egress); its boxes after the deciding one were not reached.
+  const droppedAt: NodeId | undefined = r.fate === 'dropped' ? last : undefined;
+  const decisiveIndex = droppedAt ? nodes.get(droppedAt)!.tables.findIndex((t) => t.decisive) : -1;
+  for (const n of nodes.values()) {
+    const hk = n.id;
+    n.tables.forEach((t, i) => {
       if (t.kind === 'confirm') {
-        t.visited = n.visited && droppedHook !== hk;
+        t.visited = n.visited && droppedAt !== hk;
         t.summary = t.visited ? (r.conn ? (r.ctState === 'NEW' ? 'new entry confirmed' : 'entry already confirmed') : 'no entry') : '';
-        continue;
+        return;
       }
-      if (t.decisive && droppedHook === hk) t.dropped = true;
-      if (!n.visited || t.visited) continue;
+      if (t.decisive && droppedAt === hk) t.dropped = true;
+      if (!n.visited || t.visited) return;
       if (t.kind === 'conntrack') t.summary = 'entry kept (looped back)';
-      else if (droppedHook === hk && decisivePriority !== undefined && t.priority > decisivePriority) t.summary = 'not reached';
-      else if (t.name === 'nat') t.summary = t.nat.length > 0 ? 'not walked: rewritten by conntrack' : "not walked: a new connection's first packet only";
-      else t.summary = 'not walked';
-    }
+      else if (droppedAt === hk && decisiveIndex >= 0 && i > decisiveIndex) t.summary = 'not reached';
+      else if (isNatBox(t)) {
+        const mapped = n.tables.some((o, j) => j < i && isNatBox(o) && o.visited);
+        t.summary = t.nat.length > 0 ? 'not walked: rewritten by conntrack' : mapped ? 'not walked: an earlier nat chain set up the mapping' : "not walked: a new connection's first packet only";
+      } else t.summary = 'not walked';
+    });
   }
 
   // Arrows: visited when the packet went from one end to the other; NAT done in a hook labels the arrow out of it.
@@ -317,6 +590,12 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
 
   const d = r.decidedBy;
   const conn = r.conn;
+  /** The text of the nft rule that decided (its row in the walk's listing). */
+  const nftDecidedText = (s: Step): string | undefined => {
+    if (s.type === 'policy') return undefined;
+    const st = nftStates.find((x) => x.step === s);
+    return st?.byChain.get(s.chain)?.rows.get(s.num)?.text ?? st?.byChain.get(s.chain)?.chain.rules[s.num - 1]?.text;
+  };
   return {
     index,
     host: hop.host,
@@ -334,7 +613,7 @@ export function buildHopView(hop: DiagramHop, index: number, id: string): HopVie
     edges,
     path,
     walks,
-    decided: d ? { where: describeStep(d), text: d.rule ? ruleText(d.chain, d.rule) : undefined, table: d.table, chain: d.chain, hook: decidedHook } : undefined,
+    decided: d ? { where: describeStep(d), text: d.rule ? ruleText(d.chain, d.rule) : nftDecidedText(d), table: d.table, chain: d.chain, hook: decidedHook } : undefined,
     notes,
     wire: hop.wire,
   };

@@ -4,9 +4,10 @@
  * boxes and arrows in colour, the others greyed, the deciding rule highlighted, NAT on the arrows, conntrack in
  * its box), the facts (verdict, conntrack entry, deciding rule) and each walked chain's rules with their outcome.
  * Inline CSS only (page-style.ts), no script and nothing fetched. Elements carry stable attributes for tests:
- * data-hop, data-node, data-hook, data-table, data-edge, data-visited, data-dropped, class "decisive".
+ * data-hop, data-node, data-hook, data-table, data-edge, data-visited, data-dropped, class "decisive"; nft chain
+ * boxes and listings also data-kind="nft" (and data-family, data-nft-table, data-chain), nft rule rows data-handle.
  */
-import { buildFigure, matchedText } from './hop-view';
+import { buildFigure, outcomeText } from './hop-view';
 import { esc, idPart } from './escape';
 import { PAGE_CSS } from './page-style';
 import { chainGraphHtml } from './chain-graph';
@@ -104,6 +105,7 @@ function legend(): string {
     '<li><span class="sw decisive"></span>decided the packet\'s fate</li>' +
     '<li><span class="sw dropped"></span>dropped here</li>' +
     '<li><span class="sw nat">DNAT a → b</span>NAT rewrite</li>' +
+    '<li><span class="sw nftsw"></span>nftables chain</li>' +
     '</ul>'
   );
 }
@@ -211,11 +213,15 @@ function nodeHtml(h: HopView, n: NodeView, order: number, edges: Map<string, Edg
 }
 
 function tableHtml(h: HopView, n: NodeView, t: TableBox): string {
-  const cls = ['tbl', t.kind !== 'table' ? 'pseudo' : '', t.decisive ? 'decisive' : '', t.dropped ? 'dropped' : ''].filter(Boolean).join(' ');
-  const name = t.anchor !== undefined ? `<a href="#${t.anchor}">${esc(t.name)}</a>` : esc(t.name);
+  const cls = ['tbl', t.kind === 'nft' ? 'nft' : t.kind !== 'table' ? 'pseudo' : '', t.decisive ? 'decisive' : '', t.dropped ? 'dropped' : ''].filter(Boolean).join(' ');
+  // An nft name may break after its table ("netdev stateless/" "from_client") in a narrow box.
+  const cut = t.kind === 'nft' ? t.name.indexOf('/') + 1 : 0;
+  const text = cut > 0 ? `<span class="part">${esc(t.name.slice(0, cut))}</span><span class="part">${esc(t.name.slice(cut))}</span>` : esc(t.name);
+  const name = t.anchor !== undefined ? `<a href="#${t.anchor}">${text}</a>` : text;
   const prio = t.kind === 'confirm' ? 'last' : String(t.priority);
   const nat = t.nat.map((x) => `<span class="nat">${esc(x)}</span>`).join('');
-  return `<li class="${cls}" id="${h.id}-${n.id}-${t.name}" data-table="${esc(t.name)}" data-hook="${n.id}" data-visited="${t.visited}"${t.decisive ? ' data-decisive="true"' : ''}><span class="name">${name}</span><span class="prio">${prio}</span>${t.summary ? `<span class="sum">${esc(t.summary)}</span>` : ''}${nat}</li>`;
+  const nft = t.nft ? ` data-kind="nft" data-family="${esc(t.nft.family)}" data-nft-table="${esc(t.nft.table)}" data-chain="${esc(t.nft.chain)}" title="nft ${esc(t.nft.family)} table ${esc(t.nft.table)}, chain ${esc(t.nft.chain)} (hook ${esc(t.nft.hook)}${t.nft.natChain ? ', type nat' : ''})"` : '';
+  return `<li class="${cls}" id="${h.id}-${n.id}-${idPart(t.name)}" data-table="${esc(t.name)}" data-hook="${n.id}" data-visited="${t.visited}"${t.decisive ? ' data-decisive="true"' : ''}${t.dropped ? ' data-dropped="true"' : ''}${nft}><span class="name">${name}</span><span class="prio">${prio}</span>${t.summary ? `<span class="sum">${esc(t.summary)}</span>` : ''}${nat}</li>`;
 }
 
 function edgeHtml(e: EdgeView, order: number): string {
@@ -228,8 +234,8 @@ function edgeHtml(e: EdgeView, order: number): string {
 
 function walkHtml(w: WalkListing): string {
   return [
-    `<section class="walk" id="${w.id}" data-hook="${w.hook}" data-table="${esc(w.table)}">`,
-    `<h4>${esc(w.table)} ${esc(w.hook)}</h4>`,
+    `<section class="walk${w.nft ? ' nft' : ''}" id="${w.id}" data-hook="${w.hook}" data-table="${esc(w.table)}"${w.nft ? ` data-kind="nft" data-chain="${esc(w.base)}"` : ''}>`,
+    `<h4>${esc(w.heading)}</h4>`,
     ...w.chains.map((c) => chainHtml(w, c)),
     '</section>',
   ].join('\n');
@@ -237,12 +243,13 @@ function walkHtml(w: WalkListing): string {
 
 function chainHtml(w: WalkListing, c: ChainListing): string {
   const rows = c.rules.map((r) => {
-    const out = r.outcome === 'matched' ? `matched: ${matchedText(r)}` : r.outcome === 'skipped' ? `skipped: ${r.why ?? ''}` : 'not reached';
-    return `<li class="rule ${r.outcome}${r.decisive ? ' decisive' : ''}" data-chain="${esc(c.chain)}" data-num="${r.num}" data-outcome="${r.outcome}"><span class="num">${r.num}</span><code>${esc(r.text)}</code><span class="out">${esc(out)}</span></li>`;
+    const out = outcomeText(r);
+    const handle = r.handle !== undefined ? ` data-handle="${r.handle}"` : '';
+    return `<li class="rule ${r.outcome}${r.decisive ? ' decisive' : ''}" data-chain="${esc(c.chain)}" data-num="${r.num}"${handle} data-outcome="${r.outcome}"${r.inferred ? ' data-inferred="true"' : ''}><span class="num">${r.num}</span><code>${esc(r.text)}${r.handle !== undefined ? `<span class="handle"> # handle ${r.handle}</span>` : ''}</code><span class="out">${esc(out)}</span></li>`;
   });
   if (c.end) rows.push(`<li class="rule end${c.end.decisive ? ' decisive' : ''}" data-chain="${esc(c.chain)}" data-outcome="end"><span class="num"></span><span class="out">${esc(c.end.text)}</span></li>`);
   return [
-    c.chain !== w.hook ? `<h5 id="${w.id}-${idPart(c.chain)}">${esc(c.path.join(' → '))}</h5>` : '',
+    c.chain !== w.base ? `<h5 id="${w.id}-${idPart(c.chain)}">${esc(c.path.join(' → '))}</h5>` : '',
     `<ol class="rules">${rows.join('')}</ol>`,
     c.omitted > 0 ? `<p class="omitted">${c.omitted} more rules the packet never reached</p>` : '',
   ].join('');

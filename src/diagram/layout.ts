@@ -6,7 +6,7 @@
  * their lane, crossings as elbow lines from one hop's out wire to the next hop's in wire. The chain graph:
  * chains in layers by jump depth. Text is monospace, so widths follow from character counts.
  */
-import { matchedText } from './hop-view';
+import { outcomeText } from './hop-view';
 import type { Crossing, EdgeView, FigureView, HopView, NodeId, TableBox } from './model';
 
 export const FONT_FAMILY = '"DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace';
@@ -157,7 +157,11 @@ function nodeContent(h: HopView, id: NodeId, width: number): NodeContent {
   let height = PAD + lines.reduce((a, l) => a + l.h, 0);
   const tables: NodeContent['tables'] = [];
   for (const t of n.tables) {
-    const tl: NodeContent['tables'][number]['lines'] = [{ text: t.name, cls: 'tname', size: TEXT.small, h: LINE.tname }];
+    // The name leaves room for the priority on its right; a long nft name breaks after its table ("netdev stateless/" "from_client").
+    const room = maxT - (t.kind === 'confirm' ? 'last' : String(t.priority)).length - 1;
+    const cut = t.name.indexOf('/');
+    const names = t.name.length > room && cut > 0 ? [t.name.slice(0, cut + 1), t.name.slice(cut + 1)] : [t.name];
+    const tl: NodeContent['tables'][number]['lines'] = names.map((text, i) => ({ text: i === 0 ? clip(text, room).text : text, cls: 'tname' as const, size: TEXT.small, h: LINE.tname }));
     if (t.summary) for (const l of wrap(t.summary, maxT).slice(0, 3)) tl.push({ text: l, cls: 'tsum', size: TEXT.small, h: LINE.tsum });
     for (const x of t.nat) for (const l of wrap(x, maxT)) tl.push({ text: l, cls: 'nat', size: TEXT.small, h: LINE.tsum });
     tables.push({ box: t, lines: tl });
@@ -169,7 +173,9 @@ function nodeContent(h: HopView, id: NodeId, width: number): NodeContent {
 /** The netfilter picture of one hop, its header and its rule listings, with the origin at the top left. */
 export function layoutHop(h: HopView, opts: { rules: boolean }): HopGeometry {
   // Column widths: arrow columns grow to hold their NAT text.
-  const cols = [WIRE_COL, EDGE_COL, NODE_COL, EDGE_COL, NODE_COL, EDGE_COL, NODE_COL, EDGE_COL, NODE_COL, EDGE_COL, WIRE_COL];
+  // The wires hold the device's netdev ingress / egress chains, when it has some: then as wide as a hook.
+  const wireW = (id: NodeId): number => (h.nodes.get(id)!.tables.length > 0 ? NODE_COL + 16 : WIRE_COL);
+  const cols = [wireW('in'), EDGE_COL, NODE_COL, EDGE_COL, NODE_COL, EDGE_COL, NODE_COL, EDGE_COL, NODE_COL, EDGE_COL, wireW('out')];
   const key = (e: EdgeView): string => `${e.from}>${e.to}`;
   for (const e of h.edges) {
     const p = EDGE_PLACE[key(e)]!;
@@ -284,15 +290,15 @@ export function layoutHop(h: HopView, opts: { rules: boolean }): HopGeometry {
     fy += 6;
     const maxRule = Math.floor(gridW / charW(TEXT.small));
     for (const w of h.walks) {
-      rules.push({ line: { text: `${w.table} ${w.hook}`, full: undefined, x: 0, y: fy, size: TEXT.normal, cls: 'walk' }, decisive: false, outcome: 'walk' });
+      rules.push({ line: { text: w.heading, full: undefined, x: 0, y: fy, size: TEXT.normal, cls: 'walk' }, decisive: false, outcome: 'walk' });
       fy += 14;
       for (const c of w.chains) {
-        if (c.chain !== w.hook) {
+        if (c.chain !== w.base) {
           rules.push({ line: { ...clip(c.path.join(' → '), maxRule), x: 8, y: fy, size: TEXT.small, cls: 'walk' }, decisive: false, outcome: 'walk' });
           fy += 12;
         }
         for (const r of c.rules) {
-          const out = r.outcome === 'matched' ? `matched: ${matchedText(r)}` : r.outcome === 'skipped' ? `skipped: ${r.why ?? ''}` : 'not reached';
+          const out = outcomeText(r);
           const cls: TextClass = r.outcome === 'matched' ? 'rule-hit' : r.outcome === 'skipped' ? 'rule-miss' : 'rule-none';
           rules.push({ line: { ...clip(`${String(r.num).padStart(3)} ${r.text}  ⟶ ${out}`, maxRule - 2), x: 16, y: fy, size: TEXT.small, cls }, decisive: r.decisive, outcome: r.outcome });
           fy += 12;

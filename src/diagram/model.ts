@@ -2,8 +2,9 @@
  * What the diagrams are drawn from, and the view of one hop they share. The input is a list of hops: one traced
  * packet on one host each (a single-host trace is one hop; a lab's request and reply crossing several hosts are
  * several, one lane per distinct host). hop-view.ts turns each hop's TraceResult into a HopView: the netfilter
- * picture's nodes (wires, routing decisions, the five hooks with their tables in priority order, the local
- * process), which of them the packet visited, the arrows it took with the NAT done on them, and each walked
+ * picture's nodes (wires, routing decisions, the five hooks with their tables and nftables base chains in the
+ * order the kernel runs them, the local process; netdev ingress chains on the in wire, egress chains on the out
+ * wire), which of them the packet visited, the arrows it took with the NAT done on them, and each walked
  * chain's rules with their outcome. html.ts, svg.ts and dot.ts only draw HopViews.
  */
 import type { Hook } from '../extensions/spec';
@@ -45,11 +46,27 @@ export const EDGES: ReadonlyArray<readonly [NodeId, NodeId]> = [
   ['POSTROUTING', 'out'],
 ];
 
-/** One entry of a hook in priority order: a table's base chain, or conntrack's own step (lookup / confirm). */
+/** An nft base chain's box: which chain it is. */
+export interface NftBoxInfo {
+  family: string;
+  table: string;
+  chain: string;
+  /** The nft hook: ingress, prerouting, ..., egress. */
+  hook: string;
+  /** A `type nat` chain: it sits behind the one nat hook with the iptables nat table (a connection's first packet). */
+  natChain: boolean;
+}
+
+/**
+ * One entry of a hook in the order the kernel runs them: an iptables table's base chain, an nft base chain, or
+ * conntrack's own step (lookup / confirm). The in and out wires hold the device's netdev ingress / egress chains.
+ */
 export interface TableBox {
-  kind: 'table' | 'conntrack' | 'confirm';
-  /** The table name, or "conntrack" / "confirm". */
+  kind: 'table' | 'conntrack' | 'confirm' | 'nft';
+  /** The table name, "conntrack" / "confirm", or for nft "FAMILY TABLE/CHAIN" ("ip bypass/forward"). */
   name: string;
+  /** nft base chains only. */
+  nft?: NftBoxInfo;
   priority: number;
   /** The packet went through it (a table: its chain was walked). */
   visited: boolean;
@@ -74,7 +91,7 @@ export interface NodeView {
   visited: boolean;
   /** The packet's trip ended here without leaving or being delivered. */
   dropped: boolean;
-  /** Hooks: the table boxes in priority order. */
+  /** Hooks: the table boxes in the order they run; the wires: the device's netdev ingress / egress chains. */
   tables: TableBox[];
   /** Place of the node in the packet's path (1-based), 0 when not visited. */
   order: number;
@@ -102,6 +119,13 @@ export interface RuleRow {
   /** skipped: the first criterion that failed. */
   why: string | undefined;
   decisive: boolean;
+  /** nft rules: the rule's handle. */
+  handle?: number;
+  /**
+   * nft, matched: no trace event says so (the packet was not traced, skb->nf_trace unset, and the kernel reports
+   * nothing then); the walk passed the rule without a miss before it ended further on, so it matched and went on.
+   */
+  inferred?: boolean;
 }
 
 export interface ChainListing {
@@ -117,11 +141,18 @@ export interface ChainListing {
   path: readonly string[];
 }
 
-/** One walk of a table's base chain on a hook: the chains it entered. */
+/** One walk of a table's base chain (iptables) or of an nft base chain on a hook: the chains it entered. */
 export interface WalkListing {
   id: string;
-  hook: Hook;
+  /** The node of its box: a hook, or the in / out wire for netdev ingress / egress chains. */
+  hook: NodeId;
+  /** The iptables table, or "FAMILY TABLE" for nft ("ip bypass"). */
   table: string;
+  /** The base chain's name (the hook's name for iptables). */
+  base: string;
+  /** "filter FORWARD", "ip bypass forward (nft: hook forward, priority 0)". */
+  heading: string;
+  nft: boolean;
   chains: ChainListing[];
 }
 
@@ -147,7 +178,7 @@ export interface HopView {
   path: NodeId[];
   walks: WalkListing[];
   /** "filter FORWARD rule 3" and its rule text, when a rule or policy decided. */
-  decided: { where: string; text: string | undefined; table: string; chain: string; hook: Hook | undefined } | undefined;
+  decided: { where: string; text: string | undefined; table: string; chain: string; hook: NodeId | undefined } | undefined;
   /** Notes worth showing: LOG lines, assumptions, the host's answers. */
   notes: string[];
   wire: DiagramHop['wire'];

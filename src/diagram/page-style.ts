@@ -74,6 +74,10 @@ a{color:inherit}
 .tbl .prio{color:var(--muted);font-size:.65rem;float:right}
 .tbl .sum{display:block;color:var(--muted);overflow-wrap:anywhere}
 .tbl.pseudo{background:#f7f7f7;font-style:italic}
+.tbl.nft{border-left:4px solid #00838f}
+.tbl .part{display:inline-block}
+.sw.nftsw{border-left:5px solid #00838f}
+.rule .handle{color:var(--muted)}
 .tbl[data-visited="true"]{border-color:var(--path);background:#eef5ff}
 .tbl[data-visited="true"] .sum{color:var(--ink)}
 .tbl[data-visited="false"]{opacity:.5;background:#f2f2f2}

@@ -1,7 +1,7 @@
 /**
  * The same picture as one standalone SVG file: per input, one lane per host with the hops one under the other,
  * each hop's netfilter boxes (visited ones outlined in blue, the others grey, the deciding table and rule on
- * yellow, the drop in red), its arrows with the NAT text, the facts and the rule listings; elbow arrows carry the
+ * yellow, the drop in red, nft chains with a teal bar), its arrows with the NAT text, the facts and the rule listings; elbow arrows carry the
  * packet from hop to hop across lanes. Coordinates come from layout.ts; styles are inline in a <style> element.
  * Groups carry the same data attributes as the HTML page (data-node, data-hook, data-table, data-visited).
  */
@@ -40,6 +40,7 @@ text{font-family:${FONT_FAMILY};fill:#1d2330}
 .tbl.unvisited{fill:#f2f2f2}
 .tbl.decisive{fill:#fff3b0;stroke:#b58900;stroke-width:2}
 .tbl.dropped{stroke:#c62828;stroke-width:2}
+.nftbar{fill:#00838f}
 .edge{stroke:#c9ced6;stroke-width:2;fill:none}
 .edge.visited{stroke:#1565c0;stroke-width:3}
 .cross{stroke:#1565c0;stroke-width:2.5;fill:none;stroke-dasharray:7 4}
@@ -58,7 +59,7 @@ const r = (n: number): string => String(Math.round(n * 10) / 10);
 
 function nodeSvg(n: NodeGeom, visited: boolean, dropped: boolean, hopId: string): string {
   const { x, y, w, h } = n.rect;
-  const isHook = n.tables.length > 0 || ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'].includes(n.id);
+  const isHook = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'].includes(n.id);
   const rx = n.id === 'route-in' || n.id === 'route-out' ? 14 : 6;
   const dash = n.id === 'local' ? ' stroke-dasharray="5 3"' : '';
   const parts: string[] = [
@@ -70,8 +71,9 @@ function nodeSvg(n: NodeGeom, visited: boolean, dropped: boolean, hopId: string)
   for (const t of n.tables) {
     const cls = ['tbl', t.box.visited ? 'visited' : 'unvisited', t.box.decisive ? 'decisive' : '', t.box.dropped ? 'dropped' : ''].filter(Boolean).join(' ');
     parts.push(
-      `<g data-table="${esc(t.box.name)}" data-hook="${n.id}" data-visited="${t.box.visited}"${t.box.decisive ? ' class="decisive"' : ''}>` +
+      `<g data-table="${esc(t.box.name)}" data-hook="${n.id}" data-visited="${t.box.visited}"${t.box.kind === 'nft' ? ' data-kind="nft"' : ''}${t.box.decisive ? ' class="decisive"' : ''}>` +
         `<rect class="${cls}" x="${r(t.rect.x)}" y="${r(t.rect.y)}" width="${r(t.rect.w)}" height="${r(t.rect.h)}" rx="3"/>` +
+        (t.box.kind === 'nft' ? `<rect class="nftbar" x="${r(t.rect.x)}" y="${r(t.rect.y)}" width="3" height="${r(t.rect.h)}"/>` : '') +
         t.lines.map((l) => textEl(l)).join('') +
         `<text x="${r(t.rect.x + t.rect.w - 4)}" y="${r(t.rect.y + 12)}" font-size="8.5" text-anchor="end" class="detail">${t.box.kind === 'confirm' ? 'last' : t.box.priority}</text>` +
         '</g>',
