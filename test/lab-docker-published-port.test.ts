@@ -152,11 +152,11 @@ net.ipv4.ip_forward = 1
 net.bridge.bridge-nf-call-iptables = 1
 tcpdump: verbose output suppressed, use -v[v]... for full protocol decode
 listening on eth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes
-GET / HTTP/1.1
-Host: 10.0.1.1:8080
-User-Agent: curl/7.88.1
-Accept: */*
-
+GET / HTTP/1.1\r
+Host: 10.0.1.1:8080\r
+User-Agent: curl/7.88.1\r
+Accept: */*\r
+\r
 nc: connect to 10.0.1.1 port 8080 (tcp) failed: Connection refused
 Connection to 172.17.0.2 81 port [tcp/*] succeeded!
 nc: connect to 172.17.0.2 port 82 (tcp) failed: Connection refused
