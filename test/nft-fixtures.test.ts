@@ -8,29 +8,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RecordedCase, RecordedFile, Step } from '../scripts/fixture-format';
-import type { RunResult } from '../src/cli/main';
-import { runNft, runTranslate } from '../src/cli/nft';
-import { runIptables, runSave } from '../src/cli/main';
+import type { RecordedCase, RecordedFile } from '../scripts/fixture-format';
+import { expectedStderr, replayStep } from './support/nft-replay';
 
 const DIR = process.env.NFT_REPLAY_DIR ?? join(process.cwd(), 'fixtures', 'nft', 'recorded');
 const BASELINE = join(process.cwd(), 'test', 'baselines', 'nft-agreeing.json');
-
-/**
- * One recorded step run by tsiptables: `nft ...` as `tsiptables nft ...`, `iptables-translate` as `tsiptables
- * translate`, `iptables`/`iptables-save` as tsiptables on the same state file.
- */
-export async function replayStep(step: Step, state: string): Promise<RunResult> {
-  if (step.argv[0] === 'iptables-translate') return runTranslate(step.argv.slice(1));
-  if (step.argv[0] === 'iptables') return runIptables('iptables', step.argv.slice(1), state);
-  if (step.argv[0] === 'iptables-save') return runSave('iptables-save', step.argv.slice(1), new Date(), state);
-  return runNft(step.argv.slice(1), () => step.stdin ?? '', state);
-}
-
-/** What tsiptables prints on stderr for a step: iptables-translate's messages name tsiptables-translate. */
-export function expectedStderr(step: Step): string {
-  return step.argv[0] === 'iptables-translate' ? step.stderr.replace(/iptables-translate/g, 'tsiptables-translate') : step.stderr;
-}
 
 /** Replays one case; returns the first disagreeing step's report, or undefined when all steps agree. */
 export async function replayNftCase(c: RecordedCase): Promise<string | undefined> {

@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RecordedFile } from '../../scripts/fixture-format';
-import { runNft, runTranslate } from '../../src/cli/nft';
+import { expectedStderr, replayStep } from '../support/nft-replay';
 
 const out = mkdtempSync(join(tmpdir(), 'tsi-nft-live-'));
 const committed = join(process.cwd(), 'fixtures', 'nft', 'recorded');
@@ -48,10 +48,8 @@ test("tsiptables nft agrees with today's recording on every baseline case", asyn
       const dir = mkdtempSync(join(tmpdir(), 'tsi-nft-'));
       try {
         for (const step of c.steps) {
-          const translating = step.argv[0] === 'iptables-translate';
-          const r = translating ? runTranslate(step.argv.slice(1)) : await runNft(step.argv.slice(1), () => step.stdin ?? '', join(dir, 'rules.v4'));
-          const stderr = translating ? step.stderr.replace(/iptables-translate/g, 'tsiptables-translate') : step.stderr;
-          if (r.stdout !== step.stdout || r.stderr !== stderr || r.status !== step.exit) {
+          const r = await replayStep(step, join(dir, 'rules.v4'));
+          if (r.stdout !== step.stdout || r.stderr !== expectedStderr(step) || r.status !== step.exit) {
             failures.push(`${id}: ${step.cmd}`);
             break;
           }
