@@ -255,10 +255,36 @@ export class Apps {
     // `-w 5` three. (With a timeout of exactly 1 s the real retransmission races the program: avoid it in labs.)
     const unanswered = (o: Outcome): boolean =>
       o.kind === 'dropped' ? !(o.answer?.kind === 'delivered' && o.answer.ns === ns) : o.kind !== 'delivered' && o.kind !== 'unreachable';
-    for (let at = 1; timeoutS !== undefined && at < timeoutS && unanswered(syn); at = 2 * at + 1) {
+    /**
+     * The listener's SYN-ACK to a SYN that reached it: undefined when it came back to the client as the client
+     * addressed its SYN; else the client got it from another address or port (a DNAT nobody undid on the way
+     * back, e.g. a bridged answer without bridge-nf-call-iptables, recorded by hand on 6.18), and its kernel,
+     * with no such connection, answered with a RST: the SYN counts as unanswered.
+     */
+    let accepted: { server: TcpSide; job: Job; synack: Outcome } | undefined;
+    const answer = (o: Outcome): 'accepted' | 'stray' | 'other' => {
+      if (o.kind !== 'delivered') return 'other';
+      const job = this.listenerOn(o.ns, PROTO_TCP, o.pkt.dport);
+      if (!job) return 'other';
+      const at = o.pkt;
+      const server: TcpSide = { ns: o.ns, addr: at.dst, port: at.dport, peerAddr: at.src, peerPort: at.sport, isn: 0x20000000 + at.dport * 104729, sent: 0, acked: 1, ts: 5000, server: true };
+      client.acked = 0;
+      const synack = this.segment(server, client, TCP_SYN | TCP_ACK, '', true);
+      if (synack.kind === 'delivered' && synack.ns === ns && (synack.pkt.src !== client.peerAddr || synack.pkt.sport !== client.peerPort)) {
+        const rst = this.net.kernelAnswer(ns, synack.pkt);
+        if (rst) this.net.send(ns, rst);
+        return 'stray';
+      }
+      accepted = { server, job, synack };
+      return 'accepted';
+    };
+    let got = answer(syn);
+    for (let at = 1; timeoutS !== undefined && at < timeoutS && got !== 'accepted' && (got === 'stray' || unanswered(syn)); at = 2 * at + 1) {
       client.sent = 0;
       syn = this.segment(client, undefined, TCP_SYN, '');
+      got = answer(syn);
     }
+    if (got === 'stray') return { result: 'timeout' };
     if (syn.kind === 'unreachable') return { result: 'noroute' };
     if (syn.kind === 'dropped') {
       const a = syn.answer;
@@ -270,16 +296,12 @@ export class Apps {
       return { result: 'timeout' };
     }
     if (syn.kind !== 'delivered') return { result: 'timeout' };
-    const at = syn.pkt;
-    const server: TcpSide = { ns: syn.ns, addr: at.dst, port: at.dport, peerAddr: at.src, peerPort: at.sport, isn: 0x20000000 + at.dport * 104729, sent: 0, acked: 1, ts: 5000, server: true };
-    client.acked = 0;
-    const job = this.listenerOn(syn.ns, PROTO_TCP, at.dport);
-    if (!job) {
-      const rst = this.net.kernelAnswer(syn.ns, at);
+    if (accepted === undefined) {
+      const rst = this.net.kernelAnswer(syn.ns, syn.pkt);
       const back = rst ? this.net.send(syn.ns, rst) : undefined;
       return { result: back?.kind === 'delivered' && back.ns === ns ? 'refused' : 'timeout' };
     }
-    const synack = this.segment(server, client, TCP_SYN | TCP_ACK, '', true);
+    const { server, job, synack } = accepted;
     if (synack.kind !== 'delivered' || synack.ns !== ns) return { result: 'timeout' };
     // The listener accepted: nc -l serves one connection (unless -k).
     if (!job.keep) job.kind = 'done';
