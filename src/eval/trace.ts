@@ -206,7 +206,8 @@ export class Tracer {
 
   /**
    * Sends one packet through the host. The packet object is not changed; the result holds copies (with
-   * `handOver` the caller gives the packet up, and it is the result's `original`).
+   * `handOver` the caller gives the packet up, and it is the result's `original`). `via`: the packet is a frame a
+   * bridge passed up to its device `input.inIface` from a port (bridge prerouting and input chains, bridgeUp).
    */
   run(input: Packet, handOver = false, via?: BridgedArrival): TraceResult {
     const original = handOver ? input : clonePacket(input);
