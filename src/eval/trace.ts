@@ -243,7 +243,8 @@ export class Tracer {
       if (!this.host.ifaces.has(pkt.inIface)) throw new TraceInputError(`-i ${pkt.inIface}: the host has no such interface (it has ${[...this.host.ifaces.keys()].join(', ')})`);
       pkt.outIface = null;
       pkt.macDst ??= frameDestination(this.host, pkt.dst, pkt.inIface);
-      const ingress = this.deviceHook(run, 'ingress', pkt.inIface);
+      // (A frame a bridge passes up meets its device's ingress chains in bridgeUp, after the bridge's chains.)
+      const ingress = via !== undefined ? undefined : this.deviceHook(run, 'ingress', pkt.inIface);
       if (ingress !== undefined && ingress.verdict !== 'ACCEPT') return dropped(ingress);
       if (run.fwdTo !== undefined) return this.forwardedAtIngress(run, finish);
       const pre = via !== undefined ? this.bridgeUp(run, via) : this.hook(run, 'PREROUTING');
@@ -604,6 +605,8 @@ export class Tracer {
       return finish('dropped', r, `dropped by ${describeStep(o.step)}`, o.step);
     };
     const ip = (hook: Hook): (() => HookOutcome) | undefined => (callIptables ? () => this.hook(run, hook) : undefined);
+    const ingress = this.portHook(run, 'ingress', physIn);
+    if (ingress !== undefined && ingress.verdict !== 'ACCEPT') return dropped(ingress);
     const pre = this.bridgeHook(run, 'prerouting', physIn, null, ip('PREROUTING'));
     if (pre.verdict !== 'ACCEPT') return dropped(pre);
     pkt.outIface = bridge;
@@ -619,6 +622,8 @@ export class Tracer {
       return o;
     } : undefined);
     if (post.verdict !== 'ACCEPT') return dropped(post);
+    const egress = this.portHook(run, 'egress', physOut);
+    if (egress !== undefined && egress.verdict !== 'ACCEPT') return dropped(egress);
     return finish('forwarded', 'accepted', `bridged out ${physOut}${fwd.step ? ` (${describeStep(fwd.step)})` : ''}`, fwd.step);
   }
 
@@ -652,9 +657,9 @@ export class Tracer {
       conn: run.conn,
     });
     run.events.push({ kind: 'route', text: `sent by ${bridge} out of its port ${physOut}` });
-    for (const hook of ['output', 'postrouting'] as const) {
-      const o = this.bridgeHook(run, hook, null, physOut, undefined);
-      if (o.verdict !== 'ACCEPT') return result('dropped', o.step?.type === 'policy' ? 'policy' : 'rule', `dropped by ${describeStep(o.step)}`, o.step);
+    for (const hook of ['output', 'postrouting', 'egress'] as const) {
+      const o = hook === 'egress' ? this.portHook(run, 'egress', physOut) : this.bridgeHook(run, hook, null, physOut, undefined);
+      if (o !== undefined && o.verdict !== 'ACCEPT') return result('dropped', o.step?.type === 'policy' ? 'policy' : 'rule', `dropped by ${describeStep(o.step)}`, o.step);
     }
     return result('sent', 'accepted', `sent out ${physOut}`, undefined);
   }
@@ -694,12 +699,41 @@ export class Tracer {
    */
   private bridgeUp(run: Run, via: BridgedArrival): HookOutcome {
     const ip = (): HookOutcome => this.hook(run, 'PREROUTING');
+    const portIn = this.portHook(run, 'ingress', via.port);
+    if (portIn !== undefined && portIn.verdict !== 'ACCEPT') return portIn;
     const pre = this.bridgeHook(run, 'prerouting', via.port, null, via.callIptables ? ip : undefined);
     if (pre.verdict !== 'ACCEPT') return pre;
     const inp = this.bridgeHook(run, 'input', via.port, null, undefined);
     if (inp.verdict !== 'ACCEPT') return inp;
+    // Passed up: the frame is received again, on the bridge device (its ingress chains), then ip_rcv().
+    const devIn = this.deviceHook(run, 'ingress', via.bridge);
+    run.fwdTo = undefined;
+    if (devIn !== undefined && devIn.verdict !== 'ACCEPT') return devIn;
     if (!via.callIptables) return ip();
     return pre;
+  }
+
+  /**
+   * The netdev ingress or egress chains of a bridge port (the frame enters the port before the bridge sees it,
+   * and leaves by it after the bridge's postrouting), with the port as iif or oif (recorded by hand on 6.18).
+   * `fwd to` there is not simulated.
+   */
+  private portHook(run: Run, which: 'ingress' | 'egress', port: string): HookOutcome | undefined {
+    const pkt = run.pkt;
+    const inDev = pkt.inIface;
+    const outDev = pkt.outIface;
+    pkt.inIface = which === 'ingress' ? port : null;
+    pkt.outIface = which === 'egress' ? port : null;
+    const o = this.deviceHook(run, which, port);
+    pkt.inIface = inDev;
+    pkt.outIface = outDev;
+    run.fwdTo = undefined;
+    return o;
+  }
+
+  /** Does a frame between these bridge ports meet any chain besides br_netfilter's (bridge family, netdev on the ports)? */
+  bridgeChainsFor(...ports: string[]): boolean {
+    return this.pipeline.hasBridgeChains || ports.some((p) => this.pipeline.ingress.has(p) || this.pipeline.egress.has(p));
   }
 }
 

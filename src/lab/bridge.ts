@@ -297,7 +297,7 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
     const tracer = sw.tracerNow();
     const brnf = callIptables(sw);
     // Bridged frames meet the bridge family's chains, and the ip chains only through br_netfilter.
-    if (!brnf && !tracer.pipeline.hasBridgeChains) return true;
+    if (!brnf && !tracer.bridgeChainsFor(inPort, outPort)) return true;
     const r = tracer.runBridged(pkt, inPort, outPort, br, brnf);
     net.hops.push({ ns: sw, result: r, ruleset: tracer.ruleset });
     // Net.onHop (`nft monitor trace` jobs), where the Net has one.
@@ -317,7 +317,7 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
   };
   const localOut: LocalOutCheck = (sw, br, outPort) => {
     const tracer = sw.tracerNow();
-    if (!tracer.pipeline.hasBridgeChains) return true;
+    if (!tracer.bridgeChainsFor(outPort)) return true;
     const r = tracer.runBridgeLocalOut(pkt, br, outPort);
     net.hops.push({ ns: sw, result: r, ruleset: tracer.ruleset });
     (net as Net & { onHop?: (at: Netns, res: TraceResult) => void }).onHop?.(sw, r);
