@@ -16,7 +16,9 @@
  * with the ports as iif/oif: prerouting, forward and postrouting for a forwarded frame, prerouting and input for
  * a frame passed up to the bridge device (Tracer.bridgeUp), output and postrouting for a frame the bridge device
  * sends (Tracer.runBridgeLocalOut); br_netfilter's ip chains take their place among them by priority
- * (src/eval/nft-pipeline.ts).
+ * (src/eval/nft-pipeline.ts). netdev ingress chains of a port run before the bridge sees the frame, egress chains
+ * of a port after its postrouting, and a frame passed up meets the bridge device's ingress chains after the
+ * bridge input chains.
  *
  * Not simulated: STP, VLAN filtering, multicast snooping (the bridge's IGMP reports), broadcasts and unknown
  * unicast IP flooded to more than one host (the first host reached takes it; PREROUTING runs once per port the
