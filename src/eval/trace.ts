@@ -215,29 +215,9 @@ export class Tracer {
     const run = new Run(pkt);
     run.nfTrace = this.opts.nfTraceFromStart === true;
     let decided: Step | undefined;
-    const finish = (f: Fate, r: string, v: string, d?: Step): TraceResult => ({
-      fate: f,
-      in: original.inIface,
-      out: f === 'dropped' || f === 'delivered' ? null : pkt.outIface,
-      reason: r === 'accepted' && d ? (d.type === 'policy' && d.rule === undefined ? 'policy' : 'rule') : r,
-      verdict: v,
-      packet: pkt,
-      original,
-      ctState: run.ctState,
-      steps: run.steps,
-      events: run.events,
-      decidedBy: d,
-      assumptions: run.assumptions,
-      rejectWith: run.rejectWith,
-      conn: run.conn,
-    });
-    const dropped = (o: HookOutcome): TraceResult => {
-      if (run.natFailed !== undefined) return finish('dropped', 'nat-no-address', `dropped by ${describeStep(o.step)}: ${run.natFailed}`, o.step);
-      if (run.rejectWith !== undefined) return finish('dropped', 'reject', `rejected by ${describeStep(o.step)} with ${run.rejectWith}`, o.step);
-      if (o.verdict === 'QUEUE') return finish('dropped', 'queue', `queued by ${describeStep(o.step)}: no userspace program listens, so the kernel drops it`, o.step);
-      const r = o.step?.type === 'policy' && o.step.rule === undefined ? 'policy' : 'rule';
-      return finish('dropped', r, `dropped by ${describeStep(o.step)}`, o.step);
-    };
+    const finish = (f: Fate, r: string, v: string, d?: Step): TraceResult =>
+      traceResult(run, original, f, r, v, d, original.inIface, f === 'dropped' || f === 'delivered' ? null : pkt.outIface);
+    const dropped = (o: HookOutcome): TraceResult => finish('dropped', ...dropOf(run, o), o.step);
 
     if (pkt.inIface !== null) {
       if (!this.host.ifaces.has(pkt.inIface)) throw new TraceInputError(`-i ${pkt.inIface}: the host has no such interface (it has ${[...this.host.ifaces.keys()].join(', ')})`);
@@ -583,27 +563,9 @@ export class Tracer {
     const pkt = clonePacket(original);
     const run = new Run(pkt);
     run.nfTrace = this.opts.nfTraceFromStart === true;
-    const finish = (fate: Fate, reason: string, verdict: string, d: Step | undefined): TraceResult => ({
-      fate,
-      in: bridge,
-      out: fate === 'dropped' ? null : bridge,
-      reason: reason === 'accepted' && d ? (d.type === 'policy' && d.rule === undefined ? 'policy' : 'rule') : reason,
-      verdict,
-      packet: pkt,
-      original,
-      ctState: run.ctState,
-      steps: run.steps,
-      events: run.events,
-      decidedBy: d,
-      assumptions: run.assumptions,
-      rejectWith: run.rejectWith,
-      conn: run.conn,
-    });
-    const dropped = (o: HookOutcome): TraceResult => {
-      if (run.rejectWith !== undefined) return finish('dropped', 'reject', `rejected by ${describeStep(o.step)} with ${run.rejectWith}`, o.step);
-      const r = o.step?.type === 'policy' && o.step.rule === undefined ? 'policy' : 'rule';
-      return finish('dropped', r, `dropped by ${describeStep(o.step)}`, o.step);
-    };
+    const finish = (fate: Fate, reason: string, verdict: string, d: Step | undefined): TraceResult =>
+      traceResult(run, original, fate, reason, verdict, d, bridge, fate === 'dropped' ? null : bridge);
+    const dropped = (o: HookOutcome): TraceResult => finish('dropped', ...dropOf(run, o), o.step);
     const ip = (hook: Hook): (() => HookOutcome) | undefined => (callIptables ? () => this.hook(run, hook) : undefined);
     const ingress = this.portHook(run, 'ingress', physIn);
     if (ingress !== undefined && ingress.verdict !== 'ACCEPT') return dropped(ingress);
@@ -640,28 +602,12 @@ export class Tracer {
     const pkt = clonePacket(original);
     const run = new Run(pkt);
     run.nfTrace = this.opts.nfTraceFromStart === true;
-    const result = (fate: Fate, reason: string, verdict: string, d: Step | undefined): TraceResult => ({
-      fate,
-      in: null,
-      out: fate === 'dropped' ? null : bridge,
-      reason,
-      verdict,
-      packet: pkt,
-      original,
-      ctState: run.ctState,
-      steps: run.steps,
-      events: run.events,
-      decidedBy: d,
-      assumptions: run.assumptions,
-      rejectWith: run.rejectWith,
-      conn: run.conn,
-    });
     run.events.push({ kind: 'route', text: `sent by ${bridge} out of its port ${physOut}` });
     for (const hook of ['output', 'postrouting', 'egress'] as const) {
       const o = hook === 'egress' ? this.portHook(run, 'egress', physOut) : this.bridgeHook(run, hook, null, physOut, undefined);
-      if (o !== undefined && o.verdict !== 'ACCEPT') return result('dropped', o.step?.type === 'policy' ? 'policy' : 'rule', `dropped by ${describeStep(o.step)}`, o.step);
+      if (o !== undefined && o.verdict !== 'ACCEPT') return traceResult(run, original, 'dropped', ...dropOf(run, o), o.step, null, null);
     }
-    return result('sent', 'accepted', `sent out ${physOut}`, undefined);
+    return traceResult(run, original, 'sent', 'accepted', `sent out ${physOut}`, undefined, null, bridge);
   }
 
   /**
@@ -820,6 +766,34 @@ class RunContext implements EvalContext {
   note(text: string): void {
     this.run.events.push({ kind: 'note', text });
   }
+}
+
+/** The result of a packet run that ended as `fate`; `reason` 'accepted' becomes what decided (rule or policy). */
+function traceResult(run: Run, original: Packet, fate: Fate, reason: string, verdict: string, d: Step | undefined, inDev: string | null, outDev: string | null): TraceResult {
+  return {
+    fate,
+    in: inDev,
+    out: outDev,
+    reason: reason === 'accepted' && d ? (d.type === 'policy' && d.rule === undefined ? 'policy' : 'rule') : reason,
+    verdict,
+    packet: run.pkt,
+    original,
+    ctState: run.ctState,
+    steps: run.steps,
+    events: run.events,
+    decidedBy: d,
+    assumptions: run.assumptions,
+    rejectWith: run.rejectWith,
+    conn: run.conn,
+  };
+}
+
+/** The reason code and sentence of a run a hook did not accept. */
+function dropOf(run: Run, o: HookOutcome): [string, string] {
+  if (run.natFailed !== undefined) return ['nat-no-address', `dropped by ${describeStep(o.step)}: ${run.natFailed}`];
+  if (run.rejectWith !== undefined) return ['reject', `rejected by ${describeStep(o.step)} with ${run.rejectWith}`];
+  if (o.verdict === 'QUEUE') return ['queue', `queued by ${describeStep(o.step)}: no userspace program listens, so the kernel drops it`];
+  return [o.step?.type === 'policy' && o.step.rule === undefined ? 'policy' : 'rule', `dropped by ${describeStep(o.step)}`];
 }
 
 /** The nft hook name of an ip hook. */
