@@ -177,6 +177,27 @@ describe('conntrack -L', () => {
   });
 });
 
+describe('nft monitor trace', () => {
+  test('the trace id, ip id, icmp id, the raw transport header and the MACs of a raw link header', () => {
+    // ip POSTROUTING called by br_netfilter (fixtures/labs/bridge-nft-order.sh, recorded with --raw).
+    expect(
+      maskLine(
+        'trace id 032430de ip t ip_post packet: oif "br0" @ll,0,112 0xe68843483fe5d2525e5b85660800 ip saddr 10.0.0.1 ip daddr 10.0.0.2 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 15931 ip length 84 icmp type echo-request icmp code net-unreachable icmp id 9651 icmp sequence 1 @th,64,96 0x9c2e2d6900000000a4b40c00 ',
+      ),
+    ).toBe(
+      'trace id <id> ip t ip_post packet: oif "br0" @ll,0,112 0x<mac><mac>0800 ip saddr 10.0.0.1 ip daddr 10.0.0.2 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id <id> ip length 84 icmp type echo-request icmp code net-unreachable icmp id <id> icmp sequence 1 @th,64,96 <hdr> ',
+    );
+    // A MAC starting with a zero nibble loses it (nft prints the bytes as one number).
+    expect(maskLine('trace id 0000abcd ip t c packet: oif "br0" @ll,0,112 0x2000000000112000000002220800 ip saddr 10.0.0.1 ')).toBe(
+      'trace id <id> ip t c packet: oif "br0" @ll,0,112 0x<mac><mac>0800 ip saddr 10.0.0.1 ',
+    );
+    // lo's zeroed link header has no MAC to mask.
+    expect(maskLine('trace id 0000abcd ip t c packet: iif "lo" @ll,0,112 0x800 ip saddr 127.0.0.1 ')).toBe(
+      'trace id <id> ip t c packet: iif "lo" @ll,0,112 0x800 ip saddr 127.0.0.1 ',
+    );
+  });
+});
+
 describe('what stays', () => {
   test('iptables -vnL counters and iptables output, nc messages, the HTTP request nc received (CR kept)', () => {
     const text = [

@@ -125,10 +125,11 @@ function recalculateMac(ns: Netns, b: Bridge): void {
   if (iface) iface.mac = macs.length > 0 ? macs.sort()[0]! : '00:00:00:00:00:00';
 }
 
-/** `ip link set DEV master BR`: undefined, or iproute2's message and exit status (checked by hand). */
+/** `ip link set DEV master BR`: undefined, or iproute2's message and exit status (fixtures/labs/bridge-hooks.sh). */
 export function setMaster(ns: Netns, dev: string, master: string): { message: string; status: number } | undefined {
   const b = bridgeNamed(ns, master);
-  if (!ns.host.ifaces.has(master)) return { message: `Error: argument "${master}" is wrong: Device does not exist`, status: 255 };
+  // iproute2's invarg("Device does not exist\n", ...) ends its message with a newline of its own: a blank line follows.
+  if (!ns.host.ifaces.has(master)) return { message: `Error: argument "${master}" is wrong: Device does not exist\n`, status: 255 };
   if (!b) return { message: 'RTNETLINK answers: Operation not supported', status: 2 };
   if (bridgeNamed(ns, dev)) return { message: 'Error: Can not enslave a bridge to a bridge.', status: 2 };
   releasePort(ns, dev);

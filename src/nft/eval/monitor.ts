@@ -17,7 +17,10 @@
  * - iif: prerouting, input, forward, ingress, and postrouting of a forwarded packet (not output/egress, not
  *   local packets); oif: forward, output, postrouting, egress. The ether header (`ether saddr .. ether daddr ..`,
  *   its type dropped as a dependency) with iif, when the frame came from an ethernet device; from lo, the zeroed
- *   header raw: `iif "lo" @ll,0,112 0x800`.
+ *   header raw: `iif "lo" @ll,0,112 0x800`. nft names the link header by the in device's type: without iif, only
+ *   the bridge family takes it for Ethernet (bridge postrouting and output: `oif "p2" ether saddr ..`); ip
+ *   POSTROUTING called by br_netfilter (no in device) prints it raw, destination MAC, source MAC, ethertype:
+ *   `oif "br0" @ll,0,112 0xe68843483fe5d2525e5b85660800` (fixtures/labs/bridge-nft-order.sh, recorded on 6.18).
  * - IP: `ip saddr A ip daddr B ip dscp cs0 ip ecn not-ect ip ttl 64 ip id N [ip protocol P ]ip length L`;
  *   `ip protocol` is dropped (a dependency of the transport fields) in the ip family, kept in inet/netdev/bridge.
  *   Version, header length, fragment offset, checksum are never printed.
@@ -47,6 +50,10 @@ function hexOf(bytes: readonly number[]): string {
   for (const b of bytes) s += b.toString(16).padStart(2, '0');
   s = s.replace(/^0+/, '');
   return `0x${s === '' ? '0' : s}`;
+}
+
+function macBytes(mac: string): number[] {
+  return mac.split(':').map((b) => parseInt(b, 16) & 255);
 }
 
 function u16(n: number): number[] {
@@ -177,8 +184,14 @@ export function packetLine(p: Packet, hook: NftHook, family: Family, l4checksum:
   // Loopback frames carry a zeroed ethernet header nft has no name for (no ARPHRD_LOOPBACK protocol): raw.
   const loopback = iif && p.inIface === 'lo';
   if (loopback) out.push('@ll,0,112 0x800');
-  const ether = iif && !loopback && p.macSrc !== null && p.macDst !== null;
+  const macs = p.macSrc !== null && p.macDst !== null;
+  // nft names the link header by the type of the in device; without one, as Ethernet in the bridge family only.
+  const ether = !loopback && macs && (iif || family === 'bridge');
   if (ether) out.push(`ether saddr ${p.macSrc!.toLowerCase()} ether daddr ${p.macDst!.toLowerCase()}`);
+  // ip POSTROUTING called by br_netfilter: the bridged frame still has its link header, but no in device: raw.
+  else if (!iif && macs && p.physIn !== undefined && hook === 'postrouting' && (family === 'ip' || family === 'inet')) {
+    out.push(`@ll,0,112 ${hexOf([...macBytes(p.macDst!), ...macBytes(p.macSrc!), 0x08, 0x00])}`);
+  }
   // Without a link-layer header (netdev egress, or netdev/bridge without ethernet) nft knows no network protocol.
   const knowsNetwork = family === 'ip' || family === 'inet' || ether;
   const iph = ipHeaderBytes(p);
