@@ -17,6 +17,7 @@ import { chainsText, rulesetText, setText, setsText, tableChainText, tablesText,
 const ENOENT = 'No such file or directory';
 const EEXIST = 'File exists';
 const EOPNOTSUPP = 'Could not process rule: Operation not supported';
+const EPROTO = 'Could not process rule: Protocol error';
 
 const HOOKS: Record<Family, string[]> = {
   ip: ['prerouting', 'input', 'forward', 'output', 'postrouting'],
@@ -215,8 +216,44 @@ function newRule(atoms: Atom[], t: NftTable, b: Batch, loc: NftLoc, chain: NftCh
       throw new NftError(EOPNOTSUPP, loc);
     }
   });
+  // Conntrack in a bridge table needs nf_conntrack_bridge, which the recording kernel lacks: nf_ct_netns_get()
+  // fails with EPROTO for each ct expression or statement, at its location (recorded in nft-errors).
+  if (t.family === 'bridge') {
+    // One error a rule (the kernel stops at its first failing expression).
+    const refused = conntrackLocs(atoms)[0];
+    if (refused !== undefined) {
+      b.checks.push(() => {
+        throw new NftError(EPROTO, refused);
+      });
+    }
+  }
   for (let i = 0; i < anonymous.count; i++) b.handle(t, undefined);
   return { text, handle: b.handle(t, loc) };
+}
+
+/**
+ * Where a rule uses conntrack: each `ct KEY` expression, or `ct KEY set VALUE` statement (the whole statement),
+ * as nft points at them.
+ */
+function conntrackLocs(atoms: Atom[]): NftLoc[] {
+  const words = flat(atoms);
+  const out: NftLoc[] = [];
+  for (let i = 0; i + 1 < words.length; i++) {
+    const a = words[i]!;
+    if (a.k !== 'word' || a.text !== 'ct' || words[i + 1]!.k !== 'word') continue;
+    let end = i + 1;
+    const next = words[end + 1];
+    if (next?.k === 'word' && next.text === 'set' && end + 2 < words.length) {
+      end += 2;
+      // The value, with its bitwise operators: `ct mark set meta mark | 0x10`.
+      const isOp = (x: Atom | undefined): boolean => (x?.k === 'op' && ['|', '&', '^'].includes(x.text)) || (x?.k === 'word' && ['or', 'and', 'xor'].includes(x.text));
+      if (words[end]!.k === 'word' && ['meta', 'ct'].includes((words[end] as { text: string }).text) && end + 1 < words.length) end++;
+      while (isOp(words[end + 1]) && end + 2 < words.length) end += 2;
+    }
+    out.push(span([a, words[end]!], a.loc));
+    i = end;
+  }
+  return out;
 }
 
 /** Interprets a rule; references to chains and sets the batch may still create are checked at its end. */
