@@ -2,7 +2,7 @@
  * Linux bridges in labs (src/lab/bridge.ts) and br_netfilter (Tracer.runBridged). The bundled labs are checked
  * against their real runs by test/labs.test.ts: fixtures/labs/bridge-nf.sh (bridge-nf-call-iptables, physdev),
  * bridge-hooks.sh (LOG lines in every mangle chain of the switch, tcpdump on the bridge device, a port taken out
- * with `nomaster`, a deleted bridge and iproute2's messages), bridge-reject.sh, bridge-netdev.sh,
+ * with `nomaster`, a deleted bridge and iproute2's messages, net.bridge.* per namespace), bridge-reject.sh, bridge-netdev.sh,
  * bridge-nft-order.sh, bridge-nft.sh. Here, properties of the simulation those runs do not pin down.
  */
 import { runLab } from '../src/lab/run';
@@ -39,21 +39,6 @@ async function lab(body: string): Promise<{ out: string[]; status: number; unsup
 }
 
 describe('lab bridges', () => {
-  it('reads and writes net.bridge.bridge-nf-call-iptables per namespace (1 in a new one)', async () => {
-    const r = await lab(`
-ip netns exec sw sysctl -w net.bridge.bridge-nf-call-iptables=0
-ip netns exec sw sysctl net.bridge.bridge-nf-call-iptables
-ip netns exec h1 sysctl net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-arptables net.bridge.bridge-nf-filter-vlan-tagged
-`);
-    expect(r.out).toEqual([
-      'net.bridge.bridge-nf-call-iptables = 0',
-      'net.bridge.bridge-nf-call-iptables = 0',
-      'net.bridge.bridge-nf-call-iptables = 1',
-      'net.bridge.bridge-nf-call-arptables = 1',
-      'net.bridge.bridge-nf-filter-vlan-tagged = 0',
-    ]);
-  });
-
   it('bridge-nf-call-iptables=0: bridged packets meet no rule; the bridge device still gets its own', async () => {
     const r = await lab(`
 ip netns exec sw sysctl -qw net.bridge.bridge-nf-call-iptables=0
