@@ -661,7 +661,7 @@ export class Tracer {
 
   /**
    * The netdev ingress or egress chains of a bridge port (the frame enters the port before the bridge sees it,
-   * and leaves by it after the bridge's postrouting), with the port as iif or oif (recorded by hand on 6.18).
+   * and leaves by it after the bridge's postrouting), with the port as iif or oif (fixtures/labs/bridge-netdev.sh).
    * `fwd to` there is not simulated.
    */
   private portHook(run: Run, which: 'ingress' | 'egress', port: string): HookOutcome | undefined {

@@ -258,7 +258,7 @@ export class Apps {
     /**
      * The listener's SYN-ACK to a SYN that reached it: undefined when it came back to the client as the client
      * addressed its SYN; else the client got it from another address or port (a DNAT nobody undid on the way
-     * back, e.g. a bridged answer without bridge-nf-call-iptables, recorded by hand on 6.18), and its kernel,
+     * back, e.g. a bridged answer without bridge-nf-call-iptables, fixtures/labs/docker-hairpin.sh), and its kernel,
      * with no such connection, answered with a RST: the SYN counts as unanswered.
      */
     let accepted: { server: TcpSide; job: Job; synack: Outcome } | undefined;

@@ -22,10 +22,11 @@
  *
  * Not simulated: STP, VLAN filtering, multicast snooping (the bridge's IGMP reports), broadcasts and unknown
  * unicast IP flooded to more than one host (the first host reached takes it; PREROUTING runs once per port the
- * frame is flooded to), ARP frames in bridge family chains (the kernel shows them: `arp operation request`), ct
- * expressions in bridge chains (the recording kernel has no nf_conntrack_bridge and refuses them),
- * `bridge fdb`/`bridge link`.
- * Recorded: fixtures/labs/bridge-nf.sh, bridge-nft.sh, docker-bridge.sh.
+ * frame is flooded to), ARP frames in bridge family chains (the kernel shows them: `arp operation request`),
+ * `bridge fdb`/`bridge link`. ct expressions in bridge chains are refused as the recording kernel refuses them (it
+ * has no nf_conntrack_bridge; src/nft/apply.ts).
+ * Recorded: fixtures/labs/bridge-nf.sh, bridge-hooks.sh, bridge-reject.sh, bridge-nft.sh, bridge-nft-order.sh,
+ * bridge-netdev.sh, docker-bridge.sh, docker-published-port.sh, docker-hairpin.sh.
  */
 import { clonePacket, type Packet } from '../eval/packet';
 import type { BridgedArrival, TraceResult } from '../eval/trace';
@@ -60,7 +61,7 @@ function stateOf(ns: Netns): BridgeState {
 
 const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
 
-/** /proc/sys/net/bridge of a new namespace with br_netfilter loaded (kernel 6.18, checked by hand). */
+/** /proc/sys/net/bridge of a new namespace with br_netfilter loaded (kernel 6.18; fixtures/labs/bridge-hooks.sh). */
 const BRIDGE_SYSCTL_DEFAULTS: Readonly<Record<string, number>> = {
   'bridge-nf-call-arptables': 1,
   'bridge-nf-call-ip6tables': 1,
@@ -208,7 +209,7 @@ class Carrier {
     const group = isGroupMac(this.dstMac);
     const out: Arrival[] = [];
     // tcpdump -i br0 puts the bridge in promiscuous mode: every frame that comes in by a port is passed up the
-    // bridge device too (br_handle_frame_finish, local_rcv), and shown there (checked by hand), whatever its fate.
+    // bridge device too (br_handle_frame_finish, local_rcv), and shown there (fixtures/labs/bridge-hooks.sh), whatever its fate.
     if (inPort !== undefined) this.tap(ns, b.name);
     // Frames for the bridge's own MAC or a port's (local fdb entries), and broadcasts, go up its IP stack (not
     // those it sends itself).
@@ -253,7 +254,7 @@ function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number)
 }
 
 /**
- * The answer of a REJECT in the FORWARD chain br_netfilter ran for a bridged frame (recorded by hand on 6.18):
+ * The answer of a REJECT in the FORWARD chain br_netfilter ran for a bridged frame (fixtures/labs/bridge-reject.sh):
  * an ICMP error is sent by the switch's own IP stack (icmp_send(): from its address towards the sender, through
  * its OUTPUT and POSTROUTING, with ARP; none when it has no route back); a TCP RST is sent straight back out of
  * the port the frame came in by, from the destination's MAC to the sender's, meeting no hook of the switch
