@@ -120,6 +120,9 @@ const MORE_FAMILIES = [
   /^--[\w-]+ requires two args\.$/,
   /^burst cannot be smaller than \d+b$/,
   /^--reject-with [\w-]+ no longer supported$/,
+  // libxt_rateest.c: "rateest: can't specify --rateest-pps2 twice" (and -bps, -pps1, ...; one asked of the real
+  // iptables 1.8.9 after a full-size fuzz run found it).
+  /^rateest: can't specify --rateest-[\w-]+ twice$/,
   // libxt_time.c: "%s is not a valid day specifier", "%s is not a valid day for --monthdays" (recorded with Xy,
   // mon, ! and numbers; any word can stand there).
   /^.+ is not a valid day (specifier|for --monthdays)$/s,
