@@ -288,8 +288,13 @@ export function main(program: string, argv: string[]): void {
     throw e;
   });
   const done = (r: RunResult): void => {
-    process.stdout.write(r.stdout);
-    process.stderr.write(r.stderr);
+    if (r.chunks !== undefined) {
+      // Interleaved as the real program writes them (nft's warning before the table it is about).
+      for (const [fd, text] of r.chunks) (fd === 1 ? process.stdout : process.stderr).write(text);
+    } else {
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+    }
     process.exitCode = r.status;
   };
   const crash = (e: unknown): void => {
