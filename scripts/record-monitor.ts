@@ -22,9 +22,8 @@
  * Exit status: 0 all recorded, 1 some scenario could not be set up (written with a recorder note in `why` and no
  * outcomes), 2 bad usage, not root or a tool missing.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
 
+import { TraceMonitor } from './lib/trace-monitor';
 import { must, NetnsHost, run, runRecorder, runScenario, withRawTable, type Helper, type Outcome } from './lib/recorder-host';
 import type { TraceScenario } from './trace-fixture-format';
 
@@ -33,8 +32,6 @@ const inHost = (...argv: string[]): string[] => HOST.inHost(...argv);
 const DEFAULT_SCENARIOS = ['router-lab', 'conntrack-states', 'nat', 'routing', 'matches-targets'].map((n) => `fixtures/traces/scenarios/${n}.json`);
 /** After the packet settled: xtables-monitor lines stop arriving for this long. */
 const MONITOR_QUIET_MS = 150;
-/** NFNLGRP_NFTRACE (9) as a bit of /proc/net/netlink's Groups column. */
-const NFTRACE_GROUP_BIT = 1 << 8;
 
 /** What the kernel did with one packet (fate, out, packet, conntrack as scripts/record-traces.ts stores them). */
 export type MonitorOutcome = Outcome<{
@@ -62,54 +59,9 @@ export interface MonitorFixtureFile {
 // ---------------------------------------------------------------------------------------------------------------
 // xtables-monitor
 
-class Monitor {
-  private proc: ChildProcessWithoutNullStreams;
-  readonly lines: string[] = [];
-  lastAt = Date.now();
-  private exited = false;
-  stderr = '';
-
-  constructor() {
-    this.proc = spawn('ip', inHost('xtables-monitor', '--trace').slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    createInterface({ input: this.proc.stdout }).on('line', (l) => {
-      this.lines.push(l);
-      this.lastAt = Date.now();
-    });
-    this.proc.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.proc.on('exit', () => (this.exited = true));
-  }
-
-  /** Until the monitor's netlink socket has joined the trace group in the host namespace. */
-  async ready(): Promise<void> {
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`xtables-monitor exited: ${this.stderr.trim()}`);
-      const table = run(inHost('cat', '/proc/net/netlink')).stdout.split('\n').slice(1);
-      // sk Eth Pid Groups ...: NETLINK_NETFILTER is protocol 12.
-      if (table.some((l) => {
-        const w = l.trim().split(/\s+/);
-        return w[1] === '12' && (parseInt(w[3] ?? '0', 16) & NFTRACE_GROUP_BIT) !== 0;
-      })) return;
-      await sleep(20);
-    }
-    throw new Error('xtables-monitor did not subscribe to the trace group');
-  }
-
-  /** Until no line came for `quietMs` (at most `maxMs`). */
-  async quiet(quietMs: number, maxMs: number): Promise<void> {
-    const t0 = Date.now();
-    while (Date.now() - t0 < maxMs && Date.now() - Math.max(this.lastAt, t0) < quietMs) await sleep(10);
-  }
-
-  stop(): void {
-    if (!this.exited) this.proc.kill('SIGTERM');
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The running xtables-monitor, stopped on errors and signals too. */
-let currentMonitor: Monitor | undefined;
+let currentMonitor: TraceMonitor | undefined;
 
 const TRACE_ID = /^(?:PACKET| TRACE): \d+ ([0-9a-f]{8}) /;
 
@@ -162,7 +114,7 @@ function recordScenario(helper: Helper, sc: TraceScenario): Promise<{ scenario: 
       must(inHost('iptables-nft', '-t', 'raw', '-I', 'OUTPUT', '1', '-j', 'TRACE'));
       const withTrace = nftRuleset();
       out.traceRules = { PREROUTING: traceRuleHandle(withTrace, 'PREROUTING'), OUTPUT: traceRuleHandle(withTrace, 'OUTPUT') };
-      const m = new Monitor();
+      const m = new TraceMonitor(inHost('xtables-monitor', '--trace'), 'xtables-monitor', inHost);
       currentMonitor = m;
       await m.ready();
       let from = 0;

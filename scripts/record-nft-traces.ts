@@ -48,10 +48,9 @@
  * outcomes), 2 bad usage, not root or a tool missing. The namespaces are deleted after each scenario, on errors
  * and on SIGINT/SIGTERM too.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { TraceMonitor } from './lib/trace-monitor';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 
 import { must, NetnsHost, run, runRecorder, runScenario, type Helper, type HostInfo, type Outcome } from './lib/recorder-host';
 import type { TraceScenario } from './trace-fixture-format';
@@ -61,8 +60,6 @@ const inHost = (...argv: string[]): string[] => HOST.inHost(...argv);
 const SCENARIO_DIR = 'fixtures/nft/traces/scenarios';
 /** After the packet settled: monitor lines stop arriving for this long. */
 const MONITOR_QUIET_MS = 150;
-/** NFNLGRP_NFTRACE (9) as a bit of /proc/net/netlink's Groups column. */
-const NFTRACE_GROUP_BIT = 1 << 8;
 /** The recorder's own table (both families); its lines are left out. */
 const TRACE_TABLE = 'tsitrace';
 
@@ -110,60 +107,9 @@ export interface NftTraceFixtureFile {
 // ---------------------------------------------------------------------------------------------------------------
 // nft monitor trace
 
-class Monitor {
-  private proc: ChildProcessWithoutNullStreams;
-  readonly lines: string[] = [];
-  lastAt = Date.now();
-  private exited = false;
-  stderr = '';
-
-  constructor() {
-    // stdbuf: line-buffered even into a pipe.
-    this.proc = spawn('ip', inHost('stdbuf', '-oL', 'nft', 'monitor', 'trace').slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    createInterface({ input: this.proc.stdout }).on('line', (l) => {
-      this.lines.push(l);
-      this.lastAt = Date.now();
-    });
-    this.proc.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.proc.on('exit', () => (this.exited = true));
-  }
-
-  /** Until the monitor's netlink socket has joined the trace group in the host namespace. */
-  async ready(): Promise<void> {
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`nft monitor trace exited: ${this.stderr.trim()}`);
-      const table = run(inHost('cat', '/proc/net/netlink')).stdout.split('\n').slice(1);
-      // sk Eth Pid Groups ...: NETLINK_NETFILTER is protocol 12.
-      if (table.some((l) => {
-        const w = l.trim().split(/\s+/);
-        return w[1] === '12' && (parseInt(w[3] ?? '0', 16) & NFTRACE_GROUP_BIT) !== 0;
-      })) {
-        // nft lists the ruleset (its cache, which names the rules in trace lines) before it listens: give it
-        // a moment after joining the group.
-        await sleep(100);
-        return;
-      }
-      await sleep(20);
-    }
-    throw new Error('nft monitor trace did not subscribe to the trace group');
-  }
-
-  /** Until no line came for `quietMs` (at most `maxMs`). */
-  async quiet(quietMs: number, maxMs: number): Promise<void> {
-    const t0 = Date.now();
-    while (Date.now() - t0 < maxMs && Date.now() - Math.max(this.lastAt, t0) < quietMs) await sleep(10);
-  }
-
-  stop(): void {
-    if (!this.exited) this.proc.kill('SIGTERM');
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The running monitor, stopped on errors and signals too. */
-let currentMonitor: Monitor | undefined;
+let currentMonitor: TraceMonitor | undefined;
 
 const TRACE_LINE = /^trace id ([0-9a-f]{8}) /;
 const OWN_LINE = new RegExp(`^trace id [0-9a-f]{8} (?:netdev|ip) ${TRACE_TABLE} `);
@@ -259,7 +205,9 @@ function recordScenario(helper: Helper, given: TraceScenario): Promise<{ scenari
       if (!sc.iptablesFirst) ipt.forEach(iptablesCommand);
       ruleset = nftRuleset();
       nftFile(traceTables(h.ifaces), 'the tsitrace tables');
-      const m = new Monitor();
+      // stdbuf: line-buffered even into a pipe. nft lists the ruleset (its cache, which names the rules in trace
+      // lines) before it listens: 100 ms more after joining the group.
+      const m = new TraceMonitor(inHost('stdbuf', '-oL', 'nft', 'monitor', 'trace'), 'nft monitor trace', inHost, 100);
       currentMonitor = m;
       await m.ready();
       let from = 0;
