@@ -12,7 +12,7 @@
  * event, a copy of the packet at that moment. A rule that broke (did not match) produces nothing in the kernel;
  * here it gives a `miss` event for explanations.
  */
-import { clonePacket } from '../../eval/packet';
+import { clonePacket, type Packet } from '../../eval/packet';
 import type { NftChain, NftRule, NftRuleset, NftTable } from '../model';
 import { compiledOf } from './compile';
 import { monitorText } from './monitor';
@@ -47,6 +47,15 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
     }
     return true;
   };
+  /** The packet an event keeps: a copy when traced (a monitor line prints it later), else the live one. */
+  const pktFor = (t: boolean): Packet => (t ? clonePacket(env.pkt) : env.pkt);
+  /** The base chain's policy decides. */
+  const policyEnd = (): NftChainResult => {
+    const policy = base.base?.policy ?? 'accept';
+    const t = traced(base);
+    events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: pktFor(t), traced: t });
+    return { verdict: policy, events, decidedBy: { chain: base.name, handle: 0, policy: true } };
+  };
   const stack: { chain: NftChain; next: number }[] = [];
   let chain = base;
   let i = 0;
@@ -56,7 +65,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
       // End of the chain.
       if (chain !== base) {
         const t = traced(chain);
-        events.push({ kind: 'return', table, chain, pkt: t ? clonePacket(env.pkt) : env.pkt, verdict: 'continue', traced: t });
+        events.push({ kind: 'return', table, chain, pkt: pktFor(t), verdict: 'continue', traced: t });
         const top = stack.pop();
         if (top) {
           chain = top.chain;
@@ -64,10 +73,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
           continue;
         }
       }
-      const policy = base.base?.policy ?? 'accept';
-      const t = traced(base);
-      events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: t ? clonePacket(env.pkt) : env.pkt, traced: t });
-      return { verdict: policy, events, decidedBy: { chain: base.name, handle: 0, policy: true } };
+      return policyEnd();
     }
     const shownText = monitorText(rule);
     const compiled = compiledOf(rule);
@@ -90,7 +96,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
     const code = verdict?.code ?? 'continue';
     const vtext = verdict?.chain !== undefined ? `${code} ${verdict.chain}` : code;
     const t = traced(chain);
-    events.push({ kind: 'rule', table, chain, handle: rule.handle, text: shownText, verdict: vtext, pkt: t ? clonePacket(env.pkt) : env.pkt, traced: t });
+    events.push({ kind: 'rule', table, chain, handle: rule.handle, text: shownText, verdict: vtext, pkt: pktFor(t), traced: t });
     switch (code) {
       case 'continue':
         i++;
@@ -124,10 +130,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
           continue;
         }
         // A return with an empty stack: the base chain's policy.
-        const policy = base.base?.policy ?? 'accept';
-        const t = traced(base);
-        events.push({ kind: 'policy', table, chain: base, verdict: policy, pkt: t ? clonePacket(env.pkt) : env.pkt, traced: t });
-        return { verdict: policy, events, decidedBy: { chain: base.name, handle: 0, policy: true } };
+        return policyEnd();
       }
       default:
         i++;
