@@ -14,6 +14,10 @@ import { validateTable } from '../exec/validate';
 import { CHAIN_JUMP_MARK, jumpOfLine, LazyRule } from './lazy-rule';
 import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/tables';
 
+/** xshared.c: the size of one word's buffer (struct xt_param_buf) and of restore's argv (MAX_ARGC). */
+const PARAM_BUFFER = 1024;
+const MAX_ARGC = 255;
+
 /** Written by io/state.ts after `*table` (a comment to iptables-restore). */
 export const REGISTERED_MARK = '# tsiptables: registered';
 
@@ -264,8 +268,13 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       if (opts.verbose && !opts.noflush) prefix.push({ kind: 'short', text: '-v', ...at });
       try {
         for (const a of args) if (a.kind === 'short' && a.text === '-6') throw new SkipLine();
-        // add_argv(): iptables-restore's argv holds at most MAX_ARGC (255) - 1 words.
-        if (1 + prefix.length + args.length >= 255) throw paramProblem('Parser cannot handle more arguments');
+        // add_param_to_argv() splits the line word by word: a word of PARAM_BUFFER (1024) characters or more
+        // stops it with "Parameter too long!", and add_argv() holds at most MAX_ARGC (255) - 1 words; the
+        // first of the two reached, left to right, is the message (both recorded in cli-restore).
+        args.forEach((a, k) => {
+          if (a.text.length >= PARAM_BUFFER) throw paramProblem('Parameter too long!');
+          if (1 + prefix.length + k + 1 >= MAX_ARGC) throw paramProblem('Parser cannot handle more arguments');
+        });
         // Our own state file (trusted) marks a jump to a chain named like a target (CHAIN_JUMP_MARK).
         const jumpTo = chainJumpNext ? jumpOfLine(body, () => true) : undefined;
         chainJumpNext = false;

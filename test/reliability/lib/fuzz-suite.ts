@@ -22,11 +22,13 @@ import {
   setState,
   type FuzzSizes,
 } from './fuzz';
-import { BIN, killAll, requireDist, run, Scratch } from './harness';
+import { BIN, killAll, requireDist, run, Scratch, seedFromEnv } from './harness';
 
 export function fuzzSuite(size: FuzzSizes): void {
   let s: Scratch;
   let bases: Array<Buffer | undefined>;
+  // A failure prints this seed with fast-check's path; TSI_SEED=<seed> runs the same cases again.
+  const seed = seedFromEnv();
   beforeAll(async () => {
     s = new Scratch('tsi-fuzz-');
     bases = await baseStates(s);
@@ -46,7 +48,7 @@ export function fuzzSuite(size: FuzzSizes): void {
         if (why) throw new Error(`${why}\n${r.stderr}`);
         if (r.status !== 0 && !sameState(readState(s.state), base)) throw new Error(`exit ${r.status} but the state changed`);
       }),
-      { numRuns: size.commandRuns },
+      { numRuns: size.commandRuns, seed },
     );
   }, 900_000);
 
@@ -65,7 +67,7 @@ export function fuzzSuite(size: FuzzSizes): void {
         }
         if (args.includes('--test') && !sameState(after, base)) throw new Error('--test changed the state');
       }),
-      { numRuns: size.dumpRuns },
+      { numRuns: size.dumpRuns, seed },
     );
   }, 900_000);
 
@@ -93,7 +95,7 @@ export function fuzzSuite(size: FuzzSizes): void {
         if (why2) throw new Error(`tsiptables: ${why2}\n${c.stderr}`);
         if (c.status !== 0 && !sameState(readState(s.state), base)) throw new Error(`exit ${c.status} but the state changed`);
       }),
-      { numRuns: size.byteRuns },
+      { numRuns: size.byteRuns, seed },
     );
   }, 900_000);
 
@@ -110,7 +112,7 @@ export function fuzzSuite(size: FuzzSizes): void {
         const why = traceProblem(r, `${c.host}\n${c.packet.join(' ')}`);
         if (why) throw new Error(why);
       }),
-      { numRuns: size.traceRuns },
+      { numRuns: size.traceRuns, seed },
     );
   }, 900_000);
 
