@@ -17,6 +17,35 @@ import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/ta
 /** xshared.c: the size of one word's buffer (struct xt_param_buf) and of restore's argv (MAX_ARGC). */
 const PARAM_BUFFER = 1024;
 const MAX_ARGC = 255;
+/** xtables-restore.c reads its input with fgets() into a buffer of this size. */
+const FGETS_BUFFER = 10240;
+
+/**
+ * The input as xtables_restore_parse() sees it: fgets() hands over at most FGETS_BUFFER - 1 bytes, so a longer
+ * line arrives as several, each with its own line number, and only the last keeps the newline (recorded in
+ * cli-restore). `cut` holds the (1-based) numbers of the lines that were cut off without one.
+ */
+function fgetsLines(text: string): { lines: string[]; cut: Set<number> } {
+  const whole = text.split('\n');
+  if (whole.length > 0 && whole[whole.length - 1] === '') whole.pop();
+  const max = FGETS_BUFFER - 1;
+  const cut = new Set<number>();
+  // Lines this short cannot reach the limit (a UTF-16 unit is at most 3 UTF-8 bytes): the common case is a copy.
+  if (whole.every((l) => l.length * 3 + 1 <= max)) return { lines: whole, cut };
+  const lines: string[] = [];
+  for (const l of whole) {
+    const bytes = Buffer.from(l, 'utf8');
+    let at = 0;
+    // A line of n bytes and its newline: pieces of `max` bytes while more than `max` are left.
+    while (bytes.length + 1 - at > max) {
+      lines.push(bytes.subarray(at, at + max).toString('utf8'));
+      cut.add(lines.length);
+      at += max;
+    }
+    lines.push(bytes.subarray(at).toString('utf8'));
+  }
+  return { lines, cut };
+}
 
 /** Written by io/state.ts after `*table` (a comment to iptables-restore). */
 export const REGISTERED_MARK = '# tsiptables: registered';
@@ -111,8 +140,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   let additive = true;
   let sectionBase: Ruleset | undefined;
   let stdout = '';
-  const lines = text.split('\n');
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const { lines, cut } = fgetsLines(text);
   let lineNo = 0;
   // One closure for the whole input (not one per line: a kube-proxy dump has 150,000 of them).
   const fail = (e: IptablesError): never => {
@@ -247,7 +275,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
     }
     // fgets() keeps the newline: an unbalanced quote swallows it into the value (recorded in cli-restore).
     // (Only a quote can reach the newline; without one the line parses the same without it.)
-    const parsed = parseDumpLine(body.indexOf('"') < 0 ? body : body + '\n', lineNo);
+    const parsed = parseDumpLine(body.indexOf('"') < 0 || cut.has(lineNo) ? body : body + '\n', lineNo);
     if (!parsed.ok) fail(paramProblem(parsed.problems[0]!.message));
     const ast = parsed.ok ? parsed.value : undefined;
     if (!ast) continue;
