@@ -6,7 +6,7 @@
  *   npx tsx scripts/record-nft.ts [--only NAME]... [--out DIR] [--quiet]
  *
  * The corpus format is fixtures/corpus/README.md's (`## case` headers, one command a line in simple shell
- * quoting, `<<EOF` heredocs as stdin), with `nft` and `iptables-translate` the only programs allowed. Every case runs in a FRESH network
+ * quoting, `<<EOF` heredocs as stdin), with only the programs of PROGRAMS below allowed. Every case runs in a FRESH network
  * namespace tsi-nft-<pid>-<n> (created with `ip netns add`, always deleted afterwards, also on SIGINT/SIGTERM/
  * SIGHUP), every command as `ip netns exec NS nft ...` with env LC_ALL=C and PATH only, timeout 30 s.
  * Output: <out>/<base>.json in the shape of scripts/fixture-format.ts, provenance naming nft's version.
@@ -68,10 +68,10 @@ export function splitWords(input: string): string[] {
 }
 
 /**
- * nft, iptables-translate for the translation corpus (its output is nft syntax), and iptables / iptables-save
- * (the nf_tables variant) for the cases where both sides share a host (nft-iptables.txt).
+ * nft, iptables-translate for the translation corpus (its output is nft syntax), and iptables / iptables-save /
+ * iptables-restore (the nf_tables variant) for the cases where both sides share a host (nft-iptables.txt).
  */
-const PROGRAMS = new Set(['nft', 'iptables-translate', 'iptables', 'iptables-save']);
+const PROGRAMS = new Set(['nft', 'iptables-translate', 'iptables', 'iptables-save', 'iptables-restore']);
 
 const HEREDOC = /\s*<<(EOF|'EOF')\s*$/;
 

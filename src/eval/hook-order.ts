@@ -41,14 +41,52 @@ function unquote(s: string): string {
   return s.startsWith('"') ? s.slice(1, -1) : s;
 }
 
-/** The keys of the iptables tables and of the built-in chains the nf_tables variant has registered. */
+/** The keys of the iptables tables, of the built-in chains the nf_tables variant has registered and of user chains. */
 export function iptablesKeys(rs: Ruleset): string[] {
   const keys: string[] = [];
   for (const t of rs.tables.values()) {
     keys.push(`ipt:${t.name}`);
     for (const c of t.chains.values()) if (c.hook && c.registered) keys.push(`ipt:${t.name}:${c.name}`);
+    for (const c of t.chains.values()) if (!c.hook) keys.push(`ipt:${t.name}:${c.name}`);
   }
   return keys;
+}
+
+/** `-E`: a renamed chain keeps its place (the kernel renames the chain object; recorded in nft-iptables). */
+export function renameInHookOrder(rs: Ruleset, table: string, from: string, to: string): void {
+  const at = rs.hookOrder.indexOf(`ipt:${table}:${from}`);
+  if (at >= 0) rs.hookOrder[at] = `ipt:${table}:${to}`;
+}
+
+/**
+ * What one restore section makes, in line order (iptables-restore without --noflush deletes the table and
+ * makes it again: the table moves to the end and its chains come in the order its lines make them; with
+ * --noflush the chains that exist keep their places). Recorded in fixtures/nft/corpus/nft-iptables.txt.
+ */
+export class SectionMade {
+  private readonly known: Set<string>;
+  constructor(
+    private readonly rs: Ruleset,
+    private readonly table: string,
+    flush: boolean,
+  ) {
+    if (flush) rs.hookOrder = rs.hookOrder.filter((k) => k !== `ipt:${table}` && !k.startsWith(`ipt:${table}:`));
+    this.known = new Set(rs.hookOrder);
+    this.made(`ipt:${table}`);
+  }
+  /** A chain the section's line named: made now unless it already was. */
+  chain(name: string): void {
+    this.made(`ipt:${this.table}:${name}`);
+  }
+  /** `-E` in the section: renameInHookOrder() has already put the new name in the old one's place. */
+  renamed(to: string): void {
+    this.known.add(`ipt:${this.table}:${to}`);
+  }
+  private made(key: string): void {
+    if (this.known.has(key)) return;
+    this.known.add(key);
+    this.rs.hookOrder.push(key);
+  }
 }
 
 /** The order line of a state file's text (searched after its last table), as keys. */

@@ -11,6 +11,7 @@ import { isBuiltinChain, isTableName, TABLES, type TableName } from '../model/ta
 import { chainTitle, columnHeader, ruleRow, verboseRuleLine, type ListFormat } from '../format/list';
 import { listRulesChainHeader, listRulesRule, ruleWarnings } from '../format/save';
 import { checkRuleAllowed, checkRuleAlone, checkJumpTargets } from './validate';
+import { renameInHookOrder } from '../eval/hook-order';
 import { findTarget } from '../extensions/registry';
 
 export interface ExecResult {
@@ -213,6 +214,7 @@ export function execute(rs: Ruleset, cmd: ParsedCommand, opts: ExecOptions = {})
       if (!t || !c || c.hook) throw nftError(NFT_STRERROR.noChain);
       if (t.chains.has(cmd.newName!)) throw nftError(NFT_STRERROR.fileExists);
       renameChain(t, c, cmd.newName!);
+      renameInHookOrder(rs, tname, chainName!, cmd.newName!);
       return { stdout: '', changed: true };
     }
   }

@@ -2,6 +2,7 @@
  * iptables-restore's line loop (xtables-restore.c) over the grammar's dump lines: tables are staged and
  * committed at COMMIT, all or nothing per table; errors carry the line number and iptables-restore's wording.
  */
+import { SectionMade } from '../eval/hook-order';
 import { parseDumpLine } from '../../grammar/index';
 import type { ArgNode } from '../ast';
 import { EarlyExitSignal, parseCommand, type EarlyExit, type ParsedCommand } from '../compile/command';
@@ -139,6 +140,8 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
   let tags = new Map<Rule, RuleTag>();
   let additive = true;
   let sectionBase: Ruleset | undefined;
+  /** Where the current section's tables and chains go in Ruleset.hookOrder (not for --test or our own state). */
+  let made: SectionMade | undefined;
   let stdout = '';
   const { lines, cut } = fgetsLines(text);
   let lineNo = 0;
@@ -200,6 +203,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         if (opts.verbose && !opts.test) for (const hook of TABLES[table].chains) stdout += `Flushing chain \`${hook}'\n`;
         staged.tables.delete(table);
       }
+      made = opts.trusted || opts.test || skipping ? undefined : new SectionMade(staged, table, !opts.noflush);
       ops = [];
       refusals = [];
       tags = new Map();
@@ -252,6 +256,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       };
       if (sectionBase && (staged!.table(tname)?.chains.get(name!)?.rules.length ?? 0) > 0 && !counters) additive = false;
       if (!opts.test) declare(staged!);
+      made?.chain(name!);
       if (sectionBase) ops.push({ line: lineNo, run: declare });
       continue;
     }
@@ -338,6 +343,13 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
           else if (!ADDITIVE.has(cmd.command)) additive = false;
         }
         stdout += out;
+        if (made && cmd.chain !== undefined) {
+          if (cmd.command === 'rename-chain') made.renamed(cmd.newName!);
+          else {
+            const c = staged!.table(table!)?.chains.get(cmd.chain);
+            if (c && (!c.hook || c.registered)) made.chain(cmd.chain);
+          }
+        }
         if (cmd.command === 'new-chain') {
           createdHere.add(cmd.chain!);
           declaredHere.add(cmd.chain!);

@@ -40,11 +40,15 @@ function baseLine(table: string, hook: string, policy: string): string {
 
 /** One table's text and whether nft warns about it, or undefined when the kernel would have none. */
 export function iptablesTableText(t: Table, rankOf: (key: string) => number): { text: string; warning: string } | undefined {
-  const base = [...t.chains.values()].filter((c) => c.hook && c.registered).sort((a, b) => rankOf(`ipt:${t.name}:${a.name}`) - rankOf(`ipt:${t.name}:${b.name}`));
-  const user = [...t.chains.values()].filter((c) => !c.hook);
-  if (base.length + user.length === 0) return undefined;
+  // Registered built-in chains, then user chains, each moved to where it was made (a stable sort: chains an
+  // old state file has no place for keep that order).
+  const chains = [...t.chains.values()].filter((c) => c.hook && c.registered);
+  for (const c of t.chains.values()) if (!c.hook) chains.push(c);
+  if (chains.length === 0) return undefined;
+  const rank = new Map(chains.map((c) => [c, rankOf(`ipt:${t.name}:${c.name}`)]));
+  chains.sort((a, b) => rank.get(a)! - rank.get(b)!);
   let xt = false;
-  const blocks = [...base, ...user].map((c) => {
+  const blocks = chains.map((c) => {
     const lines = [`\tchain ${c.name} {`];
     if (c.hook) lines.push(baseLine(t.name, c.hook, c.policy ?? 'ACCEPT'));
     for (const r of c.rules) {

@@ -1,16 +1,17 @@
 /** Replaying a recorded nft corpus step (fixtures/nft/recorded) through tsiptables: shared by the unit and live suites. */
 import type { Step } from '../../scripts/fixture-format';
 import type { RunResult } from '../../src/cli/main';
-import { runIptables, runSave } from '../../src/cli/main';
+import { runIptables, runRestore, runSave } from '../../src/cli/main';
 import { runNft, runTranslate } from '../../src/cli/nft';
 
 /**
  * One recorded step run by tsiptables: `nft ...` as `tsiptables nft ...`, `iptables-translate` as `tsiptables
- * translate`, `iptables`/`iptables-save` as tsiptables on the same state file.
+ * translate`, `iptables`/`iptables-save`/`iptables-restore` as tsiptables on the same state file.
  */
 export async function replayStep(step: Step, state: string): Promise<RunResult> {
   if (step.argv[0] === 'iptables-translate') return runTranslate(step.argv.slice(1));
   if (step.argv[0] === 'iptables') return runIptables('iptables', step.argv.slice(1), state);
+  if (step.argv[0] === 'iptables-restore') return runRestore('iptables-restore', step.argv.slice(1), () => step.stdin ?? '', state);
   if (step.argv[0] === 'iptables-save') return runSave('iptables-save', step.argv.slice(1), new Date(), state);
   return runNft(step.argv.slice(1), () => step.stdin ?? '', state);
 }
