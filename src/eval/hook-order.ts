@@ -70,6 +70,7 @@ export class SectionMade {
     private readonly table: string,
     flush: boolean,
   ) {
+    rs.orderShape = undefined;
     if (flush) rs.hookOrder = rs.hookOrder.filter((k) => k !== `ipt:${table}` && !k.startsWith(`ipt:${table}:`));
     this.known = new Set(rs.hookOrder);
     this.made(`ipt:${table}`);
@@ -103,8 +104,27 @@ export function hookOrderLine(order: readonly string[]): string {
   return order.length === 0 ? '' : `${HOOK_ORDER_MARK} ${order.join(' ')}\n`;
 }
 
-/** Brings rs.hookOrder up to date with the tables and chains that exist now. */
+/**
+ * What decides the order's keys: the loaded tables with their numbers of chains and of registered built-in
+ * chains, and the nft side's text. Commands that make or remove a table or chain change it; a rename keeps it
+ * (renameInHookOrder() renames the key in place) and a restore section forgets it (SectionMade). Comparing it
+ * spares a write into a kube-proxy state (40,000 chains) hashing every key again.
+ */
+export function orderShape(rs: Ruleset): string {
+  let shape = rs.nft ?? '';
+  for (const t of rs.tables.values()) {
+    let registered = 0;
+    for (const c of t.chains.values()) if (c.hook && c.registered) registered++;
+    shape += `\n${t.name} ${t.chains.size} ${registered}`;
+  }
+  return shape;
+}
+
+/** Brings rs.hookOrder up to date with the tables and chains that exist now (nothing to do while orderShape() is the same). */
 export function reconcileHookOrder(rs: Ruleset): void {
+  const shape = orderShape(rs);
+  if (rs.orderShape === shape) return;
+  rs.orderShape = shape;
   const ipt = iptablesKeys(rs);
   const nft = rs.nft === undefined ? [] : nftBaseChainKeys(rs.nft);
   const present = new Set([...ipt, ...nft]);

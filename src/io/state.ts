@@ -6,7 +6,7 @@
  * so a reader or a writer killed at any moment sees the old file or the new one, never a mix. Writers are
  * serialised on a lock beside the state file (see withLock) that a dead holder never keeps.
  */
-import { hookOrderInText, hookOrderLine, reconcileHookOrder } from '../eval/hook-order';
+import { hookOrderInText, hookOrderLine, orderShape, reconcileHookOrder } from '../eval/hook-order';
 import {
   closeSync,
   fchmodSync,
@@ -271,6 +271,7 @@ function loadOwnState(text: string, want: ReadonlySet<TableName> | undefined): R
   }
   rs.nft = nftOf(text);
   rs.hookOrder = hookOrderInText(text);
+  if (rs.hookOrder.length > 0) rs.orderShape = orderShape(rs);
   return rs;
 }
 
@@ -468,6 +469,7 @@ export function loadState(path: string, want?: ReadonlySet<TableName>): Ruleset 
     const rs = parseStateText(text);
     rs.nft = nftOf(text);
     rs.hookOrder = hookOrderInText(text);
+    if (rs.hookOrder.length > 0) rs.orderShape = orderShape(rs);
     return rs;
   } catch (e) {
     const line = (e as { line?: number }).line;

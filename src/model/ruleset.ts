@@ -152,8 +152,13 @@ export class Ruleset {
    * stored in the state file after the iptables tables; undefined when there is none.
    */
   nft: string | undefined = undefined;
-  /** The order tables and base chains were made in, both sides (src/eval/hook-order.ts). */
+  /** The order tables and chains were made in, both sides (src/eval/hook-order.ts). */
   hookOrder: string[] = [];
+  /**
+   * What the tables, chains and nft side looked like when hookOrder was last brought up to date (orderShape());
+   * writing the state skips reconcileHookOrder() while it is the same (undefined: always reconcile).
+   */
+  orderShape: string | undefined = undefined;
 
   /** Existing tables in the order iptables-save prints them. */
   tablesInSaveOrder(): Table[] {
@@ -183,6 +188,7 @@ export class Ruleset {
     for (const [name, text] of this.untouched) r.untouched.set(name, text);
     r.nft = this.nft;
     r.hookOrder = [...this.hookOrder];
+    r.orderShape = this.orderShape;
     for (const [name, t] of this.tables) {
       const chains = new Map<string, Chain>();
       for (const [cn, c] of t.chains) {

@@ -45,7 +45,11 @@ export function iptablesTableText(t: Table, rankOf: (key: string) => number): { 
   const chains = [...t.chains.values()].filter((c) => c.hook && c.registered);
   for (const c of t.chains.values()) if (!c.hook) chains.push(c);
   if (chains.length === 0) return undefined;
-  const rank = new Map(chains.map((c) => [c, rankOf(`ipt:${t.name}:${c.name}`)]));
+  // A user chain an older state file has no place for comes after the built-in ones.
+  const rank = new Map(chains.map((c) => {
+    const r = rankOf(`ipt:${t.name}:${c.name}`);
+    return [c, r < 0 && !c.hook ? Number.MAX_SAFE_INTEGER : r];
+  }));
   chains.sort((a, b) => rank.get(a)! - rank.get(b)!);
   let xt = false;
   const blocks = chains.map((c) => {
