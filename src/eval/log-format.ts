@@ -471,6 +471,12 @@ export function formatLogLine(i: LogLineInput): string {
   // (nf_log_dump_packet_common; recorded: fixtures/labs/bridge-nf.sh).
   if (i.pkt.physIn !== undefined && i.pkt.physIn !== i.inIface) m.add(`PHYSIN=${i.pkt.physIn} `);
   if (i.pkt.physOut !== undefined && i.pkt.physOut !== i.outIface) m.add(`PHYSOUT=${i.pkt.physOut} `);
+  if (i.pkt.arp) {
+    // nf_log_arp's dump_arp_packet(): no MAC= part, and no blank at the end (recorded: fixtures/labs/bridge-arp.sh).
+    const a = i.pkt.arp;
+    m.add(`ARP HTYPE=1 PTYPE=0x0800 OPCODE=${a.op} MACSRC=${macText(a.sha)} IPSRC=${ip4(a.spa)} MACDST=${macText(a.tha)} IPDST=${ip4(a.tpa)}`);
+    return m.toString();
+  }
   if (i.inIface !== null && i.macHeader) dumpMac(m, i);
   dumpIpv4({ m, flags: i.flags, skbLen: i.pkt.len, pkt: i.pkt }, outerView(i.pkt), 0);
   return m.toString();

@@ -36,6 +36,8 @@ export type NatChain = { kind: 'ipt'; priority: number } | NftEntry;
 
 /** The bridge family's hooks. */
 export type BridgeHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+/** The arp family's hooks. */
+export type ArpHook = 'input' | 'output';
 /** One hook function on a bridge hook: an nft bridge chain, or br_netfilter calling the ip hook's chains. */
 export type BridgeEntry = NftEntry | { kind: 'brnf'; priority: number };
 
@@ -55,6 +57,8 @@ export interface Pipeline {
   egress: ReadonlyMap<string, readonly NftEntry[]>;
   /** The bridge family's hooks: nft bridge chains and br_netfilter's entries, in order. */
   bridge: Readonly<Record<BridgeHook, readonly BridgeEntry[]>>;
+  /** The arp family's hooks (input, output): chains that see the ARP frames a host receives and sends. */
+  arp: Readonly<Record<ArpHook, readonly NftEntry[]>>;
   /** Are there nft bridge chains at all? (Without them, a bridged frame meets only br_netfilter.) */
   hasBridgeChains: boolean;
   /** Does any nft rule need conntrack (a ct expression, a nat chain or statement)? */
@@ -73,6 +77,7 @@ export function buildPipeline(rs: Ruleset, nft: NftRuleset | undefined): Pipelin
   const ingress = new Map<string, Ranked[]>();
   const egress = new Map<string, Ranked[]>();
   const bridge = new Map<BridgeHook, Ranked[]>(BRIDGE_HOOKS.map((h) => [h, []]));
+  const arp: Record<ArpHook, Ranked[]> = { input: [], output: [] };
   for (const h of BRIDGE_HOOKS) {
     const priority = BRNF_PRIORITY[h];
     if (priority !== undefined) bridge.get(h)!.push({ e: { kind: 'brnf', priority }, priority, rank: -1 });
@@ -107,6 +112,10 @@ export function buildPipeline(rs: Ruleset, nft: NftRuleset | undefined): Pipelin
         }
         continue;
       }
+      if (table.family === 'arp') {
+        if (base.hook === 'input' || base.hook === 'output') arp[base.hook].push(ranked);
+        continue;
+      }
       if (table.family === 'bridge') {
         const list = bridge.get(base.hook as BridgeHook);
         if (list) {
@@ -138,5 +147,13 @@ export function buildPipeline(rs: Ruleset, nft: NftRuleset | undefined): Pipelin
   const devices = (m: Map<string, Ranked[]>): Map<string, NftEntry[]> => new Map([...m].map(([d, l]) => [d, sorted<NftEntry>(l)]));
   const bridgeHooks = {} as Record<BridgeHook, BridgeEntry[]>;
   for (const h of BRIDGE_HOOKS) bridgeHooks[h] = sorted<BridgeEntry>(bridge.get(h)!);
-  return { hooks, ingress: devices(ingress), egress: devices(egress), bridge: bridgeHooks, hasBridgeChains, nftNeedsConntrack: needsCt };
+  return {
+    hooks,
+    ingress: devices(ingress),
+    egress: devices(egress),
+    bridge: bridgeHooks,
+    arp: { input: sorted<NftEntry>(arp.input), output: sorted<NftEntry>(arp.output) },
+    hasBridgeChains,
+    nftNeedsConntrack: needsCt,
+  };
 }

@@ -96,6 +96,30 @@ export interface Packet {
    */
   physIn?: string;
   physOut?: string;
+  /**
+   * An ARP frame (Ethernet/IPv4 ARP) instead of an IPv4 packet: netdev, bridge and arp family chains see those
+   * too (src/lab/arp.ts). `len` is then the ARP header's 28 bytes, `proto` 0, `src`/`dst` the sender and target
+   * addresses; ip, tcp, udp and icmp fields are absent.
+   */
+  arp?: ArpHeader;
+}
+
+/** The header of an ARP frame for IPv4 over Ethernet (htype 1, ptype 0x0800, hlen 6, plen 4). */
+export interface ArpHeader {
+  /** 1 request, 2 reply. */
+  op: number;
+  /** Sender and target hardware (MAC) and protocol (IPv4) addresses. */
+  sha: string;
+  spa: number;
+  tha: string;
+  tpa: number;
+}
+
+/** ARP's 28 bytes: htype, ptype, hlen, plen, operation, then the four addresses. */
+export function arpBytes(a: ArpHeader): number[] {
+  const mac = (m: string): number[] => m.split(':').map((x) => parseInt(x, 16));
+  const ip = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+  return [0, 1, 8, 0, 6, 4, 0, a.op, ...mac(a.sha), ...ip(a.spa), ...mac(a.tha), ...ip(a.tpa)];
 }
 
 /** A packet with every field at a plain sender's value (TTL 64, DF, no options, no marks), `f` on top. */
@@ -132,7 +156,9 @@ export function newPacket(f: Partial<Packet> & Pick<Packet, 'src' | 'dst' | 'pro
 }
 
 export function clonePacket(p: Packet): Packet {
-  return { ...p, quoted: p.quoted ? { ...p.quoted } : undefined };
+  const c = { ...p, quoted: p.quoted ? { ...p.quoted } : undefined };
+  if (p.arp) c.arp = { ...p.arp };
+  return c;
 }
 
 /** ICMP types that are errors and quote the offending packet (icmp_is_err). */

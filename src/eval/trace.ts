@@ -11,7 +11,7 @@ import { addrToString } from '../model/ip';
 import { IPS, RTN, type CtState, type EvalContext, type LogRequest, type NatRequest } from './context';
 import { ConntrackTable, tupleText, type Conn } from './conntrack';
 import { manipOf } from './hooks';
-import { buildPipeline, type BridgeHook, type NatChain, type NftEntry, type Pipeline } from './nft-pipeline';
+import { buildPipeline, type ArpHook, type BridgeHook, type NatChain, type NftEntry, type Pipeline } from './nft-pipeline';
 import { rulesetFromText, storedText } from '../nft/index';
 import type { NftRuleset } from '../nft/model';
 import { runBaseChain, type NftHook, type NftTraceEvent, type NftEnv } from '../nft/eval/index';
@@ -127,6 +127,12 @@ interface HookOutcome {
 }
 
 /** One packet's run: the state that lives while it crosses the host. */
+/** Where a frame that is no IPv4 packet meets chains (Tracer.runFrame). */
+export type FrameStep =
+  | { at: 'ingress' | 'egress'; dev: string }
+  | { at: 'arp'; hook: ArpHook; dev: string }
+  | { at: 'bridge'; hook: BridgeHook; iif: string | null; oif: string | null };
+
 class Run {
   events: TraceEvent[] = [];
   steps: Step[] = [];
@@ -677,6 +683,56 @@ export class Tracer {
     return o;
   }
 
+  /**
+   * A frame that is no IPv4 packet (an ARP frame, src/lab/arp.ts) through the chains of this host that see it,
+   * in the order `steps` gives (one leg of its way: what a host does sending or receiving it, or a bridge taking
+   * it in, forwarding it, sending it or passing it up). Never the ip hooks: br_netfilter gives ARP to arptables,
+   * not to iptables. `traced` is skb->nf_trace as the frame comes (a flooded copy keeps it; a veth crossing to
+   * another namespace clears it); the result says what it is after the leg.
+   */
+  runFrame(input: Packet, steps: readonly FrameStep[], traced = false): { result: TraceResult; traced: boolean } {
+    const original = clonePacket(input);
+    const pkt = clonePacket(original);
+    const run = new Run(pkt);
+    run.nfTrace = traced || this.opts.nfTraceFromStart === true;
+    for (const s of steps) {
+      const o = s.at === 'bridge' ? this.bridgeHook(run, s.hook, s.iif, s.oif, undefined) : s.at === 'arp' ? this.arpHook(run, s.hook, s.dev) : this.portHook(run, s.at, s.dev);
+      if (o !== undefined && o.verdict !== 'ACCEPT') return { result: traceResult(run, original, 'dropped', ...dropOf(run, o), o.step, pkt.inIface, null), traced: run.nfTrace };
+    }
+    return { result: traceResult(run, original, 'sent', 'accepted', 'accepted by every chain on its way', undefined, pkt.inIface, pkt.outIface), traced: run.nfTrace };
+  }
+
+  /** Does any of these steps meet a chain? (Without one, a frame's leg needs no run.) */
+  frameChainsFor(steps: readonly FrameStep[]): boolean {
+    const p = this.pipeline;
+    return steps.some((s) =>
+      s.at === 'bridge' ? p.bridge[s.hook].some((e) => e.kind === 'nft') : s.at === 'arp' ? p.arp[s.hook].length > 0 : (s.at === 'ingress' ? p.ingress : p.egress).has(s.dev),
+    );
+  }
+
+  /** The arp family's input or output chains, with `dev` as iif or oif. */
+  private arpHook(run: Run, hook: ArpHook, dev: string): HookOutcome | undefined {
+    const entries = this.pipeline.arp[hook];
+    if (entries.length === 0) return undefined;
+    const pkt = run.pkt;
+    const inDev = pkt.inIface;
+    const outDev = pkt.outIface;
+    pkt.inIface = hook === 'input' ? dev : null;
+    pkt.outIface = hook === 'output' ? dev : null;
+    let last: Step | undefined;
+    try {
+      for (const e of entries) {
+        const o = this.nftWalk(run, e, hook);
+        if (o.verdict !== 'ACCEPT') return o.verdict === 'STOLEN' ? { ...o, verdict: 'DROP' } : o;
+        last = o.step ?? last;
+      }
+    } finally {
+      pkt.inIface = inDev;
+      pkt.outIface = outDev;
+    }
+    return { verdict: 'ACCEPT', step: last, table: '' };
+  }
+
   /** Does a frame between these bridge ports meet any chain besides br_netfilter's (bridge family, netdev on the ports)? */
   bridgeChainsFor(...ports: string[]): boolean {
     return this.pipeline.hasBridgeChains || ports.some((p) => this.pipeline.ingress.has(p) || this.pipeline.egress.has(p));
@@ -823,10 +879,13 @@ class NftRunEnv implements NftEnv {
     return this.hook === 'ingress' || ((this.hook === 'prerouting' || this.hook === 'output') && this.priority < -200);
   }
   get ctState(): CtState {
+    // No conntrack for ARP: `ct state` reads invalid (nft_ct_get_eval without an entry).
+    if (this.run.pkt.arp) return 'INVALID';
     if (this.run.untracked) return 'UNTRACKED';
     return this.beforeConntrack ? 'INVALID' : this.run.ctState;
   }
   get ct(): Conn | undefined {
+    if (this.run.pkt.arp) return undefined;
     return this.beforeConntrack || this.run.untracked ? undefined : this.run.conn;
   }
   get ctReply(): boolean {

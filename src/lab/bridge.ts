@@ -22,12 +22,13 @@
  *
  * Not simulated: STP, VLAN filtering, multicast snooping (the bridge's IGMP reports), broadcasts and unknown
  * unicast IP flooded to more than one host (the first host reached takes it; PREROUTING runs once per port the
- * frame is flooded to), ARP frames in bridge family chains (the kernel shows them: `arp operation request`),
- * `bridge fdb`/`bridge link`. ct expressions in bridge chains are refused as the recording kernel refuses them (it
+ * frame is flooded to), `bridge fdb`/`bridge link`. ARP frames meet the bridge's chains through src/lab/arp.ts
+ * (carryArp below). ct expressions in bridge chains are refused as the recording kernel refuses them (it
  * has no nf_conntrack_bridge; src/nft/apply.ts).
  * Recorded: fixtures/labs/bridge-nf.sh, bridge-hooks.sh, bridge-reject.sh, bridge-nft.sh, bridge-nft-order.sh,
- * bridge-netdev.sh, docker-bridge.sh, docker-published-port.sh, docker-hairpin.sh.
+ * bridge-netdev.sh, bridge-arp.sh, docker-bridge.sh, docker-published-port.sh, docker-hairpin.sh.
  */
+import { arpLeg, legs } from './arp';
 import { clonePacket, type Packet } from '../eval/packet';
 import type { BridgedArrival, TraceResult } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
@@ -176,6 +177,17 @@ type LocalOutCheck = (ns: Netns, br: string, outPort: string) => boolean;
 
 const isGroupMac = (mac: string): boolean => (parseInt(mac.slice(0, 2), 16) & 1) === 1;
 
+/**
+ * The chains an ARP frame meets on a bridge (src/lab/arp.ts), each false when one dropped it: taken in by a port,
+ * forwarded (once per port it is flooded to), sent by the bridge device, passed up to it.
+ */
+interface FrameChecks {
+  bridgeIn(ns: Netns, inPort: string): boolean;
+  bridgeOut(ns: Netns, inPort: string, outPort: string): boolean;
+  bridgeLocalOut(ns: Netns, outPort: string): boolean;
+  bridgeUp(ns: Netns, inPort: string): boolean;
+}
+
 /** One Ethernet frame's way across veths and bridges, from the device that sends it to the devices it reaches. */
 class Carrier {
   constructor(
@@ -185,6 +197,8 @@ class Carrier {
     private readonly tap: Tap,
     private readonly forward?: ForwardCheck,
     private readonly localOut?: LocalOutCheck,
+    /** An ARP frame: its chains, in the kernel's order (br_handle_frame_finish floods before it passes up). */
+    private readonly frame?: FrameChecks,
   ) {}
 
   /** The frame leaves (ns, dev). */
@@ -205,6 +219,9 @@ class Carrier {
   /** br_handle_frame / br_dev_xmit: learn, then deliver up, forward, or flood. */
   private switch(ns: Netns, b: Bridge, inPort: string | undefined, depth: number): Arrival[] {
     if (ns.host.down.has(b.name)) return [];
+    const f = this.frame;
+    // An ARP frame meets the port's ingress and bridge prerouting first; the bridge learns only what passed them.
+    if (f && inPort !== undefined && !f.bridgeIn(ns, inPort)) return [];
     if (inPort !== undefined) b.fdb.set(this.srcMac, inPort);
     const group = isGroupMac(this.dstMac);
     const out: Arrival[] = [];
@@ -213,18 +230,27 @@ class Carrier {
     if (inPort !== undefined) this.tap(ns, b.name);
     // Frames for the bridge's own MAC or a port's (local fdb entries), and broadcasts, go up its IP stack (not
     // those it sends itself).
-    if (inPort !== undefined && (group || this.dstMac === ns.host.macOf(b.name) || [...b.ports].some((p) => ns.host.macOf(p) === this.dstMac))) {
+    const up = inPort !== undefined && (group || this.dstMac === ns.host.macOf(b.name) || [...b.ports].some((p) => ns.host.macOf(p) === this.dstMac));
+    if (up) {
       out.push({ ns, dev: b.name, physIn: inPort });
-      if (!group) return out;
+      if (!group) return f && !f.bridgeUp(ns, inPort!) ? [] : out;
     }
     const known = group ? undefined : b.fdb.get(this.dstMac);
-    const ports = known !== undefined ? [known] : [...b.ports];
+    // br_flood() walks the port list, where a new port goes first (the labs' ARP floods show it); the IPv4 path
+    // keeps the order it was recorded with (the first host reached takes a flooded packet).
+    const ports = known !== undefined ? [known] : f ? [...b.ports].reverse() : [...b.ports];
     for (const port of ports) {
       if (port === inPort || !ns.host.ifaces.has(port) || ns.host.down.has(port)) continue;
-      if (inPort !== undefined && this.forward && !this.forward(ns, b.name, inPort, port)) continue;
-      if (inPort === undefined && this.localOut && !this.localOut(ns, b.name, port)) continue;
+      if (f) {
+        if (inPort !== undefined ? !f.bridgeOut(ns, inPort, port) : !f.bridgeLocalOut(ns, port)) continue;
+      } else {
+        if (inPort !== undefined && this.forward && !this.forward(ns, b.name, inPort, port)) continue;
+        if (inPort === undefined && this.localOut && !this.localOut(ns, b.name, port)) continue;
+      }
       out.push(...this.from(ns, port, depth + 1));
     }
+    // A broadcast goes up the bridge device after the flood (br_pass_frame_up follows br_flood).
+    if (f && up && !f.bridgeUp(ns, inPort!)) out.shift();
     return out;
   }
 }
@@ -239,18 +265,44 @@ function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number)
   const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
   const myMac = ns.host.macOf(dev) ?? '';
   const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: myMac, ethSrc: myMac, ethDst: BROADCAST_MAC };
-  const reached = new Carrier(myMac, BROADCAST_MAC, (n, d) => net.captureArp(n, d, request)).from(ns, dev);
+  const reached = carryArp(net, ns, dev, request);
+  let answer: string | undefined;
+  // Every host the request reaches runs it through its receiving chains (the arp input chain sees requests for
+  // others too); the one that has the address answers.
   for (const a of reached) {
-    if (!a.ns.host.isLocalAddress(nextHop)) continue;
+    if (!arpLeg(net, a.ns, request, legs.receive(a.dev))) continue;
+    if (answer !== undefined || !a.ns.host.isLocalAddress(nextHop)) continue;
     a.ns.neighbours.learn(a.dev, sender, myMac);
     const mac = a.ns.host.macOf(a.dev) ?? '';
     const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: myMac };
-    const back = new Carrier(mac, myMac, (n, d) => net.captureArp(n, d, reply)).from(a.ns, a.dev);
-    if (!back.some((x) => x.ns === ns && x.dev === dev)) return undefined;
+    const back = carryArp(net, a.ns, a.dev, reply).filter((x) => x.ns === ns && x.dev === dev);
+    if (back.length === 0 || !arpLeg(net, ns, reply, legs.receive(dev))) return undefined;
     ns.neighbours.learn(dev, nextHop, mac);
-    return mac;
+    answer = mac;
   }
-  return undefined;
+  return answer;
+}
+
+/**
+ * An ARP frame from (ns, dev) across veths and bridges, its chains run on the way (src/lab/arp.ts): the devices
+ * it reaches (their receiving chains are the caller's), none when a chain dropped it before it left.
+ */
+function carryArp(net: Net, ns: Netns, dev: string, frame: ArpFrame): Arrival[] {
+  // skb->nf_trace per namespace: set in a bridge's prerouting, it follows the frame's flooded copies there.
+  const traced = new Map<Netns, { on: boolean }>();
+  const flag = (n: Netns, fresh: boolean): { on: boolean } => {
+    let t = traced.get(n);
+    if (!t || fresh) traced.set(n, (t = { on: false }));
+    return t;
+  };
+  if (!arpLeg(net, ns, frame, legs.send(dev), flag(ns, true))) return [];
+  const checks: FrameChecks = {
+    bridgeIn: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeIn(inPort), flag(sw, true)),
+    bridgeOut: (sw, inPort, outPort) => arpLeg(net, sw, frame, legs.bridgeOut(inPort, outPort), { ...flag(sw, false) }),
+    bridgeLocalOut: (sw, outPort) => arpLeg(net, sw, frame, legs.bridgeLocalOut(outPort), { ...flag(sw, false) }),
+    bridgeUp: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeUp(inPort), flag(sw, false)),
+  };
+  return new Carrier(frame.ethSrc ?? '', frame.ethDst ?? BROADCAST_MAC, (n, d) => net.captureArp(n, d, frame), undefined, undefined, checks).from(ns, dev);
 }
 
 /**

@@ -356,8 +356,37 @@ export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
     }
     throw unexpected(a);
   }
-  let text = p.out.join(' ');
+  let text = withoutDependencies(p.out, ctx.family).join(' ');
   if (p.comment !== undefined) text += ` comment "${p.comment}"`;
   return text;
+}
+
+/** A match the scan for a dependency's user may pass over: any match, not a statement. */
+const MATCH = /^(ip|ip6|ether|meta|ct|iif|oif|iifname|oifname|tcp|udp|icmp|icmpv6|th|arp|sctp|vlan) (?!.* set )/;
+
+/**
+ * nft lists a rule without the matches that only state a protocol a later match's header implies
+ * (netlink_delinearize's payload_dependency_kill; recorded in fixtures/nft/corpus/nft-netdev.txt): `meta
+ * protocol X` / `ether type X` before an `X ...` match (X ip, ip6 or arp; not in the inet family), and, in the ip
+ * family, `ip protocol P` / `meta l4proto P` before a `P ...` match (in inet, `meta l4proto P` only, and `meta
+ * nfproto ipv4|ipv6` before an `ip ...`|`ip6 ...` match). The user
+ * must come before any statement (`ether type arp counter arp operation request` keeps it).
+ */
+function withoutDependencies(out: readonly string[], family: string): string[] {
+  const killed = new Set<number>();
+  out.forEach((s, i) => {
+    const l2 = family !== 'inet' ? /^(?:meta protocol|ether type) (ip|ip6|arp)$/.exec(s) : null;
+    const l4 = family === 'ip' ? /^(?:ip protocol|meta l4proto) (\w+)$/.exec(s) : family === 'inet' ? /^meta l4proto (\w+)$/.exec(s) : null;
+    const nf = family === 'inet' ? /^meta nfproto (ipv4|ipv6)$/.exec(s) : null;
+    const proto = nf ? (nf[1] === 'ipv4' ? 'ip' : 'ip6') : (l2 ?? l4)?.[1];
+    if (proto === undefined) return;
+    for (let j = i + 1; j < out.length && MATCH.test(out[j]!); j++) {
+      if (out[j]!.startsWith(`${proto} `)) {
+        killed.add(i);
+        return;
+      }
+    }
+  });
+  return killed.size === 0 ? [...out] : out.filter((_, i) => !killed.has(i));
 }
 

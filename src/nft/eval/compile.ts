@@ -8,7 +8,7 @@ import { RTN } from '../../eval/context';
 import type { NftRule, NftTable } from '../model';
 import { readSelector } from '../selectors';
 import { concatKey, readValue } from '../datatypes';
-import { FIELDS, type Field, type FieldValue } from './fields';
+import { FIELDS, frameLength, type Field, type FieldValue } from './fields';
 import { tokenize, tokText, type Tok } from './tokens';
 import { elementMatches, namedElements, readElements, specOf, valueText, type Element, type Spec } from './values';
 import type { NftEnv } from './types';
@@ -622,7 +622,7 @@ function compileSteps(text: string): Step[] {
         if (p.word() === 'bytes') p.i += 2;
         const k = counters++;
         steps.push((rt) => {
-          if (rt.env.countRules) bumpCounter(rt.rule, k, rt.env.pkt.len + (rt.env.hook === 'egress' ? 14 : 0));
+          if (rt.env.countRules) bumpCounter(rt.rule, k, frameLength(rt.env));
           return undefined;
         });
         continue;

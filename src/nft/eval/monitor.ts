@@ -36,7 +36,7 @@
  *   L4Checksum).
  */
 import type { Packet } from '../../eval/packet';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, isIcmpError } from '../../eval/packet';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, arpBytes, isIcmpError } from '../../eval/packet';
 import type { Family, NftRule, NftRuleset } from '../model';
 import type { NftHook, NftTraceEvent } from './types';
 import { readValue } from '../datatypes';
@@ -191,6 +191,13 @@ export function packetLine(p: Packet, hook: NftHook, family: Family, l4checksum:
   // ip POSTROUTING called by br_netfilter: the bridged frame still has its link header, but no in device: raw.
   else if (!iif && macs && p.physIn !== undefined && hook === 'postrouting' && (family === 'ip' || family === 'inet')) {
     out.push(`@ll,0,112 ${hexOf([...macBytes(p.macDst!), ...macBytes(p.macSrc!), 0x08, 0x00])}`);
+  }
+  if (p.arp) {
+    // An ARP frame: nft names its operation alone where it knows the protocol (an Ethernet header, or the arp
+    // family's own hooks); at netdev egress it dumps the 28 bytes raw (recorded: fixtures/labs/bridge-arp.sh).
+    if (ether || family === 'arp') out.push(`arp operation ${sym('arp_op', p.arp.op)}`);
+    else out.push(`@nh,0,224 ${hexOf(arpBytes(p.arp))}`);
+    return out.map((s) => `${s} `).join('');
   }
   // Without a link-layer header (netdev egress, or netdev/bridge without ethernet) nft knows no network protocol.
   const knowsNetwork = family === 'ip' || family === 'inet' || ether;

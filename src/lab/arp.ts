@@ -1,0 +1,74 @@
+/**
+ * ARP frames meet nftables too: the netdev ingress and egress chains of the devices they cross, a bridge's own
+ * chains (bridge family: prerouting, forward, postrouting, input, output) and the arp family's input and output
+ * chains of the hosts that receive and send them; never the ip hooks (br_netfilter hands ARP to arptables).
+ * Counters count them (28 bytes, 42 where the Ethernet header is in front), `log` prints them as
+ * `ARP HTYPE=1 PTYPE=0x0800 OPCODE=..`, `nft monitor trace` shows `arp operation request`, and a chain that
+ * drops one leaves its asker without an answer. Recorded: fixtures/labs/bridge-arp.sh.
+ *
+ * The way of one frame is cut in legs, one per namespace and step of the kernel's path (the host that sends it,
+ * a bridge taking it in, forwarding or sending it out of a port, passing it up, the host that receives it); each
+ * leg runs the chains of its namespace (Tracer.runFrame) and reports like a packet's run does.
+ */
+import { newPacket, type Packet } from '../eval/packet';
+import type { FrameStep } from '../eval/trace';
+import { logLines } from '../cli/trace-output';
+import type { ArpFrame, Net } from './net';
+import type { Netns } from './world';
+
+const ZERO_MAC = '00:00:00:00:00:00';
+
+/** The frame as the chains see it. */
+export function arpPacket(f: ArpFrame): Packet {
+  const request = f.op === 'request';
+  const sha = f.ethSrc ?? f.mac;
+  const arp = request ? { op: 1, sha, spa: f.sender, tha: ZERO_MAC, tpa: f.target } : { op: 2, sha, spa: f.target, tha: f.ethDst ?? ZERO_MAC, tpa: f.sender };
+  return newPacket({ src: arp.spa, dst: arp.tpa, proto: 0, len: 28, ttl: 0, df: false, macSrc: f.ethSrc ?? sha, macDst: f.ethDst ?? ZERO_MAC, arp });
+}
+
+/** The legs, as steps of Tracer.runFrame. */
+export const legs = {
+  /** A host sends the frame out of `dev` (arp_xmit: arp output, then the device's egress). */
+  send: (dev: string): FrameStep[] => [
+    { at: 'arp', hook: 'output', dev },
+    { at: 'egress', dev },
+  ],
+  /** A host receives it on `dev` (the device's ingress, then arp_rcv: arp input). */
+  receive: (dev: string): FrameStep[] => [
+    { at: 'ingress', dev },
+    { at: 'arp', hook: 'input', dev },
+  ],
+  /** A bridge takes it in by `port` (the port's ingress, bridge prerouting). */
+  bridgeIn: (port: string): FrameStep[] => [
+    { at: 'ingress', dev: port },
+    { at: 'bridge', hook: 'prerouting', iif: port, oif: null },
+  ],
+  /** A bridge forwards it from `inPort` out of `outPort` (forward, postrouting, the port's egress). */
+  bridgeOut: (inPort: string, outPort: string): FrameStep[] => [
+    { at: 'bridge', hook: 'forward', iif: inPort, oif: outPort },
+    { at: 'bridge', hook: 'postrouting', iif: null, oif: outPort },
+    { at: 'egress', dev: outPort },
+  ],
+  /** The bridge device sends it out of `outPort` (bridge output, postrouting, the port's egress). */
+  bridgeLocalOut: (outPort: string): FrameStep[] => [
+    { at: 'bridge', hook: 'output', iif: null, oif: outPort },
+    { at: 'bridge', hook: 'postrouting', iif: null, oif: outPort },
+    { at: 'egress', dev: outPort },
+  ],
+  /** A bridge passes it up to its own device from `port` (bridge input; the device then receives it). */
+  bridgeUp: (port: string): FrameStep[] => [{ at: 'bridge', hook: 'input', iif: port, oif: null }],
+};
+
+/**
+ * One leg in `ns`: true when every chain on it let the frame on. `traced` carries skb->nf_trace along legs of one
+ * namespace (a flooded copy keeps it); a leg in a namespace the frame just entered starts untraced.
+ */
+export function arpLeg(net: Net, ns: Netns, frame: ArpFrame, steps: readonly FrameStep[], traced: { on: boolean } = { on: false }): boolean {
+  const tracer = ns.tracerNow();
+  if (!tracer.frameChainsFor(steps)) return true;
+  const { result, traced: after } = tracer.runFrame(arpPacket(frame), steps, traced.on);
+  traced.on = after;
+  net.onHop?.(ns, result);
+  for (const l of logLines(result, true)) net.kernelLog.push({ at: net.tick(), text: l });
+  return result.fate !== 'dropped';
+}
