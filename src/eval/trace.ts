@@ -570,13 +570,17 @@ export class Tracer {
     const run = new Run(pkt);
     run.nfTrace = this.opts.nfTraceFromStart === true;
     const finish = (fate: Fate, reason: string, verdict: string, d: Step | undefined): TraceResult =>
-      traceResult(run, original, fate, reason, verdict, d, bridge, fate === 'dropped' ? null : bridge);
+      traceResult(run, original, fate, reason, verdict, d, bridge, fate === 'dropped' || fate === 'delivered' ? null : bridge);
     const dropped = (o: HookOutcome): TraceResult => finish('dropped', ...dropOf(run, o), o.step);
     const ip = (hook: Hook): (() => HookOutcome) | undefined => (callIptables ? () => this.hook(run, hook) : undefined);
     const ingress = this.portHook(run, 'ingress', physIn);
     if (ingress !== undefined && ingress.verdict !== 'ACCEPT') return dropped(ingress);
     const pre = this.bridgeHook(run, 'prerouting', physIn, null, ip('PREROUTING'));
     if (pre.verdict !== 'ACCEPT') return dropped(pre);
+    if (callIptables && pkt.dst !== original.dst) {
+      const taken = this.bridgedDnat(run, bridge, physIn, finish, dropped);
+      if (taken) return taken;
+    }
     pkt.outIface = bridge;
     pkt.physOut = physOut;
     run.events.push({ kind: 'route', text: `bridged by ${bridge} from ${physIn} to ${physOut}${callIptables ? ' (bridge-nf-call-iptables=1: FORWARD)' : ''}` });
@@ -593,6 +597,41 @@ export class Tracer {
     const egress = this.portHook(run, 'egress', physOut);
     if (egress !== undefined && egress.verdict !== 'ACCEPT') return dropped(egress);
     return finish('forwarded', 'accepted', `bridged out ${physOut}${fwd.step ? ` (${describeStep(fwd.step)})` : ''}`, fwd.step);
+  }
+
+  /**
+   * br_nf_pre_routing_finish(): a DNAT in the PREROUTING chain br_netfilter called changed the frame's destination,
+   * and the switch routes the new one (recorded: fixtures/labs/bridge-dnat.sh). An address of its own: the frame
+   * is for it now (its destination MAC becomes the bridge's) and goes up the bridge device, through the bridge
+   * input chains, the device's ingress and INPUT (PREROUTING is not walked again, ip_sabotage_in) to a local
+   * socket: a transparent proxy on a bridge. Not local and ip_forward 0: the IP stack drops it without a word.
+   * Otherwise undefined: the frame stays bridged (a destination behind the same bridge, bridged_dnat; its new
+   * MAC is not looked up here).
+   */
+  private bridgedDnat(
+    run: Run,
+    bridge: string,
+    physIn: string,
+    finish: (fate: Fate, reason: string, verdict: string, d: Step | undefined) => TraceResult,
+    dropped: (o: HookOutcome) => TraceResult,
+  ): TraceResult | undefined {
+    const pkt = run.pkt;
+    const route = routeInput(this.host, pkt.src, pkt.dst, bridge);
+    if (route.kind === 'drop') {
+      run.events.push({ kind: 'route', text: `DNAT in bridged PREROUTING: ${route.detail}; dropped` });
+      return finish('dropped', route.reason, `dropped by routing after the DNAT in bridged PREROUTING: ${route.detail}`, undefined);
+    }
+    if (route.kind !== 'local') return undefined;
+    run.events.push({ kind: 'route', text: `DNAT in bridged PREROUTING: ${addrToString(pkt.dst)} is local, the frame goes up ${bridge} (INPUT)` });
+    pkt.macDst = this.host.macOf(bridge) ?? pkt.macDst;
+    const inp = this.bridgeHook(run, 'input', physIn, null, undefined);
+    if (inp.verdict !== 'ACCEPT') return dropped(inp);
+    const devIn = this.deviceHook(run, 'ingress', bridge);
+    if (devIn !== undefined && devIn.verdict !== 'ACCEPT') return dropped(devIn);
+    const local = this.hook(run, 'INPUT');
+    if (local.verdict !== 'ACCEPT') return dropped(local);
+    this.answerDelivered(run, false);
+    return finish('delivered', 'accepted', `delivered to a local socket of the switch after the DNAT in bridged PREROUTING${local.step ? ` (last: ${describeStep(local.step)})` : ''}`, local.step);
   }
 
   /**

@@ -26,7 +26,7 @@
  * (carryArp below). ct expressions in bridge chains are refused as the recording kernel refuses them (it
  * has no nf_conntrack_bridge; src/nft/apply.ts).
  * Recorded: fixtures/labs/bridge-nf.sh, bridge-hooks.sh, bridge-reject.sh, bridge-nft.sh, bridge-nft-order.sh,
- * bridge-netdev.sh, bridge-arp.sh, docker-bridge.sh, docker-published-port.sh, docker-hairpin.sh.
+ * bridge-netdev.sh, bridge-arp.sh, bridge-dnat.sh, docker-bridge.sh, docker-published-port.sh, docker-hairpin.sh.
  */
 import { arpLeg, legs } from './arp';
 import { clonePacket, type Packet } from '../eval/packet';
@@ -347,6 +347,8 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
   pkt.macSrc = srcMac;
   pkt.macDst = dstMac;
   let dropped: Outcome | undefined;
+  /** The switch took the frame (delivered to one of its sockets). */
+  let taken: Outcome | undefined;
   /** A REJECT in a bridged FORWARD chain: its answer is sent once the frame's way is done. */
   let rejected: { sw: Netns; inPort: string; at: Packet; how: string } | undefined;
   const forward: ForwardCheck = (sw, br, inPort, outPort) => {
@@ -359,6 +361,11 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
     // Net.onHop (`nft monitor trace` jobs), where the Net has one.
     (net as Net & { onHop?: (at: Netns, res: TraceResult) => void }).onHop?.(sw, r);
     for (const l of logLines(r, true)) net.kernelLog.push({ at: net.tick(), text: l });
+    // A DNAT in the PREROUTING chain br_netfilter called made the frame the switch's own (Tracer.bridgedDnat).
+    if (r.fate === 'delivered') {
+      taken ??= { kind: 'delivered', ns: sw, pkt: r.packet };
+      return false;
+    }
     if (r.fate === 'dropped') {
       if (dropped === undefined && r.rejectWith !== undefined) rejected = { sw, inPort, at: r.packet, how: r.rejectWith };
       dropped ??= { kind: 'dropped', ns: sw, why: r.verdict, answer: undefined };
@@ -395,6 +402,7 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
   };
   const reached = new Carrier(srcMac, dstMac, (n, d) => net.capture(n, d, seen()), forward, localOut).from(ns, dev);
   const first = reached[0];
+  if (taken) return taken;
   if (!first) {
     if (dropped?.kind === 'dropped' && rejected !== undefined) dropped.answer = rejectAnswer(net, rejected.sw, rejected.inPort, rejected.at, rejected.how);
     return dropped ?? { kind: 'lost', ns, why: `nothing on the bridged segment of ${dev} takes the frame` };
