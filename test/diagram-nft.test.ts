@@ -219,6 +219,50 @@ describe('single hosts set up with tsiptables nft -f, traced in-process', () => 
     expect(one(art, { class: 'netfilter' }).attrs['data-path']).toBe('in PREROUTING route-in FORWARD POSTROUTING out');
   });
 
+  it('the chain graph has the nft tables: base chains with their policy, jump/goto/vmap edges, the walked chains marked', async () => {
+    await load(
+      [
+        'table inet fw {',
+        '\tchain input {',
+        '\t\ttype filter hook input priority filter; policy drop;',
+        '\t\ttcp dport vmap { 22 : jump ssh, 80 : goto web }',
+        '\t\tip saddr 10.0.1.2 jump ssh',
+        '\t}',
+        '\tchain ssh {',
+        '\t\tip saddr 10.0.1.0/24 accept',
+        '\t}',
+        '\tchain web {',
+        '\t\taccept',
+        '\t}',
+        '\tchain unused {',
+        '\t}',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const r = await runTrace(['--host', join(EX, 'host.txt'), '--html', '-', '-p', 'tcp', '-s', '10.0.1.2', '-d', '10.0.1.1', '--dport', '22', '-i', 'eth0'], io);
+    expect(r.stderr).toBe('');
+    const doc = parseMarkup(r.stdout);
+    const sec = one(one(doc, { class: 'chain-graph' }, 'section'), { 'data-table': 'inet fw' }, 'section');
+    expect(one(sec, {}, 'h3').text).toBe('inet fw: 4 chains, 4 rules, 3 jumps');
+    const chains = select(sec, {}, 'tr').filter((tr) => tr.attrs['data-chain'] !== undefined);
+    expect(chains.map((tr) => `${tr.attrs['data-chain']}:${tr.attrs['data-visited']}:${select(tr, {}, 'td').map((td) => td.text).join('|')}`)).toEqual([
+      'input:true:input|2|policy drop|ssh, goto web|',
+      'ssh:true:ssh|1|2||input #1,#2',
+      'web:false:web|1|1||input #1',
+      'unused:false:unused|0|0||',
+    ]);
+    expect(select(sec, { 'data-kind': 'goto' }, 'g').map((g) => g.attrs['data-edge'])).toEqual(['input>web']);
+    // DOT of `tsiptables graph` has them as a cluster of their own, after the iptables tables.
+    expect((await runIptables('tsiptables', ['-A', 'INPUT', '-j', 'ACCEPT'], process.env.TSIPTABLES_STATE)).status).toBe(0);
+    const { buildChainGraph, chainGraphDot } = await import('../src/diagram/chain-graph');
+    const { loadState } = await import('../src/io/state');
+    const dot = chainGraphDot(buildChainGraph(loadState(process.env.TSIPTABLES_STATE!)));
+    expect(dot.indexOf('subgraph "cluster_filter"')).toBeLessThan(dot.indexOf('subgraph "cluster_inet fw"'));
+    expect(dot).toContain('"inet fw/input" -> "inet fw/web" [label="#1", style=dashed];');
+    expect(dot).toContain('"inet fw/input" -> "inet fw/ssh" [label="#1,#2"];');
+  });
+
   it('an nft nat chain behind the nat hook, an inet input chain: DNAT on the arrow, rules matched untraced', async () => {
     await load(
       [

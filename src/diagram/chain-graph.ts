@@ -2,9 +2,11 @@
  * A ruleset's chain graph: per table, every chain (built-in ones with their policy) with its rule count and the
  * jumps and gotos between chains (which rules, how many). As Graphviz DOT, as an HTML section (an inline SVG
  * drawn in layers by jump depth, and a table of chains with their callers and callees) and as a whole page for
- * `tsiptables graph --format html`. Chains a traced packet walked can be marked.
+ * `tsiptables graph --format html`. Chains a traced packet walked can be marked. The host's nft tables follow
+ * the iptables ones, named `FAMILY NAME` (base chains with their hook's policy, `jump`/`goto` edges, vmaps too).
  */
 import type { Ruleset } from '../model/ruleset';
+import { rulesetFromText } from '../nft/index';
 import { chainsInSaveOrder, referenceCounts } from '../model/ruleset';
 import type { TableName } from '../model/tables';
 import { dotString, esc, idPart } from './escape';
@@ -74,6 +76,44 @@ export function buildChainGraph(rs: Ruleset, opts: GraphOptions = {}): TableGrap
       });
     }
     out.push({ table: t.name, chains, edges: [...byKey.values()] });
+  }
+  if (opts.table === undefined && rs.nft !== undefined) out.push(...nftGraphs(rs.nft, opts.visited));
+  return out;
+}
+
+/** `jump NAME` / `goto NAME` in a rule's text, verdict maps included. */
+const NFT_JUMP = /\b(jump|goto) ("[^"]*"|[^\s,}]+)/g;
+
+/** The chain graphs of the nft side's tables. */
+function nftGraphs(text: string, visited: ReadonlySet<string> | undefined): TableGraph[] {
+  const out: TableGraph[] = [];
+  for (const t of rulesetFromText(text).tables) {
+    const table = `${t.family} ${t.name}`;
+    const byKey = new Map<string, ChainEdge>();
+    const refs = new Map<string, number>();
+    for (const c of t.chains.values()) {
+      c.rules.forEach((r, i) => {
+        for (const m of r.text.matchAll(NFT_JUMP)) {
+          const kind = m[1] as 'jump' | 'goto';
+          const to = m[2]!.replace(/^"|"$/g, '');
+          const key = `${c.name}>${to}>${kind}`;
+          const e = byKey.get(key) ?? { table, from: c.name, to, kind, rules: [] };
+          if (!e.rules.includes(i + 1)) e.rules.push(i + 1);
+          byKey.set(key, e);
+          refs.set(to, (refs.get(to) ?? 0) + 1);
+        }
+      });
+    }
+    const chains: ChainNode[] = [...t.chains.values()].map((c) => ({
+      table,
+      chain: c.name,
+      builtin: c.base !== undefined,
+      policy: c.base?.policy,
+      rules: c.rules.length,
+      references: refs.get(c.name) ?? 0,
+      visited: visited?.has(`${table}/${c.name}`) === true,
+    }));
+    out.push({ table, chains, edges: [...byKey.values()] });
   }
   return out;
 }

@@ -77,6 +77,12 @@ export function renderHtml(inputs: DiagramInput | readonly DiagramInput[], opts:
         rulesets.push(entry);
       }
       for (const s of h.result.steps) entry.visited.add(`${s.table}/${s.chain}`);
+      // nft chains: the base chain of each walk and every chain its events name (jumps, gotos).
+      for (const e of h.result.events) {
+        if (e.kind !== 'nft') continue;
+        entry.visited.add(`${e.family} ${e.table}/${e.chain}`);
+        for (const x of e.events) entry.visited.add(`${e.family} ${e.table}/${x.chain.name}`);
+      }
     }
   }
   const graphs = opts.chainGraphs !== false ? rulesets.map((r, i) => chainGraphHtml(r.ruleset, { id: `g${i}`, title: `Chains of ${r.host}`, visited: r.visited })).join('') : '';
