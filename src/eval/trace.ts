@@ -127,6 +127,9 @@ interface HookOutcome {
 }
 
 /** One packet's run: the state that lives while it crosses the host. */
+/** Where an address lives behind a bridge: its MAC and the port it was learnt on (undefined: nobody answers ARP). */
+export type BridgeNeighbour = (addr: number) => { mac: string; port: string } | undefined;
+
 /** Where a frame that is no IPv4 packet meets chains (Tracer.runFrame). */
 export type FrameStep =
   | { at: 'ingress' | 'egress'; dev: string }
@@ -559,9 +562,11 @@ export class Tracer {
    * with br_netfilter's net.bridge.bridge-nf-call-iptables=1 (`callIptables`), the ip chains br_netfilter calls
    * from them (nft-pipeline.ts): PREROUTING (IN=bridge, PHYSIN=physIn), FORWARD (IN=OUT=bridge, PHYSOUT=physOut
    * too) and POSTROUTING (no in device: br_nf_post_routing passes NULL). No routing decision, no ip_forward, no
-   * TTL change: the bridge decided where the frame goes.
+   * TTL change: the bridge decided where the frame goes. `neighbour` finds where an address lives behind the
+   * bridge (its MAC and port, resolving it if need be) for a DNAT that sends the frame to another host there.
    */
-  runBridged(input: Packet, physIn: string, physOut: string, bridge: string, callIptables = true): TraceResult {
+  runBridged(input: Packet, physIn: string, outPort: string, bridge: string, callIptables = true, neighbour?: BridgeNeighbour): TraceResult {
+    let physOut = outPort;
     const original = clonePacket(input);
     original.inIface = bridge;
     original.outIface = null;
@@ -578,8 +583,9 @@ export class Tracer {
     const pre = this.bridgeHook(run, 'prerouting', physIn, null, ip('PREROUTING'));
     if (pre.verdict !== 'ACCEPT') return dropped(pre);
     if (callIptables && pkt.dst !== original.dst) {
-      const taken = this.bridgedDnat(run, bridge, physIn, finish, dropped);
-      if (taken) return taken;
+      const taken = this.bridgedDnat(run, bridge, physIn, neighbour, finish, dropped);
+      if (typeof taken === 'string') physOut = taken;
+      else if (taken) return taken;
     }
     pkt.outIface = bridge;
     pkt.physOut = physOut;
@@ -605,21 +611,34 @@ export class Tracer {
    * is for it now (its destination MAC becomes the bridge's) and goes up the bridge device, through the bridge
    * input chains, the device's ingress and INPUT (PREROUTING is not walked again, ip_sabotage_in) to a local
    * socket: a transparent proxy on a bridge. Not local and ip_forward 0: the IP stack drops it without a word.
-   * Otherwise undefined: the frame stays bridged (a destination behind the same bridge, bridged_dnat; its new
-   * MAC is not looked up here).
+   * Routed back out of the same bridge (ip_forward 1): the frame stays bridged, now to the new destination's MAC
+   * (bridged_dnat; the switch asks for it with ARP when it does not know it): the port it leaves by is returned.
+   * Otherwise undefined: the frame stays bridged as it was (routing it out of another device is not simulated).
    */
   private bridgedDnat(
     run: Run,
     bridge: string,
     physIn: string,
+    neighbour: BridgeNeighbour | undefined,
     finish: (fate: Fate, reason: string, verdict: string, d: Step | undefined) => TraceResult,
     dropped: (o: HookOutcome) => TraceResult,
-  ): TraceResult | undefined {
+  ): TraceResult | string | undefined {
     const pkt = run.pkt;
     const route = routeInput(this.host, pkt.src, pkt.dst, bridge);
     if (route.kind === 'drop') {
       run.events.push({ kind: 'route', text: `DNAT in bridged PREROUTING: ${route.detail}; dropped` });
       return finish('dropped', route.reason, `dropped by routing after the DNAT in bridged PREROUTING: ${route.detail}`, undefined);
+    }
+    if (route.kind === 'forward' && route.dev === bridge && neighbour) {
+      const hop = route.gateway ?? pkt.dst;
+      const n = neighbour(hop);
+      if (n === undefined) {
+        run.events.push({ kind: 'route', text: `DNAT in bridged PREROUTING: no neighbour answers ARP for ${addrToString(hop)} on ${bridge}; dropped` });
+        return finish('dropped', 'no-neighbour', `dropped after the DNAT in bridged PREROUTING: no neighbour answers ARP for ${addrToString(hop)}`, undefined);
+      }
+      run.events.push({ kind: 'route', text: `DNAT in bridged PREROUTING: ${addrToString(pkt.dst)} is behind ${bridge} too, the frame is bridged to ${n.mac} (port ${n.port})` });
+      pkt.macDst = n.mac;
+      return n.port;
     }
     if (route.kind !== 'local') return undefined;
     run.events.push({ kind: 'route', text: `DNAT in bridged PREROUTING: ${addrToString(pkt.dst)} is local, the frame goes up ${bridge} (INPUT)` });

@@ -30,7 +30,7 @@
  */
 import { arpLeg, legs } from './arp';
 import { clonePacket, type Packet } from '../eval/packet';
-import type { BridgedArrival, TraceResult } from '../eval/trace';
+import type { BridgedArrival, BridgeNeighbour, TraceResult } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
 import { addrToString } from '../model/ip';
 import type { ArpFrame, Net, Outcome } from './net';
@@ -170,8 +170,11 @@ interface Arrival {
 }
 
 type Tap = (ns: Netns, dev: string) => void;
-/** bridge-nf: may the bridge `br` of `ns` forward the frame from port `inPort` to port `outPort`? */
-type ForwardCheck = (ns: Netns, br: string, inPort: string, outPort: string) => boolean;
+/**
+ * bridge-nf: may the bridge `br` of `ns` forward the frame from port `inPort` to port `outPort`? A port name: yes,
+ * but out of that port (a DNAT sent it to another host behind the bridge).
+ */
+type ForwardCheck = (ns: Netns, br: string, inPort: string, outPort: string) => boolean | string;
 /** The bridge `br` of `ns` sends a frame of its own out of its port `outPort`: may it (bridge output chains)? */
 type LocalOutCheck = (ns: Netns, br: string, outPort: string) => boolean;
 
@@ -243,10 +246,12 @@ class Carrier {
       if (port === inPort || !ns.host.ifaces.has(port) || ns.host.down.has(port)) continue;
       if (f) {
         if (inPort !== undefined ? !f.bridgeOut(ns, inPort, port) : !f.bridgeLocalOut(ns, port)) continue;
-      } else {
-        if (inPort !== undefined && this.forward && !this.forward(ns, b.name, inPort, port)) continue;
-        if (inPort === undefined && this.localOut && !this.localOut(ns, b.name, port)) continue;
-      }
+      } else if (inPort !== undefined && this.forward) {
+        const to = this.forward(ns, b.name, inPort, port);
+        if (to === false) continue;
+        out.push(...this.from(ns, to === true ? port : to, depth + 1));
+        continue;
+      } else if (inPort === undefined && this.localOut && !this.localOut(ns, b.name, port)) continue;
       out.push(...this.from(ns, port, depth + 1));
     }
     // A broadcast goes up the bridge device after the flood (br_pass_frame_up follows br_flood).
@@ -356,7 +361,16 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
     const brnf = callIptables(sw);
     // Bridged frames meet the bridge family's chains, and the ip chains only through br_netfilter.
     if (!brnf && !tracer.bridgeChainsFor(inPort, outPort)) return true;
-    const r = tracer.runBridged(pkt, inPort, outPort, br, brnf);
+    // A DNAT there may send the frame to another host behind the bridge: the switch resolves it (ARP from br).
+    let redirect: string | undefined;
+    const neighbour: BridgeNeighbour = (addr) => {
+      const mac = resolve(net, sw, br, addr, 0);
+      const port = mac === undefined ? undefined : bridgeNamed(sw, br)?.fdb.get(mac);
+      if (mac === undefined || port === undefined) return undefined;
+      redirect = port;
+      return { mac, port };
+    };
+    const r = tracer.runBridged(pkt, inPort, outPort, br, brnf, neighbour);
     net.hops.push({ ns: sw, result: r, ruleset: tracer.ruleset });
     // Net.onHop (`nft monitor trace` jobs), where the Net has one.
     (net as Net & { onHop?: (at: Netns, res: TraceResult) => void }).onHop?.(sw, r);
@@ -376,7 +390,7 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
     pkt.outIface = null;
     pkt.physIn = undefined;
     pkt.physOut = undefined;
-    return true;
+    return redirect ?? true;
   };
   const localOut: LocalOutCheck = (sw, br, outPort) => {
     const tracer = sw.tracerNow();
