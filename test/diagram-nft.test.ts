@@ -232,7 +232,7 @@ describe('single hosts set up with tsiptables nft -f, traced in-process', () => 
         '\t\tip saddr 10.0.1.0/24 accept',
         '\t}',
         '\tchain web {',
-        '\t\taccept',
+        '\t\tlog prefix "jump unused " accept',
         '\t}',
         '\tchain unused {',
         '\t}',

@@ -83,6 +83,8 @@ export function buildChainGraph(rs: Ruleset, opts: GraphOptions = {}): TableGrap
 
 /** `jump NAME` / `goto NAME` in a rule's text, verdict maps included. */
 const NFT_JUMP = /\b(jump|goto) ("[^"]*"|[^\s,}]+)/g;
+/** A quoted string that is no chain name (a log prefix, a comment): its words are no verdicts. */
+const NFT_TEXT = /(?<!\b(?:jump|goto) )"[^"]*"/g;
 
 /** The chain graphs of the nft side's tables. */
 function nftGraphs(text: string, visited: ReadonlySet<string> | undefined): TableGraph[] {
@@ -93,7 +95,7 @@ function nftGraphs(text: string, visited: ReadonlySet<string> | undefined): Tabl
     const refs = new Map<string, number>();
     for (const c of t.chains.values()) {
       c.rules.forEach((r, i) => {
-        for (const m of r.text.matchAll(NFT_JUMP)) {
+        for (const m of r.text.replace(NFT_TEXT, '""').matchAll(NFT_JUMP)) {
           const kind = m[1] as 'jump' | 'goto';
           const to = m[2]!.replace(/^"|"$/g, '');
           const key = `${c.name}>${to}>${kind}`;

@@ -80,8 +80,18 @@ export class SectionMade {
     this.made(`ipt:${this.table}:${name}`);
   }
   /** `-E` in the section: renameInHookOrder() has already put the new name in the old one's place. */
-  renamed(to: string): void {
+  renamed(from: string, to: string): void {
+    this.known.delete(`ipt:${this.table}:${from}`);
     this.known.add(`ipt:${this.table}:${to}`);
+  }
+  /** `-X` in the section: the chains `exists` no longer knows lose their places (made again, they come last). */
+  deleted(exists: (chain: string) => boolean): void {
+    const prefix = `ipt:${this.table}:`;
+    this.rs.hookOrder = this.rs.hookOrder.filter((k) => {
+      if (!k.startsWith(prefix) || exists(k.slice(prefix.length))) return true;
+      this.known.delete(k);
+      return false;
+    });
   }
   private made(key: string): void {
     if (this.known.has(key)) return;

@@ -580,9 +580,14 @@ export class Tracer {
     const ip = (hook: Hook): (() => HookOutcome) | undefined => (callIptables ? () => this.hook(run, hook) : undefined);
     const ingress = this.portHook(run, 'ingress', physIn);
     if (ingress !== undefined && ingress.verdict !== 'ACCEPT') return dropped(ingress);
-    const pre = this.bridgeHook(run, 'prerouting', physIn, null, ip('PREROUTING'));
+    // The destination as br_netfilter's PREROUTING got it (a bridge chain before it may have rewritten it already).
+    let dstAtBrnf: number | undefined;
+    const pre = this.bridgeHook(run, 'prerouting', physIn, null, callIptables ? () => {
+      dstAtBrnf = pkt.dst;
+      return this.hook(run, 'PREROUTING');
+    } : undefined);
     if (pre.verdict !== 'ACCEPT') return dropped(pre);
-    if (callIptables && pkt.dst !== original.dst) {
+    if (dstAtBrnf !== undefined && pkt.dst !== dstAtBrnf) {
       const taken = this.bridgedDnat(run, bridge, physIn, neighbour, finish, dropped);
       if (typeof taken === 'string') physOut = taken;
       else if (taken) return taken;
@@ -625,10 +630,6 @@ export class Tracer {
   ): TraceResult | string | undefined {
     const pkt = run.pkt;
     const route = routeInput(this.host, pkt.src, pkt.dst, bridge);
-    if (route.kind === 'drop') {
-      run.events.push({ kind: 'route', text: `DNAT in bridged PREROUTING: ${route.detail}; dropped` });
-      return finish('dropped', route.reason, `dropped by routing after the DNAT in bridged PREROUTING: ${route.detail}`, undefined);
-    }
     if (route.kind === 'forward' && route.dev === bridge && neighbour) {
       const hop = route.gateway ?? pkt.dst;
       const n = neighbour(hop);
@@ -640,13 +641,18 @@ export class Tracer {
       pkt.macDst = n.mac;
       return n.port;
     }
-    if (route.kind !== 'local') return undefined;
-    run.events.push({ kind: 'route', text: `DNAT in bridged PREROUTING: ${addrToString(pkt.dst)} is local, the frame goes up ${bridge} (INPUT)` });
+    if (route.kind === 'forward') return undefined;
+    // Local, or nowhere: the frame goes up the bridge device (bridge input, its ingress), then the IP stack.
+    run.events.push({ kind: 'route', text: `DNAT in bridged PREROUTING: ${addrToString(pkt.dst)} ${route.kind === 'local' ? 'is local' : 'is not forwarded'}, the frame goes up ${bridge}` });
     pkt.macDst = this.host.macOf(bridge) ?? pkt.macDst;
     const inp = this.bridgeHook(run, 'input', physIn, null, undefined);
     if (inp.verdict !== 'ACCEPT') return dropped(inp);
     const devIn = this.deviceHook(run, 'ingress', bridge);
     if (devIn !== undefined && devIn.verdict !== 'ACCEPT') return dropped(devIn);
+    if (route.kind === 'drop') {
+      run.events.push({ kind: 'route', text: `routing: dropped, ${route.detail}` });
+      return finish('dropped', route.reason, `dropped by routing after the DNAT in bridged PREROUTING: ${route.detail}`, undefined);
+    }
     const local = this.hook(run, 'INPUT');
     if (local.verdict !== 'ACCEPT') return dropped(local);
     this.answerDelivered(run, false);

@@ -9,7 +9,7 @@ import { EarlyExitSignal, parseCommand, type EarlyExit, type ParsedCommand } fro
 import { assertValidChainName, scanU64 } from '../compile/command';
 import { execute } from '../exec/commands';
 import { checkAddresses } from '../compile/rule';
-import { Exit, IptablesError, kernelRefused, nftError, paramProblem } from '../messages';
+import { Exit, IptablesError, kernelRefused, NFT_STRERROR, nftError, paramProblem } from '../messages';
 import { type Chain, chainWithRules, type Counters, type Rule, Ruleset, type Table, zeroCounters } from '../model/ruleset';
 import { validateTable } from '../exec/validate';
 import { CHAIN_JUMP_MARK, jumpOfLine, LazyRule } from './lazy-rule';
@@ -35,6 +35,10 @@ function fgetsLines(text: string): { lines: string[]; cut: Set<number> } {
   if (whole.every((l) => l.length * 3 + 1 <= max)) return { lines: whole, cut };
   const lines: string[] = [];
   for (const l of whole) {
+    if (l.length * 3 + 1 <= max) {
+      lines.push(l);
+      continue;
+    }
     const bytes = Buffer.from(l, 'utf8');
     let at = 0;
     // A line of n bytes and its newline: pieces of `max` bytes while more than `max` are left.
@@ -128,6 +132,8 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
    * (recorded in cli-restore: `--noflush` with `-j CLASSIFY` asks for --set-class).
    */
   const declaredHere = new Set<string>();
+  /** Chains the current section renamed: their old names stay taken until the batch ends. */
+  const renamedHere = new Set<string>();
   /** The state file's CHAIN_JUMP_MARK was the line before (trusted input only). */
   let chainJumpNext = false;
   /**
@@ -198,6 +204,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
       staged = (pending ?? committed).clone();
       createdHere.clear();
       declaredHere.clear();
+      renamedHere.clear();
       if (!opts.noflush && !skipping) {
         // The nft variant flushes by deleting the table; chain lines and rules bring it back.
         if (opts.verbose && !opts.test) for (const hook of TABLES[table].chains) stdout += `Flushing chain \`${hook}'\n`;
@@ -305,7 +312,7 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         // stops it with "Parameter too long!", and add_argv() holds at most MAX_ARGC (255) - 1 words; the
         // first of the two reached, left to right, is the message (both recorded in cli-restore).
         args.forEach((a, k) => {
-          if (a.text.length >= PARAM_BUFFER) throw paramProblem('Parameter too long!');
+          if (a.text.length * 3 >= PARAM_BUFFER && Buffer.byteLength(a.text, 'utf8') >= PARAM_BUFFER) throw paramProblem('Parameter too long!');
           if (1 + prefix.length + k + 1 >= MAX_ARGC) throw paramProblem('Parser cannot handle more arguments');
         });
         // Our own state file (trusted) marks a jump to a chain named like a target (CHAIN_JUMP_MARK).
@@ -322,6 +329,10 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
         if (cmd.command === 'rename-chain' && createdHere.has(cmd.chain!)) {
           // Renaming a chain created in the same transaction fails in the nf_tables batch (cli-restore).
           throw kernelRefused('CHAIN_RENAME', 'No such file or directory', `chain ${cmd.newName}`);
+        }
+        if (cmd.command === 'new-chain' && renamedHere.has(cmd.chain!)) {
+          // The name a chain was renamed from is still taken within the batch (nft-iptables).
+          throw nftError(NFT_STRERROR.chainExists);
         }
         if (opts.test) {
           // --test parses every line as do_parse() does (addresses included) and queues nothing.
@@ -343,8 +354,10 @@ export function restore(text: string, base: Ruleset, opts: RestoreOptions): Rest
           else if (!ADDITIVE.has(cmd.command)) additive = false;
         }
         stdout += out;
-        if (made && cmd.chain !== undefined) {
-          if (cmd.command === 'rename-chain') made.renamed(cmd.newName!);
+        if (cmd.command === 'rename-chain') renamedHere.add(cmd.chain!);
+        if (made && cmd.command === 'delete-chain') made.deleted((c) => staged!.table(table!)?.chains.has(c) === true);
+        else if (made && cmd.chain !== undefined) {
+          if (cmd.command === 'rename-chain') made.renamed(cmd.chain, cmd.newName!);
           else {
             const c = staged!.table(table!)?.chains.get(cmd.chain);
             if (c && (!c.hook || c.registered)) made.chain(cmd.chain);

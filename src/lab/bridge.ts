@@ -30,7 +30,7 @@
  */
 import { arpLeg, legs } from './arp';
 import { clonePacket, type Packet } from '../eval/packet';
-import type { BridgedArrival, BridgeNeighbour, TraceResult } from '../eval/trace';
+import type { BridgedArrival, BridgeNeighbour } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
 import { addrToString } from '../model/ip';
 import type { ArpFrame, Net, Outcome } from './net';
@@ -270,22 +270,20 @@ function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number)
   const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
   const myMac = ns.host.macOf(dev) ?? '';
   const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: myMac, ethSrc: myMac, ethDst: BROADCAST_MAC };
-  const reached = carryArp(net, ns, dev, request);
-  let answer: string | undefined;
   // Every host the request reaches runs it through its receiving chains (the arp input chain sees requests for
-  // others too); the one that has the address answers.
-  for (const a of reached) {
-    if (!arpLeg(net, a.ns, request, legs.receive(a.dev))) continue;
-    if (answer !== undefined || !a.ns.host.isLocalAddress(nextHop)) continue;
-    a.ns.neighbours.learn(a.dev, sender, myMac);
-    const mac = a.ns.host.macOf(a.dev) ?? '';
-    const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: myMac };
-    const back = carryArp(net, a.ns, a.dev, reply).filter((x) => x.ns === ns && x.dev === dev);
-    if (back.length === 0 || !arpLeg(net, ns, reply, legs.receive(dev))) return undefined;
-    ns.neighbours.learn(dev, nextHop, mac);
-    answer = mac;
-  }
-  return answer;
+  // others too), in the order the flood queued it to them; the one that has the address answers after that (its
+  // reply waits in the same backlog).
+  const answerer = carryArp(net, ns, dev, request)
+    .filter((a) => arpLeg(net, a.ns, request, legs.receive(a.dev)))
+    .find((a) => a.ns.host.isLocalAddress(nextHop));
+  if (answerer === undefined) return undefined;
+  answerer.ns.neighbours.learn(answerer.dev, sender, myMac);
+  const mac = answerer.ns.host.macOf(answerer.dev) ?? '';
+  const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: myMac };
+  const back = carryArp(net, answerer.ns, answerer.dev, reply).filter((x) => x.ns === ns && x.dev === dev);
+  if (back.length === 0 || !arpLeg(net, ns, reply, legs.receive(dev))) return undefined;
+  ns.neighbours.learn(dev, nextHop, mac);
+  return mac;
 }
 
 /**
@@ -357,6 +355,8 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
   /** A REJECT in a bridged FORWARD chain: its answer is sent once the frame's way is done. */
   let rejected: { sw: Netns; inPort: string; at: Packet; how: string } | undefined;
   const forward: ForwardCheck = (sw, br, inPort, outPort) => {
+    // Taken by the switch (a DNAT to its own address): not flooded on to other ports.
+    if (taken) return false;
     const tracer = sw.tracerNow();
     const brnf = callIptables(sw);
     // Bridged frames meet the bridge family's chains, and the ip chains only through br_netfilter.
@@ -372,8 +372,8 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
     };
     const r = tracer.runBridged(pkt, inPort, outPort, br, brnf, neighbour);
     net.hops.push({ ns: sw, result: r, ruleset: tracer.ruleset });
-    // Net.onHop (`nft monitor trace` jobs), where the Net has one.
-    (net as Net & { onHop?: (at: Netns, res: TraceResult) => void }).onHop?.(sw, r);
+    // Net.onHop: `nft monitor trace` jobs.
+    net.onHop?.(sw, r);
     for (const l of logLines(r, true)) net.kernelLog.push({ at: net.tick(), text: l });
     // A DNAT in the PREROUTING chain br_netfilter called made the frame the switch's own (Tracer.bridgedDnat).
     if (r.fate === 'delivered') {
@@ -397,7 +397,7 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
     if (!tracer.bridgeChainsFor(outPort)) return true;
     const r = tracer.runBridgeLocalOut(pkt, br, outPort);
     net.hops.push({ ns: sw, result: r, ruleset: tracer.ruleset });
-    (net as Net & { onHop?: (at: Netns, res: TraceResult) => void }).onHop?.(sw, r);
+    net.onHop?.(sw, r);
     for (const l of logLines(r, true)) net.kernelLog.push({ at: net.tick(), text: l });
     if (r.fate === 'dropped') {
       dropped ??= { kind: 'dropped', ns: sw, why: r.verdict, answer: undefined };

@@ -367,26 +367,32 @@ const MATCH = /^(ip|ip6|ether|meta|ct|iif|oif|iifname|oifname|tcp|udp|icmp|icmpv
 /**
  * nft lists a rule without the matches that only state a protocol a later match's header implies
  * (netlink_delinearize's payload_dependency_kill; recorded in fixtures/nft/corpus/nft-netdev.txt): `meta
- * protocol X` / `ether type X` before an `X ...` match (X ip, ip6 or arp; not in the inet family), and, in the ip
- * family, `ip protocol P` / `meta l4proto P` before a `P ...` match (in inet, `meta l4proto P` only, and `meta
- * nfproto ipv4|ipv6` before an `ip ...`|`ip6 ...` match). The user
- * must come before any statement (`ether type arp counter arp operation request` keeps it).
+ * protocol X` / `ether type X` before an `X ...` match (X ip, ip6 or arp; not in the inet family), `meta nfproto
+ * ipv4|ipv6` before an `ip ...`|`ip6 ...` match (inet), `meta l4proto P` before a `P ...` match (every family)
+ * and `ip protocol P` too in the ip family. A `th` match after such a dependency is named by it (`meta l4proto
+ * udp th dport 53` lists as `udp dport 53`). The user must come before any statement (`ether type arp counter
+ * arp operation request` keeps it).
  */
 function withoutDependencies(out: readonly string[], family: string): string[] {
+  const list = [...out];
   const killed = new Set<number>();
-  out.forEach((s, i) => {
+  list.forEach((s, i) => {
     const l2 = family !== 'inet' ? /^(?:meta protocol|ether type) (ip|ip6|arp)$/.exec(s) : null;
-    const l4 = family === 'ip' ? /^(?:ip protocol|meta l4proto) (\w+)$/.exec(s) : family === 'inet' ? /^meta l4proto (\w+)$/.exec(s) : null;
+    const l4 = (family === 'ip' ? /^(?:ip protocol|meta l4proto) (\w+)$/ : /^meta l4proto (\w+)$/).exec(s);
     const nf = family === 'inet' ? /^meta nfproto (ipv4|ipv6)$/.exec(s) : null;
     const proto = nf ? (nf[1] === 'ipv4' ? 'ip' : 'ip6') : (l2 ?? l4)?.[1];
     if (proto === undefined) return;
-    for (let j = i + 1; j < out.length && MATCH.test(out[j]!); j++) {
-      if (out[j]!.startsWith(`${proto} `)) {
+    for (let j = i + 1; j < list.length && MATCH.test(list[j]!); j++) {
+      if (l4 && TH_NAMED.has(proto) && list[j]!.startsWith('th ')) list[j] = `${proto} ${list[j]!.slice(3)}`;
+      if (list[j]!.startsWith(`${proto} `)) {
         killed.add(i);
         return;
       }
     }
   });
-  return killed.size === 0 ? [...out] : out.filter((_, i) => !killed.has(i));
+  return killed.size === 0 ? list : list.filter((_, i) => !killed.has(i));
 }
+
+/** Transport protocols whose header `th` takes the name of once the protocol is known. */
+const TH_NAMED = new Set(['tcp', 'udp', 'udplite', 'sctp', 'dccp']);
 
