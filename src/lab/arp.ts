@@ -17,6 +17,7 @@ import type { ArpFrame, Net } from './net';
 import type { Netns } from './world';
 
 const ZERO_MAC = '00:00:00:00:00:00';
+const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
 
 /** The frame as the chains see it. */
 export function arpPacket(f: ArpFrame): Packet {
@@ -71,4 +72,35 @@ export function arpLeg(net: Net, ns: Netns, frame: ArpFrame, steps: readonly Fra
   net.onHop?.(ns, result);
   for (const l of logLines(result, true)) net.kernelLog.push({ at: net.tick(), text: l });
   return result.fate !== 'dropped';
+}
+
+/** Carries an ARP frame from (ns, dev) to the devices it reaches (their receiving chains are the caller's). */
+export type ArpCarrier = (ns: Netns, dev: string, frame: ArpFrame) => Array<{ ns: Netns; dev: string }>;
+
+/**
+ * Neighbour resolution before a frame leaves `dev` for `nextHop`: a cached entry, or an ARP request (from the
+ * packet's source if it is one of this host's addresses, else the device's address towards the target, as
+ * arp_solicit() picks) that `carry` takes to the hosts it reaches. Each runs it through its receiving chains (the
+ * arp input chain sees requests for others too), in the order it was queued to them; the one that has the
+ * address (arp_ignore 0: any of its addresses) learns the asker and answers after that (its reply waits in the
+ * same backlog), and the asker learns from the reply. A chain that drops either leaves no answer. The MAC, or
+ * undefined.
+ */
+export function resolveNeighbour(net: Net, ns: Netns, dev: string, nextHop: number, src: number, carry: ArpCarrier): string | undefined {
+  const cached = ns.neighbours.lookup(dev, nextHop);
+  if (cached !== undefined) return cached;
+  const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
+  const myMac = ns.host.macOf(dev) ?? '';
+  const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: myMac, ethSrc: myMac, ethDst: BROADCAST_MAC };
+  const answerer = carry(ns, dev, request)
+    .filter((a) => arpLeg(net, a.ns, request, legs.receive(a.dev)))
+    .find((a) => a.ns.host.isLocalAddress(nextHop));
+  if (answerer === undefined) return undefined;
+  answerer.ns.neighbours.learn(answerer.dev, sender, myMac);
+  const mac = answerer.ns.host.macOf(answerer.dev) ?? '';
+  const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: myMac };
+  const back = carry(answerer.ns, answerer.dev, reply).filter((x) => x.ns === ns && x.dev === dev);
+  if (back.length === 0 || !arpLeg(net, ns, reply, legs.receive(dev))) return undefined;
+  ns.neighbours.learn(dev, nextHop, mac);
+  return mac;
 }

@@ -28,7 +28,7 @@
  * Recorded: fixtures/labs/bridge-nf.sh, bridge-hooks.sh, bridge-reject.sh, bridge-nft.sh, bridge-nft-order.sh,
  * bridge-netdev.sh, bridge-arp.sh, bridge-dnat.sh, docker-bridge.sh, docker-published-port.sh, docker-hairpin.sh.
  */
-import { arpLeg, legs } from './arp';
+import { arpLeg, legs, resolveNeighbour } from './arp';
 import { clonePacket, type Packet } from '../eval/packet';
 import type { BridgedArrival, BridgeNeighbour } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
@@ -260,30 +260,9 @@ class Carrier {
   }
 }
 
-/**
- * ARP over a bridged segment: the request is flooded to every host on it, the one that has the address answers
- * (arp_ignore 0), the reply comes back by the bridges' forwarding databases. The MAC, or undefined.
- */
+/** ARP over a bridged segment: the request is flooded to every host on it, the reply comes back by the bridges' forwarding databases. */
 function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number): string | undefined {
-  const cached = ns.neighbours.lookup(dev, nextHop);
-  if (cached !== undefined) return cached;
-  const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
-  const myMac = ns.host.macOf(dev) ?? '';
-  const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: myMac, ethSrc: myMac, ethDst: BROADCAST_MAC };
-  // Every host the request reaches runs it through its receiving chains (the arp input chain sees requests for
-  // others too), in the order the flood queued it to them; the one that has the address answers after that (its
-  // reply waits in the same backlog).
-  const answerer = carryArp(net, ns, dev, request)
-    .filter((a) => arpLeg(net, a.ns, request, legs.receive(a.dev)))
-    .find((a) => a.ns.host.isLocalAddress(nextHop));
-  if (answerer === undefined) return undefined;
-  answerer.ns.neighbours.learn(answerer.dev, sender, myMac);
-  const mac = answerer.ns.host.macOf(answerer.dev) ?? '';
-  const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: myMac };
-  const back = carryArp(net, answerer.ns, answerer.dev, reply).filter((x) => x.ns === ns && x.dev === dev);
-  if (back.length === 0 || !arpLeg(net, ns, reply, legs.receive(dev))) return undefined;
-  ns.neighbours.learn(dev, nextHop, mac);
-  return mac;
+  return resolveNeighbour(net, ns, dev, nextHop, src, (n, d, frame) => carryArp(net, n, d, frame));
 }
 
 /**

@@ -6,7 +6,7 @@
  * of a REJECT rule, ICMP net unreachable and time exceeded from a router. tcpdump captures see every frame on
  * their device; LOG lines go to the kernel log (dmesg) in order.
  */
-import { arpLeg, legs } from './arp';
+import { arpLeg, legs, resolveNeighbour, type ArpCarrier } from './arp';
 import { addrToString } from '../model/ip';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, clonePacket, isIcmpError, newPacket, type Packet } from '../eval/packet';
 import type { BridgedArrival, TraceResult } from '../eval/trace';
@@ -265,31 +265,19 @@ export class Net {
   }
 
   /**
-   * Neighbour resolution before a frame leaves `dev` for `nextHop`: a cached entry, or an ARP request (from the
-   * packet's source if it is one of this host's addresses, else the device's address towards the target, as
-   * arp_solicit() picks) answered by the link partner if it owns the address (arp_ignore 0: any of its
-   * addresses). The asked host learns the asker from the request; the asker learns from the reply. Both frames
-   * meet the chains on their way (src/lab/arp.ts): a drop there leaves the asker without an answer. tcpdump sees
-   * a frame on the sending device once its egress chains let it go, on the receiving one before its ingress.
+   * Neighbour resolution over a veth (src/lab/arp.ts resolveNeighbour): the frames cross it to the link partner
+   * once the sender's chains let them go; tcpdump sees them on the sending device then, and on the receiving one
+   * before its ingress chains.
    */
   private resolve(ns: Netns, dev: string, peerNs: Netns, peerDev: string, nextHop: number, src: number): boolean {
-    if (ns.neighbours.lookup(dev, nextHop) !== undefined) return true;
-    const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
-    const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: ns.host.macOf(dev) ?? '', ethSrc: ns.host.macOf(dev) ?? '', ethDst: 'ff:ff:ff:ff:ff:ff' };
-    if (!arpLeg(this, ns, request, legs.send(dev))) return false;
-    this.captureArp(ns, dev, request);
-    this.captureArp(peerNs, peerDev, request);
-    if (!arpLeg(this, peerNs, request, legs.receive(peerDev))) return false;
-    if (!peerNs.host.isLocalAddress(nextHop)) return false;
-    peerNs.neighbours.learn(peerDev, sender, request.mac);
-    const mac = peerNs.host.macOf(peerDev) ?? '';
-    const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: request.mac };
-    if (!arpLeg(this, peerNs, reply, legs.send(peerDev))) return false;
-    this.captureArp(peerNs, peerDev, reply);
-    this.captureArp(ns, dev, reply);
-    if (!arpLeg(this, ns, reply, legs.receive(dev))) return false;
-    ns.neighbours.learn(dev, nextHop, mac);
-    return true;
+    const carry: ArpCarrier = (from, d, frame) => {
+      if (!arpLeg(this, from, frame, legs.send(d))) return [];
+      const to = from === ns ? { ns: peerNs, dev: peerDev } : { ns, dev };
+      this.captureArp(from, d, frame);
+      this.captureArp(to.ns, to.dev, frame);
+      return [to];
+    };
+    return resolveNeighbour(this, ns, dev, nextHop, src, carry) !== undefined;
   }
 }
 
