@@ -4,7 +4,8 @@
  * (fixtures/labs/recorded/router-nat.json: curl's SYN to the DNATed port and the SYN-ACK coming back), and the
  * explained view must name each host crossed.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTrace } from '../src/cli/trace';
 import { maskTranscript } from '../src/lab/mask';
@@ -57,6 +58,25 @@ describe('trace --lab', () => {
     // boxB has no route to 10.0.1.0/24 until the lab adds one with its traffic; the setup-only run keeps that route.
     expect(j.request.map((h) => `${h.host}:${h.fate}`)).toEqual(['boxB:sent', 'router:dropped']);
     expect(j.reply).toEqual([]);
+  });
+
+  it('names the chain that dropped the ARP a packet waited for (fixtures/labs/bridge-arp.sh with its ARP drop rule)', async () => {
+    const arpLab = readFileSync(join(__dirname, '..', 'fixtures', 'labs', 'bridge-arp.sh'), 'utf8');
+    const at = arpLab.indexOf('# 4.');
+    expect(at).toBeGreaterThan(0);
+    const dir = mkdtempSync(join(tmpdir(), 'tsi-trace-lab-'));
+    try {
+      const file = join(dir, 'arp-drop.sh');
+      writeFileSync(file, `${arpLab.slice(0, at)}ip netns exec sw nft insert rule bridge filter forward arp operation request arp daddr ip 10.0.0.3 drop\n`);
+      const r = await runTrace(['--lab', file, '--from', 'h1', '-p', 'icmp', '-d', '10.0.0.3'], io);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.split('\n')[1]).toBe('result: lost after h1: no neighbour answers ARP for 10.0.0.3 on eth0 (the ARP request was dropped by bridge filter forward rule 1 in sw)');
+      // h2 has a neighbour the bridge lets it resolve.
+      const ok = await runTrace(['--lab', file, '--from', 'h1', '-p', 'icmp', '-d', '10.0.0.2'], io);
+      expect(ok.stdout.split('\n')[1]).toBe('result: delivered in h2');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses what it cannot trace with a clear message', async () => {

@@ -13,6 +13,7 @@
 import { newPacket, type Packet } from '../eval/packet';
 import type { FrameStep } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
+import { addrToString } from '../model/ip';
 import type { ArpFrame, Net } from './net';
 import type { Netns } from './world';
 
@@ -60,22 +61,38 @@ export const legs = {
   bridgeUp: (port: string): FrameStep[] => [{ at: 'bridge', hook: 'input', iif: port, oif: null }],
 };
 
+/** What dropped an ARP frame, for the outcome of the packet that waited for it (`trace --lab` says it). */
+export interface ArpDrops {
+  first?: string;
+}
+
 /**
  * One leg in `ns`: true when every chain on it let the frame on. `traced` carries skb->nf_trace along legs of one
- * namespace (a flooded copy keeps it); a leg in a namespace the frame just entered starts untraced.
+ * namespace (a flooded copy keeps it); a leg in a namespace the frame just entered starts untraced. A drop is
+ * noted in `drops` (the first one).
  */
-export function arpLeg(net: Net, ns: Netns, frame: ArpFrame, steps: readonly FrameStep[], traced: { on: boolean } = { on: false }): boolean {
+export function arpLeg(net: Net, ns: Netns, frame: ArpFrame, steps: readonly FrameStep[], traced: { on: boolean } = { on: false }, drops?: ArpDrops): boolean {
   const tracer = ns.tracerNow();
   if (!tracer.frameChainsFor(steps)) return true;
   const { result, traced: after } = tracer.runFrame(arpPacket(frame), steps, traced.on);
   traced.on = after;
   net.onHop?.(ns, result);
   for (const l of logLines(result, true)) net.kernelLog.push({ at: net.tick(), text: l });
-  return result.fate !== 'dropped';
+  if (result.fate !== 'dropped') return true;
+  if (drops) drops.first ??= `the ARP ${frame.op} was ${result.verdict} in ${ns.label()}`;
+  return false;
 }
 
-/** Carries an ARP frame from (ns, dev) to the devices it reaches (their receiving chains are the caller's). */
-export type ArpCarrier = (ns: Netns, dev: string, frame: ArpFrame) => Array<{ ns: Netns; dev: string }>;
+/** Why a neighbour stayed unknown: nobody has the address, or a chain dropped the request or the reply. */
+export function unanswered(nextHop: number, dev: string, drops: ArpDrops): string {
+  return `no neighbour answers ARP for ${addrToString(nextHop)} on ${dev}${drops.first !== undefined ? ` (${drops.first})` : ''}`;
+}
+
+/**
+ * Carries an ARP frame from (ns, dev) to the devices it reaches (their receiving chains are the caller's), noting
+ * a chain that dropped it on the way in `drops`.
+ */
+export type ArpCarrier = (ns: Netns, dev: string, frame: ArpFrame, drops: ArpDrops) => Array<{ ns: Netns; dev: string }>;
 
 /**
  * Neighbour resolution before a frame leaves `dev` for `nextHop`: a cached entry, or an ARP request (from the
@@ -86,21 +103,21 @@ export type ArpCarrier = (ns: Netns, dev: string, frame: ArpFrame) => Array<{ ns
  * same backlog), and the asker learns from the reply. A chain that drops either leaves no answer. The MAC, or
  * undefined.
  */
-export function resolveNeighbour(net: Net, ns: Netns, dev: string, nextHop: number, src: number, carry: ArpCarrier): string | undefined {
+export function resolveNeighbour(net: Net, ns: Netns, dev: string, nextHop: number, src: number, carry: ArpCarrier, drops: ArpDrops = {}): string | undefined {
   const cached = ns.neighbours.lookup(dev, nextHop);
   if (cached !== undefined) return cached;
   const sender = ns.host.isLocalAddress(src) ? src : (ns.host.primaryAddress(dev, nextHop) ?? src);
   const myMac = ns.host.macOf(dev) ?? '';
   const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: myMac, ethSrc: myMac, ethDst: BROADCAST_MAC };
-  const answerer = carry(ns, dev, request)
-    .filter((a) => arpLeg(net, a.ns, request, legs.receive(a.dev)))
+  const answerer = carry(ns, dev, request, drops)
+    .filter((a) => arpLeg(net, a.ns, request, legs.receive(a.dev), undefined, a.ns.host.isLocalAddress(nextHop) ? drops : undefined))
     .find((a) => a.ns.host.isLocalAddress(nextHop));
   if (answerer === undefined) return undefined;
   answerer.ns.neighbours.learn(answerer.dev, sender, myMac);
   const mac = answerer.ns.host.macOf(answerer.dev) ?? '';
   const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: myMac };
-  const back = carry(answerer.ns, answerer.dev, reply).filter((x) => x.ns === ns && x.dev === dev);
-  if (back.length === 0 || !arpLeg(net, ns, reply, legs.receive(dev))) return undefined;
+  const back = carry(answerer.ns, answerer.dev, reply, drops).filter((x) => x.ns === ns && x.dev === dev);
+  if (back.length === 0 || !arpLeg(net, ns, reply, legs.receive(dev), undefined, drops)) return undefined;
   ns.neighbours.learn(dev, nextHop, mac);
   return mac;
 }

@@ -28,11 +28,10 @@
  * Recorded: fixtures/labs/bridge-nf.sh, bridge-hooks.sh, bridge-reject.sh, bridge-nft.sh, bridge-nft-order.sh,
  * bridge-netdev.sh, bridge-arp.sh, bridge-dnat.sh, docker-bridge.sh, docker-published-port.sh, docker-hairpin.sh.
  */
-import { arpLeg, legs, resolveNeighbour } from './arp';
+import { arpLeg, legs, resolveNeighbour, unanswered, type ArpDrops } from './arp';
 import { clonePacket, type Packet } from '../eval/packet';
 import type { BridgedArrival, BridgeNeighbour } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
-import { addrToString } from '../model/ip';
 import type { ArpFrame, Net, Outcome } from './net';
 import type { Netns } from './world';
 
@@ -261,15 +260,15 @@ class Carrier {
 }
 
 /** ARP over a bridged segment: the request is flooded to every host on it, the reply comes back by the bridges' forwarding databases. */
-function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number): string | undefined {
-  return resolveNeighbour(net, ns, dev, nextHop, src, (n, d, frame) => carryArp(net, n, d, frame));
+function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number, drops: ArpDrops = {}): string | undefined {
+  return resolveNeighbour(net, ns, dev, nextHop, src, (n, d, frame, dr) => carryArp(net, n, d, frame, dr), drops);
 }
 
 /**
  * An ARP frame from (ns, dev) across veths and bridges, its chains run on the way (src/lab/arp.ts): the devices
  * it reaches (their receiving chains are the caller's), none when a chain dropped it before it left.
  */
-function carryArp(net: Net, ns: Netns, dev: string, frame: ArpFrame): Arrival[] {
+function carryArp(net: Net, ns: Netns, dev: string, frame: ArpFrame, drops: ArpDrops): Arrival[] {
   // skb->nf_trace per namespace: set in a bridge's prerouting, it follows the frame's flooded copies there.
   const traced = new Map<Netns, { on: boolean }>();
   const flag = (n: Netns, fresh: boolean): { on: boolean } => {
@@ -277,12 +276,12 @@ function carryArp(net: Net, ns: Netns, dev: string, frame: ArpFrame): Arrival[] 
     if (!t || fresh) traced.set(n, (t = { on: false }));
     return t;
   };
-  if (!arpLeg(net, ns, frame, legs.send(dev), flag(ns, true))) return [];
+  if (!arpLeg(net, ns, frame, legs.send(dev), flag(ns, true), drops)) return [];
   const checks: FrameChecks = {
-    bridgeIn: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeIn(inPort), flag(sw, true)),
-    bridgeOut: (sw, inPort, outPort) => arpLeg(net, sw, frame, legs.bridgeOut(inPort, outPort), { ...flag(sw, false) }),
-    bridgeLocalOut: (sw, outPort) => arpLeg(net, sw, frame, legs.bridgeLocalOut(outPort), { ...flag(sw, false) }),
-    bridgeUp: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeUp(inPort), flag(sw, false)),
+    bridgeIn: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeIn(inPort), flag(sw, true), drops),
+    bridgeOut: (sw, inPort, outPort) => arpLeg(net, sw, frame, legs.bridgeOut(inPort, outPort), { ...flag(sw, false) }, drops),
+    bridgeLocalOut: (sw, outPort) => arpLeg(net, sw, frame, legs.bridgeLocalOut(outPort), { ...flag(sw, false) }, drops),
+    bridgeUp: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeUp(inPort), flag(sw, false), drops),
   };
   return new Carrier(frame.ethSrc ?? '', frame.ethDst ?? BROADCAST_MAC, (n, d) => net.captureArp(n, d, frame), undefined, undefined, checks).from(ns, dev);
 }
@@ -323,8 +322,9 @@ export function crossBridge(net: Net, ns: Netns, dev: string, out: Packet): Outc
   const nextHop = route?.gateway ?? out.dst;
   const broadcast = out.dst === 0xffffffff || ns.host.ifaces.get(dev)?.addrs.some((a) => a.broadcast === out.dst) === true;
   const srcMac = ns.host.macOf(dev) ?? '';
-  const dstMac = broadcast ? BROADCAST_MAC : resolve(net, ns, dev, nextHop, out.src);
-  if (dstMac === undefined) return { kind: 'lost', ns, why: `no neighbour answers ARP for ${addrToString(nextHop)} on ${dev}` };
+  const drops: ArpDrops = {};
+  const dstMac = broadcast ? BROADCAST_MAC : resolve(net, ns, dev, nextHop, out.src, drops);
+  if (dstMac === undefined) return { kind: 'lost', ns, why: unanswered(nextHop, dev, drops) };
   let pkt = clonePacket(out);
   pkt.macSrc = srcMac;
   pkt.macDst = dstMac;

@@ -6,8 +6,7 @@
  * of a REJECT rule, ICMP net unreachable and time exceeded from a router. tcpdump captures see every frame on
  * their device; LOG lines go to the kernel log (dmesg) in order.
  */
-import { arpLeg, legs, resolveNeighbour, type ArpCarrier } from './arp';
-import { addrToString } from '../model/ip';
+import { arpLeg, legs, resolveNeighbour, unanswered, type ArpCarrier, type ArpDrops } from './arp';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, clonePacket, isIcmpError, newPacket, type Packet } from '../eval/packet';
 import type { BridgedArrival, TraceResult } from '../eval/trace';
 import type { Ruleset } from '../model/ruleset';
@@ -139,8 +138,9 @@ export class Net {
       const route = ns.host.route(out.dst, { oif: dev });
       const nextHop = route?.gateway ?? out.dst;
       const broadcast = out.dst === 0xffffffff || peer.ns.host.addrType(out.dst) === 3;
-      if (!broadcast && !this.resolve(ns, dev, peer.ns, peer.dev, nextHop, out.src)) {
-        return { kind: 'lost', ns, why: `no neighbour answers ARP for ${addrToString(nextHop)} on ${dev}` };
+      const drops: ArpDrops = {};
+      if (!broadcast && !this.resolve(ns, dev, peer.ns, peer.dev, nextHop, out.src, drops)) {
+        return { kind: 'lost', ns, why: unanswered(nextHop, dev, drops) };
       }
       // On the wire the frame has its Ethernet addresses (tcpdump -e shows them).
       const framed = clonePacket(out);
@@ -269,15 +269,15 @@ export class Net {
    * once the sender's chains let them go; tcpdump sees them on the sending device then, and on the receiving one
    * before its ingress chains.
    */
-  private resolve(ns: Netns, dev: string, peerNs: Netns, peerDev: string, nextHop: number, src: number): boolean {
-    const carry: ArpCarrier = (from, d, frame) => {
-      if (!arpLeg(this, from, frame, legs.send(d))) return [];
+  private resolve(ns: Netns, dev: string, peerNs: Netns, peerDev: string, nextHop: number, src: number, drops: ArpDrops): boolean {
+    const carry: ArpCarrier = (from, d, frame, drops) => {
+      if (!arpLeg(this, from, frame, legs.send(d), undefined, drops)) return [];
       const to = from === ns ? { ns: peerNs, dev: peerDev } : { ns, dev };
       this.captureArp(from, d, frame);
       this.captureArp(to.ns, to.dev, frame);
       return [to];
     };
-    return resolveNeighbour(this, ns, dev, nextHop, src, carry) !== undefined;
+    return resolveNeighbour(this, ns, dev, nextHop, src, carry, drops) !== undefined;
   }
 }
 
