@@ -22,6 +22,8 @@ export function stepText(s: Step): string {
 
 export interface WireView {
   proto: string;
+  /** ARP: request or reply, and the sender's and target's MACs. */
+  arp?: { op: 'request' | 'reply'; sha: string; tha: string };
   src: string;
   dst: string;
   sport?: number;
@@ -31,6 +33,7 @@ export interface WireView {
 }
 
 export function wireView(p: Packet): WireView {
+  if (p.arp) return { proto: 'arp', src: addrToString(p.arp.spa), dst: addrToString(p.arp.tpa), arp: { op: p.arp.op === 1 ? 'request' : 'reply', sha: p.arp.sha, tha: p.arp.tha } };
   const v: WireView = { proto: protoName(p.proto), src: addrToString(p.src), dst: addrToString(p.dst) };
   if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) {
     v.sport = p.sport;
@@ -106,7 +109,8 @@ export function humanView(r: TraceResult, color: boolean): string {
   const c: ChalkInstance = new Chalk({ level: color ? 1 : 0 });
   const lines: string[] = [];
   const o = r.original;
-  lines.push(c.bold(`packet ${protoName(o.proto)} ${describeEnds(o)}${o.inIface ? ` arriving on ${o.inIface}` : ' sent by this host'}`));
+  const what = o.arp ? `arp ${o.arp.op === 1 ? 'request' : 'reply'}` : protoName(o.proto);
+  lines.push(c.bold(`packet ${what} ${describeEnds(o)}${o.inIface ? ` arriving on ${o.inIface}` : ` sent by this host${o.outIface ? ` out of ${o.outIface}` : ''}`}`));
   const ruleText = (s: Step): string => (s.rule ? `-A ${s.chain}${s.rule.line}` : '');
   for (const e of r.events) {
     switch (e.kind) {
@@ -175,7 +179,7 @@ export function humanView(r: TraceResult, color: boolean): string {
     }
   }
   const table = new Table({ head: ['fate', 'in', 'out', 'packet after NAT', 'conntrack', 'decided by'], style: { head: color ? ['bold'] : [], border: color ? ['grey'] : [] } });
-  table.push([r.fate, r.in ?? '-', r.out ?? '-', r.fate === 'dropped' ? '-' : describeEnds(r.packet), r.ctState, r.decidedBy ? `${r.decidedBy.table} ${r.decidedBy.chain} ${r.decidedBy.rule || r.decidedBy.type === 'rule' ? `#${r.decidedBy.num}` : 'policy'}` : r.reason]);
+  table.push([r.fate, r.in ?? '-', r.out ?? '-', r.fate === 'dropped' ? '-' : describeEnds(r.packet), r.packet.arp ? '-' : r.ctState, r.decidedBy ? `${r.decidedBy.table} ${r.decidedBy.chain} ${r.decidedBy.rule || r.decidedBy.type === 'rule' ? `#${r.decidedBy.num}` : 'policy'}` : r.reason]);
   lines.push(table.toString());
   const verdictColor = r.fate === 'dropped' ? c.red.bold : c.green.bold;
   lines.push(verdictColor(`${r.fate}: ${r.verdict}${whyNot(r)}`));
@@ -194,6 +198,8 @@ function whyNot(r: TraceResult): string {
 }
 
 function describeEnds(p: Packet): string {
+  // ARP as tcpdump words it.
+  if (p.arp) return p.arp.op === 1 ? `who-has ${addrToString(p.arp.tpa)} tell ${addrToString(p.arp.spa)}` : `${addrToString(p.arp.spa)} is-at ${p.arp.sha}`;
   if (p.proto === PROTO_TCP || p.proto === PROTO_UDP) return `${addrToString(p.src)}:${p.sport} -> ${addrToString(p.dst)}:${p.dport}`;
   if (p.proto === PROTO_ICMP) return `${addrToString(p.src)} -> ${addrToString(p.dst)} type ${p.icmpType}/${p.icmpCode}`;
   return `${addrToString(p.src)} -> ${addrToString(p.dst)}`;

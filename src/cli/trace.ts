@@ -19,7 +19,7 @@ import { loadState, parseDump, statePath, withLock, writeState } from '../io/sta
 import { RestoreError } from '../io/restore';
 import { Ruleset } from '../model/ruleset';
 import { IptablesError } from '../messages';
-import { branchesJson, branchesView, dmesgLines, humanView, jsonView, logLines, stepText } from './trace-output';
+import { branchesJson, branchesView, dmesgLines, humanView, jsonView, logLines, stepText, wireView } from './trace-output';
 import { handlePlan, monitorLines } from './trace-monitor';
 import { nftMonitorLines } from './nft-monitor';
 import { exploreBranches } from '../eval/branches';
@@ -427,6 +427,10 @@ export class JsonLines {
 
   /** wireView(p) as JSON. */
   private wire(p: Packet): void {
+    if (p.arp) {
+      this.text(JSON.stringify(wireView(p)));
+      return;
+    }
     this.lit('{"proto":');
     this.str(protoName(p.proto));
     this.lit(',"src":"');
@@ -504,7 +508,9 @@ function program(out: { text: string }): Command {
         '          [--icmp-type NAME|TYPE[/CODE]] [--icmp-id N] [--icmp-seq N] [-i IFACE] [--uid N] [--gid N]\n' +
         '          [--mark V] [--len N] [--ttl N] [--tos N] [--ip-id N] [--no-df] [--seq N] [--ack-seq N]\n' +
         '          [--window N] [--mac-source MAC]\n' +
-        'With -i the packet arrives on IFACE; without it a local process sends it.\n' +
+        '        | -p arp [--arp-op request|reply] -s SENDER -d TARGET [-i IFACE] [--mac-source MAC]\n' +
+        'With -i the packet arrives on IFACE; without it a local process sends it. An ARP frame meets the netdev\n' +
+        'and arp family chains only.\n' +
         'Exit status: 0 delivered, forwarded or sent; 1 dropped or rejected; 2 bad input.',
     )
     .option('--rules <DUMP>', 'iptables-save file to trace against (default: the state file, TSIPTABLES_STATE)')
@@ -736,6 +742,7 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
       if (e instanceof PacketLineError || e instanceof TraceInputError) return `tsiptables trace: ${whereOf(i)}${e.message}\n${tryHelp}`;
       throw e;
     }
+    if (wantDiagram && result.original.arp) return `tsiptables trace: ${whereOf(i)}an ARP frame is not drawn (--html, --svg, --dot show IPv4 packets)\n${tryHelp}`;
     if (wantDiagram && drawn.length < DIAGRAM_MAX_PACKETS) drawn.push(snapshotResult(result));
     // A single packet that meets random picks (statistic): every outcome with its probability.
     const random = result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1);

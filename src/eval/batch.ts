@@ -5,8 +5,8 @@
  */
 import type { Ruleset } from '../model/ruleset';
 import type { Host } from './host';
-import { BatchHistory, buildPacket, parsePacketArgs } from './packet-line';
-import { Tracer, type TraceOptions, type TraceResult } from './trace';
+import { BatchHistory, buildArpFrame, buildPacket, parsePacketArgs, type PacketSpec } from './packet-line';
+import { Tracer, TraceInputError, type TraceOptions, type TraceResult } from './trace';
 
 export class BatchRunner {
   readonly tracer: Tracer;
@@ -26,11 +26,29 @@ export class BatchRunner {
   /** Runs the next PACKET (its words). Throws PacketLineError / TraceInputError for bad input. */
   next(words: readonly string[]): TraceResult {
     const spec = parsePacketArgs(words);
+    if (spec.arpOp !== undefined) return this.arp(spec);
     const pkt = buildPacket(spec, this.index++, this.history, this.tracer.conntrack, this.routeSource);
     // The packet was made for this run alone: the result keeps it as its original.
     const result = this.tracer.run(pkt, true);
     // What the far side saw: the packet as it left or was delivered; a dropped one never left, so as sent.
     this.history.add({ wire: result.fate === 'dropped' ? result.original : result.packet, given: result.original });
     return result;
+  }
+
+  /**
+   * `-p arp`: the frame through the chains that see ARP (Tracer.runFrame): arriving on -i, that device's netdev
+   * ingress and the arp family's input; sent by this host, arp output and the out device's egress.
+   */
+  private arp(spec: PacketSpec): TraceResult {
+    this.index++;
+    if (spec.inIface !== null && !this.host.ifaces.has(spec.inIface)) {
+      throw new TraceInputError(`-i ${spec.inIface}: the host has no such interface (it has ${[...this.host.ifaces.keys()].join(', ')})`);
+    }
+    const frame = buildArpFrame(spec, this.host);
+    const dev = frame.inIface ?? frame.outIface!;
+    const steps = frame.inIface !== null
+      ? [{ at: 'ingress', dev } as const, { at: 'arp', hook: 'input', dev } as const]
+      : [{ at: 'arp', hook: 'output', dev } as const, { at: 'egress', dev } as const];
+    return this.tracer.runFrame(frame, steps, false, frame.inIface !== null ? 'delivered' : 'sent').result;
   }
 }

@@ -10,6 +10,9 @@
  * 28 (udp), 84 (icmp echo), 56 (icmp errors: header plus the quoted 28 bytes), 20 otherwise. TCP without flags is
  * a SYN when it opens a connection and an ACK when it belongs to one already seen in the batch; sequence numbers
  * follow the connection (SYN seq 1000; replies ack what they answer). A local packet (no -i) from uid 0.
+ *
+ * An ARP frame instead: `-p arp [--arp-op request|reply] -s SENDER -d TARGET [-i IFACE] [--mac-source MAC]`; it
+ * meets netdev and arp family chains only (buildArpFrame).
  */
 import { numericToAddr, addrToString } from '../model/ip';
 import { parseIcmpType } from '../extensions/matches/icmp';
@@ -51,6 +54,8 @@ export interface PacketSpec {
   ackSeq?: number;
   window?: number;
   macSource?: string;
+  /** `-p arp`: an ARP frame of this operation (1 request, 2 reply). */
+  arpOp?: number;
 }
 
 const FLAG_BITS: Readonly<Record<string, number>> = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16, URG: 32, ALL: 63, NONE: 0 };
@@ -189,6 +194,8 @@ function protocol(v: string | undefined): number {
 
 export function parsePacketArgs(argv: readonly string[]): PacketSpec {
   let proto: number | undefined;
+  let arp = false;
+  let arpOp: number | undefined;
   let src: number | undefined;
   let dst: number | undefined;
   const spec: Partial<PacketSpec> & { df: boolean; inIface: string | null } = { df: true, inIface: null };
@@ -198,9 +205,19 @@ export function parsePacketArgs(argv: readonly string[]): PacketSpec {
     const opt = argv[i]!;
     switch (opt) {
       case '-p':
-      case '--protocol':
-        proto = protocol(val());
+      case '--protocol': {
+        const v = val();
+        arp = v === 'arp';
+        proto = arp ? 0 : protocol(v);
         break;
+      }
+      case '--arp-op': {
+        const v = val();
+        const op = v === 'request' ? 1 : v === 'reply' ? 2 : undefined;
+        if (op === undefined) throw new PacketLineError(`--arp-op: "${v ?? ''}" is not request or reply`);
+        arpOp = op;
+        break;
+      }
       case '-s':
       case '--source':
         src = addr(opt, val());
@@ -289,12 +306,17 @@ export function parsePacketArgs(argv: readonly string[]): PacketSpec {
         throw new PacketLineError(`unknown packet option "${opt}"`);
     }
   }
-  if (proto === undefined) throw new PacketLineError('-p PROTO is required (tcp, udp, icmp or a number)');
+  if (proto === undefined) throw new PacketLineError('-p PROTO is required (tcp, udp, icmp, a number, or arp)');
+  if (arp) spec.arpOp = arpOp ?? 1;
+  else if (arpOp !== undefined) throw new PacketLineError('--arp-op needs -p arp');
   if (dst === undefined) throw new PacketLineError('-d ADDR is required');
   if (src === undefined && spec.inIface !== null) throw new PacketLineError('-s ADDR is required for a packet arriving with -i');
   if ((spec.sport !== undefined || spec.dport !== undefined) && proto !== PROTO_TCP && proto !== PROTO_UDP) throw new PacketLineError('--sport/--dport need -p tcp or -p udp');
   if (spec.tcpFlags !== undefined && proto !== PROTO_TCP) throw new PacketLineError('--syn/--tcp-flags need -p tcp');
   if (spec.icmpType !== undefined && proto !== PROTO_ICMP) throw new PacketLineError('--icmp-type needs -p icmp');
+  if (spec.arpOp !== undefined && (spec.len !== undefined || spec.ttl !== undefined || spec.tos !== undefined || spec.ipId !== undefined || spec.mark !== undefined || spec.uid !== undefined)) {
+    throw new PacketLineError('-p arp: an ARP frame has no IP header, mark or owner (--len, --ttl, --tos, --ip-id, --mark, --uid)');
+  }
   spec.proto = proto;
   spec.src = src;
   spec.dst = dst;
@@ -617,4 +639,40 @@ function minLength(p: Packet): number {
 /** An ICMP error quotes the latest earlier packet whose addresses it reverses (as that packet was on the wire). */
 function quoteFor(p: Packet, history: BatchHistory): QuotedPacket | undefined {
   return history.latestBetween(p.dst, p.src);
+}
+
+/**
+ * The ARP frame of a `-p arp` PACKET: arriving on -i (from the link partner's MAC, or --mac-source; a request to
+ * the broadcast address, a reply to the interface's MAC), or sent by this host out of the route to the target's
+ * device (from its MAC; a reply to the link partner's). `src` is the sender's address, `dst` the target's.
+ */
+export function buildArpFrame(spec: PacketSpec, host: { macOf(dev: string): string | undefined; route(dst: number): { dev: string; prefsrc?: number } | undefined }): Packet {
+  const op = spec.arpOp ?? 1;
+  const broadcast = 'ff:ff:ff:ff:ff:ff';
+  let macSrc: string;
+  let macDst: string;
+  let spa = spec.src;
+  let outIface: string | null = null;
+  if (spec.inIface !== null) {
+    macSrc = spec.macSource ?? peerMacOf(spec.inIface);
+    macDst = op === 1 ? broadcast : (host.macOf(spec.inIface) ?? broadcast);
+  } else {
+    const r = host.route(spec.dst);
+    if (r === undefined) throw new PacketLineError(`-p arp: no route to ${addrToString(spec.dst)} to send the ARP ${op === 1 ? 'request' : 'reply'} out of`);
+    outIface = r.dev;
+    spa ??= r.prefsrc;
+    macSrc = spec.macSource ?? host.macOf(r.dev) ?? peerMacOf(`${r.dev}-self`);
+    macDst = op === 1 ? broadcast : peerMacOf(r.dev);
+  }
+  if (spa === undefined) throw new PacketLineError(`-s: no address to send the ARP ${op === 1 ? 'request' : 'reply'} from; give -s`);
+  const arp = { op, sha: macSrc, spa, tha: op === 1 ? '00:00:00:00:00:00' : macDst, tpa: spec.dst };
+  return { ...emptyFrame(), src: spa, dst: spec.dst, inIface: spec.inIface, outIface, macSrc, macDst, arp };
+}
+
+function emptyFrame(): Packet {
+  return {
+    src: 0, dst: 0, proto: 0, tos: 0, ttl: 0, id: 0, df: false, len: 28, ipOptions: NO_OPTIONS, sport: 0, dport: 0, tcpFlags: 0, seq: 0, ackSeq: 0,
+    window: 0, urgPtr: 0, tcpOptions: NO_OPTIONS, icmpType: 0, icmpCode: 0, icmpId: 0, icmpSeq: 0, quoted: undefined, mark: 0, inIface: null,
+    outIface: null, macSrc: null, macDst: null, uid: undefined, gid: undefined,
+  };
 }

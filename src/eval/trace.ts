@@ -754,7 +754,7 @@ export class Tracer {
    * not to iptables. `traced` is skb->nf_trace as the frame comes (a flooded copy keeps it; a veth crossing to
    * another namespace clears it); the result says what it is after the leg.
    */
-  runFrame(input: Packet, steps: readonly FrameStep[], traced = false): { result: TraceResult; traced: boolean } {
+  runFrame(input: Packet, steps: readonly FrameStep[], traced = false, accepted: Fate = 'sent'): { result: TraceResult; traced: boolean } {
     const original = clonePacket(input);
     const pkt = clonePacket(original);
     const run = new Run(pkt);
@@ -763,7 +763,8 @@ export class Tracer {
       const o = s.at === 'bridge' ? this.bridgeHook(run, s.hook, s.iif, s.oif, undefined) : s.at === 'arp' ? this.arpHook(run, s.hook, s.dev) : this.portHook(run, s.at, s.dev);
       if (o !== undefined && o.verdict !== 'ACCEPT') return { result: traceResult(run, original, 'dropped', ...dropOf(run, o), o.step, pkt.inIface, null), traced: run.nfTrace };
     }
-    return { result: traceResult(run, original, 'sent', 'accepted', 'accepted by every chain on its way', undefined, pkt.inIface, pkt.outIface), traced: run.nfTrace };
+    const last = run.steps[run.steps.length - 1];
+    return { result: traceResult(run, original, accepted, 'accepted', `accepted by every chain on its way${last ? ` (last: ${describeStep(last)})` : ''}`, last, pkt.inIface, pkt.outIface), traced: run.nfTrace };
   }
 
   /** Does any of these steps meet a chain? (Without one, a frame's leg needs no run.) */
