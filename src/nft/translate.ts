@@ -150,6 +150,22 @@ const MATCHES: Record<string, Xlate> = {
     if (out.length === 0) throw new UntranslatableYet('owner options other than --uid-owner/--gid-owner');
     return out.join(' ');
   },
+  // libxt_statistic's xlate: the random probability as stored (lround(2^31 * p)), nth as every + 1 and the packet.
+  statistic: (o) => {
+    const mode = o.get('mode')?.value[0];
+    const inv = o.get('probability')?.inv === true || o.get('every')?.inv === true;
+    if (mode === 'random') {
+      const p = Number(o.get('probability')?.value[0] ?? '0');
+      return `meta random & 2147483647 ${inv ? '>=' : '<'} ${Math.round(p * 0x80000000)}`;
+    }
+    if (mode === 'nth') return `numgen inc mod ${o.get('every')?.value[0] ?? '1'} ${inv ? '!= ' : ''}${o.get('packet')?.value[0] ?? '0'}`;
+    return undefined;
+  },
+  dscp: (o) => {
+    const d = o.get('dscp');
+    if (!d) return undefined;
+    return `ip dscp ${ne(d.inv)}0x${(Number(d.value[0]) & 0x3f).toString(16).padStart(2, '0')}`;
+  },
   addrtype: (o) => {
     const out: string[] = [];
     for (const [opt, dir] of [['src-type', 'saddr'], ['dst-type', 'daddr']] as const) {
@@ -209,7 +225,36 @@ const TARGETS: Record<string, TargetXlate> = {
   },
   CT: (o) => (o.has('notrack') && o.size === 1 ? 'notrack' : undefined),
   NOTRACK: () => 'notrack',
+  DSCP: (o) => {
+    const d = o.get('set-dscp');
+    return d ? `ip dscp set 0x${(Number(d.value[0]) & 0x3f).toString(16).padStart(2, '0')}` : undefined;
+  },
+  // libxt_TOS's xlate names the ip6 header whatever the family (recorded: iptables-translate and nft's listing agree).
+  TOS: (o) => {
+    const t = o.get('set-tos');
+    const [v = '0', m = '0xff'] = t?.value[0]?.split('/') ?? [];
+    const hex2 = (n: number): string => `0x${(n & 0x3f).toString(16).padStart(2, '0')}`;
+    if (!t) return undefined;
+    if (Number(m) === 0xff || Number(m) === 0x3f) return `ip6 dscp set ${hex2(Number(v) >> 2)}`;
+    // --and-tos: a zero value under a mask keeps the bits the mask leaves.
+    if (Number(v) === 0) return `ip6 dscp set ip6 dscp and ${hex2(~Number(m) >> 2)}`;
+    return undefined;
+  },
+  CLASSIFY: (o) => {
+    const c = o.get('set-class')?.value[0];
+    if (c === undefined) return undefined;
+    const [maj = '0', min = '0'] = c.split(':');
+    return `meta priority set ${parseInt(maj, 16).toString(16)}:${parseInt(min, 16).toString(16)}`;
+  },
 };
+
+/** iptables-nft's own mark match (add_nft_mark), as nft prints it: 32-bit hex, the mask with `&`. */
+function nativeMark(o: Map<string, { value: string[]; inv: boolean }>): string {
+  const m = o.get('mark')!;
+  const [val = '0', mask] = m.value[0]!.split('/');
+  const hex = (s: string): string => `0x${(Number(s) >>> 0).toString(16).padStart(8, '0')}`;
+  return mask === undefined ? `meta mark ${ne(m.inv)}${hex(val)}` : `meta mark & ${hex(mask)} ${m.inv ? '!=' : '=='} ${hex(val)}`;
+}
 
 function xmark(o: Map<string, { value: string[]; inv: boolean }>): string {
   const x = o.get('set-xmark');
@@ -291,7 +336,15 @@ interface BaseMatch {
   dst: string;
 }
 
-function translateRule(line: string, jumpTo: string | undefined, ip: BaseMatch): string | undefined {
+/**
+ * The nft text of an iptables rule: what iptables-translate prints, or (`listing`) what `nft list ruleset` prints
+ * for the rule iptables-nft put in the kernel. The listing differs where iptables-nft makes native expressions
+ * (tcp and udp with options, mark, limit: nft then prints them its own way and drops their protocol dependency)
+ * and where nft's xt glue prints a match or target (the rest): an xt match's translation with its `-p` kept as
+ * `meta l4proto`, an empty text for `-m comment` and a bare `-m tcp`, and `xt match NAME` / `xt target NAME` where
+ * there is no translation (recorded: fixtures/nft/corpus/nft-iptables.txt).
+ */
+function translateRule(line: string, jumpTo: string | undefined, ip: BaseMatch, listing = false): string | undefined {
   const parts: string[] = [];
   const iface = (name: string): string => `"${name.endsWith('+') ? `${name.slice(0, -1)}*` : name}"`;
   if (ip.inIface !== '') parts.push(`iifname ${ne(ip.inv.inIface)}${iface(ip.inIface)}`);
@@ -302,29 +355,48 @@ function translateRule(line: string, jumpTo: string | undefined, ip: BaseMatch):
   const target = words.includes('-j') ? gs[gs.length - 1] : undefined;
   const matches = target ? gs.slice(0, -1) : gs;
   const protoName = PROTO_NAMES[ip.proto] ?? String(ip.proto);
-  if (ip.proto !== 0 && !matches.some((g) => g.name === protoName)) parts.push(`ip protocol ${ne(ip.inv.proto)}${protoName}`);
+  // Native in iptables-nft (its protocol dependency is then dropped from the listing): tcp and udp with options.
+  const native = (g: { name: string; opts: Map<string, unknown> }): boolean => (g.name === 'tcp' || g.name === 'udp') && g.opts.size > 0;
+  const protoMatched = matches.some((g) => g.name === protoName && (!listing || native(g)));
+  if (ip.proto !== 0 && !protoMatched) parts.push(`${listing ? 'meta l4proto' : 'ip protocol'} ${ne(ip.inv.proto)}${protoName}`);
   if (ip.src !== '') parts.push(`ip saddr ${ne(ip.inv.src)}${ip.src}`);
   if (ip.dst !== '') parts.push(`ip daddr ${ne(ip.inv.dst)}${ip.dst}`);
   let comment: string | undefined;
   for (const g of matches) {
     if (g.name === 'comment') {
-      comment = g.opts.get('comment')?.value[0];
+      if (listing) parts.push('');
+      else comment = g.opts.get('comment')?.value[0];
+      continue;
+    }
+    if (listing && g.name === 'mark') {
+      parts.push(nativeMark(g.opts));
       continue;
     }
     const x = MATCHES[g.name];
-    if (!x) throw new UntranslatableYet(`-m ${g.name}`);
-    const t = x(g.opts, protoName);
-    if (t === undefined) return undefined;
-    if (t !== '') parts.push(t);
+    if (!x) {
+      if (listing) {
+        parts.push(`xt match ${g.name}`);
+        continue;
+      }
+      throw new UntranslatableYet(`-m ${g.name}`);
+    }
+    let t = x(g.opts, protoName);
+    if (t === undefined) {
+      if (!listing) return undefined;
+      t = `xt match ${g.name}`;
+    }
+    // nft's own limit statement leaves out the default burst.
+    if (listing && g.name === 'limit') t = t.replace(/ burst 5 packets$/, '');
+    if (t !== '' || (listing && !native(g))) parts.push(t);
   }
   parts.push('counter');
   if (jumpTo !== undefined) parts.push(`${/ -g \S+$/.test(line) ? 'goto' : 'jump'} ${jumpTo}`);
   else if (target) {
     const tx = TARGETS[target.name];
-    if (!tx) throw new UntranslatableYet(`-j ${target.name}`);
-    const t = tx(target.opts);
-    if (t === undefined) return undefined;
-    parts.push(t);
+    if (!tx && !listing) throw new UntranslatableYet(`-j ${target.name}`);
+    const t = tx?.(target.opts);
+    if (t === undefined && !listing) return undefined;
+    parts.push(t ?? `xt target ${target.name}`);
   }
   let s = parts.join(' ');
   if (comment !== undefined) s += ` comment "${comment}"`;
@@ -347,14 +419,12 @@ function baseMatchOf(rule: Pick<Rule, 'ip' | 'text'>): BaseMatch {
 export function nftListedText(rule: Rule, packets: number | bigint = 0, bytes: number | bigint = 0): string | undefined {
   let text: string | undefined;
   try {
-    text = translateRule(rule.line, rule.jumpTo, baseMatchOf(rule));
+    text = translateRule(rule.line, rule.jumpTo, baseMatchOf(rule), true);
   } catch (e) {
     if (e instanceof UntranslatableYet) return undefined;
     throw e;
   }
-  // iptables-nft matches `-p PROTO` on the layer 4 protocol (`meta l4proto`), where iptables-translate writes
-  // `ip protocol` (recorded: fixtures/nft/traces, a bare `-p udp` rule).
-  return text?.replace(/^((?:[io]ifname (?:!= )?"[^"]*" )*)ip protocol /, '$1meta l4proto ').replace(/\bcounter\b/, `counter packets ${packets} bytes ${bytes}`);
+  return text?.replace(/\bcounter\b/, `counter packets ${packets} bytes ${bytes}`);
 }
 
 /** `iptables-translate ARGS`: what it prints. Throws the iptables side's IptablesError for a bad command. */
