@@ -390,7 +390,12 @@ export function traceSeeds(): TraceSeed[] {
   out.push({
     host: readFileSync(join(lab, 'host.txt'), 'utf8'),
     rules: readFileSync(join(lab, 'rules.txt'), 'utf8'),
-    packets: readFileSync(join(lab, 'packets.txt'), 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')),
+    // And ARP frames (`-p arp`), arriving and sent.
+    packets: [
+      ...readFileSync(join(lab, 'packets.txt'), 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')),
+      '-p arp -s 10.0.1.2 -d 10.0.1.1 -i eth0',
+      '-p arp --arp-op reply -s 10.0.2.1 -d 10.0.2.2',
+    ],
   });
   return out;
 }
