@@ -74,6 +74,22 @@ describe('trace --lab', () => {
       // h2 has a neighbour the bridge lets it resolve.
       const ok = await runTrace(['--lab', file, '--from', 'h1', '-p', 'icmp', '-d', '10.0.0.2'], io);
       expect(ok.stdout.split('\n')[1]).toBe('result: delivered in h2');
+      // A drop on the way to a host that does not have the address explains nothing: not named.
+      writeFileSync(file, `${arpLab.slice(0, at)}ip netns exec sw nft insert rule bridge filter forward oifname p3 arp operation request drop\n`);
+      const nobody = await runTrace(['--lab', file, '--from', 'h1', '-p', 'icmp', '-d', '10.0.0.99'], io);
+      expect(nobody.stdout.split('\n')[1]).toBe('result: lost after h1: no neighbour answers ARP for 10.0.0.99 on eth0');
+      const h3 = await runTrace(['--lab', file, '--from', 'h1', '-p', 'icmp', '-d', '10.0.0.3'], io);
+      expect(h3.stdout.split('\n')[1]).toBe('result: lost after h1: no neighbour answers ARP for 10.0.0.3 on eth0 (the ARP request was dropped by bridge filter forward rule 1 in sw)');
+      // Over a veth: the router's arp input chain drops boxA's request for its gateway.
+      const routerLab = readFileSync(LAB, 'utf8');
+      const cut = routerLab.indexOf('ip netns exec boxA ping');
+      writeFileSync(file, `${routerLab.slice(0, cut)}ip netns exec router nft add table arp a\nip netns exec router nft 'add chain arp a in { type filter hook input priority 0; policy drop; }'\n`);
+      const veth = await runTrace(['--lab', file, '--from', 'boxA', '-p', 'icmp', '-d', '10.0.2.2'], io);
+      expect(veth.stdout.split('\n')[1]).toBe('result: lost after boxA: no neighbour answers ARP for 10.0.1.1 on eth0 (the ARP request was dropped by arp a in policy DROP in router)');
+      // -p arp is no packet a lab traces.
+      const arp = await runTrace(['--lab', file, '--from', 'boxA', '-p', 'arp', '-d', '10.0.1.1'], io);
+      expect(arp.status).toBe(2);
+      expect(arp.stderr).toMatch(/-p arp: a lab resolves neighbours itself/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -86,7 +86,7 @@ export function jsonView(r: TraceResult): Record<string, unknown> {
     log: logLines(r, false),
     verdict: r.verdict,
     conntrack: {
-      state: r.ctState,
+      state: r.original.arp ? null : r.ctState,
       entry: conn ? { original: tupleText(conn.orig), reply: tupleText(conn.reply), status: statusNames(conn.status), mark: conn.mark, ...(conn.orig.proto === PROTO_TCP ? { tcp: ConntrackTable.tcpStateName(conn) } : {}), confirmed: conn.confirmed } : null,
     },
     nat: r.events.filter((e): e is Extract<TraceEvent, { kind: 'nat' }> => e.kind === 'nat').map((e) => ({ manip: e.manip, before: e.before, after: e.after })),

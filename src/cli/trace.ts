@@ -173,9 +173,13 @@ export class JsonLines {
     if (logs) this.strings(logLines(r, false));
     this.lit('],"verdict":');
     this.str(r.verdict);
-    this.lit(',"conntrack":{"state":"');
-    this.lit(r.ctState);
-    this.lit('","entry":');
+    // An ARP frame has no conntrack state at all.
+    if (r.original.arp) this.lit(',"conntrack":{"state":null,"entry":');
+    else {
+      this.lit(',"conntrack":{"state":"');
+      this.lit(r.ctState);
+      this.lit('","entry":');
+    }
     if (conn) {
       this.lit('{"original":');
       this.tuple(conn.orig);
@@ -686,6 +690,10 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
   let drawnRuleset: Ruleset | undefined;
   const collected = (): string => chunks.join('');
   const tryHelp = "Try `tsiptables trace --help' for more information.\n";
+  // Pictures are of IPv4 packets: an ARP frame among the packets is refused before any is traced.
+  const isArp = (w: readonly string[]): boolean => w.some((x, k) => (x === '-p' || x === '--protocol') && w[k + 1] === 'arp');
+  const arpAt = wantDiagram ? lines.findIndex((_, i) => isArp(wordsOf(i))) : -1;
+  if (arpAt >= 0) return { stdout: '', stderr: `tsiptables trace: ${whereOf(arpAt)}an ARP frame is not drawn (--html, --svg, --dot show IPv4 packets)\n${tryHelp}`, status: 2 };
 
   /**
    * Traces every packet through `rs`: the exit status, or the error of a bad packet line. It pauses (yields)
@@ -742,7 +750,6 @@ export async function runTrace(argv: readonly string[], io: TraceIo): Promise<Ru
       if (e instanceof PacketLineError || e instanceof TraceInputError) return `tsiptables trace: ${whereOf(i)}${e.message}\n${tryHelp}`;
       throw e;
     }
-    if (wantDiagram && result.original.arp) return `tsiptables trace: ${whereOf(i)}an ARP frame is not drawn (--html, --svg, --dot show IPv4 packets)\n${tryHelp}`;
     if (wantDiagram && drawn.length < DIAGRAM_MAX_PACKETS) drawn.push(snapshotResult(result));
     // A single packet that meets random picks (statistic): every outcome with its probability.
     const random = result.assumptions.some((a) => a.probability !== undefined && a.probability > 0 && a.probability < 1);

@@ -6,7 +6,7 @@
 import type { Ruleset } from '../model/ruleset';
 import type { Host } from './host';
 import { BatchHistory, buildArpFrame, buildPacket, parsePacketArgs, type PacketSpec } from './packet-line';
-import { Tracer, TraceInputError, type TraceOptions, type TraceResult } from './trace';
+import { FRAME_LEGS, Tracer, TraceInputError, type TraceOptions, type TraceResult } from './trace';
 
 export class BatchRunner {
   readonly tracer: Tracer;
@@ -46,9 +46,7 @@ export class BatchRunner {
     }
     const frame = buildArpFrame(spec, this.host);
     const dev = frame.inIface ?? frame.outIface!;
-    const steps = frame.inIface !== null
-      ? [{ at: 'ingress', dev } as const, { at: 'arp', hook: 'input', dev } as const]
-      : [{ at: 'arp', hook: 'output', dev } as const, { at: 'egress', dev } as const];
+    const steps = frame.inIface !== null ? FRAME_LEGS.receive(dev) : FRAME_LEGS.send(dev);
     return this.tracer.runFrame(frame, steps, false, frame.inIface !== null ? 'delivered' : 'sent').result;
   }
 }

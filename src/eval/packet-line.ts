@@ -20,7 +20,7 @@ import { parseProtocol } from '../extensions/option-types';
 import { IptablesError } from '../messages';
 import type { ConntrackTable } from './conntrack';
 import { peerMac } from './mac';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN, isIcmpError, type Packet, type QuotedPacket } from './packet';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN, arpFrame, isIcmpError, type Packet, type QuotedPacket } from './packet';
 
 export class PacketLineError extends Error {
   constructor(message: string) {
@@ -314,8 +314,10 @@ export function parsePacketArgs(argv: readonly string[]): PacketSpec {
   if ((spec.sport !== undefined || spec.dport !== undefined) && proto !== PROTO_TCP && proto !== PROTO_UDP) throw new PacketLineError('--sport/--dport need -p tcp or -p udp');
   if (spec.tcpFlags !== undefined && proto !== PROTO_TCP) throw new PacketLineError('--syn/--tcp-flags need -p tcp');
   if (spec.icmpType !== undefined && proto !== PROTO_ICMP) throw new PacketLineError('--icmp-type needs -p icmp');
-  if (spec.arpOp !== undefined && (spec.len !== undefined || spec.ttl !== undefined || spec.tos !== undefined || spec.ipId !== undefined || spec.mark !== undefined || spec.uid !== undefined)) {
-    throw new PacketLineError('-p arp: an ARP frame has no IP header, mark or owner (--len, --ttl, --tos, --ip-id, --mark, --uid)');
+  if (spec.arpOp !== undefined) {
+    const ipOnly = ['--len', '--ttl', '--tos', '--ip-id', '--no-df', '--mark', '--uid', '--gid', '--seq', '--ack-seq', '--window', '--icmp-id', '--icmp-seq'];
+    const given = argv.find((a) => ipOnly.includes(a));
+    if (given !== undefined) throw new PacketLineError(`-p arp: an ARP frame has no IP header, mark or owner (${given})`);
   }
   spec.proto = proto;
   spec.src = src;
@@ -643,36 +645,28 @@ function quoteFor(p: Packet, history: BatchHistory): QuotedPacket | undefined {
 
 /**
  * The ARP frame of a `-p arp` PACKET: arriving on -i (from the link partner's MAC, or --mac-source; a request to
- * the broadcast address, a reply to the interface's MAC), or sent by this host out of the route to the target's
- * device (from its MAC; a reply to the link partner's). `src` is the sender's address, `dst` the target's.
+ * the broadcast address, a reply to the interface's MAC), or sent by this host out of the route's device towards
+ * TARGET (from its MAC; a reply to the link partner's). `src` is the sender's address, `dst` the target's; a
+ * target behind a gateway is refused (the host asks for the gateway), and so is `lo`, which does no ARP.
  */
-export function buildArpFrame(spec: PacketSpec, host: { macOf(dev: string): string | undefined; route(dst: number): { dev: string; prefsrc?: number } | undefined }): Packet {
+export function buildArpFrame(spec: PacketSpec, host: { macOf(dev: string): string | undefined; route(dst: number): { dev: string; gateway?: number; prefsrc?: number } | undefined }): Packet {
   const op = spec.arpOp ?? 1;
+  const what = `the ARP ${op === 1 ? 'request' : 'reply'}`;
   const broadcast = 'ff:ff:ff:ff:ff:ff';
-  let macSrc: string;
-  let macDst: string;
-  let spa = spec.src;
-  let outIface: string | null = null;
+  if (spec.inIface === 'lo') throw new PacketLineError('-i lo: the loopback device does no ARP');
   if (spec.inIface !== null) {
-    macSrc = spec.macSource ?? peerMacOf(spec.inIface);
-    macDst = op === 1 ? broadcast : (host.macOf(spec.inIface) ?? broadcast);
-  } else {
-    const r = host.route(spec.dst);
-    if (r === undefined) throw new PacketLineError(`-p arp: no route to ${addrToString(spec.dst)} to send the ARP ${op === 1 ? 'request' : 'reply'} out of`);
-    outIface = r.dev;
-    spa ??= r.prefsrc;
-    macSrc = spec.macSource ?? host.macOf(r.dev) ?? peerMacOf(`${r.dev}-self`);
-    macDst = op === 1 ? broadcast : peerMacOf(r.dev);
+    const macSrc = spec.macSource ?? peerMacOf(spec.inIface);
+    const macDst = op === 1 ? broadcast : (host.macOf(spec.inIface) ?? broadcast);
+    const arp = { op, sha: macSrc, spa: spec.src!, tha: op === 1 ? '00:00:00:00:00:00' : macDst, tpa: spec.dst };
+    return arpFrame(arp, macSrc, macDst, spec.inIface);
   }
-  if (spa === undefined) throw new PacketLineError(`-s: no address to send the ARP ${op === 1 ? 'request' : 'reply'} from; give -s`);
-  const arp = { op, sha: macSrc, spa, tha: op === 1 ? '00:00:00:00:00:00' : macDst, tpa: spec.dst };
-  return { ...emptyFrame(), src: spa, dst: spec.dst, inIface: spec.inIface, outIface, macSrc, macDst, arp };
-}
-
-function emptyFrame(): Packet {
-  return {
-    src: 0, dst: 0, proto: 0, tos: 0, ttl: 0, id: 0, df: false, len: 28, ipOptions: NO_OPTIONS, sport: 0, dport: 0, tcpFlags: 0, seq: 0, ackSeq: 0,
-    window: 0, urgPtr: 0, tcpOptions: NO_OPTIONS, icmpType: 0, icmpCode: 0, icmpId: 0, icmpSeq: 0, quoted: undefined, mark: 0, inIface: null,
-    outIface: null, macSrc: null, macDst: null, uid: undefined, gid: undefined,
-  };
+  const r = host.route(spec.dst);
+  if (r === undefined) throw new PacketLineError(`-d: no route to ${addrToString(spec.dst)} to send ${what} out of`);
+  if (r.dev === 'lo') throw new PacketLineError(`-d: ${addrToString(spec.dst)} is reached through lo, which does no ARP`);
+  if (r.gateway !== undefined) throw new PacketLineError(`-d: ${addrToString(spec.dst)} is behind the gateway ${addrToString(r.gateway)}: the host asks for the gateway, not for it`);
+  const spa = spec.src ?? r.prefsrc;
+  if (spa === undefined) throw new PacketLineError(`-s: no address to send ${what} from; give -s`);
+  const macSrc = spec.macSource ?? host.macOf(r.dev) ?? peerMacOf(`${r.dev}-self`);
+  const macDst = op === 1 ? broadcast : peerMacOf(r.dev);
+  return arpFrame({ op, sha: macSrc, spa, tha: op === 1 ? '00:00:00:00:00:00' : macDst, tpa: spec.dst }, macSrc, macDst, null, r.dev);
 }

@@ -115,6 +115,14 @@ export interface ArpHeader {
   tpa: number;
 }
 
+/**
+ * An ARP frame as the chains see it: the header, its Ethernet addresses, 28 bytes long, no IP fields (`src` and
+ * `dst` hold the sender's and target's addresses).
+ */
+export function arpFrame(arp: ArpHeader, macSrc: string, macDst: string, inIface: string | null = null, outIface: string | null = null): Packet {
+  return newPacket({ src: arp.spa, dst: arp.tpa, proto: 0, len: 28, ttl: 0, df: false, macSrc, macDst, inIface, outIface, arp });
+}
+
 /** ARP's 28 bytes: htype, ptype, hlen, plen, operation, then the four addresses. */
 export function arpBytes(a: ArpHeader): number[] {
   const mac = (m: string): number[] => m.split(':').map((x) => parseInt(x, 16));

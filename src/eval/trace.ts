@@ -136,6 +136,42 @@ export type FrameStep =
   | { at: 'arp'; hook: ArpHook; dev: string }
   | { at: 'bridge'; hook: BridgeHook; iif: string | null; oif: string | null };
 
+/**
+ * The legs of a frame that is no IPv4 packet (an ARP frame), as steps of Tracer.runFrame: what a host does
+ * sending or receiving it, and what a bridge does taking it in, forwarding it, sending it, passing it up.
+ */
+export const FRAME_LEGS = {
+  /** A host sends the frame out of `dev` (arp_xmit: arp output, then the device's egress). */
+  send: (dev: string): FrameStep[] => [
+    { at: 'arp', hook: 'output', dev },
+    { at: 'egress', dev },
+  ],
+  /** A host receives it on `dev` (the device's ingress, then arp_rcv: arp input). */
+  receive: (dev: string): FrameStep[] => [
+    { at: 'ingress', dev },
+    { at: 'arp', hook: 'input', dev },
+  ],
+  /** A bridge takes it in by `port` (the port's ingress, bridge prerouting). */
+  bridgeIn: (port: string): FrameStep[] => [
+    { at: 'ingress', dev: port },
+    { at: 'bridge', hook: 'prerouting', iif: port, oif: null },
+  ],
+  /** A bridge forwards it from `inPort` out of `outPort` (forward, postrouting, the port's egress). */
+  bridgeOut: (inPort: string, outPort: string): FrameStep[] => [
+    { at: 'bridge', hook: 'forward', iif: inPort, oif: outPort },
+    { at: 'bridge', hook: 'postrouting', iif: null, oif: outPort },
+    { at: 'egress', dev: outPort },
+  ],
+  /** The bridge device sends it out of `outPort` (bridge output, postrouting, the port's egress). */
+  bridgeLocalOut: (outPort: string): FrameStep[] => [
+    { at: 'bridge', hook: 'output', iif: null, oif: outPort },
+    { at: 'bridge', hook: 'postrouting', iif: null, oif: outPort },
+    { at: 'egress', dev: outPort },
+  ],
+  /** A bridge passes it up to its own device from `port` (bridge input; the device then receives it). */
+  bridgeUp: (port: string): FrameStep[] => [{ at: 'bridge', hook: 'input', iif: port, oif: null }],
+};
+
 class Run {
   events: TraceEvent[] = [];
   steps: Step[] = [];

@@ -10,8 +10,8 @@
  * a bridge taking it in, forwarding or sending it out of a port, passing it up, the host that receives it); each
  * leg runs the chains of its namespace (Tracer.runFrame) and reports like a packet's run does.
  */
-import { newPacket, type Packet } from '../eval/packet';
-import type { FrameStep } from '../eval/trace';
+import { arpFrame, type Packet } from '../eval/packet';
+import { FRAME_LEGS as legs, type FrameStep } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
 import { addrToString } from '../model/ip';
 import type { ArpFrame, Net } from './net';
@@ -25,41 +25,10 @@ export function arpPacket(f: ArpFrame): Packet {
   const request = f.op === 'request';
   const sha = f.ethSrc ?? f.mac;
   const arp = request ? { op: 1, sha, spa: f.sender, tha: ZERO_MAC, tpa: f.target } : { op: 2, sha, spa: f.target, tha: f.ethDst ?? ZERO_MAC, tpa: f.sender };
-  return newPacket({ src: arp.spa, dst: arp.tpa, proto: 0, len: 28, ttl: 0, df: false, macSrc: f.ethSrc ?? sha, macDst: f.ethDst ?? ZERO_MAC, arp });
+  return arpFrame(arp, f.ethSrc ?? sha, f.ethDst ?? ZERO_MAC);
 }
 
-/** The legs, as steps of Tracer.runFrame. */
-export const legs = {
-  /** A host sends the frame out of `dev` (arp_xmit: arp output, then the device's egress). */
-  send: (dev: string): FrameStep[] => [
-    { at: 'arp', hook: 'output', dev },
-    { at: 'egress', dev },
-  ],
-  /** A host receives it on `dev` (the device's ingress, then arp_rcv: arp input). */
-  receive: (dev: string): FrameStep[] => [
-    { at: 'ingress', dev },
-    { at: 'arp', hook: 'input', dev },
-  ],
-  /** A bridge takes it in by `port` (the port's ingress, bridge prerouting). */
-  bridgeIn: (port: string): FrameStep[] => [
-    { at: 'ingress', dev: port },
-    { at: 'bridge', hook: 'prerouting', iif: port, oif: null },
-  ],
-  /** A bridge forwards it from `inPort` out of `outPort` (forward, postrouting, the port's egress). */
-  bridgeOut: (inPort: string, outPort: string): FrameStep[] => [
-    { at: 'bridge', hook: 'forward', iif: inPort, oif: outPort },
-    { at: 'bridge', hook: 'postrouting', iif: null, oif: outPort },
-    { at: 'egress', dev: outPort },
-  ],
-  /** The bridge device sends it out of `outPort` (bridge output, postrouting, the port's egress). */
-  bridgeLocalOut: (outPort: string): FrameStep[] => [
-    { at: 'bridge', hook: 'output', iif: null, oif: outPort },
-    { at: 'bridge', hook: 'postrouting', iif: null, oif: outPort },
-    { at: 'egress', dev: outPort },
-  ],
-  /** A bridge passes it up to its own device from `port` (bridge input; the device then receives it). */
-  bridgeUp: (port: string): FrameStep[] => [{ at: 'bridge', hook: 'input', iif: port, oif: null }],
-};
+export { FRAME_LEGS as legs } from '../eval/trace';
 
 /** What dropped an ARP frame, for the outcome of the packet that waited for it (`trace --lab` says it). */
 export interface ArpDrops {

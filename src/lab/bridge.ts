@@ -265,6 +265,17 @@ function resolve(net: Net, ns: Netns, dev: string, nextHop: number, src: number,
 }
 
 /**
+ * Does a copy of the frame sent out of `port` go where its answer would come from? A reply always; a request
+ * when the port leads to the host that has the address asked for (or to another bridge). A drop on the way to a
+ * host that would not answer anyway explains nothing.
+ */
+function towardsAnswer(sw: Netns, port: string, frame: ArpFrame): boolean {
+  if (frame.op === 'reply') return true;
+  const peer = sw.peers.get(port);
+  return peer === undefined || masterOf(peer.ns, peer.dev) !== undefined || peer.ns.host.isLocalAddress(frame.target);
+}
+
+/**
  * An ARP frame from (ns, dev) across veths and bridges, its chains run on the way (src/lab/arp.ts): the devices
  * it reaches (their receiving chains are the caller's), none when a chain dropped it before it left.
  */
@@ -279,8 +290,8 @@ function carryArp(net: Net, ns: Netns, dev: string, frame: ArpFrame, drops: ArpD
   if (!arpLeg(net, ns, frame, legs.send(dev), flag(ns, true), drops)) return [];
   const checks: FrameChecks = {
     bridgeIn: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeIn(inPort), flag(sw, true), drops),
-    bridgeOut: (sw, inPort, outPort) => arpLeg(net, sw, frame, legs.bridgeOut(inPort, outPort), { ...flag(sw, false) }, drops),
-    bridgeLocalOut: (sw, outPort) => arpLeg(net, sw, frame, legs.bridgeLocalOut(outPort), { ...flag(sw, false) }, drops),
+    bridgeOut: (sw, inPort, outPort) => arpLeg(net, sw, frame, legs.bridgeOut(inPort, outPort), { ...flag(sw, false) }, towardsAnswer(sw, outPort, frame) ? drops : undefined),
+    bridgeLocalOut: (sw, outPort) => arpLeg(net, sw, frame, legs.bridgeLocalOut(outPort), { ...flag(sw, false) }, towardsAnswer(sw, outPort, frame) ? drops : undefined),
     bridgeUp: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeUp(inPort), flag(sw, false), drops),
   };
   return new Carrier(frame.ethSrc ?? '', frame.ethDst ?? BROADCAST_MAC, (n, d) => net.captureArp(n, d, frame), undefined, undefined, checks).from(ns, dev);

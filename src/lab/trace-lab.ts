@@ -31,6 +31,8 @@ export async function traceInLab(script: string, scriptName: string, from: strin
     const ns = lab.world.namespaces.get(from) ?? (from === '' || from === 'root' ? lab.world.root : undefined);
     if (!ns) throw new LabTraceError(`--from ${from}: the lab has no namespace "${from}" (it has ${[...lab.world.namespaces.keys()].join(', ') || 'none'})`);
     const spec = parsePacketArgs(packetWords);
+    // A lab's ARP is what its packets cause (neighbour resolution), with its own legs: not a packet to trace.
+    if (spec.arpOp !== undefined) throw new LabTraceError('-p arp: a lab resolves neighbours itself; trace a packet that needs one (trace -p arp takes a single host)');
     if (spec.inIface !== null && !ns.host.ifaces.has(spec.inIface)) throw new LabTraceError(`-i ${spec.inIface}: ${from} has no such device (it has ${[...ns.host.ifaces.keys()].join(', ')})`);
     const pkt = buildPacket(spec, 0, new BatchHistory(), ns.conntrack, (dst) => ns.host.route(dst)?.prefsrc ?? ns.host.primaryAddress(ns.host.route(dst)?.dev ?? '', dst));
     const net = lab.net;

@@ -18,10 +18,8 @@
  * expressions (src/nft/translate.ts nftListedText), with their counters.
  */
 import type { Ruleset, Table } from '../model/ruleset';
-import { nftListedText } from './translate';
+import { nftListedText, usesXt } from './translate';
 
-/** Extensions iptables-nft 1.8.9 builds from native expressions; any other makes the table "managed" (xt). */
-const NATIVE = new Set(['tcp', 'udp', 'standard', 'ACCEPT', 'DROP', 'RETURN']);
 
 const HOOK_NAME: Readonly<Record<string, string>> = { PREROUTING: 'prerouting', INPUT: 'input', FORWARD: 'forward', OUTPUT: 'output', POSTROUTING: 'postrouting' };
 
@@ -56,7 +54,7 @@ export function iptablesTableText(t: Table, rankOf: (key: string) => number): { 
     const lines = [`\tchain ${c.name} {`];
     if (c.hook) lines.push(baseLine(t.name, c.hook, c.policy ?? 'ACCEPT'));
     for (const r of c.rules) {
-      if (r.facts.defs.some((d) => !NATIVE.has(d.name))) xt = true;
+      if (!xt && usesXt(r.line, r.jumpTo)) xt = true;
       lines.push(`\t\t${nftListedText(r, r.counters.packets, r.counters.bytes) ?? `# ${r.line.trim()}`}`);
     }
     lines.push('\t}');

@@ -243,10 +243,30 @@ const TARGETS: Record<string, TargetXlate> = {
   CLASSIFY: (o) => {
     const c = o.get('set-class')?.value[0];
     if (c === undefined) return undefined;
-    const [maj = '0', min = '0'] = c.split(':');
-    return `meta priority set ${parseInt(maj, 16).toString(16)}:${parseInt(min, 16).toString(16)}`;
+    const [maj = '0', min = '0'] = c.split(':').map((x) => parseInt(x, 16));
+    // libxt_CLASSIFY names two handles: none (0:0) and root (ffff:ffff).
+    const name = maj === 0 && min === 0 ? 'none' : maj === 0xffff && min === 0xffff ? 'root' : `${maj.toString(16)}:${min.toString(16)}`;
+    return `meta priority set ${name}`;
   },
 };
+
+/**
+ * A match iptables-nft 1.8.9 builds from native expressions (add_nft_tcp/udp/mark/limit): tcp and udp with
+ * options (their protocol dependency is then dropped from the listing), mark, limit. Any other is an xt match.
+ */
+function native(g: { name: string; opts: Map<string, unknown> }): boolean {
+  return ((g.name === 'tcp' || g.name === 'udp') && g.opts.size > 0) || g.name === 'mark' || g.name === 'limit';
+}
+
+/** Does iptables-nft put an xt match or target in the kernel for this rule (nft's "managed by iptables-nft" warning)? */
+export function usesXt(line: string, jumpTo: string | undefined): boolean {
+  const words = saveWords(line);
+  const gs = groups(words);
+  const target = words.includes('-j') && jumpTo === undefined ? gs[gs.length - 1] : undefined;
+  const matches = words.includes('-j') ? gs.slice(0, -1) : gs;
+  if (matches.some((g) => !native(g))) return true;
+  return target !== undefined && !['ACCEPT', 'DROP', 'RETURN', 'standard'].includes(target.name);
+}
 
 /** iptables-nft's own mark match (add_nft_mark), as nft prints it: 32-bit hex, the mask with `&`. */
 function nativeMark(o: Map<string, { value: string[]; inv: boolean }>): string {
@@ -355,8 +375,6 @@ function translateRule(line: string, jumpTo: string | undefined, ip: BaseMatch, 
   const target = words.includes('-j') ? gs[gs.length - 1] : undefined;
   const matches = target ? gs.slice(0, -1) : gs;
   const protoName = PROTO_NAMES[ip.proto] ?? String(ip.proto);
-  // Native in iptables-nft (its protocol dependency is then dropped from the listing): tcp and udp with options.
-  const native = (g: { name: string; opts: Map<string, unknown> }): boolean => (g.name === 'tcp' || g.name === 'udp') && g.opts.size > 0;
   const protoMatched = matches.some((g) => g.name === protoName && (!listing || native(g)));
   if (ip.proto !== 0 && !protoMatched) parts.push(`${listing ? 'meta l4proto' : 'ip protocol'} ${ne(ip.inv.proto)}${protoName}`);
   if (ip.src !== '') parts.push(`ip saddr ${ne(ip.inv.src)}${ip.src}`);
