@@ -65,12 +65,16 @@ export function parseNft(text: string): NftParsed {
     const loc = atEnd ? endLoc(text) : locOf(tok);
     let message = `syntax error, unexpected ${describeToken(tok)}`;
     // bison names what it expected only when few tokens would do: after a block's `}` or a rule, a separator.
-    if (tok.tokenType === RBrace && (/Newline.*Semi|Semi.*Newline|newline.*semicolon/s.test(e.message) || /--> Newline <--/.test(e.message))) message += ', expecting newline or semicolon';
+    const wantsSeparator = tok.tokenType === RBrace && (/Newline.*Semi|Semi.*Newline|newline.*semicolon/s.test(e.message) || /--> Newline <--/.test(e.message));
+    if (wantsSeparator) message += ', expecting newline or semicolon';
     errors.push({ loc, message });
     if (atEnd) break;
     // The statement the error is in goes, from its first token (after a separator or a brace).
     let at = tokens.indexOf(tok);
     while (at > 0 && ![Newline, Semi, LBrace, RBrace].includes(tokens[at - 1]!.tokenType)) at--;
+    // A `}` where a separator should follow a block's `}`: bison pops back into that block (its `}` goes too), so
+    // what comes next is read inside it (recorded: nft-errors, two closing braces on one line).
+    if (wantsSeparator && at > 0 && tokens[at - 1]!.tokenType === RBrace) at--;
     let end = Math.max(at, tokens.indexOf(tok));
     while (end < tokens.length && tokens[end]!.tokenType !== Newline && tokens[end]!.tokenType !== Semi) end++;
     if (at < 0 || end >= tokens.length) {
