@@ -110,7 +110,8 @@ export function humanView(r: TraceResult, color: boolean): string {
   const lines: string[] = [];
   const o = r.original;
   const what = o.arp ? `arp ${o.arp.op === 1 ? 'request' : 'reply'}` : protoName(o.proto);
-  lines.push(c.bold(`packet ${what} ${describeEnds(o)}${o.inIface ? ` arriving on ${o.inIface}` : ` sent by this host${o.outIface ? ` out of ${o.outIface}` : ''}`}`));
+  const arriving = o.physIn !== undefined && o.physIn !== o.inIface ? `${o.physIn}, a port of ${o.inIface}` : o.inIface;
+  lines.push(c.bold(`packet ${what} ${describeEnds(o)}${arriving ? ` arriving on ${arriving}` : ` sent by this host${o.outIface ? ` out of ${o.outIface}` : ''}`}`));
   const ruleText = (s: Step): string => (s.rule ? `-A ${s.chain}${s.rule.line}` : '');
   for (const e of r.events) {
     switch (e.kind) {

@@ -514,7 +514,8 @@ function program(out: { text: string }): Command {
         '          [--window N] [--mac-source MAC]\n' +
         '        | -p arp [--arp-op request|reply] -s SENDER -d TARGET [-i IFACE] [--mac-source MAC]\n' +
         'With -i the packet arrives on IFACE; without it a local process sends it. An ARP frame meets the netdev\n' +
-        'and arp family chains only.\n' +
+        'and arp family chains only. With -i PORT of a bridge of the host file, a frame not for this host is bridged\n' +
+        'out of -o PORT (default: the bridge\'s first other port).\n' +
         'Exit status: 0 delivered, forwarded or sent; 1 dropped or rejected; 2 bad input.',
     )
     .option('--rules <DUMP>', 'iptables-save file to trace against (default: the state file, TSIPTABLES_STATE)')

@@ -7,6 +7,8 @@ import type { Ruleset } from '../model/ruleset';
 import type { Host } from './host';
 import { BatchHistory, buildArpFrame, buildPacket, parsePacketArgs, type PacketSpec } from './packet-line';
 import { FRAME_LEGS, Tracer, TraceInputError, type TraceOptions, type TraceResult } from './trace';
+import { RTN } from './context';
+import type { Packet } from './packet';
 
 export class BatchRunner {
   readonly tracer: Tracer;
@@ -27,12 +29,35 @@ export class BatchRunner {
   next(words: readonly string[]): TraceResult {
     const spec = parsePacketArgs(words);
     if (spec.arpOp !== undefined) return this.arp(spec);
+    const bridge = spec.inIface !== null ? this.host.bridgeOf(spec.inIface) : undefined;
+    if (spec.outPort !== undefined && bridge === undefined) throw new TraceInputError(`-o ${spec.outPort}: only a frame that comes in by a bridge port (-i) leaves by a port`);
     const pkt = buildPacket(spec, this.index++, this.history, this.tracer.conntrack, this.routeSource);
     // The packet was made for this run alone: the result keeps it as its original.
-    const result = this.tracer.run(pkt, true);
+    const result = bridge !== undefined ? this.bridged(pkt, bridge, spec.outPort) : this.tracer.run(pkt, true);
     // What the far side saw: the packet as it left or was delivered; a dropped one never left, so as sent.
     this.history.add({ wire: result.fate === 'dropped' ? result.original : result.packet, given: result.original });
     return result;
+  }
+
+  /**
+   * A frame that comes in by a port of a host-file bridge: for the host itself (one of its addresses, a
+   * broadcast) it goes up the bridge device (bridge prerouting and input chains, then the ip stack as IN=bridge
+   * PHYSIN=port); otherwise the bridge forwards it out of `outPort` (default: the first other port), through the
+   * bridge chains and, with bridge-nf-call-iptables=1, the ip chains br_netfilter calls.
+   */
+  private bridged(pkt: Packet, bridge: string, outPort: string | undefined): TraceResult {
+    const port = pkt.inIface!;
+    const ports = this.host.bridges.get(bridge)!;
+    const callIptables = this.host.bridgeNfCallIptables;
+    const t = this.host.addrType(pkt.dst);
+    if (this.host.isLocalAddress(pkt.dst) || t === RTN.BROADCAST || t === RTN.MULTICAST || pkt.dst === 0xffffffff) {
+      const up = { ...pkt, inIface: bridge, physIn: callIptables ? port : undefined };
+      return this.tracer.run(up, true, { bridge, port, callIptables });
+    }
+    const out = outPort ?? ports.find((p) => p !== port);
+    if (out === undefined) throw new TraceInputError(`-i ${port}: ${bridge} has no other port to forward the frame to`);
+    if (out === port || !ports.includes(out)) throw new TraceInputError(`-o ${out}: not another port of ${bridge} (its ports: ${ports.join(', ')})`);
+    return this.tracer.runBridged(pkt, port, out, bridge, callIptables);
   }
 
   /**
@@ -46,7 +71,15 @@ export class BatchRunner {
     }
     const frame = buildArpFrame(spec, this.host);
     const dev = frame.inIface ?? frame.outIface!;
-    const steps = frame.inIface !== null ? FRAME_LEGS.receive(dev) : FRAME_LEGS.send(dev);
+    const bridge = frame.inIface !== null ? this.host.bridgeOf(frame.inIface) : undefined;
+    let steps = frame.inIface !== null ? FRAME_LEGS.receive(dev) : FRAME_LEGS.send(dev);
+    if (bridge !== undefined) {
+      // By a bridge port: the bridge takes it in, then passes it up (asked of the host) or forwards it (-o PORT,
+      // default the first other port).
+      const out = spec.outPort ?? this.host.bridges.get(bridge)!.find((p) => p !== dev);
+      if (this.host.isLocalAddress(frame.dst) || out === undefined) steps = [...FRAME_LEGS.bridgeIn(dev), ...FRAME_LEGS.bridgeUp(dev), ...FRAME_LEGS.receive(bridge)];
+      else steps = [...FRAME_LEGS.bridgeIn(dev), ...FRAME_LEGS.bridgeOut(dev, out)];
+    } else if (spec.outPort !== undefined) throw new TraceInputError(`-o ${spec.outPort}: only a frame that comes in by a bridge port (-i) leaves by a port`);
     return this.tracer.runFrame(frame, steps, false, frame.inIface !== null ? 'delivered' : 'sent').result;
   }
 }

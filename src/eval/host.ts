@@ -59,6 +59,13 @@ export class Host implements HostView {
    * local and no route leaves by them, as the kernel removes their routes on NETDEV_DOWN.
    */
   readonly down = new Set<string>();
+  /**
+   * Host files only (labs keep their bridges in src/lab/bridge.ts): bridges by name, with their ports in the order
+   * they joined (`ip link add br0 type bridge`, `ip link set eth1 master br0`).
+   */
+  readonly bridges = new Map<string, string[]>();
+  /** net.bridge.bridge-nf-call-iptables: 1 in a new namespace once br_netfilter is loaded (fixtures/labs/bridge-hooks.sh). */
+  bridgeNfCallIptables = true;
 
   constructor() {
     this.addAddress('lo', numericToAddr('127.0.0.1', false)!, 8);
@@ -113,6 +120,18 @@ export class Host implements HostView {
     for (let j = this.routes.length - 1; j >= 0; j--) if (this.routes[j]!.dev === dev) this.routes.splice(j, 1);
   }
 
+  /** The bridge `dev` is a port of (host files). */
+  bridgeOf(dev: string): string | undefined {
+    for (const [b, ports] of this.bridges) if (ports.includes(dev)) return b;
+    return undefined;
+  }
+
+  /** A bridge takes the lowest MAC of its ports, as br_stp_recalculate_bridge_id() picks it. */
+  private bridgeMac(br: string): void {
+    const macs = (this.bridges.get(br) ?? []).map((p) => this.iface(p).mac).sort();
+    if (macs[0] !== undefined) this.iface(br).mac = macs[0];
+  }
+
   rpFilterOf(dev: string): number {
     // The effective value is the maximum of conf/all and conf/DEV (IN_DEV_RPFILTER).
     return Math.max(this.rpFilter.get('all') ?? 0, this.rpFilter.get(dev) ?? 0);
@@ -163,6 +182,24 @@ export class Host implements HostView {
         if (dev === undefined && type === RTN.UNICAST) fail(gateway !== undefined ? 'Nexthop has invalid gateway' : 'missing "dev IFACE" or "via GW"');
         const srcOpt = opt('src');
         h.routes.push({ dst: (dst & maskOf(prefix)) >>> 0, prefix, gateway, dev: dev ?? 'lo', prefsrc: srcOpt === undefined ? undefined : addrOf(srcOpt, 'source'), type, connected: false });
+      } else if (w[0] === 'ip' && w[1] === 'link' && w[2] === 'add' && opt('type') === 'bridge') {
+        const name = w[3] === 'name' ? w[4] : w[3];
+        if (name === undefined || name === 'type') return fail('missing bridge name');
+        if (h.ifaces.has(name)) return fail(`device "${name}" exists already`);
+        h.iface(name);
+        h.bridges.set(name, []);
+      } else if (w[0] === 'ip' && w[1] === 'link' && w[2] === 'set' && (w.includes('master') || w.includes('nomaster'))) {
+        const dev = opt('dev') ?? w[3] ?? fail('missing device');
+        const was = h.bridgeOf(dev);
+        if (was !== undefined) h.bridges.set(was, h.bridges.get(was)!.filter((p) => p !== dev));
+        if (w.includes('master')) {
+          const br = opt('master') ?? fail('missing bridge after "master"');
+          if (!h.bridges.has(br)) fail(`"${br}" is no bridge (add it with "ip link add ${br} type bridge" first)`);
+          if (h.bridges.has(dev)) fail('Can not enslave a bridge to a bridge');
+          h.iface(dev);
+          h.bridges.get(br)!.push(dev);
+          h.bridgeMac(br);
+        } else if (was !== undefined) h.bridgeMac(was);
       } else if (w[0] === 'ip' && w[1] === 'link' && w[2] === 'set') {
         const dev = opt('dev') ?? w[3] ?? fail('missing device');
         const mac = opt('address');
@@ -183,9 +220,11 @@ export class Host implements HostView {
         const rp = /^net\.ipv4\.conf\.([^.]+)\.rp_filter$/.exec(key);
         if (key === 'net.ipv4.ip_forward' || key === 'net.ipv4.conf.all.forwarding') h.ipForward = value !== 0;
         else if (rp) h.rpFilter.set(rp[1]!, value);
+        else if (key === 'net.bridge.bridge-nf-call-iptables') h.bridgeNfCallIptables = value !== 0;
+        else if (key === 'net.bridge.bridge-nf-call-arptables' || key === 'net.bridge.bridge-nf-call-ip6tables') return;
         else fail(`unsupported sysctl "${key}"`);
       } else {
-        fail('unknown command (expected ip addr add, ip route add, ip link set, sysctl -w)');
+        fail('unknown command (expected ip addr add, ip route add, ip link set, ip link add NAME type bridge, sysctl -w)');
       }
     });
     return h;

@@ -12,7 +12,9 @@
  * follow the connection (SYN seq 1000; replies ack what they answer). A local packet (no -i) from uid 0.
  *
  * An ARP frame instead: `-p arp [--arp-op request|reply] -s SENDER -d TARGET [-i IFACE] [--mac-source MAC]`; it
- * meets netdev and arp family chains only (buildArpFrame).
+ * meets netdev and arp family chains only (buildArpFrame). `-i PORT` of a bridge of the host file: the frame comes
+ * in by that port, and is bridged out of `-o PORT` (default: the bridge's first other port) unless it is for the
+ * host itself.
  */
 import { numericToAddr, addrToString } from '../model/ip';
 import { parseIcmpType } from '../extensions/matches/icmp';
@@ -56,6 +58,8 @@ export interface PacketSpec {
   macSource?: string;
   /** `-p arp`: an ARP frame of this operation (1 request, 2 reply). */
   arpOp?: number;
+  /** `-o PORT`: the bridge port a frame that came in by another port of the same bridge leaves by. */
+  outPort?: string;
 }
 
 const FLAG_BITS: Readonly<Record<string, number>> = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16, URG: 32, ALL: 63, NONE: 0 };
@@ -261,6 +265,13 @@ export function parsePacketArgs(argv: readonly string[]): PacketSpec {
         const v = val();
         if (!v) throw new PacketLineError('-i: missing interface name');
         spec.inIface = v;
+        break;
+      }
+      case '-o':
+      case '--out-interface': {
+        const v = val();
+        if (!v) throw new PacketLineError(`${opt}: missing interface name`);
+        spec.outPort = v;
         break;
       }
       case '--uid':
