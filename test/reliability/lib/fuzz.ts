@@ -397,6 +397,12 @@ export function traceSeeds(): TraceSeed[] {
       '-p arp --arp-op reply -s 10.0.2.1 -d 10.0.2.2',
     ],
   });
+  // A host-file bridge (ports p1, p2): bridged frames, frames for the host, ARP on a port.
+  out.push({
+    host: 'ip link add br0 type bridge\nip link set p1 master br0\nip link set p2 master br0\nip addr add 10.0.0.254/24 dev br0\nsysctl -w net.bridge.bridge-nf-call-iptables=1\n',
+    rules: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -m physdev --physdev-in p1 -j ACCEPT\n-A INPUT -p tcp --dport 22 -j LOG\nCOMMIT\n',
+    packets: ['-p icmp -s 10.0.0.1 -d 10.0.0.2 -i p1', '-p tcp -s 10.0.0.1 -d 10.0.0.254 --dport 22 -i p1', '-p udp -s 10.0.0.2 -d 10.0.0.1 -i p2 -o p1', '-p arp -s 10.0.0.1 -d 10.0.0.2 -i p1 -o p2'],
+  });
   return out;
 }
 
