@@ -68,10 +68,10 @@ export function splitWords(input: string): string[] {
 }
 
 /**
- * nft, iptables-translate for the translation corpus (its output is nft syntax), and iptables / iptables-save /
+ * nft, iptables-translate and iptables-restore-translate for the translation corpus (their output is nft syntax), and iptables / iptables-save /
  * iptables-restore (the nf_tables variant) for the cases where both sides share a host (nft-iptables.txt).
  */
-const PROGRAMS = new Set(['nft', 'iptables-translate', 'iptables', 'iptables-save', 'iptables-restore']);
+const PROGRAMS = new Set(['nft', 'iptables-translate', 'iptables-restore-translate', 'iptables', 'iptables-save', 'iptables-restore']);
 
 const HEREDOC = /\s*<<(EOF|'EOF')\s*$/;
 
@@ -141,7 +141,14 @@ function recordCase(c: Case): RecordedCase {
   live.add(ns);
   try {
     const steps: Step[] = c.commands.map((cmd) => {
-      const x = run(['ip', 'netns', 'exec', ns, ...cmd.argv], cmd.stdin ?? '');
+      // A program that opens /dev/stdin cannot open the socket Node gives it as stdin: it reads the
+      // here-document from a temporary file instead (the step keeps its own command line).
+      const viaFile = cmd.stdin !== null && cmd.argv.includes('/dev/stdin');
+      const tmp = viaFile ? path.join(os.tmpdir(), `tsi-nft-stdin-${process.pid}-${counter}`) : '';
+      if (viaFile) fs.writeFileSync(tmp, cmd.stdin!);
+      const argv = viaFile ? cmd.argv.map((a) => (a === '/dev/stdin' ? tmp : a)) : cmd.argv;
+      const x = run(['ip', 'netns', 'exec', ns, ...argv], cmd.stdin ?? '');
+      if (viaFile) fs.rmSync(tmp, { force: true });
       const sigNo = x.signal ? ((os.constants.signals as Record<string, number>)[x.signal] ?? 0) : 0;
       const step: Step = { cmd: cmd.cmd, argv: cmd.argv, stdin: cmd.stdin, stdout: x.stdout ?? '', stderr: x.stderr ?? '', exit: x.status ?? 128 + sigNo };
       if (x.signal) step.signal = x.signal;

@@ -26,7 +26,8 @@ test('tables, chains of the table in use, extensions and their options', () => {
 
 test('subcommands and their options', () => {
   expect(complete(['l'], chains)).toEqual(['lab']);
-  expect(complete(['t'], chains)).toEqual(['trace']);
+  expect(complete(['t'], chains)).toEqual(['trace', 'translate']);
+  expect(complete(['re'], chains)).toEqual(['restore-translate']);
   expect(complete(['trace', '--la'], chains)).toEqual(['--lab']);
   expect(complete(['trace', '--lab', 'x.sh', '--fr'], chains)).toEqual(['--from']);
   expect(complete(['graph', '--format', ''], chains)).toEqual(['dot', 'html']);

@@ -12,7 +12,7 @@ import type { RunResult } from './main';
 import { OWN_OPTIONS as TRACE_OPTIONS } from './trace';
 
 /** The subcommands besides iptables' own command line. */
-const SUBCOMMANDS = ['completion', 'graph', 'lab', 'nft', 'trace'];
+const SUBCOMMANDS = ['completion', 'graph', 'lab', 'nft', 'restore-translate', 'trace', 'translate'];
 const GRAPH_OPTIONS = ['--rules', '--table', '--format', '--output', '-t', '-o', '-h', '--help'];
 
 const CHAIN_OPTIONS = new Set(['-A', '-C', '-D', '-I', '-R', '-L', '-S', '-F', '-Z', '-N', '-X', '-P', '-E', '--append', '--check', '--delete', '--insert', '--replace', '--list', '--list-rules', '--flush', '--zero', '--new-chain', '--delete-chain', '--policy', '--rename-chain']);

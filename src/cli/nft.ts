@@ -6,6 +6,7 @@
  *   -a (handles), -c (check only), -v (version), --host HOSTFILE (interfaces for iif/oif/fwd, as trace's host file)
  * Errors and exit statuses are nft's: the message with its location and carets on stderr, exit 1.
  */
+import { restoreTranslate, RestoreTranslateError } from '../nft/restore-translate';
 import { hookRank } from '../eval/hook-order';
 import { listRulesetWithIptables } from '../nft/iptables-listing';
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,39 @@ export function runTranslate(argv: readonly string[]): RunResult {
   } catch (e) {
     if (e instanceof IptablesError) return { stdout: '', stderr: formatError(e, program), status: e.status };
     if (e instanceof UntranslatableYet) return { stdout: '', stderr: `${program}: no translation for ${e.message} yet\n`, status: 1 };
+    throw e;
+  }
+}
+
+const RESTORE_TRANSLATE_USAGE =
+  'iptables-restore-translate 1.8.9 (c) 2014 by Pablo Neira Ayuso <pablo@netfilter.org>\n' +
+  'Usage: iptables-restore-translate [-h] [-f <FILE>] [-V]\n\t[ --help ]\n\t[ --file=<FILE> ]\n\t[ --version ]\n';
+
+/**
+ * `tsiptables restore-translate -f FILE` (also `tsiptables translate -f FILE`): what `iptables-restore-translate
+ * -f FILE` prints for the dump FILE (`-` or /dev/stdin: standard input).
+ */
+export function runRestoreTranslate(argv: readonly string[], stdin: () => string, now = new Date()): RunResult {
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-f' || a === '--file') file = argv[++i];
+    else if (a.startsWith('--file=')) file = a.slice('--file='.length);
+    else if (a === '-h' || a === '--help') return { stdout: RESTORE_TRANSLATE_USAGE, stderr: '', status: 0 };
+    else return { stdout: '', stderr: `tsiptables-restore-translate: unknown option "${a}"\n${RESTORE_TRANSLATE_USAGE}`, status: 1 };
+  }
+  if (file === undefined) return { stdout: '', stderr: `ERROR: missing file name\n${RESTORE_TRANSLATE_USAGE}`, status: 1 };
+  let text: string;
+  try {
+    text = file === '-' || file === '/dev/stdin' ? stdin() : readFileSync(file, 'utf8');
+  } catch (e) {
+    return { stdout: '', stderr: `tsiptables-restore-translate: cannot open file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : String((e as Error).message)}\n`, status: 1 };
+  }
+  try {
+    return { stdout: restoreTranslate(text, now), stderr: '', status: 0 };
+  } catch (e) {
+    // It names itself iptables-translate-restore in its errors (xtables-translate.c's program name).
+    if (e instanceof RestoreTranslateError) return { stdout: e.printed, stderr: formatError(e.error, 'tsiptables-translate-restore', e.line), status: e.error.status };
     throw e;
   }
 }

@@ -445,6 +445,11 @@ export function nftListedText(rule: Rule, packets: number | bigint = 0, bytes: n
   return text?.replace(/\bcounter\b/, `counter packets ${packets} bytes ${bytes}`);
 }
 
+/** A rule's iptables-translate text (undefined: it has none). Throws UntranslatableYet where this program lacks one. */
+export function ruleTranslation(rule: Rule): string | undefined {
+  return translateRule(rule.line, rule.jumpTo, baseMatchOf(rule));
+}
+
 /** `iptables-translate ARGS`: what it prints. Throws the iptables side's IptablesError for a bad command. */
 export function translate(argv: readonly string[]): TranslateResult {
   const parsed = parseCommandLine(argv);
