@@ -7,7 +7,7 @@
 import { EmbeddedActionsParser, type IToken } from 'chevrotain';
 import type { Atom, AtomLine, ChainBlock, NftLoc, NftStatement, SetBlock, TableItem } from '../../src/nft/ast';
 import {
-  allNftTokens, AtomToken, Comma, KwChain, KwDefine, KwMap, KwSet, KwTable, LBrace, LParen, Newline, Op, Punct,
+  allNftTokens, AtomToken, Comma, KwChain, KwDefine, KwFlowtable, KwMap, KwSet, KwTable, LBrace, LParen, Newline, Op, Punct,
   QuotedString, RBrace, RParen, Semi, SetRef, Variable, Word,
 } from './tokens';
 
@@ -147,12 +147,13 @@ class NftParser extends EmbeddedActionsParser {
       const item = this.OR({ IGNORE_AMBIGUITIES: true, DEF: [
         { ALT: (): TableItem => this.SUBRULE(this.chainBlock) },
         { ALT: (): TableItem => this.SUBRULE(this.setBlock) },
+        { ALT: (): TableItem => this.SUBRULE(this.flowtableBlock) },
         { ALT: (): TableItem => ({ k: 'line', line: this.SUBRULE(this.atomLine) }) },
       ]});
       this.ACTION(() => out.push(item));
       this.OR2([
         { ALT: () => { this.OR3([{ ALT: () => this.CONSUME(Newline) }, { ALT: () => this.CONSUME(Semi) }]); this.SUBRULE2(this.separators); } },
-        { GATE: () => this.LA(1).tokenType === RBrace && item.k === 'set', ALT: () => undefined },
+        { GATE: () => this.LA(1).tokenType === RBrace && (item.k === 'set' || item.k === 'flowtable'), ALT: () => undefined },
       ]);
       },
     });
@@ -191,6 +192,14 @@ class NftParser extends EmbeddedActionsParser {
     const name = this.CONSUME(Word);
     const lines = this.SUBRULE(this.setBlockBody);
     return { k: s.image as 'set' | 'map', name: name.image, lines, loc: locOf(s) };
+  });
+
+  /** `flowtable NAME { hook ingress priority P; devices = { ... }; }`: a body like a set's. */
+  private readonly flowtableBlock = this.RULE('flowtableBlock', (): TableItem => {
+    const f = this.CONSUME(KwFlowtable);
+    const name = this.CONSUME(Word);
+    const lines = this.SUBRULE(this.setBlockBody);
+    return { k: 'flowtable', name: name.image, nameLoc: locOf(name), lines, loc: locOf(f) };
   });
 
   /** `{ type ...; flags ...; elements = { ... } }`: the last line may end at the brace. */

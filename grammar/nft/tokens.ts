@@ -40,9 +40,10 @@ export const KwChain = keyword('chain');
 export const KwSet = keyword('set');
 export const KwMap = keyword('map');
 export const KwDefine = keyword('define');
+export const KwFlowtable = keyword('flowtable');
 
 export const allNftTokens: TokenType[] = [
   AtomToken,
   Continuation, Blank, Comment, Newline, Semi, LBrace, RBrace, LParen, RParen, Comma, QuotedString, Variable, SetRef,
-  Op, KwTable, KwChain, KwSet, KwMap, KwDefine, Word, Punct,
+  Op, KwTable, KwChain, KwSet, KwMap, KwDefine, KwFlowtable, Word, Punct,
 ];

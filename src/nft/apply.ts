@@ -385,6 +385,13 @@ function applyTableItems(t: NftTable, items: TableItem[], b: Batch, defs: Map<st
   for (const it of items) {
     if (it.k === 'set' || it.k === 'map') setLines(ensureSet(t, it.k, it.name, b, it.loc), it.lines, defs);
   }
+  // The recording kernel is built without flowtables (CONFIG_NF_FLOW_TABLE): it refuses each one with ENOENT,
+  // and the batch with it (recorded in nft-rules).
+  for (const it of items) {
+    if (it.k === 'flowtable') b.checks.push(() => {
+      throw new NftError(`Could not process rule: ${ENOENT}`, it.nameLoc);
+    });
+  }
   for (const it of items) {
     if (it.k !== 'chain') continue;
     const c = t.chains.get(it.name)!;

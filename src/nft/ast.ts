@@ -40,7 +40,16 @@ export interface SetBlock {
   loc: NftLoc;
 }
 
-export type TableItem = ChainBlock | SetBlock | { k: 'line'; line: AtomLine };
+/** `flowtable NAME { hook ingress priority P; devices = { ... }; }` (the recording kernel has no flowtables). */
+export interface FlowtableBlock {
+  k: 'flowtable';
+  name: string;
+  nameLoc: NftLoc;
+  lines: AtomLine[];
+  loc: NftLoc;
+}
+
+export type TableItem = ChainBlock | SetBlock | FlowtableBlock | { k: 'line'; line: AtomLine };
 
 /** A top-level statement of a file (or of a command line, joined by blanks). */
 export type NftStatement =

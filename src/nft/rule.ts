@@ -325,6 +325,17 @@ export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
         p.out.push(`fwd to ${valueOf('iface_index', d.text, d.loc).text}`);
         continue;
       }
+      if (w === 'flow' && (c.peek(1) as { text?: string } | undefined)?.text !== undefined && ['add', 'offload'].includes((c.peek(1) as { text: string }).text)) {
+        // `flow add @FLOWTABLE`: the flowtable never exists on the recording kernel (no flowtables), so the rule
+        // is refused with ENOENT at the statement (recorded in nft-rules).
+        c.next();
+        const verb = (c.next() as { text: string }).text;
+        const ref = c.next();
+        if (ref.k !== 'setref') throw unexpected(ref);
+        ctx.refusals?.push(new NftError('Could not process rule: No such file or directory', spanOf(a.loc, ref.loc)));
+        p.out.push(`flow ${verb} @${ref.name}`);
+        continue;
+      }
       if (w === 'queue') {
         // `queue [num N[-M]] [bypass] [fanout]` / `queue to N`. The recording kernel has no nft_queue: it answers
         // ENOENT at the statement (recorded in nft-rules), as a kernel without the module does.
