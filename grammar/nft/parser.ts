@@ -148,12 +148,16 @@ class NftParser extends EmbeddedActionsParser {
         { ALT: (): TableItem => this.SUBRULE(this.chainBlock) },
         { ALT: (): TableItem => this.SUBRULE(this.setBlock) },
         { ALT: (): TableItem => this.SUBRULE(this.flowtableBlock) },
+        {
+          GATE: () => (this.LA(1).image === 'counter' || this.LA(1).image === 'quota') && this.LA(2).tokenType === Word && this.LA(3).tokenType === LBrace,
+          ALT: (): TableItem => this.SUBRULE(this.objectBlock),
+        },
         { ALT: (): TableItem => ({ k: 'line', line: this.SUBRULE(this.atomLine) }) },
       ]});
       this.ACTION(() => out.push(item));
       this.OR2([
         { ALT: () => { this.OR3([{ ALT: () => this.CONSUME(Newline) }, { ALT: () => this.CONSUME(Semi) }]); this.SUBRULE2(this.separators); } },
-        { GATE: () => this.LA(1).tokenType === RBrace && (item.k === 'set' || item.k === 'flowtable'), ALT: () => undefined },
+        { GATE: () => this.LA(1).tokenType === RBrace && (item.k === 'set' || item.k === 'flowtable' || item.k === 'object'), ALT: () => undefined },
       ]);
       },
     });
@@ -192,6 +196,14 @@ class NftParser extends EmbeddedActionsParser {
     const name = this.CONSUME(Word);
     const lines = this.SUBRULE(this.setBlockBody);
     return { k: s.image as 'set' | 'map', name: name.image, lines, loc: locOf(s) };
+  });
+
+  /** `counter NAME { ... }` / `quota NAME { ... }`: a body like a set's. */
+  private readonly objectBlock = this.RULE('objectBlock', (): TableItem => {
+    const kw = this.CONSUME(Word);
+    const name = this.CONSUME2(Word);
+    const lines = this.SUBRULE(this.setBlockBody);
+    return { k: 'object', kind: kw.image === 'quota' ? 'quota' : 'counter', name: name.image, nameLoc: locOf(name), lines, loc: locOf(kw) };
   });
 
   /** `flowtable NAME { hook ingress priority P; devices = { ... }; }`: a body like a set's. */

@@ -17,7 +17,7 @@ const NFT_HOOK: Readonly<Record<Hook, NftHook>> = { PREROUTING: 'prerouting', IN
 
 /** The nft view of an iptables-nft table and chain (a trace line names them and reads nothing else). */
 function iptTable(name: string): NftTable {
-  return { family: 'ip', name, handle: 0, lastHandle: 0, flags: [], comment: undefined, sets: new Map(), chains: new Map() };
+  return { family: 'ip', name, handle: 0, lastHandle: 0, flags: [], comment: undefined, sets: new Map(), chains: new Map(), objects: new Map() };
 }
 function iptChain(name: string, hook: Hook | undefined): NftChain {
   return { name, handle: 0, comment: undefined, rules: [], base: hook === undefined ? undefined : { type: 'filter', hook: NFT_HOOK[hook], devices: [], priority: 0, policy: 'accept' } };

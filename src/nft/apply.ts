@@ -8,11 +8,13 @@ import { intervalOf, intervalText, readValue } from './datatypes';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { parseNft } from '../../grammar/nft/index';
 import { isSyntaxError, NftError, NftErrors, type NftSource } from './errors';
-import { FAMILIES, type BaseChainSpec, type Family, type NftChain, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
+import { FAMILIES, type BaseChainSpec, type Family, type NftChain, type NftObject, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
 import { mergeIntervals, readElement, sortElements, splitElements } from './elements';
 import { interpretRule, SET_FLAG_ORDER } from './rule';
+import { Cursor, unexpected } from './cursor';
+import { readQuota } from './statements';
 import { readSelector } from './selectors';
-import { chainsText, rulesetText, setText, setsText, tableChainText, tablesText, tableText } from './print';
+import { chainsText, objectsText, rulesetText, setText, setsText, tableChainText, tablesText, tableText } from './print';
 
 const ENOENT = 'No such file or directory';
 const EEXIST = 'File exists';
@@ -103,7 +105,7 @@ function familyAndName(words: Atom[], want: number, loc: NftLoc): { family: Fami
 }
 
 function newTable(family: Family, name: string, handle: number): NftTable {
-  return { family, name, handle, lastHandle: 0, flags: [], comment: undefined, sets: new Map(), chains: new Map() };
+  return { family, name, handle, lastHandle: 0, flags: [], comment: undefined, sets: new Map(), chains: new Map(), objects: new Map() };
 }
 
 function requireTable(b: Batch, family: Family, name: string, loc: NftLoc): NftTable {
@@ -363,6 +365,44 @@ function ensureChain(t: NftTable, name: string, b: Batch, loc: NftLoc): NftChain
   return c;
 }
 
+/**
+ * A named counter (`packets N bytes M`, or none) or quota (`[over] N UNIT [used N UNIT]`, as a quota statement
+ * reads it) of the table: made, or its numbers set again.
+ */
+function ensureObject(t: NftTable, kind: NftObject['kind'], name: string, body: Atom[], b: Batch, loc: NftLoc): NftObject {
+  const c = new Cursor(body);
+  let o: NftObject;
+  if (kind === 'counter') {
+    let packets = 0n;
+    let bytes = 0n;
+    while (!c.done()) {
+      const w = c.word();
+      const n = c.peek(1);
+      if ((w === 'packets' || w === 'bytes') && n?.k === 'word' && /^\d+$/.test(n.text)) {
+        c.i += 2;
+        if (w === 'packets') packets = BigInt(n.text);
+        else bytes = BigInt(n.text);
+      } else throw unexpected(c.peek()!);
+    }
+    o = { kind, name, handle: 0, packets, bytes };
+  } else {
+    if (c.done()) throw new NftError('syntax error, unexpected \'}\'', loc);
+    const text = readQuota(c).replace(/^quota /, '');
+    if (!c.done()) throw unexpected(c.peek()!);
+    o = { kind, name, handle: 0, text };
+  }
+  const old = t.objects.get(name);
+  o.handle = old?.handle ?? b.handle(t, loc);
+  t.objects.set(name, o);
+  return o;
+}
+
+/** Does a rule of the table name this object (`counter name "X"`, `quota name "X"`)? */
+function objectInUse(t: NftTable, o: NftObject): boolean {
+  const ref = `${o.kind} name "${o.name}"`;
+  return [...t.chains.values()].some((ch) => ch.rules.some((r) => r.text.includes(ref)));
+}
+
 function ensureSet(t: NftTable, kind: 'set' | 'map', name: string, b: Batch, loc: NftLoc): NftSet {
   let st = t.sets.get(name);
   if (!st) {
@@ -377,6 +417,10 @@ function ensureSet(t: NftTable, kind: 'set' | 'map', name: string, b: Batch, loc
  * rules chain by chain; handles are given in that order.
  */
 function applyTableItems(t: NftTable, items: TableItem[], b: Batch, defs: Map<string, Atom[]>): void {
+  // Named counters and quotas first: the rules that name them find them.
+  for (const it of items) {
+    if (it.k === 'object') ensureObject(t, it.kind, it.name, it.lines.flatMap((l) => substitute(l.atoms, defs)), b, it.loc);
+  }
   for (const it of items) {
     if (it.k !== 'chain') continue;
     const c = ensureChain(t, it.name, b, it.loc);
@@ -573,6 +617,44 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   const verb = textOf(atoms[0]);
   const obj = textOf(atoms[1]);
   const whole = span(atoms, s.loc);
+  if (verb === 'list' && (obj === 'counters' || obj === 'quotas')) {
+    b.output += objectsText(rs, obj === 'counters' ? 'counter' : 'quota');
+    return;
+  }
+  if ((obj === 'counter' || obj === 'quota') && (verb === 'add' || verb === 'create' || verb === 'delete' || verb === 'list' || verb === 'destroy')) {
+    // `VERB counter|quota [FAMILY] TABLE NAME [{ ... }]`.
+    const head = atoms.slice(2);
+    const f = textOf(head[0]);
+    const hasFamily = f !== undefined && (FAMILIES as readonly string[]).includes(f) && head.length > 2;
+    const family = (hasFamily ? f : 'ip') as Family;
+    const rest = hasFamily ? head.slice(1) : head;
+    const tName = textOf(rest[0]);
+    const oName = textOf(rest[1]);
+    if (tName === undefined || oName === undefined) throw new NftError('syntax error, unexpected newline', whole);
+    const listing = verb === 'list';
+    const t = b.rs.table(family, tName);
+    if (!t) throw new NftError(listing ? ENOENT : `Could not process rule: ${ENOENT}`, rest[0]!.loc);
+    const o = t.objects.get(oName);
+    if (listing) {
+      if (!o || o.kind !== obj) throw new NftError(ENOENT, rest[1]!.loc);
+      b.output += objectsText(rs, obj, { family, table: tName, name: oName });
+      return;
+    }
+    if (verb === 'delete' || verb === 'destroy') {
+      if (!o || o.kind !== obj) {
+        if (verb === 'destroy') return;
+        throw new NftError(`Could not process rule: ${ENOENT}`, rest[1]!.loc);
+      }
+      if (objectInUse(t, o)) throw new NftError('Could not process rule: Device or resource busy', rest[1]!.loc);
+      t.objects.delete(oName);
+      return;
+    }
+    if (verb === 'create' && o) throw new NftError(`Could not process rule: ${EEXIST}`, rest[1]!.loc);
+    const brace = rest[2];
+    const body = brace?.k === 'brace' ? brace.atoms.filter((a) => !(a.k === 'op' && a.text === ';')) : [];
+    ensureObject(t, obj, oName, body, b, s.loc);
+    return;
+  }
   if (verb === 'list' && (obj === 'tables' || obj === 'chains' || obj === 'sets' || obj === 'maps')) {
     const f = textOf(atoms[2]);
     const family = f !== undefined && (FAMILIES as readonly string[]).includes(f) ? (f as Family) : undefined;

@@ -49,7 +49,17 @@ export interface FlowtableBlock {
   loc: NftLoc;
 }
 
-export type TableItem = ChainBlock | SetBlock | FlowtableBlock | { k: 'line'; line: AtomLine };
+/** `counter NAME { [packets N bytes M] }` / `quota NAME { [over] N UNIT [used N UNIT] }`: a named stateful object. */
+export interface ObjectBlock {
+  k: 'object';
+  kind: 'counter' | 'quota';
+  name: string;
+  nameLoc: NftLoc;
+  lines: AtomLine[];
+  loc: NftLoc;
+}
+
+export type TableItem = ChainBlock | SetBlock | FlowtableBlock | ObjectBlock | { k: 'line'; line: AtomLine };
 
 /** A top-level statement of a file (or of a command line, joined by blanks). */
 export type NftStatement =

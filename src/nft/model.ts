@@ -53,6 +53,11 @@ export interface NftSet {
   elements: SetElement[];
 }
 
+/** A named stateful object of a table: a counter (its numbers) or a quota (its text: `over 100 mbytes`). */
+export type NftObject =
+  | { kind: 'counter'; name: string; handle: number; packets: bigint; bytes: bigint }
+  | { kind: 'quota'; name: string; handle: number; text: string };
+
 export interface NftTable {
   family: Family;
   name: string;
@@ -63,6 +68,8 @@ export interface NftTable {
   comment: string | undefined;
   sets: Map<string, NftSet>;
   chains: Map<string, NftChain>;
+  /** Named counters and quotas, in the order they were made (listed before the sets). */
+  objects: Map<string, NftObject>;
 }
 
 export class NftRuleset {
@@ -82,6 +89,7 @@ export class NftRuleset {
       flags: [...t.flags],
       sets: new Map([...t.sets].map(([k, s]) => [k, { ...s, flags: [...s.flags], keyTypes: [...s.keyTypes], elements: [...s.elements] }])),
       chains: new Map([...t.chains].map(([k, c]) => [k, { ...c, base: c.base ? { ...c.base, devices: [...c.base.devices] } : undefined, rules: [...c.rules] }])),
+      objects: new Map([...t.objects].map(([k, o]) => [k, { ...o }])),
     }));
     return r;
   }

@@ -1,5 +1,5 @@
 /** `nft list ruleset` / `list table` / `list chain` text (src/rule.c of nftables 1.0.6). */
-import type { BaseChainSpec, Family, NftChain, NftRuleset, NftSet, NftTable } from './model';
+import type { BaseChainSpec, Family, NftChain, NftObject, NftRuleset, NftSet, NftTable } from './model';
 import { elementsText } from './elements';
 
 const STD_PRIOS: [number, string][] = [[-300, 'raw'], [-150, 'mangle'], [-100, 'dstnat'], [0, 'filter'], [50, 'security'], [100, 'srcnat']];
@@ -68,11 +68,33 @@ export function setText(st: NftSet, handles = false): string {
   return `${s}\t}\n`;
 }
 
+/** A named counter or quota as `list ruleset` prints it. */
+export function objectText(o: NftObject, handles = false): string {
+  const body = o.kind === 'counter' ? `packets ${o.packets} bytes ${o.bytes}` : o.text;
+  return `\t${o.kind} ${o.name} {${h(handles, o.handle)}\n\t\t${body}\n\t}\n`;
+}
+
+/** `list counters` / `list quotas` (and `list counter|quota FAMILY TABLE NAME`): no blank lines. */
+export function objectsText(rs: NftRuleset, kind: NftObject['kind'], only?: { family: Family; table: string; name: string }): string {
+  return rs.tables
+    .filter((t) => only === undefined || (t.family === only.family && t.name === only.table))
+    .map((t) => {
+      const objs = [...t.objects.values()].filter((o) => o.kind === kind && (only === undefined || o.name === only.name));
+      return objs.length === 0 && only === undefined ? '' : `table ${t.family} ${t.name} {\n${objs.map((o) => objectText(o)).join('')}}\n`;
+    })
+    .join('');
+}
+
 export function tableText(t: NftTable, handles = false): string {
   let s = `table ${t.family} ${t.name} {${h(handles, t.handle)}\n`;
   if (t.flags.length > 0) s += `\tflags ${t.flags.join(',')}\n`;
   if (t.comment !== undefined) s += `\tcomment "${t.comment}"\n`;
-  const items = [...[...t.sets.values()].map((st) => setText(st, handles)), ...[...t.chains.values()].map((c) => chainText(c, t.family, handles))];
+  // table_print(): the objects first, then the sets, then the chains (recorded: nft-objects).
+  const items = [
+    ...[...t.objects.values()].map((o) => objectText(o, handles)),
+    ...[...t.sets.values()].map((st) => setText(st, handles)),
+    ...[...t.chains.values()].map((c) => chainText(c, t.family, handles)),
+  ];
   // table_print(): the flags line (not the comment) sets the delimiter a blank line before the first object.
   if (t.flags.length > 0 && items.length > 0) s += '\n';
   s += items.join('\n');

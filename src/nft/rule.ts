@@ -197,6 +197,16 @@ export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
         p.out.push(`${w} ${t.text}`);
         continue;
       }
+      if ((w === 'counter' || w === 'quota') && c.word(1) === 'name') {
+        // A named counter or quota of the table (recorded: nft-objects): the rule refers to it, quoted.
+        c.i += 2;
+        const n = c.next();
+        if (n.k !== 'word' && n.k !== 'string') throw unexpected(n);
+        const o = ctx.table.objects.get(n.text);
+        if (!o || o.kind !== w) throw new NftError('Could not process rule: No such file or directory', n.loc);
+        p.out.push(`${w} name "${n.text}"`);
+        continue;
+      }
       if (w === 'counter') {
         c.next();
         let packets = '0';

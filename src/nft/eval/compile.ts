@@ -611,13 +611,32 @@ function compileSteps(text: string): Step[] {
         steps.push(() => ({ verdict: { code: w, chain } }));
         continue;
       }
+      if ((w === 'counter' || w === 'quota') && p.word(1) === 'name') {
+        // A named counter counts the packet in the table's object; a named quota is answered as a quota is.
+        p.i += 2;
+        const name = p.next().v;
+        if (w === 'counter') {
+          steps.push((rt) => {
+            const o = rt.table.objects.get(name);
+            if (o?.kind === 'counter' && rt.env.countRules) {
+              o.packets += 1n;
+              o.bytes += BigInt(frameLength(rt.env));
+            }
+            return undefined;
+          });
+        } else {
+          steps.push((rt) => {
+            const o = rt.table.objects.get(name);
+            const over = o?.kind === 'quota' && o.text.startsWith('over ');
+            const within = rt.env.decide('quota', `quota name "${name}": is the quota not used up?`, true);
+            const ok = over ? !within : within;
+            return ok ? undefined : { miss: () => `quota name "${name}" (${within ? 'quota left' : 'quota used up'})` };
+          });
+        }
+        continue;
+      }
       if (w === 'counter') {
         p.next();
-        if (p.word() === 'name') {
-          p.next();
-          p.next();
-          continue;
-        }
         if (p.word() === 'packets') p.i += 2;
         if (p.word() === 'bytes') p.i += 2;
         const k = counters++;
