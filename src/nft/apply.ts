@@ -397,6 +397,14 @@ function ensureObject(t: NftTable, kind: NftObject['kind'], name: string, body: 
   return o;
 }
 
+/** `reset`: a counter's numbers to zero, a quota's used bytes forgotten. */
+function resetObject(o: NftObject): void {
+  if (o.kind === 'counter') {
+    o.packets = 0n;
+    o.bytes = 0n;
+  } else o.text = o.text.replace(/ used .*$/, '');
+}
+
 /** Does a rule of the table name this object (`counter name "X"`, `quota name "X"`)? */
 function objectInUse(t: NftTable, o: NftObject): boolean {
   const ref = `${o.kind} name "${o.name}"`;
@@ -617,11 +625,13 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   const verb = textOf(atoms[0]);
   const obj = textOf(atoms[1]);
   const whole = span(atoms, s.loc);
-  if (verb === 'list' && (obj === 'counters' || obj === 'quotas')) {
-    b.output += objectsText(rs, obj === 'counters' ? 'counter' : 'quota');
+  if ((verb === 'list' || verb === 'reset') && (obj === 'counters' || obj === 'quotas')) {
+    const kind = obj === 'counters' ? 'counter' : 'quota';
+    b.output += objectsText(rs, kind, undefined, verb === 'reset');
+    if (verb === 'reset') for (const t of rs.tables) for (const o of t.objects.values()) if (o.kind === kind) resetObject(o);
     return;
   }
-  if ((obj === 'counter' || obj === 'quota') && (verb === 'add' || verb === 'create' || verb === 'delete' || verb === 'list' || verb === 'destroy')) {
+  if ((obj === 'counter' || obj === 'quota') && (verb === 'add' || verb === 'create' || verb === 'delete' || verb === 'list' || verb === 'destroy' || verb === 'reset')) {
     // `VERB counter|quota [FAMILY] TABLE NAME [{ ... }]`.
     const head = atoms.slice(2);
     const f = textOf(head[0]);
@@ -631,6 +641,14 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     const tName = textOf(rest[0]);
     const oName = textOf(rest[1]);
     if (tName === undefined || oName === undefined) throw new NftError('syntax error, unexpected newline', whole);
+    if (verb === 'reset') {
+      // Printed as it was, then zeroed; a missing one is refused over the whole command (recorded).
+      const o = b.rs.table(family, tName)?.objects.get(oName);
+      if (!o || o.kind !== obj) throw new NftError(`Could not process rule: ${ENOENT}`, { ...whole, endColumn: whole.endColumn + 1 });
+      b.output += objectsText(rs, obj, { family, table: tName, name: oName });
+      resetObject(o);
+      return;
+    }
     const listing = verb === 'list';
     const t = b.rs.table(family, tName);
     if (!t) throw new NftError(listing ? ENOENT : `Could not process rule: ${ENOENT}`, rest[0]!.loc);

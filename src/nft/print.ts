@@ -74,13 +74,16 @@ export function objectText(o: NftObject, handles = false): string {
   return `\t${o.kind} ${o.name} {${h(handles, o.handle)}\n\t\t${body}\n\t}\n`;
 }
 
-/** `list counters` / `list quotas` (and `list counter|quota FAMILY TABLE NAME`): no blank lines. */
-export function objectsText(rs: NftRuleset, kind: NftObject['kind'], only?: { family: Family; table: string; name: string }): string {
+/**
+ * `list counters` / `list quotas` (every table, one without such objects too), `reset counters|quotas` (`nonEmpty`:
+ * only tables that have some), `list|reset counter|quota FAMILY TABLE NAME`: no blank lines (recorded: nft-objects).
+ */
+export function objectsText(rs: NftRuleset, kind: NftObject['kind'], only?: { family: Family; table: string; name: string }, nonEmpty = false): string {
   return rs.tables
     .filter((t) => only === undefined || (t.family === only.family && t.name === only.table))
     .map((t) => {
       const objs = [...t.objects.values()].filter((o) => o.kind === kind && (only === undefined || o.name === only.name));
-      return objs.length === 0 && only === undefined ? '' : `table ${t.family} ${t.name} {\n${objs.map((o) => objectText(o)).join('')}}\n`;
+      return objs.length === 0 && nonEmpty ? '' : `table ${t.family} ${t.name} {\n${objs.map((o) => objectText(o)).join('')}}\n`;
     })
     .join('');
 }
