@@ -320,7 +320,7 @@ export function main(program: string, argv: string[]): void {
     else if (argv[0] === 'lab') import('./lab').then((m) => m.runLabCommand(argv.slice(1), () => readFileSync(0, 'utf8'))).then(done, crash);
     else if (argv[0] === 'graph') import('./graph').then((m) => done(m.runGraph(argv.slice(1))), crash);
     else if (argv[0] === 'nft') import('./nft').then((m) => m.runNft(argv.slice(1), () => readFileSync(0, 'utf8'))).then(done, crash);
-    else if (argv[0] === 'translate' && (argv[1] === '-f' || argv[1] === '--file' || argv[1]?.startsWith('--file=') === true)) {
+    else if (argv[0] === 'translate' && ((argv.length === 3 && (argv[1] === '-f' || argv[1] === '--file') && (argv[2] === '-' || !argv[2]!.startsWith('-'))) || (argv.length === 2 && argv[1]!.startsWith('--file=')))) {
       import('./nft').then((m) => done(m.runRestoreTranslate(argv.slice(1), () => readFileSync(0, 'utf8'))), crash);
     } else if (argv[0] === 'restore-translate') import('./nft').then((m) => done(m.runRestoreTranslate(argv.slice(1), () => readFileSync(0, 'utf8'))), crash);
     else if (argv[0] === 'translate') import('./nft').then((m) => done(m.runTranslate(argv.slice(1))), crash);

@@ -76,7 +76,9 @@ export class BatchRunner {
     if (bridge !== undefined) {
       // By a bridge port: the bridge takes it in, then passes it up (asked of the host) or forwards it (-o PORT,
       // default the first other port).
-      const out = spec.outPort ?? this.host.bridges.get(bridge)!.find((p) => p !== dev);
+      const ports = this.host.bridges.get(bridge)!;
+      const out = spec.outPort ?? ports.find((p) => p !== dev);
+      if (out !== undefined && (out === dev || !ports.includes(out))) throw new TraceInputError(`-o ${out}: not another port of ${bridge} (its ports: ${ports.join(', ')})`);
       if (this.host.isLocalAddress(frame.dst) || out === undefined) steps = [...FRAME_LEGS.bridgeIn(dev), ...FRAME_LEGS.bridgeUp(dev), ...FRAME_LEGS.receive(bridge)];
       else steps = [...FRAME_LEGS.bridgeIn(dev), ...FRAME_LEGS.bridgeOut(dev, out)];
     } else if (spec.outPort !== undefined) throw new TraceInputError(`-o ${spec.outPort}: only a frame that comes in by a bridge port (-i) leaves by a port`);

@@ -8,7 +8,7 @@ import { intervalOf, intervalText, readValue } from './datatypes';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { parseNft } from '../../grammar/nft/index';
 import { isSyntaxError, NftError, NftErrors, type NftSource } from './errors';
-import { FAMILIES, type BaseChainSpec, type Family, type NftChain, type NftObject, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
+import { FAMILIES, objectKey, type BaseChainSpec, type Family, type NftChain, type NftObject, type NftRule, NftRuleset, type NftSet, type NftTable, type SetElement } from './model';
 import { mergeIntervals, readElement, sortElements, splitElements } from './elements';
 import { interpretRule, SET_FLAG_ORDER } from './rule';
 import { Cursor, unexpected } from './cursor';
@@ -391,9 +391,15 @@ function ensureObject(t: NftTable, kind: NftObject['kind'], name: string, body: 
     if (!c.done()) throw unexpected(c.peek()!);
     o = { kind, name, handle: 0, text };
   }
-  const old = t.objects.get(name);
+  const old = t.objects.get(objectKey(kind, name));
+  // An add of an object that exists changes no counter, and a quota keeps what it used (nf_tables_newobj).
+  if (old?.kind === 'counter') return old;
+  if (old?.kind === 'quota' && o.kind === 'quota') {
+    const used = / used .*$/.exec(old.text)?.[0];
+    if (used !== undefined && !o.text.includes(' used ')) o.text += used;
+  }
   o.handle = old?.handle ?? b.handle(t, loc);
-  t.objects.set(name, o);
+  t.objects.set(objectKey(kind, name), o);
   return o;
 }
 
@@ -627,8 +633,11 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   const whole = span(atoms, s.loc);
   if ((verb === 'list' || verb === 'reset') && (obj === 'counters' || obj === 'quotas')) {
     const kind = obj === 'counters' ? 'counter' : 'quota';
-    b.output += objectsText(rs, kind, undefined, verb === 'reset');
-    if (verb === 'reset') for (const t of rs.tables) for (const o of t.objects.values()) if (o.kind === kind) resetObject(o);
+    const f = textOf(atoms[2]);
+    const family = f !== undefined && (FAMILIES as readonly string[]).includes(f) ? (f as Family) : undefined;
+    const view: NftRuleset = family === undefined ? rs : Object.assign(new NftRuleset(), { tables: rs.tables.filter((t) => t.family === family) });
+    b.output += objectsText(view, kind, undefined, verb === 'reset');
+    if (verb === 'reset') for (const t of view.tables) for (const o of t.objects.values()) if (o.kind === kind) resetObject(o);
     return;
   }
   if ((obj === 'counter' || obj === 'quota') && (verb === 'add' || verb === 'create' || verb === 'delete' || verb === 'list' || verb === 'destroy' || verb === 'reset')) {
@@ -643,7 +652,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     if (tName === undefined || oName === undefined) throw new NftError('syntax error, unexpected newline', whole);
     if (verb === 'reset') {
       // Printed as it was, then zeroed; a missing one is refused over the whole command (recorded).
-      const o = b.rs.table(family, tName)?.objects.get(oName);
+      const o = b.rs.table(family, tName)?.objects.get(objectKey(obj, oName));
       if (!o || o.kind !== obj) throw new NftError(`Could not process rule: ${ENOENT}`, { ...whole, endColumn: whole.endColumn + 1 });
       b.output += objectsText(rs, obj, { family, table: tName, name: oName });
       resetObject(o);
@@ -652,7 +661,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     const listing = verb === 'list';
     const t = b.rs.table(family, tName);
     if (!t) throw new NftError(listing ? ENOENT : `Could not process rule: ${ENOENT}`, rest[0]!.loc);
-    const o = t.objects.get(oName);
+    const o = t.objects.get(objectKey(obj, oName));
     if (listing) {
       if (!o || o.kind !== obj) throw new NftError(ENOENT, rest[1]!.loc);
       b.output += objectsText(rs, obj, { family, table: tName, name: oName });
@@ -664,7 +673,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
         throw new NftError(`Could not process rule: ${ENOENT}`, rest[1]!.loc);
       }
       if (objectInUse(t, o)) throw new NftError('Could not process rule: Device or resource busy', rest[1]!.loc);
-      t.objects.delete(oName);
+      t.objects.delete(objectKey(obj, oName));
       return;
     }
     if (verb === 'create' && o) throw new NftError(`Could not process rule: ${EEXIST}`, rest[1]!.loc);

@@ -58,6 +58,11 @@ export type NftObject =
   | { kind: 'counter'; name: string; handle: number; packets: bigint; bytes: bigint }
   | { kind: 'quota'; name: string; handle: number; text: string };
 
+/** The key of a named object in NftTable.objects. */
+export function objectKey(kind: NftObject['kind'], name: string): string {
+  return `${kind} ${name}`;
+}
+
 export interface NftTable {
   family: Family;
   name: string;
@@ -68,7 +73,7 @@ export interface NftTable {
   comment: string | undefined;
   sets: Map<string, NftSet>;
   chains: Map<string, NftChain>;
-  /** Named counters and quotas, in the order they were made (listed before the sets). */
+  /** Named counters and quotas by `KIND NAME` (a counter and a quota may share a name), in the order they were made (listed before the sets). */
   objects: Map<string, NftObject>;
 }
 

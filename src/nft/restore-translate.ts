@@ -10,7 +10,7 @@ import type { ArgNode } from '../ast';
 import { parseCommand } from '../compile/command';
 import { buildRules } from '../compile/rule';
 import { ctime } from '../format/save';
-import { IptablesError, paramProblem } from '../messages';
+import { Exit, IptablesError, paramProblem } from '../messages';
 import { isBuiltinChain, isTableName, type TableName } from '../model/tables';
 import { ruleTranslation, UntranslatableYet } from './translate';
 
@@ -65,7 +65,12 @@ export function restoreTranslate(text: string, now: Date): string {
     }
     if (table === undefined) throw paramProblem(`line ${lineNo}: no table`);
     if (line.startsWith(':')) {
-      const [name = '', policy = '-'] = line.slice(1).split(/[ \t]+/);
+      const [name = '', policy] = line.slice(1).split(/[ \t]+/).filter((w) => w !== '');
+      const fail = (what: string): never => {
+        throw paramProblem(`tsiptables-translate-restore: line ${lineNo} ${what} invalid`);
+      };
+      if (name === '' || /^[ \t]/.test(line.slice(1))) fail('chain name');
+      if (policy === undefined) fail('policy');
       if (policy !== '-' && isBuiltinChain(table, name)) {
         out.push(`add chain ip ${table} ${name} { type ${chainType(table, name)} hook ${HOOK[name]} priority ${priority(table, name)}; policy ${policy.toLowerCase()}; }\n`);
       } else out.push(`add chain ip ${table} ${name}\n`);
@@ -85,10 +90,16 @@ export function restoreTranslate(text: string, now: Date): string {
     const cmd = parseCommand([...prefix, ...args], { table, restore: true, programName: 'iptables-restore-translate', warn: () => undefined });
     const verb = cmd.command === 'insert' ? 'insert' : cmd.command === 'append' ? 'add' : undefined;
     const comment = `# -t ${table} ${args.map((a) => `${a.text} `).join('')}\n`;
-    if (verb === undefined) {
-      out.push(comment);
+    if (cmd.command === 'new-chain') {
+      out.push(`add chain ip ${table} ${cmd.chain}\n`);
       return;
     }
+    if (cmd.command === 'flush') {
+      out.push(cmd.chain ? `flush chain ip ${table} ${cmd.chain}\n` : `flush table ip ${table}\n`);
+      return;
+    }
+    // Anything else (-P, -D, ...) it cannot translate: the line fails (recorded).
+    if (verb === undefined) throw new IptablesError(`tsiptables-translate-restore: line ${lineNo} failed`, Exit.Other, 'plain');
     for (const rule of buildRules(cmd.rule)) {
       let t: string | undefined;
       try {

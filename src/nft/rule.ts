@@ -202,7 +202,7 @@ export function interpretRule(atoms: Atom[], ctx: RuleContext): string {
         c.i += 2;
         const n = c.next();
         if (n.k !== 'word' && n.k !== 'string') throw unexpected(n);
-        const o = ctx.table.objects.get(n.text);
+        const o = ctx.table.objects.get(`${w} ${n.text}`);
         if (!o || o.kind !== w) throw new NftError('Could not process rule: No such file or directory', n.loc);
         p.out.push(`${w} name "${n.text}"`);
         continue;

@@ -617,7 +617,7 @@ function compileSteps(text: string): Step[] {
         const name = p.next().v;
         if (w === 'counter') {
           steps.push((rt) => {
-            const o = rt.table.objects.get(name);
+            const o = rt.table.objects.get(`counter ${name}`);
             if (o?.kind === 'counter' && rt.env.countRules) {
               o.packets += 1n;
               o.bytes += BigInt(frameLength(rt.env));
@@ -626,7 +626,7 @@ function compileSteps(text: string): Step[] {
           });
         } else {
           steps.push((rt) => {
-            const o = rt.table.objects.get(name);
+            const o = rt.table.objects.get(`quota ${name}`);
             const over = o?.kind === 'quota' && o.text.startsWith('over ');
             const within = rt.env.decide('quota', `quota name "${name}": is the quota not used up?`, true);
             const ok = over ? !within : within;
