@@ -403,6 +403,21 @@ function ensureObject(t: NftTable, kind: NftObject['kind'], name: string, body: 
   return o;
 }
 
+/**
+ * `VERB OBJ [FAMILY] TABLE NAME ...` (a rule's chain, a counter, a quota): the family (ip when not given), the
+ * words from TABLE on, and the table's and the thing's names.
+ */
+function tableThing(atoms: Atom[], whole: NftLoc): { family: Family; rest: Atom[]; tName: string; name: string } {
+  const head = atoms.slice(2);
+  const f = textOf(head[0]);
+  const hasFamily = f !== undefined && (FAMILIES as readonly string[]).includes(f) && head.length > 2;
+  const rest = hasFamily ? head.slice(1) : head;
+  const tName = textOf(rest[0]);
+  const name = textOf(rest[1]);
+  if (tName === undefined || name === undefined) throw new NftError('syntax error, unexpected newline', whole);
+  return { family: (hasFamily ? f : 'ip') as Family, rest, tName, name };
+}
+
 /** `reset`: a counter's numbers to zero, a quota's used bytes forgotten. */
 function resetObject(o: NftObject): void {
   if (o.kind === 'counter') {
@@ -642,14 +657,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
   }
   if ((obj === 'counter' || obj === 'quota') && (verb === 'add' || verb === 'create' || verb === 'delete' || verb === 'list' || verb === 'destroy' || verb === 'reset')) {
     // `VERB counter|quota [FAMILY] TABLE NAME [{ ... }]`.
-    const head = atoms.slice(2);
-    const f = textOf(head[0]);
-    const hasFamily = f !== undefined && (FAMILIES as readonly string[]).includes(f) && head.length > 2;
-    const family = (hasFamily ? f : 'ip') as Family;
-    const rest = hasFamily ? head.slice(1) : head;
-    const tName = textOf(rest[0]);
-    const oName = textOf(rest[1]);
-    if (tName === undefined || oName === undefined) throw new NftError('syntax error, unexpected newline', whole);
+    const { family, rest, tName, name: oName } = tableThing(atoms, whole);
     if (verb === 'reset') {
       // Printed as it was, then zeroed; a missing one is refused over the whole command (recorded).
       const o = b.rs.table(family, tName)?.objects.get(objectKey(obj, oName));
@@ -713,14 +721,7 @@ function applyStatement(s: NftStatement, b: Batch, defs: Map<string, Atom[]>): v
     }
   }
   if ((verb === 'add' || verb === 'insert' || verb === 'replace' || verb === 'delete') && obj === 'rule') {
-    const head = atoms.slice(2);
-    const f = textOf(head[0]);
-    const hasFamily = f !== undefined && (FAMILIES as readonly string[]).includes(f) && head.length > 2;
-    const family = (hasFamily ? f : 'ip') as Family;
-    const rest = hasFamily ? head.slice(1) : head;
-    const tName = textOf(rest[0]);
-    const cName = textOf(rest[1]);
-    if (tName === undefined || cName === undefined) throw new NftError('syntax error, unexpected newline', whole);
+    const { family, rest, tName, name: cName } = tableThing(atoms, whole);
     let ruleAtoms = rest.slice(2);
     const t = b.rs.table(family, tName);
     const c = t?.chains.get(cName);
