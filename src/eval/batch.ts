@@ -29,8 +29,7 @@ export class BatchRunner {
   next(words: readonly string[]): TraceResult {
     const spec = parsePacketArgs(words);
     if (spec.arpOp !== undefined) return this.arp(spec);
-    const bridge = spec.inIface !== null ? this.host.bridgeOf(spec.inIface) : undefined;
-    if (spec.outPort !== undefined && bridge === undefined) throw new TraceInputError(`-o ${spec.outPort}: only a frame that comes in by a bridge port (-i) leaves by a port`);
+    const bridge = this.bridgeOfPort(spec.inIface, spec.outPort);
     const pkt = buildPacket(spec, this.index++, this.history, this.tracer.conntrack, this.routeSource);
     // The packet was made for this run alone: the result keeps it as its original.
     const result = bridge !== undefined ? this.bridged(pkt, bridge, spec.outPort) : this.tracer.run(pkt, true);
@@ -47,17 +46,30 @@ export class BatchRunner {
    */
   private bridged(pkt: Packet, bridge: string, outPort: string | undefined): TraceResult {
     const port = pkt.inIface!;
-    const ports = this.host.bridges.get(bridge)!;
     const callIptables = this.host.bridgeNfCallIptables;
     const t = this.host.addrType(pkt.dst);
     if (this.host.isLocalAddress(pkt.dst) || t === RTN.BROADCAST || t === RTN.MULTICAST || pkt.dst === 0xffffffff) {
       const up = { ...pkt, inIface: bridge, physIn: callIptables ? port : undefined };
       return this.tracer.run(up, true, { bridge, port, callIptables });
     }
-    const out = outPort ?? ports.find((p) => p !== port);
+    const out = this.outPortOf(bridge, port, outPort);
     if (out === undefined) throw new TraceInputError(`-i ${port}: ${bridge} has no other port to forward the frame to`);
-    if (out === port || !ports.includes(out)) throw new TraceInputError(`-o ${out}: not another port of ${bridge} (its ports: ${ports.join(', ')})`);
     return this.tracer.runBridged(pkt, port, out, bridge, callIptables);
+  }
+
+  /** The bridge the `-i` device is a port of (host files); `-o` without one is refused. */
+  private bridgeOfPort(inIface: string | null, outPort: string | undefined): string | undefined {
+    const bridge = inIface !== null ? this.host.bridgeOf(inIface) : undefined;
+    if (outPort !== undefined && bridge === undefined) throw new TraceInputError(`-o ${outPort}: only a frame that comes in by a bridge port (-i) leaves by a port`);
+    return bridge;
+  }
+
+  /** The port a bridged frame leaves by: `-o`, which must be another port of the bridge, or its first other port. */
+  private outPortOf(bridge: string, inPort: string, outPort: string | undefined): string | undefined {
+    const ports = this.host.bridges.get(bridge)!;
+    const out = outPort ?? ports.find((p) => p !== inPort);
+    if (out !== undefined && (out === inPort || !ports.includes(out))) throw new TraceInputError(`-o ${out}: not another port of ${bridge} (its ports: ${ports.join(', ')})`);
+    return out;
   }
 
   /**
@@ -71,17 +83,15 @@ export class BatchRunner {
     }
     const frame = buildArpFrame(spec, this.host);
     const dev = frame.inIface ?? frame.outIface!;
-    const bridge = frame.inIface !== null ? this.host.bridgeOf(frame.inIface) : undefined;
+    const bridge = this.bridgeOfPort(frame.inIface, spec.outPort);
     let steps = frame.inIface !== null ? FRAME_LEGS.receive(dev) : FRAME_LEGS.send(dev);
     if (bridge !== undefined) {
       // By a bridge port: the bridge takes it in, then passes it up (asked of the host) or forwards it (-o PORT,
       // default the first other port).
-      const ports = this.host.bridges.get(bridge)!;
-      const out = spec.outPort ?? ports.find((p) => p !== dev);
-      if (out !== undefined && (out === dev || !ports.includes(out))) throw new TraceInputError(`-o ${out}: not another port of ${bridge} (its ports: ${ports.join(', ')})`);
+      const out = this.outPortOf(bridge, dev, spec.outPort);
       if (this.host.isLocalAddress(frame.dst) || out === undefined) steps = [...FRAME_LEGS.bridgeIn(dev), ...FRAME_LEGS.bridgeUp(dev), ...FRAME_LEGS.receive(bridge)];
       else steps = [...FRAME_LEGS.bridgeIn(dev), ...FRAME_LEGS.bridgeOut(dev, out)];
-    } else if (spec.outPort !== undefined) throw new TraceInputError(`-o ${spec.outPort}: only a frame that comes in by a bridge port (-i) leaves by a port`);
+    }
     return this.tracer.runFrame(frame, steps, false, frame.inIface !== null ? 'delivered' : 'sent').result;
   }
 }

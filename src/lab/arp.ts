@@ -11,7 +11,7 @@
  * leg runs the chains of its namespace (Tracer.runFrame) and reports like a packet's run does.
  */
 import { arpFrame, type Packet } from '../eval/packet';
-import { FRAME_LEGS as legs, type FrameStep } from '../eval/trace';
+import { FRAME_LEGS, type FrameStep } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
 import { addrToString } from '../model/ip';
 import type { ArpFrame, Net } from './net';
@@ -27,8 +27,6 @@ export function arpPacket(f: ArpFrame): Packet {
   const arp = request ? { op: 1, sha, spa: f.sender, tha: ZERO_MAC, tpa: f.target } : { op: 2, sha, spa: f.target, tha: f.ethDst ?? ZERO_MAC, tpa: f.sender };
   return arpFrame(arp, f.ethSrc ?? sha, f.ethDst ?? ZERO_MAC);
 }
-
-export { FRAME_LEGS as legs } from '../eval/trace';
 
 /** What dropped an ARP frame, for the outcome of the packet that waited for it (`trace --lab` says it). */
 export interface ArpDrops {
@@ -79,14 +77,14 @@ export function resolveNeighbour(net: Net, ns: Netns, dev: string, nextHop: numb
   const myMac = ns.host.macOf(dev) ?? '';
   const request: ArpFrame = { op: 'request', target: nextHop, sender, mac: myMac, ethSrc: myMac, ethDst: BROADCAST_MAC };
   const answerer = carry(ns, dev, request, drops)
-    .filter((a) => arpLeg(net, a.ns, request, legs.receive(a.dev), undefined, a.ns.host.isLocalAddress(nextHop) ? drops : undefined))
+    .filter((a) => arpLeg(net, a.ns, request, FRAME_LEGS.receive(a.dev), undefined, a.ns.host.isLocalAddress(nextHop) ? drops : undefined))
     .find((a) => a.ns.host.isLocalAddress(nextHop));
   if (answerer === undefined) return undefined;
   answerer.ns.neighbours.learn(answerer.dev, sender, myMac);
   const mac = answerer.ns.host.macOf(answerer.dev) ?? '';
   const reply: ArpFrame = { op: 'reply', target: nextHop, sender, mac, ethSrc: mac, ethDst: myMac };
   const back = carry(answerer.ns, answerer.dev, reply, drops).filter((x) => x.ns === ns && x.dev === dev);
-  if (back.length === 0 || !arpLeg(net, ns, reply, legs.receive(dev), undefined, drops)) return undefined;
+  if (back.length === 0 || !arpLeg(net, ns, reply, FRAME_LEGS.receive(dev), undefined, drops)) return undefined;
   ns.neighbours.learn(dev, nextHop, mac);
   return mac;
 }

@@ -28,9 +28,9 @@
  * Recorded: fixtures/labs/bridge-nf.sh, bridge-hooks.sh, bridge-reject.sh, bridge-nft.sh, bridge-nft-order.sh,
  * bridge-netdev.sh, bridge-arp.sh, bridge-dnat.sh, docker-bridge.sh, docker-published-port.sh, docker-hairpin.sh.
  */
-import { arpLeg, legs, resolveNeighbour, unanswered, type ArpDrops } from './arp';
+import { arpLeg, resolveNeighbour, unanswered, type ArpDrops } from './arp';
 import { clonePacket, type Packet } from '../eval/packet';
-import type { BridgedArrival, BridgeNeighbour } from '../eval/trace';
+import { FRAME_LEGS, type BridgedArrival, type BridgeNeighbour } from '../eval/trace';
 import { logLines } from '../cli/trace-output';
 import type { ArpFrame, Net, Outcome } from './net';
 import type { Netns } from './world';
@@ -287,12 +287,12 @@ function carryArp(net: Net, ns: Netns, dev: string, frame: ArpFrame, drops: ArpD
     if (!t || fresh) traced.set(n, (t = { on: false }));
     return t;
   };
-  if (!arpLeg(net, ns, frame, legs.send(dev), flag(ns, true), drops)) return [];
+  if (!arpLeg(net, ns, frame, FRAME_LEGS.send(dev), flag(ns, true), drops)) return [];
   const checks: FrameChecks = {
-    bridgeIn: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeIn(inPort), flag(sw, true), drops),
-    bridgeOut: (sw, inPort, outPort) => arpLeg(net, sw, frame, legs.bridgeOut(inPort, outPort), { ...flag(sw, false) }, towardsAnswer(sw, outPort, frame) ? drops : undefined),
-    bridgeLocalOut: (sw, outPort) => arpLeg(net, sw, frame, legs.bridgeLocalOut(outPort), { ...flag(sw, false) }, towardsAnswer(sw, outPort, frame) ? drops : undefined),
-    bridgeUp: (sw, inPort) => arpLeg(net, sw, frame, legs.bridgeUp(inPort), flag(sw, false), drops),
+    bridgeIn: (sw, inPort) => arpLeg(net, sw, frame, FRAME_LEGS.bridgeIn(inPort), flag(sw, true), drops),
+    bridgeOut: (sw, inPort, outPort) => arpLeg(net, sw, frame, FRAME_LEGS.bridgeOut(inPort, outPort), { ...flag(sw, false) }, towardsAnswer(sw, outPort, frame) ? drops : undefined),
+    bridgeLocalOut: (sw, outPort) => arpLeg(net, sw, frame, FRAME_LEGS.bridgeLocalOut(outPort), { ...flag(sw, false) }, towardsAnswer(sw, outPort, frame) ? drops : undefined),
+    bridgeUp: (sw, inPort) => arpLeg(net, sw, frame, FRAME_LEGS.bridgeUp(inPort), flag(sw, false), drops),
   };
   return new Carrier(frame.ethSrc ?? '', frame.ethDst ?? BROADCAST_MAC, (n, d) => net.captureArp(n, d, frame), undefined, undefined, checks).from(ns, dev);
 }

@@ -6,9 +6,9 @@
  * of a REJECT rule, ICMP net unreachable and time exceeded from a router. tcpdump captures see every frame on
  * their device; LOG lines go to the kernel log (dmesg) in order.
  */
-import { arpLeg, legs, resolveNeighbour, unanswered, type ArpCarrier, type ArpDrops } from './arp';
+import { arpLeg, resolveNeighbour, unanswered, type ArpCarrier, type ArpDrops } from './arp';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, clonePacket, isIcmpError, newPacket, type Packet } from '../eval/packet';
-import type { BridgedArrival, TraceResult } from '../eval/trace';
+import { FRAME_LEGS, type BridgedArrival, type TraceResult } from '../eval/trace';
 import type { Ruleset } from '../model/ruleset';
 import { logLines } from '../cli/trace-output';
 import type { Netns, World } from './world';
@@ -271,7 +271,7 @@ export class Net {
    */
   private resolve(ns: Netns, dev: string, peerNs: Netns, peerDev: string, nextHop: number, src: number, drops: ArpDrops): boolean {
     const carry: ArpCarrier = (from, d, frame, drops) => {
-      if (!arpLeg(this, from, frame, legs.send(d), undefined, drops)) return [];
+      if (!arpLeg(this, from, frame, FRAME_LEGS.send(d), undefined, drops)) return [];
       const to = from === ns ? { ns: peerNs, dev: peerDev } : { ns, dev };
       this.captureArp(from, d, frame);
       this.captureArp(to.ns, to.dev, frame);

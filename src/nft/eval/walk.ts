@@ -59,6 +59,14 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
   const stack: { chain: NftChain; next: number }[] = [];
   let chain = base;
   let i = 0;
+  /** Back to the rule after the jump that entered this chain; false when the stack is empty. */
+  const resume = (): boolean => {
+    const top = stack.pop();
+    if (!top) return false;
+    chain = top.chain;
+    i = top.next;
+    return true;
+  };
   for (let guard = 0; guard < 100000; guard++) {
     const rule: NftRule | undefined = chain.rules[i];
     if (rule === undefined) {
@@ -66,12 +74,7 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
       if (chain !== base) {
         const t = traced(chain);
         events.push({ kind: 'return', table, chain, pkt: pktFor(t), verdict: 'continue', traced: t });
-        const top = stack.pop();
-        if (top) {
-          chain = top.chain;
-          i = top.next;
-          continue;
-        }
+        if (resume()) continue;
       }
       return policyEnd();
     }
@@ -122,16 +125,10 @@ export function runBaseChain(_ruleset: NftRuleset, table: NftTable, base: NftCha
         i = 0;
         continue;
       }
-      case 'return': {
-        const top = stack.pop();
-        if (top) {
-          chain = top.chain;
-          i = top.next;
-          continue;
-        }
+      case 'return':
+        if (resume()) continue;
         // A return with an empty stack: the base chain's policy.
         return policyEnd();
-      }
       default:
         i++;
     }
